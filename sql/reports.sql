@@ -1,0 +1,489 @@
+-- reports.sql: the report layer. The warehouse's answer to every report endpoint of the
+-- TGmembership API (SPEC §2), as DuckDB macros and views over the synced tables.
+--
+-- Installed by every sync after the migrations (src/load/schema.rs,
+-- install_report_layer): everything here is CREATE OR REPLACE, so running it again is
+-- harmless and a new binary replaces an old definition.
+--
+-- Read it top to bottom: reference data, FX, money formatting, the `sales` view that
+-- every report counts, one table macro per endpoint, then views for BI tools.
+--
+-- Rules this file keeps (SPEC §1):
+--   * Money stays exact DECIMAL(38,18) through every step; rounding happens only in
+--     `formatted`. DECIMAL(38,18) * DECIMAL(38,18) overflows in DuckDB 2.0 (scale 36), so
+--     conversion goes through fx_mul; DECIMAL / DECIMAL gives DOUBLE, so nothing divides.
+--   * The binary's DuckDB has no ICU extension: nothing here calls date_trunc, strftime,
+--     date arithmetic or epoch on a TIMESTAMPTZ. Times are cast to TIMESTAMP first, which
+--     is UTC without ICU, and periods are UTC calendar periods. No json_* functions.
+--   * Macro parameters share a namespace with unqualified column names, so inside a macro
+--     every column is qualified (`s.currency`, never `currency`).
+--
+-- The report macros (rows per bot, `bot_id` first, then exactly the endpoint's fields):
+--   revenue(from_ts, to_ts, currency, bot := NULL)                        /revenue
+--   orders_count(interval_unit, interval_count, currency,
+--                now_ts := now(), bot := NULL)                            /orders/count
+--   plans_report(currency, now_ts := now(), bot := NULL)                  /plans/report
+--   payment_methods_report(currency, bot := NULL)                  /paymentMethods/report
+--   users_count(bot := NULL)                                              /users/count
+-- `currency` is a code in any case ('eur', 'EUR'); NULL means each bot's preferred
+-- currency (bot_settings), 'EUR' when it has none, as the API does. The result's
+-- `currency` is upper case. `bot` limits a report to one bot_id: pass it rather than
+-- filtering afterwards, because a sale with no exchange rate to the report currency is
+-- an error, and another bot's missing rate must not fail this bot's report. `now_ts`
+-- (TIMESTAMP or TIMESTAMPTZ) pins "the current period" for tests. `revenue` columns are DECIMAL(38,18); money_text() renders
+-- one as the API's full-precision string. Results are ordered as the API orders them,
+-- but a caller that needs an order should still say ORDER BY.
+
+
+-- ==================================================================== reference data
+
+-- The 13 report currencies and the digits `formatted` shows (SPEC §2; src/currency.rs).
+CREATE OR REPLACE VIEW report_currencies AS
+SELECT * FROM (VALUES
+    ('USD', 2), ('EUR', 2), ('GBP', 2), ('CAD', 2), ('AUD', 2), ('NZD', 2), ('JPY', 0),
+    ('CNY', 2), ('RUB', 2), ('BRL', 2), ('INR', 2), ('TRY', 2), ('BTC', 8)
+) AS t(code, minor_units);
+
+-- Every bot this warehouse has heard of: reports list each one, zero-filled.
+CREATE OR REPLACE VIEW known_bots AS
+SELECT bot_id FROM bot_settings
+UNION SELECT bot_id FROM orders
+UNION SELECT bot_id FROM plans
+UNION SELECT bot_id FROM users_count_history
+UNION SELECT bot_id FROM _sync_runs;
+
+-- The currency each report is in, per bot (all bots, or only `bot` when it is not NULL):
+-- the requested code, else the bot's preferred currency, else EUR. An unsupported code
+-- is an error, not an empty report.
+CREATE OR REPLACE MACRO report_target(currency, bot) AS TABLE
+WITH picked AS (
+    SELECT b.bot_id,
+           upper(trim(coalesce(CAST(currency AS VARCHAR),
+                               nullif(trim(bs.preferred_currency), ''),
+                               'EUR'))) AS code
+    FROM known_bots AS b
+    LEFT JOIN bot_settings AS bs ON bs.bot_id = b.bot_id
+    WHERE CAST(bot AS BIGINT) IS NULL OR b.bot_id = CAST(bot AS BIGINT)
+)
+SELECT p.bot_id,
+       CASE WHEN p.code IN (SELECT rc.code FROM report_currencies AS rc) THEN p.code
+            ELSE error('unsupported report currency `' || p.code || '` for bot ' || p.bot_id
+                       || ': expected one of usd eur gbp cad aud nzd jpy cny rub brl inr try btc')
+       END AS report_currency
+FROM picked AS p;
+
+
+-- ==================================================================== exchange rates
+
+-- The rate in force per (bot_id, from_currency, to_currency): 1 unit of from_currency is
+-- `rate` units of to_currency. Precedence:
+--   1. from = to: the identity, rate 1 (a stored rate for such a pair is ignored);
+--   2. a row with source 'import' (`tgm-sync fx import`, the operator's word) beats any
+--      'api' row (captured by a sync), whatever their dates; any other source comes last;
+--   3. within a source, the latest as_of wins.
+-- Rates are pair rates: no inverse or cross rate is derived (that would divide, and
+-- DECIMAL / DECIMAL is DOUBLE). A pair with no rate has no row here, and a report that
+-- needs it fails naming the pair (see sales_in).
+CREATE OR REPLACE VIEW fx_effective AS
+WITH normalised AS (
+    SELECT f.bot_id,
+           upper(trim(f.from_currency)) AS from_currency,
+           upper(trim(f.to_currency)) AS to_currency,
+           f.rate,
+           lower(trim(f.source)) AS source,
+           f.as_of
+    FROM fx_rates AS f
+),
+ranked AS (
+    SELECT n.*,
+           row_number() OVER (
+               PARTITION BY n.bot_id, n.from_currency, n.to_currency
+               ORDER BY CASE n.source WHEN 'import' THEN 0 WHEN 'api' THEN 1 ELSE 2 END,
+                        n.as_of DESC, n.rate
+           ) AS precedence
+    FROM normalised AS n
+    WHERE n.from_currency <> n.to_currency
+),
+currencies AS (
+    SELECT rc.code FROM report_currencies AS rc
+    UNION SELECT upper(trim(o.currency)) FROM orders AS o WHERE o.currency IS NOT NULL
+    UNION SELECT n.from_currency FROM normalised AS n
+    UNION SELECT n.to_currency FROM normalised AS n
+),
+bots AS (
+    SELECT kb.bot_id FROM known_bots AS kb
+    UNION SELECT n.bot_id FROM normalised AS n
+)
+SELECT r.bot_id, r.from_currency, r.to_currency, r.rate, r.source, r.as_of
+FROM ranked AS r
+WHERE r.precedence = 1
+UNION ALL
+SELECT b.bot_id, c.code, c.code, CAST(1 AS DECIMAL(38,18)), 'identity', CAST(NULL AS TIMESTAMPTZ)
+FROM bots AS b
+CROSS JOIN currencies AS c;
+
+-- Integer and fractional parts of a DECIMAL(38,18): x = _int_part(x) + _frac_part(x),
+-- both with the sign of x, |_frac_part(x)| < 1.
+CREATE OR REPLACE MACRO _int_part(x) AS trunc(CAST(x AS DECIMAL(38,18)));           -- DECIMAL(38,0)
+CREATE OR REPLACE MACRO _frac_part(x) AS
+    CAST(x AS DECIMAL(38,18)) - trunc(CAST(x AS DECIMAL(38,18)));                      -- DECIMAL(38,18)
+
+-- amount * rate, exact to 18 places, without DuckDB 2.0's scale-36 overflow.
+-- With A = Ai + Af and R = Ri + Rf (integer + fractional parts, same signs):
+--   A*R = Ai*Ri            DECIMAL(38,0), exact
+--       + Ai*Rf + Af*Ri    DECIMAL(38,18), exact (a fraction has at most 18 digits)
+--       + Af*Rf            DECIMAL(38,36), exact and < 1, so it fits; then rounded to 18
+--                          places, half away from zero.
+-- All four terms share one sign, so the result is A*R rounded half away from zero to 18
+-- places. It overflows (an error, never a wrong number) only when |A*R| >= 10^20, the
+-- limit of DECIMAL(38,18) itself.
+CREATE OR REPLACE MACRO fx_mul(amount, rate) AS
+    CAST(_int_part(amount) * _int_part(rate) AS DECIMAL(38,18))
+    + _int_part(amount) * _frac_part(rate)
+    + _frac_part(amount) * _int_part(rate)
+    + CAST(_frac_part(amount) * _frac_part(rate) AS DECIMAL(38,18));
+
+
+-- ==================================================================== money as text
+
+-- Digits after the decimal point in `formatted`: JPY 0, BTC 8, any other currency 2.
+CREATE OR REPLACE MACRO minor_units(currency) AS
+    CASE upper(trim(currency)) WHEN 'JPY' THEN 0 WHEN 'BTC' THEN 8 ELSE 2 END;
+
+-- |amount| rounded half away from zero to the currency's minor unit, as plain digits
+-- ('1234.56', '1235', '0.00012345'). The cast to a smaller scale is what rounds.
+CREATE OR REPLACE MACRO _abs_rounded_text(amount, currency) AS
+    CASE minor_units(currency)
+        WHEN 0 THEN CAST(CAST(abs(CAST(amount AS DECIMAL(38,18))) AS DECIMAL(38,0)) AS VARCHAR)
+        WHEN 8 THEN CAST(CAST(abs(CAST(amount AS DECIMAL(38,18))) AS DECIMAL(38,8)) AS VARCHAR)
+        ELSE CAST(CAST(abs(CAST(amount AS DECIMAL(38,18))) AS DECIMAL(38,2)) AS VARCHAR)
+    END;
+
+-- Integer digits in groups of three from the right, joined by sep: ('1234567', ',') ->
+-- '1,234,567'. Groups of three in every currency (INR too, as SPEC §2 shows it).
+CREATE OR REPLACE MACRO _group3(digits, sep) AS
+    reverse(rtrim(regexp_replace(reverse(digits), '(\d{3})', '\1' || sep, 'g'), sep));
+
+-- _abs_rounded_text split into grouped integer part and fraction, and reassembled.
+CREATE OR REPLACE MACRO _money_number(amount, currency, group_sep, decimal_sep) AS
+    _group3(split_part(_abs_rounded_text(amount, currency), '.', 1), group_sep)
+    || CASE WHEN minor_units(currency) = 0 THEN ''
+            ELSE decimal_sep || split_part(_abs_rounded_text(amount, currency), '.', 2)
+       END;
+
+-- SPEC §2 `formatted`: rounded half away from zero to the minor unit, the currency's
+-- symbol and separators, a leading '-' for a negative value that does not round to zero.
+--   USD $1,234.56    EUR 1 234,56€    GBP £1,234.56    CAD CA$1,234.56  AUD A$1,234.56
+--   NZD NZ$1,234.56  JPY ¥1,235       CNY CN¥1,234.56  RUB 1 234,56 ₽   BRL R$ 1.234,56
+--   INR ₹1,234.56    TRY ₺1.234,56    BTC ₿0.00012345
+-- The currency is case-insensitive. Any other code: '1,234.56 XYZ'. NULL amount: NULL.
+CREATE OR REPLACE MACRO format_money(amount, currency) AS
+    CASE WHEN amount IS NULL THEN NULL ELSE
+        CASE WHEN CAST(amount AS DECIMAL(38,18)) < 0
+                  AND regexp_matches(_abs_rounded_text(amount, currency), '[1-9]')
+             THEN '-' ELSE '' END
+        || CASE upper(trim(currency))
+               WHEN 'USD' THEN '$'   || _money_number(amount, currency, ',', '.')
+               WHEN 'EUR' THEN          _money_number(amount, currency, ' ', ',') || '€'
+               WHEN 'GBP' THEN '£'   || _money_number(amount, currency, ',', '.')
+               WHEN 'CAD' THEN 'CA$' || _money_number(amount, currency, ',', '.')
+               WHEN 'AUD' THEN 'A$'  || _money_number(amount, currency, ',', '.')
+               WHEN 'NZD' THEN 'NZ$' || _money_number(amount, currency, ',', '.')
+               WHEN 'JPY' THEN '¥'   || _money_number(amount, currency, ',', '.')
+               WHEN 'CNY' THEN 'CN¥' || _money_number(amount, currency, ',', '.')
+               WHEN 'RUB' THEN          _money_number(amount, currency, ' ', ',') || ' ₽'
+               WHEN 'BRL' THEN 'R$ ' || _money_number(amount, currency, '.', ',')
+               WHEN 'INR' THEN '₹'   || _money_number(amount, currency, ',', '.')
+               WHEN 'TRY' THEN '₺'   || _money_number(amount, currency, '.', ',')
+               WHEN 'BTC' THEN '₿'   || _money_number(amount, currency, ',', '.')
+               ELSE _money_number(amount, currency, ',', '.') || ' ' || upper(trim(currency))
+           END
+    END;
+
+-- A decimal as the API writes `revenue`: full precision, no trailing zeros
+-- ('398.60636332', '5', '0').
+CREATE OR REPLACE MACRO money_text(amount) AS
+    CASE WHEN amount IS NULL THEN NULL ELSE
+        regexp_replace(regexp_replace(CAST(CAST(amount AS DECIMAL(38,18)) AS VARCHAR),
+                                      '0+$', ''),
+                       '\.$', '')
+    END;
+
+
+-- ==================================================================== sales
+
+-- Gateway code <-> display name, one row per (bot_id, alias): an order's
+-- payment_gateway (lower-cased) is looked up in `alias`. A code matches itself first,
+-- then display names of installed gateways, then of uninstalled ones; payment_methods
+-- backs up the gateways table.
+CREATE OR REPLACE VIEW gateway_names AS
+WITH aliases AS (
+    SELECT g.bot_id, lower(trim(g.code)) AS alias, g.code, g.display_name, 0 AS priority
+    FROM gateways AS g
+    UNION ALL
+    SELECT g.bot_id, lower(trim(g.display_name)), g.code, g.display_name,
+           CASE WHEN g.installed THEN 1 ELSE 2 END
+    FROM gateways AS g
+    UNION ALL
+    SELECT pm.bot_id, lower(trim(pm.name)), pm.name, pm.display_name, 3
+    FROM payment_methods AS pm
+    UNION ALL
+    SELECT pm.bot_id, lower(trim(pm.display_name)), pm.name, pm.display_name, 4
+    FROM payment_methods AS pm
+    WHERE pm.display_name IS NOT NULL
+)
+SELECT a.bot_id, a.alias, a.code, a.display_name
+FROM aliases AS a
+WHERE a.alias IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY a.bot_id, a.alias ORDER BY a.priority, a.code) = 1;
+
+-- What every report counts: completed orders still returned by the API, with the
+-- gateway code resolved (unknown display names fall back to their lower-case text),
+-- the native currency upper-cased and the order time in UTC as a TIMESTAMP.
+CREATE OR REPLACE VIEW sales AS
+SELECT o.bot_id,
+       o.order_key,
+       o.order_date,
+       CAST(o.order_date AS TIMESTAMP) AS order_date_utc,
+       o.member_id,
+       o.plan_id,
+       o.plan_name,
+       o.project_id,
+       o.payment_gateway,
+       coalesce(g.code, lower(trim(o.payment_gateway))) AS gateway_code,
+       g.display_name AS gateway_display_name,
+       o.amount,
+       upper(trim(o.currency)) AS currency
+FROM orders AS o
+LEFT JOIN gateway_names AS g
+       ON g.bot_id = o.bot_id AND g.alias = lower(trim(o.payment_gateway))
+WHERE upper(trim(o.order_status)) = 'COMPLETED'
+  AND o._deleted_at IS NULL;
+
+-- Sales of `bot` (NULL: every bot) with order_date_utc in [from_utc, to_utc) (TIMESTAMP,
+-- NULL = unbounded), each
+-- converted to the report currency: revenue_amount = fx_mul(amount, rate in force).
+-- A sale whose currency has no rate to the report currency stops the query with an
+-- error naming the pair: a report never silently leaves a sale out. The time filter
+-- runs before the conversion, so only the sales a report counts need a rate.
+CREATE OR REPLACE MACRO sales_in(currency, from_utc, to_utc, bot) AS TABLE
+SELECT s.*,
+       t.report_currency,
+       fx.rate AS fx_rate,
+       CASE WHEN s.amount IS NULL THEN NULL
+            WHEN fx.rate IS NULL THEN error(
+                'no exchange rate for bot ' || s.bot_id || ' from '
+                || coalesce(s.currency, '(no currency)') || ' to ' || t.report_currency
+                || ' (order ' || s.order_key || '): sync again, or add one with '
+                || '`tgm-sync fx import`')
+            ELSE fx_mul(s.amount, fx.rate)
+       END AS revenue_amount
+FROM sales AS s
+JOIN report_target(currency, bot) AS t ON t.bot_id = s.bot_id
+LEFT JOIN fx_effective AS fx
+       ON fx.bot_id = s.bot_id
+      AND fx.from_currency = s.currency
+      AND fx.to_currency = t.report_currency
+WHERE (CAST(from_utc AS TIMESTAMP) IS NULL OR s.order_date_utc >= CAST(from_utc AS TIMESTAMP))
+  AND (CAST(to_utc AS TIMESTAMP) IS NULL OR s.order_date_utc < CAST(to_utc AS TIMESTAMP));
+
+
+-- ==================================================================== periods (UTC)
+
+-- UNIX seconds -> TIMESTAMP (UTC). NULL stays NULL.
+CREATE OR REPLACE MACRO unix_to_utc(seconds) AS make_timestamp(CAST(seconds AS BIGINT) * 1000000);
+
+-- 'day' | 'month' | 'year' in any case; anything else is an error.
+CREATE OR REPLACE MACRO _period_unit(interval_unit) AS
+    CASE WHEN lower(trim(interval_unit)) IN ('day', 'month', 'year') THEN lower(trim(interval_unit))
+         ELSE error('interval_unit must be day, month or year, not `'
+                    || coalesce(CAST(interval_unit AS VARCHAR), 'NULL') || '`')
+    END;
+
+-- Start of the UTC period holding ts (TIMESTAMP or TIMESTAMPTZ), shifted by k periods.
+CREATE OR REPLACE MACRO period_start(unit, ts, k) AS
+    date_trunc(unit, CAST(ts AS TIMESTAMP))
+    + CASE unit WHEN 'day' THEN to_days(CAST(k AS INTEGER))
+                WHEN 'month' THEN to_months(CAST(k AS INTEGER))
+                ELSE to_years(CAST(k AS INTEGER)) END;
+
+-- A period's label as the API writes it: 'YYYY-MM-DD', 'YYYY-MM' or 'YYYY'.
+CREATE OR REPLACE MACRO period_label(unit, start_utc) AS
+    CASE unit WHEN 'day' THEN strftime(CAST(start_utc AS TIMESTAMP), '%Y-%m-%d')
+              WHEN 'month' THEN strftime(CAST(start_utc AS TIMESTAMP), '%Y-%m')
+              ELSE strftime(CAST(start_utc AS TIMESTAMP), '%Y') END;
+
+
+-- ==================================================================== report macros
+
+-- /revenue: sales with from_ts <= order_date < to_ts (UNIX seconds; NULL = unbounded).
+-- Columns: bot_id, from, to, revenue, currency, formatted, sales.
+CREATE OR REPLACE MACRO revenue(from_ts, to_ts, currency, bot := NULL) AS TABLE
+WITH totals AS (
+    SELECT x.bot_id, sum(x.revenue_amount) AS revenue, count(*) AS sales
+    FROM sales_in(currency, unix_to_utc(from_ts), unix_to_utc(to_ts), bot) AS x
+    GROUP BY x.bot_id
+)
+SELECT t.bot_id,
+       CAST(from_ts AS BIGINT) AS "from",
+       CAST(to_ts AS BIGINT) AS "to",
+       CAST(coalesce(tot.revenue, 0) AS DECIMAL(38,18)) AS revenue,
+       t.report_currency AS currency,
+       format_money(coalesce(tot.revenue, 0), t.report_currency) AS formatted,
+       coalesce(tot.sales, 0) AS sales
+FROM report_target(currency, bot) AS t
+LEFT JOIN totals AS tot ON tot.bot_id = t.bot_id
+ORDER BY t.bot_id;
+
+-- /orders/count: the last interval_count UTC periods up to and including the one holding
+-- now_ts, newest first, every period present (zero-filled).
+-- Columns: bot_id, period, revenue, currency, formatted, sales.
+CREATE OR REPLACE MACRO orders_count(interval_unit, interval_count, currency, now_ts := now(), bot := NULL) AS TABLE
+WITH periods AS (
+    SELECT k.i AS age,
+           period_start(_period_unit(interval_unit), now_ts, -k.i) AS start_utc
+    FROM (SELECT unnest(range(
+              CASE WHEN CAST(interval_count AS BIGINT) >= 1 THEN CAST(interval_count AS BIGINT)
+                   ELSE error('interval_count must be at least 1, not '
+                              || coalesce(CAST(interval_count AS VARCHAR), 'NULL'))
+              END)) AS i) AS k
+),
+per_period AS (
+    SELECT x.bot_id,
+           date_trunc(_period_unit(interval_unit), x.order_date_utc) AS start_utc,
+           sum(x.revenue_amount) AS revenue,
+           count(*) AS sales
+    FROM sales_in(currency,
+                  period_start(_period_unit(interval_unit), now_ts,
+                               1 - CAST(interval_count AS BIGINT)),
+                  period_start(_period_unit(interval_unit), now_ts, 1),
+                  bot) AS x
+    GROUP BY ALL
+)
+SELECT t.bot_id,
+       period_label(_period_unit(interval_unit), p.start_utc) AS period,
+       CAST(coalesce(pp.revenue, 0) AS DECIMAL(38,18)) AS revenue,
+       t.report_currency AS currency,
+       format_money(coalesce(pp.revenue, 0), t.report_currency) AS formatted,
+       coalesce(pp.sales, 0) AS sales
+FROM report_target(currency, bot) AS t
+CROSS JOIN periods AS p
+LEFT JOIN per_period AS pp ON pp.bot_id = t.bot_id AND pp.start_utc = p.start_utc
+ORDER BY t.bot_id, p.age;
+
+-- /plans/report: each plan with a sale in the UTC month holding now_ts or the 5 before
+-- it; revenue and sales over those months, and `breakdown`, one entry per month with
+-- sales, newest first. Plans by revenue descending (then plan_id).
+-- plan_name: from the plans table, else the name on the plan's latest order.
+-- Columns: bot_id, plan_id, plan_name, revenue, currency, formatted, sales,
+--          breakdown LIST(STRUCT(period, revenue, currency, formatted, sales)).
+CREATE OR REPLACE MACRO plans_report(currency, now_ts := now(), bot := NULL) AS TABLE
+WITH per_month AS (
+    SELECT x.bot_id,
+           x.plan_id,
+           date_trunc('month', x.order_date_utc) AS month_utc,
+           any_value(x.report_currency) AS report_currency,
+           CAST(coalesce(sum(x.revenue_amount), 0) AS DECIMAL(38,18)) AS revenue,
+           count(*) AS sales,
+           max_by(x.plan_name, x.order_date_utc) AS order_plan_name,
+           max(x.order_date_utc) AS last_sale_utc
+    FROM sales_in(currency,
+                  period_start('month', now_ts, -5),
+                  period_start('month', now_ts, 1),
+                  bot) AS x
+    GROUP BY x.bot_id, x.plan_id, date_trunc('month', x.order_date_utc)
+),
+per_plan AS (
+    SELECT m.bot_id,
+           m.plan_id,
+           any_value(m.report_currency) AS report_currency,
+           CAST(sum(m.revenue) AS DECIMAL(38,18)) AS revenue,
+           CAST(sum(m.sales) AS BIGINT) AS sales,
+           max_by(m.order_plan_name, m.last_sale_utc) AS order_plan_name,
+           list({'period': period_label('month', m.month_utc),
+                 'revenue': m.revenue,
+                 'currency': m.report_currency,
+                 'formatted': format_money(m.revenue, m.report_currency),
+                 'sales': m.sales}
+                ORDER BY m.month_utc DESC) AS breakdown
+    FROM per_month AS m
+    GROUP BY m.bot_id, m.plan_id
+)
+SELECT p.bot_id,
+       p.plan_id,
+       coalesce(pl.plan_name, p.order_plan_name) AS plan_name,
+       p.revenue,
+       p.report_currency AS currency,
+       format_money(p.revenue, p.report_currency) AS formatted,
+       p.sales,
+       p.breakdown
+FROM per_plan AS p
+LEFT JOIN plans AS pl ON pl.bot_id = p.bot_id AND pl.plan_id = p.plan_id
+ORDER BY p.bot_id, p.revenue DESC, p.plan_id;
+
+-- /paymentMethods/report: each gateway code with sales, all time, by revenue descending
+-- (then name). display_name from gateways/payment_methods, else the order's own text.
+-- Columns: bot_id, name, display_name, revenue, currency, formatted, sales.
+CREATE OR REPLACE MACRO payment_methods_report(currency, bot := NULL) AS TABLE
+WITH per_gateway AS (
+    SELECT x.bot_id,
+           x.gateway_code,
+           coalesce(any_value(x.gateway_display_name),
+                    max_by(x.payment_gateway, x.order_date_utc)) AS display_name,
+           any_value(x.report_currency) AS report_currency,
+           CAST(coalesce(sum(x.revenue_amount), 0) AS DECIMAL(38,18)) AS revenue,
+           count(*) AS sales
+    FROM sales_in(currency, NULL, NULL, bot) AS x
+    GROUP BY x.bot_id, x.gateway_code
+)
+SELECT g.bot_id,
+       g.gateway_code AS name,
+       g.display_name,
+       g.revenue,
+       g.report_currency AS currency,
+       format_money(g.revenue, g.report_currency) AS formatted,
+       g.sales
+FROM per_gateway AS g
+ORDER BY g.bot_id, g.revenue DESC, g.gateway_code;
+
+-- /users/count: the latest snapshot per bot (users and leads cannot be derived, SPEC §2).
+-- Columns: bot_id, users, leads, churned, members.
+CREATE OR REPLACE MACRO users_count(bot := NULL) AS TABLE
+SELECT h.bot_id, h.users, h.leads, h.churned, h.members
+FROM users_count_history AS h
+WHERE CAST(bot AS BIGINT) IS NULL OR h.bot_id = CAST(bot AS BIGINT)
+QUALIFY row_number() OVER (PARTITION BY h.bot_id ORDER BY h.captured_at DESC, h.run_id DESC) = 1
+ORDER BY h.bot_id;
+
+
+-- ==================================================================== views for BI tools
+-- The reports in each bot's preferred currency, so a BI tool sees them as tables.
+
+CREATE OR REPLACE VIEW report_revenue_all_time AS
+SELECT * FROM revenue(NULL, NULL, NULL);
+
+CREATE OR REPLACE VIEW report_orders_count_monthly AS
+SELECT * FROM orders_count('month', 12, NULL);
+
+CREATE OR REPLACE VIEW report_plans AS
+SELECT * FROM plans_report(NULL);
+
+CREATE OR REPLACE VIEW report_payment_methods AS
+SELECT * FROM payment_methods_report(NULL);
+
+CREATE OR REPLACE VIEW report_users_count AS
+SELECT * FROM users_count();
+
+-- One row per (coupon, plan) the coupon applies to, for coupons still listed.
+CREATE OR REPLACE VIEW coupon_plans AS
+SELECT c.bot_id,
+       c.coupon_name,
+       c.plan_id,
+       p.plan_name,
+       c.enabled
+FROM (
+    SELECT cp.bot_id, cp.name AS coupon_name, unnest(cp.plans) AS plan_id, cp.enabled
+    FROM coupons AS cp
+    WHERE cp._deleted_at IS NULL
+) AS c
+LEFT JOIN plans AS p ON p.bot_id = c.bot_id AND p.plan_id = c.plan_id;

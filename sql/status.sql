@@ -1,0 +1,32 @@
+-- `tgm-sync status`: three queries, each shown as a table under the title in its comment.
+
+-- title: Last runs
+SELECT run_id, bot_id,
+       strftime(started_at::TIMESTAMP, '%Y-%m-%d %H:%M:%S') AS started_utc,
+       round(epoch(finished_at) - epoch(started_at), 1) AS seconds,
+       status, requests, retries, rows_rejected AS rejected,
+       coalesce(error, '') AS error
+FROM _sync_runs
+ORDER BY run_id DESC, bot_id
+LIMIT 10;
+
+-- title: Rows per table
+SELECT * FROM (
+    SELECT 'orders' AS "table", bot_id, count(*) FILTER (WHERE _deleted_at IS NULL) AS live, count(*) FILTER (WHERE _deleted_at IS NOT NULL) AS deleted FROM orders GROUP BY bot_id
+    UNION ALL SELECT 'members', bot_id, count(*) FILTER (WHERE _deleted_at IS NULL), count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM members GROUP BY bot_id
+    UNION ALL SELECT 'plans', bot_id, count(*) FILTER (WHERE _deleted_at IS NULL), count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM plans GROUP BY bot_id
+    UNION ALL SELECT 'projects', bot_id, count(*) FILTER (WHERE _deleted_at IS NULL), count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM projects GROUP BY bot_id
+    UNION ALL SELECT 'coupons', bot_id, count(*) FILTER (WHERE _deleted_at IS NULL), count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM coupons GROUP BY bot_id
+    UNION ALL SELECT 'payment_methods', bot_id, count(*) FILTER (WHERE _deleted_at IS NULL), count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM payment_methods GROUP BY bot_id
+    UNION ALL SELECT 'users_count_history', bot_id, count(*), 0 FROM users_count_history GROUP BY bot_id
+    UNION ALL SELECT 'fx_rates', bot_id, count(*), 0 FROM fx_rates GROUP BY bot_id
+    UNION ALL SELECT '_rejected', bot_id, count(*), 0 FROM _rejected GROUP BY bot_id
+) ORDER BY bot_id, "table";
+
+-- title: Stream state
+SELECT bot_id, stream,
+       coalesce(strftime(high_water_mark::TIMESTAMP, '%Y-%m-%d %H:%M:%S'), '') AS newest_row_utc,
+       coalesce(strftime(last_full_scan_at::TIMESTAMP, '%Y-%m-%d %H:%M:%S'), '') AS last_full_scan_utc,
+       last_run_id
+FROM _sync_state
+ORDER BY bot_id, stream;

@@ -1,0 +1,256 @@
+//! The HTTP client: one `GET` with the retry policy, the pacer and the classifier applied.
+//!
+//! `ApiClient` is cheap to clone. [`ApiClient::for_stream`] gives a clone that counts its
+//! own requests and retries, so each stream's figures can be recorded in `_sync_runs`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use backon::Retryable;
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use super::endpoint::{ApiVersion, Endpoint, Method};
+use super::envelope::{Context, classify};
+use super::error::{ApiError, AttemptError};
+use super::retry::{Pacer, RetryPolicy};
+use crate::secret::{ApiKey, redact};
+
+/// Everything needed to talk to one bot's API.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub base_url: String,
+    pub bot_id: u64,
+    pub api_key: ApiKey,
+    pub api_version: ApiVersion,
+    /// Whole-request timeout (connect, send, read the body).
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Polite cap on requests per second for this bot; `None` for no cap.
+    pub max_rps: Option<f64>,
+}
+
+impl ClientSettings {
+    pub fn new(base_url: impl Into<String>, bot_id: u64, api_key: ApiKey) -> ClientSettings {
+        ClientSettings {
+            base_url: base_url.into(),
+            bot_id,
+            api_key,
+            api_version: ApiVersion::V1,
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            max_rps: None,
+        }
+    }
+}
+
+/// Requests and retries made, shared by the clones that count together.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+impl RequestStats {
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    retry: RetryPolicy,
+    pacer: Pacer,
+    total: RequestStats,
+}
+
+/// A read-only client for one bot.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    shared: Arc<Shared>,
+    /// Counts for one stream (or the whole client when not split).
+    stats: Arc<RequestStats>,
+    stream: &'static str,
+}
+
+impl ApiClient {
+    pub fn new(settings: ClientSettings) -> Result<ApiClient, ApiError> {
+        let endpoint = Endpoint::new(
+            &settings.base_url,
+            settings.bot_id,
+            settings.api_key,
+            settings.api_version,
+        )?;
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("tgm-sync/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry the key in its Location; the API has no reason to send one.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ApiError::Client(redact(&e.without_url().to_string())))?;
+        Ok(ApiClient {
+            shared: Arc::new(Shared {
+                http,
+                endpoint,
+                retry: settings.retry,
+                pacer: Pacer::new(settings.max_rps),
+                total: RequestStats::default(),
+            }),
+            stats: Arc::new(RequestStats::default()),
+            stream: "",
+        })
+    }
+
+    /// A clone that counts its requests separately (and in the client's total).
+    pub fn for_stream(&self, stream: &'static str) -> ApiClient {
+        ApiClient {
+            shared: Arc::clone(&self.shared),
+            stats: Arc::new(RequestStats::default()),
+            stream,
+        }
+    }
+
+    pub fn bot_id(&self) -> u64 {
+        self.shared.endpoint.bot_id()
+    }
+
+    pub fn api_version(&self) -> ApiVersion {
+        self.shared.endpoint.version()
+    }
+
+    /// This clone's counts.
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
+    }
+
+    /// Counts over every clone of this client.
+    pub fn total_stats(&self) -> &RequestStats {
+        &self.shared.total
+    }
+
+    /// `GET` one method and return its `result`, retrying transient failures.
+    pub async fn get(&self, method: &Method, query: &[(&str, String)]) -> Result<Value, ApiError> {
+        let url = self.shared.endpoint.url(method)?;
+        let label = method.label();
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        let attempt = || {
+            attempts += 1;
+            self.attempt(url.clone(), &label, query, attempts)
+        };
+        let outcome = attempt
+            .retry(self.shared.retry.backoff())
+            .when(AttemptError::is_retryable)
+            .adjust(|err: &AttemptError, planned: Option<Duration>| {
+                // A Retry-After is honoured as long as the backoff still allows a retry
+                // and the wait fits the total budget.
+                let planned = planned?;
+                match err.retry_after() {
+                    Some(asked) if asked <= self.shared.retry.max_elapsed => Some(asked),
+                    _ => Some(planned),
+                }
+            })
+            .notify(|err: &AttemptError, wait: Duration| {
+                self.count_retry();
+                if let AttemptError::Transient { cause, rate_limited, .. } = err {
+                    if *rate_limited {
+                        self.shared.pacer.slow_down();
+                        self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        self.shared.total.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    }
+                    warn!(stream = self.stream, endpoint = %label, wait_ms = wait.as_millis() as u64, "retrying: {}", redact(cause));
+                }
+            })
+            .await;
+        match outcome {
+            Ok(value) => {
+                self.shared.pacer.recover();
+                Ok(value)
+            }
+            Err(AttemptError::Fatal(err)) => Err(err),
+            Err(AttemptError::Transient { cause, .. }) => Err(ApiError::Unavailable {
+                endpoint: label.clone(),
+                attempts: self.shared.retry.max_attempts,
+                elapsed: started.elapsed(),
+                cause: redact(&cause),
+            }),
+        }
+    }
+
+    fn count_retry(&self) {
+        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        self.shared.total.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn attempt(
+        &self,
+        url: reqwest::Url,
+        label: &str,
+        query: &[(&str, String)],
+        attempt: u32,
+    ) -> Result<Value, AttemptError> {
+        self.shared.pacer.wait_turn().await;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.shared.total.requests.fetch_add(1, Ordering::Relaxed);
+        debug!(stream = self.stream, endpoint = label, attempt, "request");
+        let transport = |e: reqwest::Error| {
+            // `without_url` drops the URL, and with it the key, from the message.
+            let kind = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "could not connect"
+            } else if e.is_body() || e.is_decode() {
+                "connection broke while reading the body"
+            } else {
+                "request failed"
+            };
+            AttemptError::transient(format!("{kind}: {}", redact(&error_chain(&e.without_url()))))
+        };
+        let response = self
+            .shared
+            .http
+            .get(url)
+            .query(query)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.bytes().await.map_err(transport)?;
+        let ctx = Context {
+            endpoint: label,
+            bot_id: self.bot_id(),
+        };
+        classify(&ctx, status, retry_after.as_deref(), &body)
+    }
+}
+
+/// An error and its sources on one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,18 @@
+//! The TGmembership API as the ETL sees it (SPEC §1): where to call, how to read an
+//! answer, when to retry, how to page, and the typed rows and reports that come back.
+//!
+//! The client is read-only by construction: it only issues `GET`, and only for the
+//! methods listed in [`Method`].
+
+pub mod client;
+pub mod endpoint;
+pub mod envelope;
+pub mod error;
+pub mod models;
+pub mod pager;
+pub mod retry;
+pub mod row;
+
+pub use client::{ApiClient, ClientSettings, RequestStats};
+pub use endpoint::{ApiVersion, Endpoint, Method};
+pub use error::ApiError;

@@ -1,0 +1,122 @@
+//! `tgm-sync demo [DIR]`: the first command of the README. Starts the simulator on a free
+//! loopback port, syncs it into `DIR` (warehouse + Parquet), and shows example queries.
+
+use std::path::PathBuf;
+
+use arrow::util::pretty::pretty_format_batches;
+use clap::Args;
+
+use super::Failure;
+use crate::config::{BotSettings, Settings};
+use crate::exit::Exit;
+use crate::load::Warehouse;
+use crate::secret::ApiKey;
+use crate::sim::{SimOptions, SimServer};
+use crate::sync::{self, SyncOptions};
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Where to put the demo warehouse and Parquet tree.
+    #[arg(default_value = "tgm-demo")]
+    pub dir: PathBuf,
+    /// Orders the simulator generates.
+    #[arg(long, default_value_t = 5_000)]
+    pub orders: usize,
+    /// Memberships the simulator generates.
+    #[arg(long, default_value_t = 2_000)]
+    pub members: usize,
+    /// Seed of the simulated data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// The example queries the demo runs and prints, with what each shows.
+pub const EXAMPLES: [(&str, &str); 3] = [
+    (
+        "Revenue and sales per month, last 6 months, in EUR (the /orders/count report)",
+        "SELECT period, formatted, sales FROM orders_count('month', 6, 'eur')",
+    ),
+    (
+        "Plans by revenue over the last 6 months, in USD (the /plans/report report)",
+        "SELECT plan_id, plan_name, formatted, sales FROM plans_report('usd') LIMIT 5",
+    ),
+    (
+        "Members holding more than one membership",
+        "SELECT member_id, count(*) AS memberships, list(plan_id ORDER BY plan_id) AS plans \
+         FROM members WHERE _deleted_at IS NULL GROUP BY member_id HAVING count(*) > 1 \
+         ORDER BY memberships DESC, member_id LIMIT 5",
+    ),
+];
+
+pub async fn run(args: DemoArgs) -> Result<Exit, Failure> {
+    let options = SimOptions {
+        seed: args.seed,
+        orders: args.orders,
+        members: args.members,
+        ..SimOptions::default()
+    };
+    let (bot_id, key) = (options.bot_id, options.api_key.clone());
+    let server = SimServer::start(options)
+        .await
+        .map_err(|e| Failure::new(Exit::Internal, format!("cannot start the simulator: {e}")))?;
+    println!("simulator listening on {}", server.base_url());
+    std::fs::create_dir_all(&args.dir).map_err(|e| {
+        Failure::new(Exit::Config, format!("cannot create {}: {e}", args.dir.display()))
+    })?;
+    let warehouse = args.dir.join("warehouse.duckdb");
+    let parquet = args.dir.join("parquet");
+    let settings = Settings::with_defaults(
+        server.base_url(),
+        BotSettings {
+            bot_id,
+            api_key: ApiKey::new(key),
+        },
+        warehouse.clone(),
+        Some(parquet.clone()),
+    );
+    let outcome = sync::run(
+        &settings,
+        &SyncOptions {
+            progress: true,
+            ..SyncOptions::default()
+        },
+    )
+    .await;
+    server.shutdown().await;
+    let outcome = outcome?;
+    let exit = super::sync::exit_for(&outcome);
+    for bot in &outcome.bots {
+        for s in &bot.streams {
+            println!(
+                "  {:<16} {:>8} rows read, {:>8} written{}",
+                s.stream.as_str(),
+                s.figures.rows_read,
+                s.figures.rows_written,
+                s.error.as_ref().map(|e| format!(" (failed: {})", e.message)).unwrap_or_default()
+            );
+        }
+    }
+    println!("\nwarehouse: {}\nparquet:   {}/", warehouse.display(), parquet.display());
+    let wh = Warehouse::open_read_only(&warehouse)?;
+    for (title, sql) in EXAMPLES {
+        let batches = wh
+            .conn()
+            .prepare(sql)
+            .and_then(|mut stmt| stmt.query_arrow([]).map(|rows| rows.collect::<Vec<_>>()));
+        match batches {
+            Ok(batches) => {
+                let table = pretty_format_batches(&batches)
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|e| e.to_string());
+                println!("\n-- {title}\n{sql};\n{table}");
+            }
+            Err(e) => println!("\n-- {title}\n{sql};\nfailed: {e}"),
+        }
+    }
+    println!(
+        "\nTry it yourself:  duckdb -readonly {}   or   tgm-sync report revenue --warehouse {}",
+        warehouse.display(),
+        warehouse.display()
+    );
+    Ok(exit)
+}

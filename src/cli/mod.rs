@@ -1,0 +1,129 @@
+//! The command line: clap definitions, one module per subcommand, and the mapping of
+//! every failure to a documented exit code.
+
+pub mod demo;
+pub mod settings;
+pub mod status;
+pub mod sync;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::api::ApiError;
+use crate::config::ConfigError;
+use crate::exit::{EXIT_CODES_HELP, Exit};
+use crate::load::LoadError;
+use crate::logging::LogFormat;
+use crate::secret::redact;
+
+/// Copies a bot's data out of the TGmembership API into DuckDB and Parquet.
+#[derive(Debug, Parser)]
+#[command(name = "tgm-sync", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "TGM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format: `text` for people, `json` for journald and log files.
+    #[arg(long, global = true, env = "TGM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More log detail (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log detail (-q warnings, -qq errors only).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sync the configured bots into the warehouse and the Parquet mirror.
+    Sync(sync::SyncArgs),
+    /// Show the last runs, row counts per table and the state of each stream.
+    Status(status::StatusArgs),
+    /// Start the simulator, sync it into a demo warehouse and show example queries.
+    Demo(demo::DemoArgs),
+    /// Serve the built-in API simulator on 127.0.0.1.
+    Sim(crate::sim::cli::SimArgs),
+}
+
+impl Cli {
+    /// -2 … 2, for [`crate::logging::init`].
+    pub fn verbosity(&self) -> i8 {
+        (self.verbose.min(2) as i8) - (self.quiet.min(2) as i8)
+    }
+}
+
+/// A command's failure: the message to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Failure {
+        Failure {
+            exit,
+            message: redact(&message.into()),
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Failure {
+        Failure::new(Exit::Config, e.to_string())
+    }
+}
+
+impl From<LoadError> for Failure {
+    fn from(e: LoadError) -> Failure {
+        let exit = match &e {
+            LoadError::LockHeld { .. } | LoadError::InUse { .. } => Exit::Locked,
+            LoadError::NotDuckDb { .. } | LoadError::NotWritable { .. } => Exit::Config,
+            _ => Exit::Internal,
+        };
+        Failure::new(exit, e.to_string())
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Failure {
+        let exit = match &e {
+            ApiError::InvalidBaseUrl { .. }
+            | ApiError::InvalidBotId(_)
+            | ApiError::MissingKey { .. }
+            | ApiError::NotInApiVersion { .. }
+            | ApiError::BadRequest { .. } => Exit::Config,
+            ApiError::Unauthorized { .. } => Exit::Auth,
+            ApiError::Unavailable { .. } => Exit::Unavailable,
+            _ => Exit::Internal,
+        };
+        Failure::new(exit, e.to_string())
+    }
+}
+
+impl From<crate::sync::SyncError> for Failure {
+    fn from(e: crate::sync::SyncError) -> Failure {
+        match e {
+            crate::sync::SyncError::Load(e) => e.into(),
+            crate::sync::SyncError::Api(e) => e.into(),
+        }
+    }
+}
+
+/// Runs the chosen subcommand.
+pub async fn run(cli: Cli) -> Result<Exit, Failure> {
+    let config = cli.config.clone();
+    match cli.command {
+        Command::Sync(args) => sync::run(config, args).await,
+        Command::Status(args) => status::run(config, args),
+        Command::Demo(args) => demo::run(args).await,
+        Command::Sim(args) => crate::sim::cli::run(args)
+            .await
+            .map(|()| Exit::Success)
+            .map_err(|e| Failure::new(Exit::Internal, e.to_string())),
+    }
+}

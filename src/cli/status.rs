@@ -1,0 +1,58 @@
+//! `tgm-sync status`: the last runs, row counts per table, and each stream's state.
+
+use std::path::PathBuf;
+
+use arrow::util::pretty::pretty_format_batches;
+use clap::Args;
+
+use super::Failure;
+use super::settings::SettingsArgs;
+use crate::exit::Exit;
+use crate::load::Warehouse;
+use crate::load::error::DbContext;
+
+const STATUS_SQL: &str = include_str!("../../sql/status.sql");
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+/// The titled queries of `sql/status.sql`.
+fn queries() -> Vec<(String, String)> {
+    STATUS_SQL
+        .split("-- title: ")
+        .skip(1)
+        .filter_map(|chunk| {
+            let (title, sql) = chunk.split_once('\n')?;
+            Some((title.trim().to_string(), sql.trim().trim_end_matches(';').to_string()))
+        })
+        .collect()
+}
+
+pub fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
+    let settings = args.settings.resolve(config.as_deref(), None, false)?;
+    let warehouse = Warehouse::open_read_only(&settings.warehouse)?;
+    println!("warehouse: {}", settings.warehouse.display());
+    for (title, sql) in queries() {
+        let batches: Vec<_> = warehouse
+            .conn()
+            .prepare(&sql)
+            .and_then(|mut stmt| stmt.query_arrow([]).map(|rows| rows.collect()))
+            .during(|| format!("reading {title}"))?;
+        let table = pretty_format_batches(&batches)
+            .map_err(|e| Failure::new(Exit::Internal, format!("formatting {title}: {e}")))?;
+        println!("\n{title}\n{table}");
+    }
+    Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn status_sql_has_three_titled_queries() {
+        let titles: Vec<String> = super::queries().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(titles, ["Last runs", "Rows per table", "Stream state"]);
+    }
+}

@@ -1,0 +1,22 @@
+//! tgm-sync: copies a bot's data out of the TGmembership API into DuckDB and Parquet.
+//!
+//! The data path, module by module: `config` resolves settings; `api` talks to the
+//! service (client, retry policy, pager, models); `streams` knows each endpoint's key and
+//! incremental strategy; `sync` runs fetchers and loaders; `load` turns rows into Arrow
+//! batches, DuckDB upserts and Parquet files; `sim` is a built-in simulator of the API
+//! for demos and tests; `cli` is the command line.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod currency;
+pub mod exit;
+pub mod load;
+pub mod logging;
+pub mod metrics;
+pub mod money;
+pub mod progress;
+pub mod secret;
+pub mod sim;
+pub mod streams;
+pub mod sync;

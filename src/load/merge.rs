@@ -1,0 +1,293 @@
+//! Staging and merging one stream: batches are appended to a temporary staging table as
+//! pages arrive (memory stays bounded), then one merge upserts the changed rows, soft-
+//! deletes what a full scan no longer returned, and marks the Parquet partitions whose
+//! rows changed, all inside the caller's transaction.
+//!
+//! Unchanged rows are compared column by column and not written at all, so a run with no
+//! changes writes nothing to DuckDB and rewrites no Parquet.
+
+use duckdb::{Connection, params};
+
+use super::batch::BatchWriter;
+use super::error::{DbContext, LoadError};
+use super::table::TableSpec;
+
+/// SQL for "this run's timestamp" from a microseconds parameter.
+pub const RUN_TS: &str = "make_timestamp(?)::TIMESTAMPTZ";
+
+/// Appends rows of one table to its staging table, a batch at a time.
+pub struct Stager<'c> {
+    conn: &'c Connection,
+    spec: &'static TableSpec,
+    writer: BatchWriter,
+    batch_rows: usize,
+    next_seq: i64,
+    staged: u64,
+}
+
+impl<'c> Stager<'c> {
+    /// Creates (or empties) the staging table.
+    pub fn new(
+        conn: &'c Connection,
+        spec: &'static TableSpec,
+        batch_rows: usize,
+    ) -> Result<Stager<'c>, LoadError> {
+        conn.execute_batch(&spec.stage_ddl())
+            .during(|| format!("creating staging table for {}", spec.name))?;
+        Ok(Stager {
+            conn,
+            spec,
+            writer: BatchWriter::new(spec),
+            batch_rows: batch_rows.max(1),
+            next_seq: 0,
+            staged: 0,
+        })
+    }
+
+    /// Stages one row (written by `write`), flushing when the batch is full.
+    pub fn push(&mut self, write: impl FnOnce(&mut BatchWriter)) -> Result<(), LoadError> {
+        write(&mut self.writer);
+        self.writer.end_row(self.next_seq);
+        self.next_seq += 1;
+        if self.writer.rows() >= self.batch_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Appends what is buffered to the staging table.
+    pub fn flush(&mut self) -> Result<(), LoadError> {
+        if self.writer.rows() == 0 {
+            return Ok(());
+        }
+        let rows = self.writer.rows() as u64;
+        let batch = self.writer.finish().map_err(|source| LoadError::Arrow {
+            table: self.spec.name.to_string(),
+            source,
+        })?;
+        let stage = self.spec.stage_name();
+        let mut appender = self
+            .conn
+            .appender(&stage)
+            .during(|| format!("opening an appender on {stage}"))?;
+        appender
+            .append_record_batch(batch)
+            .during(|| format!("appending to {stage}"))?;
+        appender.flush().during(|| format!("flushing {stage}"))?;
+        self.staged += rows;
+        Ok(())
+    }
+
+    /// Rows staged so far (flushed).
+    pub fn staged(&self) -> u64 {
+        self.staged
+    }
+}
+
+/// What a merge changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MergeOutcome {
+    /// Distinct keys staged (after de-duplication).
+    pub distinct: u64,
+    /// Rows inserted or updated (changed, new, or back from deletion).
+    pub written: u64,
+    /// Rows newly soft-deleted.
+    pub deleted: u64,
+}
+
+/// The identity of the run doing the merge.
+#[derive(Debug, Clone, Copy)]
+pub struct RunStamp {
+    pub run_id: i64,
+    /// The run's timestamp, microseconds since the epoch.
+    pub at_micros: i64,
+}
+
+fn key_match(spec: &TableSpec, left: &str, right: &str) -> String {
+    std::iter::once("bot_id")
+        .chain(spec.keys.iter().copied())
+        .map(|k| format!("{left}.{k} = {right}.{k}"))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The SQL expression of a row's Parquet partition (`''` or `'YYYY-MM'`).
+pub fn partition_expr(spec: &TableSpec, alias: &str) -> String {
+    match spec.month_partition {
+        // strftime on a TIMESTAMP (UTC): no ICU needed.
+        Some(column) => format!("strftime({alias}.{column}::TIMESTAMP, '%Y-%m')"),
+        None => "''".to_string(),
+    }
+}
+
+/// Merges the staging table into the target table for one bot. Must run inside a
+/// transaction; `full_scan` soft-deletes the bot's rows that were not staged.
+pub fn merge(
+    conn: &Connection,
+    spec: &'static TableSpec,
+    bot_id: i64,
+    run: RunStamp,
+    full_scan: bool,
+) -> Result<MergeOutcome, LoadError> {
+    let table = spec.name;
+    let stage = spec.stage_name();
+    let dedup = format!("_dedup_{table}");
+    let changed = format!("_changed_{table}");
+    let keys = std::iter::once("bot_id")
+        .chain(spec.keys.iter().copied())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ctx = |what: &str| format!("{what} {table}");
+
+    // 1. The last copy of each key wins (offset drift can deliver a row twice).
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE {dedup} AS SELECT * EXCLUDE (_seq) FROM {stage} \
+         QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _seq DESC) = 1"
+    ))
+    .during(|| ctx("de-duplicating"))?;
+    let distinct: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM {dedup}"), [], |r| r.get(0))
+        .during(|| ctx("counting"))?;
+
+    // 2. Keep only rows that are new, changed, or back from deletion.
+    let differs: Vec<String> = spec
+        .value_columns()
+        .map(|c| format!("s.{c} IS DISTINCT FROM t.{c}"))
+        .collect();
+    let differs = if differs.is_empty() {
+        "false".to_string()
+    } else {
+        differs.join(" OR ")
+    };
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE {changed} AS SELECT s.*, {old_partition} AS _old_partition \
+         FROM {dedup} s LEFT JOIN {table} t ON {on} \
+         WHERE t.bot_id IS NULL OR t._deleted_at IS NOT NULL OR {differs}",
+        on = key_match(spec, "t", "s"),
+        old_partition = partition_or_null(spec, "t"),
+    ))
+    .during(|| ctx("comparing"))?;
+
+    // 3. Mark the Parquet partitions these rows live in (before and after).
+    mark_dirty(
+        conn,
+        &format!(
+            "SELECT DISTINCT bot_id, '{table}', {new} FROM {changed} \
+             UNION SELECT DISTINCT bot_id, '{table}', _old_partition FROM {changed} WHERE _old_partition IS NOT NULL",
+            new = partition_expr(spec, &changed),
+        ),
+        [],
+    )
+    .map_err(|source| LoadError::Db {
+        context: ctx("marking partitions of"),
+        source,
+    })?;
+
+    // 4. Upsert the changed rows.
+    let staged_cols: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
+    let mut target_cols: Vec<String> = staged_cols.iter().map(|c| c.to_string()).collect();
+    let mut source_exprs: Vec<String> = staged_cols.iter().map(|c| format!("s.{c}")).collect();
+    for (name, expr) in spec.derived {
+        target_cols.push(name.to_string());
+        source_exprs.push(expr.to_string());
+    }
+    let set_list: Vec<String> = target_cols
+        .iter()
+        .zip(&source_exprs)
+        .filter(|(c, _)| *c != "bot_id" && !spec.keys.contains(&c.as_str()))
+        .map(|(c, e)| format!("{c} = {e}"))
+        .collect();
+    let updated = conn
+        .execute(
+            &format!(
+                "UPDATE {table} AS t SET {sets}, _synced_at = {RUN_TS}, _run_id = ?, _deleted_at = NULL \
+                 FROM {changed} AS s WHERE {on}",
+                sets = set_list.join(", "),
+                on = key_match(spec, "t", "s"),
+            ),
+            params![run.at_micros, run.run_id],
+        )
+        .during(|| ctx("updating"))?;
+    let inserted = conn
+        .execute(
+            &format!(
+                "INSERT INTO {table} ({cols}, _synced_at, _run_id, _deleted_at) \
+                 SELECT {exprs}, {RUN_TS}, ?, NULL FROM {changed} AS s \
+                 WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})",
+                cols = target_cols.join(", "),
+                exprs = source_exprs.join(", "),
+                on = key_match(spec, "t", "s"),
+            ),
+            params![run.at_micros, run.run_id],
+        )
+        .during(|| ctx("inserting into"))?;
+
+    // 5. A full scan soft-deletes the rows it no longer saw.
+    let mut deleted = 0;
+    if full_scan {
+        let gone = format!(
+            "FROM {table} t WHERE t.bot_id = ? AND t._deleted_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM {dedup} s WHERE {on})",
+            on = key_match(spec, "t", "s"),
+        );
+        mark_dirty(
+            conn,
+            &format!(
+                "SELECT DISTINCT t.bot_id, '{table}', {part} {gone}",
+                part = partition_expr(spec, "t")
+            ),
+            params![bot_id],
+        )
+        .map_err(|source| LoadError::Db {
+            context: ctx("marking deleted partitions of"),
+            source,
+        })?;
+        deleted = conn
+            .execute(
+                &format!(
+                    "UPDATE {table} AS t SET _deleted_at = {RUN_TS}, _synced_at = {RUN_TS}, _run_id = ? \
+                     WHERE t.bot_id = ? AND t._deleted_at IS NULL \
+                     AND NOT EXISTS (SELECT 1 FROM {dedup} s WHERE {on})",
+                    on = key_match(spec, "t", "s"),
+                ),
+                params![run.at_micros, run.at_micros, run.run_id, bot_id],
+            )
+            .during(|| ctx("soft-deleting from"))?;
+    }
+
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {changed}; DROP TABLE IF EXISTS {dedup}; DELETE FROM {stage};"))
+        .during(|| ctx("cleaning up staging of"))?;
+    Ok(MergeOutcome {
+        distinct: distinct as u64,
+        written: (updated + inserted) as u64,
+        deleted: deleted as u64,
+    })
+}
+
+fn partition_or_null(spec: &TableSpec, alias: &str) -> String {
+    match spec.month_partition {
+        Some(_) => format!("CASE WHEN {alias}.bot_id IS NULL THEN NULL ELSE {} END", partition_expr(spec, alias)),
+        None => "NULL".to_string(),
+    }
+}
+
+fn mark_dirty<P: duckdb::Params>(conn: &Connection, select: &str, params: P) -> Result<usize, duckdb::Error> {
+    conn.execute(
+        &format!("INSERT OR IGNORE INTO _parquet_dirty (bot_id, table_name, partition) {select}"),
+        params,
+    )
+}
+
+/// Marks every partition of a bot's table dirty (a full rewrite of its Parquet mirror).
+pub fn mark_all_dirty(conn: &Connection, spec: &TableSpec, bot_id: i64) -> Result<usize, LoadError> {
+    mark_dirty(
+        conn,
+        &format!(
+            "SELECT DISTINCT t.bot_id, '{table}', {part} FROM {table} t WHERE t.bot_id = ?",
+            table = spec.name,
+            part = partition_expr(spec, "t"),
+        ),
+        params![bot_id],
+    )
+    .during(|| format!("marking all partitions of {}", spec.name))
+}

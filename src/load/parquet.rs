@@ -1,0 +1,174 @@
+//! The Parquet mirror: `<root>/<table>/bot_id=<id>/[order_month=YYYY-MM/]part-0.parquet`.
+//!
+//! Only partitions marked in `_parquet_dirty` are rewritten. Each file is written to a
+//! temporary name in its directory, synced, and renamed over the old one, so a reader
+//! (a BI tool, `read_parquet(..., hive_partitioning = true)`) never sees half a file; the
+//! mark is cleared only after the rename. Partition columns are in the path, not the file.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use duckdb::{Connection, params};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::error::{DbContext, LoadError};
+use super::merge::partition_expr;
+use super::table::TableSpec;
+
+/// The file name inside a partition directory.
+pub const PART_FILE: &str = "part-0.parquet";
+/// Marks a file still being written; left-overs of a killed run are removed.
+const TMP_MARK: &str = ".tmp-";
+
+/// The directory of one partition.
+pub fn partition_dir(root: &Path, spec: &TableSpec, bot_id: i64, partition: &str) -> PathBuf {
+    let dir = root.join(spec.name).join(format!("bot_id={bot_id}"));
+    if spec.month_partition.is_some() && !partition.is_empty() {
+        dir.join(format!("order_month={partition}"))
+    } else {
+        dir
+    }
+}
+
+/// Rewrites the dirty partitions of one bot's table; returns how many files it wrote.
+pub fn rewrite_dirty(
+    conn: &Connection,
+    root: &Path,
+    spec: &TableSpec,
+    bot_id: i64,
+) -> Result<usize, LoadError> {
+    let partitions: Vec<String> = {
+        let mut stmt = conn
+            .prepare("SELECT partition FROM _parquet_dirty WHERE bot_id = ? AND table_name = ? ORDER BY partition")
+            .during(|| format!("listing dirty partitions of {}", spec.name))?;
+        let rows = stmt
+            .query_map(params![bot_id, spec.name], |r| r.get::<_, String>(0))
+            .during(|| format!("listing dirty partitions of {}", spec.name))?;
+        rows.collect::<Result<_, _>>()
+            .during(|| format!("listing dirty partitions of {}", spec.name))?
+    };
+    let mut written = 0;
+    for partition in partitions {
+        let dir = partition_dir(root, spec, bot_id, &partition);
+        if write_partition(conn, spec, bot_id, &partition, &dir)? {
+            written += 1;
+        }
+        conn.execute(
+            "DELETE FROM _parquet_dirty WHERE bot_id = ? AND table_name = ? AND partition = ?",
+            params![bot_id, spec.name, partition],
+        )
+        .during(|| format!("clearing the dirty mark of {} {partition}", spec.name))?;
+    }
+    Ok(written)
+}
+
+/// The SELECT that exports one partition: every column but the partition ones, with
+/// types Parquet cannot hold turned into text.
+fn export_query(spec: &TableSpec) -> String {
+    let replace = if spec.derived.iter().any(|(name, _)| *name == "duration_interval") {
+        " REPLACE (CAST(duration_interval AS VARCHAR) AS duration_interval)"
+    } else {
+        ""
+    };
+    let order_by = spec.keys.join(", ");
+    let partition_filter = match spec.month_partition {
+        Some(_) => format!(" AND {} = ?", partition_expr(spec, "t")),
+        None => String::new(),
+    };
+    format!(
+        "SELECT * EXCLUDE (bot_id){replace} FROM {table} t WHERE t.bot_id = ?{partition_filter} ORDER BY {order_by}",
+        table = spec.name
+    )
+}
+
+fn io_err(context: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> LoadError {
+    let path = path.to_path_buf();
+    move |source| LoadError::Io {
+        context,
+        path,
+        source,
+    }
+}
+
+/// Writes one partition; false if it has no rows (its file, if any, is removed).
+fn write_partition(
+    conn: &Connection,
+    spec: &TableSpec,
+    bot_id: i64,
+    partition: &str,
+    dir: &Path,
+) -> Result<bool, LoadError> {
+    let sql = export_query(spec);
+    let mut stmt = conn
+        .prepare(&sql)
+        .during(|| format!("exporting {}", spec.name))?;
+    let batches = if spec.month_partition.is_some() {
+        stmt.query_arrow(params![bot_id, partition])
+    } else {
+        stmt.query_arrow(params![bot_id])
+    }
+    .during(|| format!("exporting {}", spec.name))?;
+    let schema = batches.get_schema();
+    let final_path = dir.join(PART_FILE);
+    std::fs::create_dir_all(dir).map_err(io_err("creating directory", dir))?;
+    let tmp_path = dir.join(format!("{PART_FILE}{TMP_MARK}{}", std::process::id()));
+    let file = File::create(&tmp_path).map_err(io_err("creating", &tmp_path))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let parquet_err = |e: parquet::errors::ParquetError| LoadError::Parquet {
+        path: tmp_path.clone(),
+        detail: e.to_string(),
+    };
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(parquet_err)?;
+    let mut rows = 0usize;
+    for batch in batches {
+        rows += batch.num_rows();
+        writer.write(&batch).map_err(parquet_err)?;
+    }
+    let file = writer.into_inner().map_err(parquet_err)?;
+    if rows == 0 {
+        drop(file);
+        std::fs::remove_file(&tmp_path).map_err(io_err("removing", &tmp_path))?;
+        match std::fs::remove_file(&final_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("removing", &final_path)(e)),
+        }
+        return Ok(false);
+    }
+    file.sync_all().map_err(io_err("syncing", &tmp_path))?;
+    drop(file);
+    std::fs::rename(&tmp_path, &final_path).map_err(io_err("renaming into place", &final_path))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(true)
+}
+
+/// Removes temporary files a killed run left behind; returns how many.
+pub fn remove_leftovers(root: &Path) -> Result<usize, LoadError> {
+    fn walk(dir: &Path, removed: &mut usize) -> Result<(), LoadError> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("reading directory", dir)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io_err("reading directory", dir))?;
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, removed)?;
+            } else if entry.file_name().to_string_lossy().contains(TMP_MARK) {
+                std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
+                *removed += 1;
+            }
+        }
+        Ok(())
+    }
+    let mut removed = 0;
+    walk(root, &mut removed)?;
+    Ok(removed)
+}

@@ -1,0 +1,196 @@
+//! Opening the warehouse: one writer at a time, no extension downloads, schema current.
+//!
+//! A run takes an exclusive lock on `<warehouse>.lock` before opening DuckDB, so a second
+//! concurrent run fails at once with [`LoadError::LockHeld`] instead of waiting; a file
+//! held open by some other program (DuckDB's own lock) gives [`LoadError::InUse`].
+//! Files are created without group or world permissions.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use duckdb::{Config, Connection};
+
+use super::error::{DbContext, LoadError};
+use super::schema;
+
+/// Settings every connection gets: the ETL never downloads or loads extension code.
+pub const CONNECTION_SETUP: &str = "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;";
+
+/// An open warehouse, with this run's lock held until it is dropped.
+pub struct Warehouse {
+    conn: Connection,
+    path: PathBuf,
+    _lock: Option<File>,
+}
+
+impl Warehouse {
+    /// Opens (creating if needed) the warehouse for writing: lock, open, migrate, and
+    /// (re)create the report layer.
+    pub fn open(path: &Path) -> Result<Warehouse, LoadError> {
+        let lock = take_lock(path)?;
+        let conn = open_connection(path, false)?;
+        restrict_permissions(path);
+        schema::migrate(&conn)?;
+        schema::install_report_layer(&conn)?;
+        Ok(Warehouse {
+            conn,
+            path: path.to_path_buf(),
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens an existing warehouse read-only (status, report, verify).
+    pub fn open_read_only(path: &Path) -> Result<Warehouse, LoadError> {
+        if !path.exists() {
+            return Err(LoadError::NotDuckDb {
+                path: path.to_path_buf(),
+                detail: "no such file; run `tgm-sync sync` first".into(),
+            });
+        }
+        let conn = open_connection(path, true)?;
+        Ok(Warehouse {
+            conn,
+            path: path.to_path_buf(),
+            _lock: None,
+        })
+    }
+
+    /// An in-memory warehouse with the full schema, for tests and dry runs.
+    pub fn in_memory() -> Result<Warehouse, LoadError> {
+        let conn = Connection::open_in_memory_with_flags(base_config(false)?)
+            .during(|| "opening an in-memory database".into())?;
+        conn.execute_batch(CONNECTION_SETUP)
+            .during(|| "configuring the connection".into())?;
+        schema::migrate(&conn)?;
+        schema::install_report_layer(&conn)?;
+        Ok(Warehouse {
+            conn,
+            path: PathBuf::from(":memory:"),
+            _lock: None,
+        })
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Another connection to the same database (one per concurrently loading stream).
+    pub fn connect(&self) -> Result<Connection, LoadError> {
+        let conn = self
+            .conn
+            .try_clone()
+            .during(|| "opening a second connection".into())?;
+        conn.execute_batch(CONNECTION_SETUP)
+            .during(|| "configuring the connection".into())?;
+        Ok(conn)
+    }
+}
+
+fn base_config(read_only: bool) -> Result<Config, LoadError> {
+    let config = Config::default()
+        .enable_autoload_extension(false)
+        .during(|| "configuring DuckDB".into())?
+        .with("autoinstall_known_extensions", "false")
+        .during(|| "configuring DuckDB".into())?;
+    if read_only {
+        config
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .during(|| "configuring DuckDB".into())
+    } else {
+        Ok(config)
+    }
+}
+
+fn take_lock(path: &Path) -> Result<File, LoadError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| LoadError::NotWritable {
+            path: path.to_path_buf(),
+            detail: format!("cannot create directory {}: {e}", dir.display()),
+        })?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| LoadError::NotWritable {
+            path: path.to_path_buf(),
+            detail: format!("cannot create lock file {}: {e}", lock_path.display()),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LoadError::LockHeld {
+            path: path.to_path_buf(),
+            lock: lock_path,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(LoadError::NotWritable {
+            path: path.to_path_buf(),
+            detail: format!("cannot lock {}: {e}", lock_path.display()),
+        }),
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, LoadError> {
+    if path.is_dir() {
+        return Err(LoadError::NotDuckDb {
+            path: path.to_path_buf(),
+            detail: "it is a directory".into(),
+        });
+    }
+    let conn = Connection::open_with_flags(path, base_config(read_only)?)
+        .map_err(|e| classify_open_error(path, e))?;
+    conn.execute_batch(CONNECTION_SETUP)
+        .during(|| "configuring the connection".into())?;
+    Ok(conn)
+}
+
+fn classify_open_error(path: &Path, e: duckdb::Error) -> LoadError {
+    let detail = e.to_string();
+    let lower = detail.to_ascii_lowercase();
+    let path = path.to_path_buf();
+    if lower.contains("could not set lock") || lower.contains("conflicting lock") {
+        LoadError::InUse { path, detail }
+    } else if lower.contains("not a valid duckdb database")
+        || lower.contains("database file is invalid")
+        || lower.contains("not a duckdb")
+        || lower.contains("invalid header")
+    {
+        LoadError::NotDuckDb { path, detail }
+    } else if lower.contains("permission denied")
+        || lower.contains("read-only file system")
+        || lower.contains("cannot open file")
+        || lower.contains("could not open file")
+    {
+        LoadError::NotWritable { path, detail }
+    } else {
+        LoadError::Db {
+            context: format!("opening {}", path.display()),
+            source: e,
+        }
+    }
+}
+
+/// Owner-only permissions on the database and its WAL (best effort: the umask set at
+/// start-up already covers new files).
+fn restrict_permissions(path: &Path) {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push(".wal");
+    for p in [path.to_path_buf(), PathBuf::from(wal)] {
+        if let Ok(meta) = std::fs::metadata(&p) {
+            let mut perms = meta.permissions();
+            if perms.mode() & 0o077 != 0 {
+                perms.set_mode(perms.mode() & 0o700);
+                let _ = std::fs::set_permissions(&p, perms);
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Logging through `tracing`: readable text on a terminal, JSON lines for journald and
+//! cron logs. Every line passes through [`crate::secret::redact`] on its way out.
+
+use std::io::{self, Write};
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Writes one log record to stderr with registered secrets replaced by `***`.
+pub struct RedactingStderr {
+    buffer: Vec<u8>,
+}
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let text = crate::secret::redact(&String::from_utf8_lossy(&self.buffer));
+        self.buffer.clear();
+        let mut err = io::stderr().lock();
+        err.write_all(text.as_bytes())?;
+        err.flush()
+    }
+}
+
+impl Drop for RedactingStderr {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+#[derive(Clone, Copy)]
+struct MakeRedacting;
+
+impl<'a> MakeWriter<'a> for MakeRedacting {
+    type Writer = RedactingStderr;
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingStderr { buffer: Vec::new() }
+    }
+}
+
+/// Installs the global subscriber. `verbosity`: -2 = errors only … 0 = info … 2 = trace.
+/// `RUST_LOG`, when set, overrides it.
+pub fn init(format: LogFormat, verbosity: i8, ansi: bool) {
+    let level = match verbosity {
+        i8::MIN..=-2 => "error",
+        -1 => "warn",
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},hyper=warn,reqwest=warn,h2=warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(MakeRedacting)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(ansi).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}

@@ -1,0 +1,37 @@
+//! `tgm-sync`: parse the command line, run it, turn the outcome into an exit code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tgm_sync::cli::{self, Cli};
+use tgm_sync::exit::Exit;
+use tgm_sync::{logging, secret};
+
+fn main() -> ExitCode {
+    // Everything this process creates (warehouse, WAL, Parquet, metrics) is owner-only.
+    // SAFETY: umask only swaps the process file-mode mask; no memory is involved.
+    unsafe {
+        libc::umask(0o077);
+    }
+    // A panic message could quote a URL: print it redacted.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("tgm-sync: internal error: {}", secret::redact(&info.to_string()));
+    }));
+    let cli = Cli::parse();
+    logging::init(cli.log_format, cli.verbosity(), std::io::stderr().is_terminal());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tgm-sync: cannot start the async runtime: {e}");
+            return Exit::Internal.into();
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            eprintln!("tgm-sync: {}", secret::redact(&failure.message));
+            failure.exit.into()
+        }
+    }
+}

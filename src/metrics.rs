@@ -1,0 +1,95 @@
+//! An optional Prometheus textfile (`--metrics-file`) for node_exporter's textfile
+//! collector: rows, requests, retries, duration and last success per bot and stream.
+//! Written to a temporary file and renamed, so the collector never reads half of it.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::sync::RunOutcome;
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The metrics of one run in Prometheus text format.
+pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    };
+    let per_stream = |f: &dyn Fn(&crate::load::state::StreamFigures) -> f64| {
+        outcome
+            .bots
+            .iter()
+            .flat_map(|b| {
+                b.streams.iter().map(move |s| {
+                    (
+                        format!("bot_id=\"{}\",stream=\"{}\"", b.bot_id, escape(s.stream.as_str())),
+                        f(&s.figures),
+                    )
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    family("tgm_sync_rows_read", "gauge", "Rows read from the API in the last run.", per_stream(&|f| f.rows_read as f64));
+    family("tgm_sync_rows_written", "gauge", "Rows inserted or updated in the last run.", per_stream(&|f| f.rows_written as f64));
+    family("tgm_sync_rows_deleted", "gauge", "Rows soft-deleted in the last run.", per_stream(&|f| f.rows_deleted as f64));
+    family("tgm_sync_rows_rejected", "gauge", "Rows that could not be read in the last run.", per_stream(&|f| f.rows_rejected as f64));
+    family("tgm_sync_requests", "gauge", "API requests made in the last run.", per_stream(&|f| f.requests as f64));
+    family("tgm_sync_retries", "gauge", "API requests retried in the last run.", per_stream(&|f| f.retries as f64));
+    family("tgm_sync_stream_success", "gauge", "1 if the stream synced in the last run, else 0.", per_stream(&|f| {
+        if f.status == "success" { 1.0 } else { 0.0 }
+    }));
+    let successes: Vec<(String, f64)> = outcome
+        .bots
+        .iter()
+        .flat_map(|b| {
+            b.streams.iter().filter(|s| s.error.is_none()).map(move |s| {
+                (
+                    format!("bot_id=\"{}\",stream=\"{}\"", b.bot_id, escape(s.stream.as_str())),
+                    finished_unix as f64,
+                )
+            })
+        })
+        .collect();
+    family("tgm_sync_last_success_timestamp_seconds", "gauge", "When the stream last synced successfully (UNIX seconds).", successes);
+    family(
+        "tgm_sync_duration_seconds",
+        "gauge",
+        "Wall time of the last run.",
+        vec![(String::new(), outcome.elapsed_secs)],
+    );
+    out.replace("{}", "")
+}
+
+/// Writes the file atomically (temporary name in the same directory, then rename).
+/// A previous success timestamp of a stream that failed this time is carried over.
+pub fn write(path: &Path, outcome: &RunOutcome, finished_unix: i64) -> std::io::Result<()> {
+    let mut text = render(outcome, finished_unix);
+    if let Ok(previous) = std::fs::read_to_string(path) {
+        for line in previous.lines() {
+            if line.starts_with("tgm_sync_last_success_timestamp_seconds{") {
+                let labels = line.split('}').next().unwrap_or("");
+                if !text.contains(&format!("{labels}}}")) {
+                    text = text.replacen(
+                        "# HELP tgm_sync_duration_seconds",
+                        &format!("{line}\n# HELP tgm_sync_duration_seconds"),
+                        1,
+                    );
+                }
+            }
+        }
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}

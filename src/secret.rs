@@ -1,0 +1,104 @@
+//! The API key, and the one place that keeps it out of every output.
+//!
+//! The TGmembership API puts the key in the URL path, so any logged URL, HTTP error or
+//! panic message could leak it. `ApiKey` never formats its value, and every text that
+//! leaves the process (logs, errors, tables, metrics) can be passed through
+//! [`redact`], which replaces each key this process has loaded with `***`.
+
+use std::fmt;
+use std::sync::{OnceLock, RwLock};
+
+/// What a key is replaced by wherever it would be shown.
+pub const REDACTED: &str = "***";
+
+/// An API key. Its `Debug` and `Display` print `***`; only [`ApiKey::expose`] gives the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key and registers it for [`redact`].
+    pub fn new(key: impl Into<String>) -> ApiKey {
+        let key = key.into().trim().to_string();
+        register(&key);
+        ApiKey(key)
+    }
+
+    /// The key itself, for building a request URL and nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({REDACTED})")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+fn registry() -> &'static RwLock<Vec<String>> {
+    static KEYS: OnceLock<RwLock<Vec<String>>> = OnceLock::new();
+    KEYS.get_or_init(|| RwLock::new(Vec::new()))
+}
+
+/// Remembers a secret so that [`redact`] hides it. Keys shorter than 4 characters are not
+/// registered: redacting them would mangle ordinary text and they are not real keys.
+pub fn register(secret: &str) {
+    if secret.len() < 4 {
+        return;
+    }
+    let mut keys = match registry().write() {
+        Ok(keys) => keys,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if !keys.iter().any(|k| k == secret) {
+        keys.push(secret.to_string());
+        // Longest first, so a key that contains another is replaced whole.
+        keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    }
+}
+
+/// `text` with every registered key replaced by `***`.
+pub fn redact(text: &str) -> String {
+    let keys = match registry().read() {
+        Ok(keys) => keys,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let mut out = text.to_string();
+    for key in keys.iter() {
+        if out.contains(key.as_str()) {
+            out = out.replace(key.as_str(), REDACTED);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_never_formats_its_value() {
+        let key = ApiKey::new("unit-test-secret-1234");
+        assert_eq!(format!("{key}"), "***");
+        assert_eq!(format!("{key:?}"), "ApiKey(***)");
+        assert_eq!(key.expose(), "unit-test-secret-1234");
+    }
+
+    #[test]
+    fn redact_replaces_every_registered_key() {
+        let _key = ApiKey::new("another-secret-5678");
+        let text = "GET https://h/v1/bot1/another-secret-5678/orders failed (another-secret-5678)";
+        assert_eq!(redact(text), "GET https://h/v1/bot1/***/orders failed (***)");
+        assert_eq!(redact("nothing to hide"), "nothing to hide");
+    }
+}

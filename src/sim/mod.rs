@@ -1,0 +1,50 @@
+//! A built-in simulator of the TGmembership API (v1 and the legacy aliases) for demos,
+//! tests and the benchmark: deterministic data from a seed, every report computed per
+//! SPEC §2, fault injection, and an in-process handle to mutate data between runs.
+//!
+//! `data` generates, `state` holds and mutates, `routes` + `endpoints` + `params` serve,
+//! `reports` + `rates` + `periods` + `format` compute the report values, `render` writes
+//! JSON (with the wire `Quirks`), `faults` breaks responses on purpose.
+
+pub mod cli;
+mod data;
+mod endpoints;
+mod faults;
+pub mod format;
+mod model;
+mod options;
+mod params;
+pub mod periods;
+pub mod rates;
+mod render;
+pub mod reports;
+mod routes;
+mod server;
+#[cfg(test)]
+mod server_tests;
+mod state;
+
+pub use data::{HISTORY_SECS, SQL_COUPON_NAME, SQL_PLAN_NAME};
+pub use model::{
+    Coupon, CouponRevenue, GATEWAYS, Gateway, Membership, Order, OrderStatus, Plan, PlanOptions,
+    Project, SimData, email_for, gateway,
+};
+pub use options::{FaultOptions, Quirks, SimOptions};
+pub use server::SimServer;
+pub use state::{FaultCounts, RequestCounts, RequestInfo, ResponseHook, SimHandle};
+
+/// What can stop the simulator from running.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("invalid simulator option: {0}")]
+    InvalidOption(String),
+    #[error("simulator could not listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("simulator stopped serving: {0}")]
+    Serve(std::io::Error),
+    #[error("could not wait for Ctrl-C: {0}")]
+    Signal(std::io::Error),
+}

@@ -1,0 +1,466 @@
+//! The report endpoints' arithmetic (SPEC §2), as pure functions over a `SimData`
+//! snapshot: sales are COMPLETED orders; revenue is converted at the fixed rates.
+//!
+//! Revenue sums the native amounts per currency first and converts each sum once
+//! (`Σ_c convert(Σ amounts in c, c, target)`): mathematically the sum of converted
+//! amounts, and exact whenever the target is the orders' own currency.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rust_decimal::Decimal;
+
+use crate::currency::Currency;
+
+use super::model::{Order, SimData};
+use super::periods::{IntervalUnit, Period, last_periods, month_index, month_label};
+use super::rates::convert;
+
+/// Sales and their native sums, one per currency.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    native: [Decimal; 13],
+    pub sales: u64,
+}
+
+fn slot(currency: Currency) -> usize {
+    Currency::ALL
+        .iter()
+        .position(|c| *c == currency)
+        .unwrap_or(0)
+}
+
+impl Tally {
+    /// Counts `order` if it is a sale.
+    pub fn add(&mut self, order: &Order) {
+        if order.is_sale() {
+            let s = &mut self.native[slot(order.currency)];
+            *s = s.saturating_add(order.amount);
+            self.sales += 1;
+        }
+    }
+
+    /// The native sum in one currency.
+    pub fn native(&self, currency: Currency) -> Decimal {
+        self.native[slot(currency)]
+    }
+
+    /// Revenue converted to `target`.
+    pub fn revenue(&self, target: Currency) -> Decimal {
+        Currency::ALL
+            .iter()
+            .zip(self.native.iter())
+            .filter(|(_, sum)| !sum.is_zero())
+            .fold(Decimal::ZERO, |acc, (c, sum)| {
+                acc.saturating_add(convert(*sum, *c, target))
+            })
+    }
+}
+
+/// `/revenue`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevenueReport {
+    pub from: i64,
+    pub to: i64,
+    pub revenue: Decimal,
+    pub sales: u64,
+}
+
+/// Sales with `from <= order_date < to`.
+pub fn revenue(data: &SimData, from: i64, to: i64, currency: Currency) -> RevenueReport {
+    // Orders are newest first: the window is one contiguous run.
+    let first = data.orders.partition_point(|o| o.order_date >= to);
+    let last = data.orders.partition_point(|o| o.order_date >= from);
+    let mut tally = Tally::default();
+    if first < last {
+        data.orders.range(first..last).for_each(|o| tally.add(o));
+    }
+    RevenueReport {
+        from,
+        to,
+        revenue: tally.revenue(currency),
+        sales: tally.sales,
+    }
+}
+
+/// One period of `/orders/count` or one month of a `/plans/report` breakdown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodRow {
+    pub period: String,
+    pub revenue: Decimal,
+    pub sales: u64,
+}
+
+/// `/orders/count`: the last `count` periods up to and including now's, newest first,
+/// zero-filled.
+pub fn orders_count(
+    data: &SimData,
+    now: i64,
+    unit: IntervalUnit,
+    count: u32,
+    currency: Currency,
+) -> Vec<PeriodRow> {
+    let periods = last_periods(now, unit, count);
+    let tallies = bucket(data, &periods);
+    periods
+        .into_iter()
+        .zip(tallies)
+        .map(|(p, t)| PeriodRow {
+            period: p.label,
+            revenue: t.revenue(currency),
+            sales: t.sales,
+        })
+        .collect()
+}
+
+/// Tallies sales into `periods` (newest first, contiguous), walking orders newest first.
+fn bucket(data: &SimData, periods: &[Period]) -> Vec<Tally> {
+    let mut tallies = vec![Tally::default(); periods.len()];
+    let Some(newest) = periods.first() else {
+        return tallies;
+    };
+    let skip = data.orders.partition_point(|o| o.order_date >= newest.end);
+    let mut at = 0;
+    for order in data.orders.range(skip..) {
+        while at < periods.len() && order.order_date < periods[at].start {
+            at += 1;
+        }
+        if at == periods.len() {
+            break;
+        }
+        tallies[at].add(order);
+    }
+    tallies
+}
+
+/// One plan of `/plans/report`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanReportRow {
+    pub plan_id: u64,
+    pub plan_name: String,
+    pub revenue: Decimal,
+    pub sales: u64,
+    /// Months with sales, newest first.
+    pub breakdown: Vec<PeriodRow>,
+}
+
+/// How many months `/plans/report` covers: the current one and the 5 before it.
+pub const PLAN_REPORT_MONTHS: u32 = 6;
+
+/// `/plans/report`: plans with a sale in the last six calendar months (this one included),
+/// by revenue descending (ties by `plan_id`).
+pub fn plans_report(data: &SimData, now: i64, currency: Currency) -> Vec<PlanReportRow> {
+    let periods = last_periods(now, IntervalUnit::Month, PLAN_REPORT_MONTHS);
+    let Some(window_start) = periods.last().map(|p| p.start) else {
+        return Vec::new();
+    };
+    let window_end = periods[0].end;
+    // plan_id -> month index -> tally
+    let mut by_plan: HashMap<u64, BTreeMap<i64, Tally>> = HashMap::new();
+    for order in data.orders.iter() {
+        if order.order_date >= window_end {
+            continue;
+        }
+        if order.order_date < window_start {
+            break;
+        }
+        if order.is_sale() {
+            by_plan
+                .entry(order.plan_id)
+                .or_default()
+                .entry(month_index(order.order_date))
+                .or_default()
+                .add(order);
+        }
+    }
+    let mut rows: Vec<PlanReportRow> = by_plan
+        .into_iter()
+        .map(|(plan_id, months)| {
+            let mut total = Tally::default();
+            let mut breakdown = Vec::with_capacity(months.len());
+            for (month, tally) in months.iter().rev() {
+                for c in Currency::ALL {
+                    total.native[slot(c)] = total.native[slot(c)].saturating_add(tally.native(c));
+                }
+                total.sales += tally.sales;
+                breakdown.push(PeriodRow {
+                    period: month_label(*month),
+                    revenue: tally.revenue(currency),
+                    sales: tally.sales,
+                });
+            }
+            PlanReportRow {
+                plan_id,
+                plan_name: data
+                    .plan(plan_id)
+                    .map(|p| p.plan_name.clone())
+                    .unwrap_or_default(),
+                revenue: total.revenue(currency),
+                sales: total.sales,
+                breakdown,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.revenue.cmp(&a.revenue).then(a.plan_id.cmp(&b.plan_id)));
+    rows
+}
+
+/// One gateway of `/paymentMethods/report`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayReportRow {
+    pub name: &'static str,
+    pub display_name: &'static str,
+    pub revenue: Decimal,
+    pub sales: u64,
+}
+
+/// `/paymentMethods/report`: every gateway with sales, all time, by revenue descending
+/// (ties by code).
+pub fn payment_methods_report(data: &SimData, currency: Currency) -> Vec<GatewayReportRow> {
+    let mut by_code: HashMap<&'static str, (&'static str, Tally)> = HashMap::new();
+    for order in data.orders.iter().filter(|o| o.is_sale()) {
+        by_code
+            .entry(order.gateway.code)
+            .or_insert_with(|| (order.gateway.display_name, Tally::default()))
+            .1
+            .add(order);
+    }
+    let mut rows: Vec<GatewayReportRow> = by_code
+        .into_iter()
+        .map(|(name, (display_name, tally))| GatewayReportRow {
+            name,
+            display_name,
+            revenue: tally.revenue(currency),
+            sales: tally.sales,
+        })
+        .collect();
+    rows.sort_by(|a, b| b.revenue.cmp(&a.revenue).then(a.name.cmp(b.name)));
+    rows
+}
+
+/// `/users/count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserCounts {
+    pub users: u64,
+    pub leads: u64,
+    pub churned: u64,
+    pub members: u64,
+}
+
+/// Members hold a membership ending after `now`; churned users held some, all ended.
+pub fn users_count(data: &SimData, now: i64) -> UserCounts {
+    let mut active: HashMap<u64, bool> = HashMap::with_capacity(data.memberships.len());
+    for m in &data.memberships {
+        *active.entry(m.member_id).or_default() |= m.end > now;
+    }
+    let members = active.values().filter(|a| **a).count() as u64;
+    let churned = active.len() as u64 - members;
+    let leads = data.leads.len() as u64;
+    UserCounts {
+        users: members + churned + leads,
+        leads,
+        churned,
+        members,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::model::{GATEWAYS, Membership, OrderStatus, gateway};
+    use std::collections::VecDeque;
+    use std::str::FromStr;
+
+    // 2024-07-18T06:23:54Z
+    const NOW: i64 = 1_721_283_834;
+    const JUL_1: i64 = 1_719_792_000;
+    const JUN_1: i64 = 1_717_200_000;
+    const FEB_1: i64 = 1_706_745_600;
+    const JAN_31: i64 = 1_706_659_200;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn order(key: &str, date: i64, status: OrderStatus, plan: u64, gw: &str, amount: &str, c: Currency) -> Order {
+        Order {
+            order_key: key.to_string(),
+            order_type: 1,
+            order_date: date,
+            order_status: status,
+            member_id: 7,
+            member_name: "Tom",
+            plan_id: plan,
+            project_id: 1,
+            gateway: gateway(gw).unwrap_or(&GATEWAYS[0]),
+            amount: d(amount),
+            currency: c,
+        }
+    }
+
+    fn fixture() -> SimData {
+        use Currency::*;
+        use OrderStatus::*;
+        let mut orders = vec![
+            order("a", NOW - 10, Completed, 11, "stripe", "9.99", Usd),
+            order("b", NOW - 10, Completed, 12, "paypal", "10", Eur),
+            order("c", JUL_1, Pending, 11, "stripe", "9.99", Usd),
+            order("d", JUL_1 - 1, Completed, 12, "paypal", "5", Eur),
+            order("e", JUN_1 + 5, Refunded, 12, "paypal", "5", Eur),
+            order("f", FEB_1, Completed, 13, "telegram", "1000", Rub),
+            order("g", JAN_31, Completed, 13, "authorizenet", "985", Rub),
+            order("h", JAN_31 - 86_400 * 400, Completed, 11, "stripe", "1.08", Usd),
+        ];
+        orders.sort_by(Order::api_order);
+        let plan = |id: u64, name: &str| crate::sim::model::Plan {
+            plan_id: id,
+            plan_name: name.to_string(),
+            duration: "1 month".to_string(),
+            duration_secs: 30 * 86_400,
+            price: Decimal::ONE,
+            currency: Eur,
+            project_id: 1,
+            options: crate::sim::model::PlanOptions {
+                recurring: false,
+                newcomers: 0,
+                singleuse: 0,
+                token_only: false,
+                credit_only: false,
+                invitee_only: 0,
+                is_hidden: false,
+            },
+            max_customers: 0,
+            sort_order: 0,
+            enabled: true,
+        };
+        let ms = |member_id: u64, plan_id: u64, end: i64| Membership {
+            member_id,
+            plan_id,
+            project_id: 1,
+            start: 0,
+            end,
+        };
+        SimData {
+            bot_id: 1,
+            preferred_currency: None,
+            orders: VecDeque::from(orders),
+            memberships: vec![
+                ms(1, 11, NOW + 1),
+                ms(1, 12, NOW - 1),
+                ms(2, 11, NOW - 5),
+                ms(2, 12, NOW - 9),
+                ms(3, 13, NOW + 100),
+                ms(4, 11, NOW),
+            ],
+            plans: vec![plan(11, "USD plan"), plan(12, "EUR plan"), plan(13, "RUB plan")],
+            projects: vec![],
+            coupons: vec![],
+            leads: vec![100, 101, 102],
+            next_order_serial: 1,
+        }
+    }
+
+    #[test]
+    fn revenue_window_is_half_open_and_counts_only_sales() {
+        let data = fixture();
+        let r = revenue(&data, JUL_1 - 1, NOW - 10, Currency::Eur);
+        // d only: c is pending, a/b sit at `to` itself.
+        assert_eq!((r.revenue, r.sales), (d("5"), 1));
+        let r = revenue(&data, JUL_1 - 1, NOW, Currency::Eur);
+        // a 9.99 USD = 9.25 EUR, b 10, d 5
+        assert_eq!((r.revenue, r.sales), (d("24.25"), 3));
+        let r = revenue(&data, 0, NOW + 1, Currency::Usd);
+        // EUR 15 -> 16.2 USD; USD 11.07; RUB 1985 -> 1985 / 98.5 * 1.08
+        let rub = d("1985") / d("98.5") * d("1.08");
+        assert_eq!(r.revenue, d("16.2") + d("11.07") + rub);
+        assert_eq!(r.sales, 6);
+        assert_eq!(revenue(&data, NOW, 0, Currency::Eur).sales, 0);
+    }
+
+    #[test]
+    fn orders_count_zero_fills_newest_first() {
+        let data = fixture();
+        let rows = orders_count(&data, NOW, IntervalUnit::Month, 7, Currency::Eur);
+        let got: Vec<(&str, String, u64)> = rows
+            .iter()
+            .map(|r| (r.period.as_str(), r.revenue.normalize().to_string(), r.sales))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2024-07", "19.25".to_string(), 2),
+                ("2024-06", "5".to_string(), 1),
+                ("2024-05", "0".to_string(), 0),
+                ("2024-04", "0".to_string(), 0),
+                ("2024-03", "0".to_string(), 0),
+                ("2024-02", (d("1000") / d("98.5")).normalize().to_string(), 1),
+                ("2024-01", "10".to_string(), 1),
+            ]
+        );
+        let years = orders_count(&data, NOW, IntervalUnit::Year, 3, Currency::Rub);
+        assert_eq!(years[0].period, "2024");
+        assert_eq!(years[0].sales, 5);
+        assert_eq!(years[1].sales, 0);
+        assert_eq!(years[2].period, "2022");
+        assert_eq!(years[2].sales, 1);
+        let days = orders_count(&data, NOW, IntervalUnit::Day, 1, Currency::Eur);
+        assert_eq!((days[0].period.as_str(), days[0].sales), ("2024-07-18", 2));
+    }
+
+    #[test]
+    fn plans_report_covers_six_months_by_revenue() {
+        let data = fixture();
+        let rows = plans_report(&data, NOW, Currency::Eur);
+        let ids: Vec<u64> = rows.iter().map(|r| r.plan_id).collect();
+        // RUB plan: Feb only (1000 RUB, Jan is outside); EUR plan 15; USD plan 9.25.
+        assert_eq!(ids, [12, 13, 11]);
+        assert_eq!(rows[0].revenue, d("15"));
+        assert_eq!(rows[0].sales, 2);
+        let months: Vec<(&str, u64)> = rows[0]
+            .breakdown
+            .iter()
+            .map(|b| (b.period.as_str(), b.sales))
+            .collect();
+        assert_eq!(months, [("2024-07", 1), ("2024-06", 1)]);
+        assert_eq!(rows[1].breakdown.len(), 1);
+        assert_eq!(rows[1].breakdown[0].period, "2024-02");
+        assert_eq!(rows[1].sales, 1);
+        assert_eq!(rows[2].plan_name, "USD plan");
+        assert_eq!(rows[2].revenue, d("9.25"));
+    }
+
+    #[test]
+    fn payment_methods_report_groups_by_code() {
+        let data = fixture();
+        let rows = payment_methods_report(&data, Currency::Rub);
+        let got: Vec<(&str, &str, u64)> = rows
+            .iter()
+            .map(|r| (r.name, r.display_name, r.sales))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("paypal", "PayPal", 2),
+                ("stripe", "Credit / Debit card (Stripe)", 2),
+                ("telegram", "Telegram Pay", 1),
+                ("authorizenet", "AuthorizeNet", 1),
+            ]
+        );
+        assert_eq!(rows[0].revenue, d("1477.5"));
+        assert_eq!(rows[3].revenue, d("985"));
+    }
+
+    #[test]
+    fn users_count_splits_members_churned_leads() {
+        let counts = users_count(&fixture(), NOW);
+        // 1 and 3 active; 2 all ended; 4 ends exactly now, so ended.
+        assert_eq!(
+            counts,
+            UserCounts {
+                users: 7,
+                leads: 3,
+                churned: 2,
+                members: 2
+            }
+        );
+    }
+}

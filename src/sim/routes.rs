@@ -1,0 +1,319 @@
+//! The HTTP side: parses `/v1/bot{ID}/{KEY}/{method}` and legacy `/bot{ID}/{KEY}/{method}`
+//! URLs, checks bot and key, injects faults, answers with the API envelope and counts.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+use super::endpoints::Endpoint;
+use super::faults::{self, Fault, json_response};
+use super::params::{ApiError, Params};
+use super::render::Render;
+use super::state::{RequestInfo, ResponseHook, SimState, unix_now};
+
+/// The simulator's router: every path goes through one handler.
+pub(crate) fn router(state: Arc<SimState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// An API URL taken apart.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    legacy: bool,
+    bot: String,
+    key: String,
+    /// Everything after the key, percent-decoded.
+    method: String,
+}
+
+/// `None` for paths that are not API URLs.
+fn parse_target(path: &str) -> Option<Target> {
+    let path = path.strip_prefix('/')?;
+    let (legacy, rest) = match path.split_once('/') {
+        Some((first, rest)) if first.eq_ignore_ascii_case("v1") => (false, rest),
+        _ => (true, path),
+    };
+    let (bot, rest) = rest.split_once('/')?;
+    let bot = bot.get(..3).filter(|b| b.eq_ignore_ascii_case("bot")).and(bot.get(3..))?;
+    let (key, method) = rest.split_once('/').unwrap_or((rest, ""));
+    Some(Target {
+        legacy,
+        bot: bot.to_string(),
+        key: percent_decode(key),
+        method: percent_decode(method),
+    })
+}
+
+/// Decodes `%XX` escapes (invalid ones are kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Per-request facts the envelope and the hook need.
+struct Exchange {
+    info: RequestInfo,
+    /// The envelope's `path`: `/orders?currency=usd`.
+    envelope_path: String,
+}
+
+impl Exchange {
+    fn envelope(&self, status: StatusCode, outcome: Result<Value, ApiError>, omit_ok: bool) -> Value {
+        let mut m = Map::new();
+        let ok = outcome.is_ok();
+        if !(ok && omit_ok) {
+            m.insert("ok".into(), Value::from(ok));
+        }
+        m.insert("request_id".into(), Value::from(self.info.seq.to_string()));
+        m.insert("method".into(), Value::from(self.info.http_method.as_str()));
+        m.insert("path".into(), Value::from(self.envelope_path.as_str()));
+        m.insert("code".into(), Value::from(status.as_u16()));
+        match outcome {
+            Ok(result) => {
+                m.insert("result".into(), result);
+            }
+            Err(e) => {
+                m.insert("description".into(), Value::from(e.description));
+            }
+        }
+        Value::Object(m)
+    }
+}
+
+async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri) -> Response {
+    let Some(target) = parse_target(uri.path()) else {
+        let body = json!({"ok": false, "code": 404, "description": "Not Found"});
+        return json_response(StatusCode::NOT_FOUND, Bytes::from(body.to_string()));
+    };
+    let endpoint = if target.legacy {
+        Endpoint::legacy(&target.method)
+    } else {
+        Endpoint::v1(&target.method)
+    };
+    let query = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map(|Query(pairs)| {
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect::<Vec<_>>()
+        })
+        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")));
+    let mut exchange = Exchange {
+        info: RequestInfo {
+            seq: state.next_seq(),
+            http_method: method.as_str().to_string(),
+            method_path: endpoint.as_ref().map_or("unknown", |e| e.path()).to_string(),
+            raw_method: target.method.clone(),
+            query: query.clone().unwrap_or_default(),
+            legacy: target.legacy,
+            status: 200,
+        },
+        envelope_path: match uri.query() {
+            Some(q) => format!("/{}?{q}", target.method),
+            None => format!("/{}", target.method),
+        },
+    };
+    {
+        let mut counts = state.counts();
+        counts.total += 1;
+        *counts
+            .by_path
+            .entry(exchange.info.method_path.clone())
+            .or_default() += 1;
+        if target.legacy {
+            counts.legacy += 1;
+        }
+    }
+    let (latency_ms, quirks, hook) = {
+        let control = state.control();
+        (control.faults.latency_ms, control.quirks, control.hook.clone())
+    };
+    faults::delay(latency_ms).await;
+
+    let checked = check(&state, &target, endpoint, &method, query);
+    let (endpoint, query) = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            let status = e.status;
+            let body = exchange.envelope(status, Err(e), quirks.omit_ok);
+            return finish(&state, &mut exchange, hook.as_ref(), status, body, Fault::None);
+        }
+    };
+
+    if endpoint == Endpoint::Orders {
+        state.apply_drift();
+    }
+    let fault = match injected_fault(&state) {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
+
+    let now = unix_now();
+    let render = Render { quirks };
+    let outcome = {
+        let data = state.read();
+        endpoint.result(&data, &Params(&query), render, now)
+    };
+    let status = match &outcome {
+        Ok(_) => StatusCode::OK,
+        Err(e) => e.status,
+    };
+    let body = exchange.envelope(status, outcome, quirks.omit_ok);
+    finish(&state, &mut exchange, hook.as_ref(), status, body, fault)
+}
+
+/// Bot, key, method name, HTTP method and query syntax, in that order.
+fn check(
+    state: &SimState,
+    target: &Target,
+    endpoint: Option<Endpoint>,
+    method: &Method,
+    query: Result<Vec<(String, String)>, ApiError>,
+) -> Result<(Endpoint, Vec<(String, String)>), ApiError> {
+    if target.bot.parse::<u64>().ok() != Some(state.bot_id) {
+        return Err(ApiError::not_found(format!("no bot with id `{}`", target.bot)));
+    }
+    if target.key != state.api_key {
+        return Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            description: "Unauthorized".to_string(),
+        });
+    }
+    let endpoint = endpoint
+        .ok_or_else(|| ApiError::not_found(format!("unknown method `{}`", target.method)))?;
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            description: format!(
+                "Method Not Allowed: the simulator is read-only, `{method}` is not served"
+            ),
+        });
+    }
+    Ok((endpoint, query?))
+}
+
+/// The rps cap and the dice; a response when the request is answered by a fault now.
+fn injected_fault(state: &SimState) -> Result<Fault, Response> {
+    let mut control = state.control();
+    let faults_now = control.faults.clone();
+    if let Some(max_rps) = faults_now.max_rps
+        && let Err(wait) = control.limiter.acquire(max_rps, Instant::now())
+    {
+        drop(control);
+        state.counts().faults.rps_limited += 1;
+        return Err(faults::rate_limited(Some(wait), false));
+    }
+    let fault = faults::roll(&mut control.fault_rng, &faults_now);
+    drop(control);
+    let mut counts = state.counts();
+    match fault {
+        Fault::None => Ok(Fault::None),
+        Fault::RateLimited => {
+            counts.faults.rate_limited += 1;
+            let in_body = faults_now.retry_after_in_body;
+            let secs = if in_body {
+                Some(faults_now.retry_after_secs.unwrap_or(1))
+            } else {
+                faults_now.retry_after_secs
+            };
+            Err(faults::rate_limited(secs, in_body))
+        }
+        Fault::ServerError(status) => {
+            counts.faults.server_errors += 1;
+            Err(faults::server_error(status))
+        }
+        Fault::OkFalse => {
+            counts.faults.ok_false += 1;
+            Err(faults::ok_false())
+        }
+        Fault::Truncated => {
+            counts.faults.truncated += 1;
+            Ok(fault)
+        }
+        Fault::Dropped => {
+            counts.faults.dropped += 1;
+            Ok(fault)
+        }
+    }
+}
+
+/// Runs the hook, serialises, and breaks the body if the dice said so.
+fn finish(
+    state: &SimState,
+    exchange: &mut Exchange,
+    hook: Option<&ResponseHook>,
+    status: StatusCode,
+    mut body: Value,
+    fault: Fault,
+) -> Response {
+    if let Some(hook) = hook {
+        exchange.info.status = status.as_u16();
+        hook(&exchange.info, &mut body);
+    }
+    let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    match fault {
+        Fault::Truncated => faults::truncated(&mut state.control().fault_rng, bytes),
+        Fault::Dropped => faults::dropped(&mut state.control().fault_rng, bytes),
+        _ => json_response(status, bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_v1_and_legacy_urls() {
+        assert_eq!(
+            parse_target("/v1/bot1347378140/sim-secret-key/Orders/cs_test_1"),
+            Some(Target {
+                legacy: false,
+                bot: "1347378140".to_string(),
+                key: "sim-secret-key".to_string(),
+                method: "Orders/cs_test_1".to_string(),
+            })
+        );
+        assert_eq!(
+            parse_target("/bot1/k/getSubscribers"),
+            Some(Target {
+                legacy: true,
+                bot: "1".to_string(),
+                key: "k".to_string(),
+                method: "getSubscribers".to_string(),
+            })
+        );
+        assert_eq!(parse_target("/v1/bot1/k").map(|t| t.method), Some(String::new()));
+        assert_eq!(parse_target("/"), None);
+        assert_eq!(parse_target("/favicon.ico"), None);
+        assert_eq!(parse_target("/v1/user1/k/orders"), None);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b"), "a b");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%C3%A9"), "é");
+    }
+}

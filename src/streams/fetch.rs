@@ -1,0 +1,174 @@
+//! The fetching half of a stream: pages from the API, handed to the stream's loader
+//! through a bounded channel (so memory stays bounded however long the stream is).
+
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tracing::{debug, info};
+
+use crate::api::pager::{PageRequest, Pager, json_kind};
+use crate::api::{ApiClient, ApiError, Method};
+
+use super::catalog::FetchSpec;
+
+/// What the fetcher tells the loader.
+#[derive(Debug)]
+pub enum LoaderMsg {
+    /// Rows of one page, in API order.
+    Page(Vec<Value>),
+    /// Orders re-fetched one by one (still-PENDING orders older than the lookback).
+    Refetched(Vec<Value>),
+    /// Fetching finished: everything the stream returned has been sent.
+    Done(FetchSummary),
+}
+
+/// How the fetch went, for the loader's state and the run record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchSummary {
+    /// Every row of the endpoint was read (soft deletes are allowed).
+    pub full_scan: bool,
+    /// Orders: newest `order_date` seen, UNIX seconds.
+    pub newest: Option<i64>,
+}
+
+/// Sends a message; a closed channel means the loader failed, which it reports itself.
+async fn send(tx: &mpsc::Sender<LoaderMsg>, msg: LoaderMsg) -> bool {
+    tx.send(msg).await.is_ok()
+}
+
+/// Reads a whole endpoint (paged or single) and sends it to the loader.
+pub async fn fetch_all(
+    client: &ApiClient,
+    spec: FetchSpec,
+    pages_in_flight: usize,
+    tx: mpsc::Sender<LoaderMsg>,
+) -> Result<(), ApiError> {
+    match spec.page_limit {
+        None => {
+            let method = (spec.method)();
+            let rows = match client.get(&method, &[]).await? {
+                Value::Array(rows) => rows,
+                Value::Null => Vec::new(),
+                other => {
+                    return Err(ApiError::UnexpectedResult {
+                        endpoint: method.label(),
+                        cause: format!("expected a list, got {}", json_kind(&other)),
+                    });
+                }
+            };
+            if send(&tx, LoaderMsg::Page(rows)).await {
+                send(&tx, LoaderMsg::Done(FetchSummary { full_scan: true, newest: None })).await;
+            }
+        }
+        Some(limit) => {
+            let mut pager = Pager::new(
+                client.clone(),
+                PageRequest {
+                    method: (spec.method)(),
+                    params: Vec::new(),
+                    limit,
+                    pages_in_flight,
+                    key_of: spec.key_of,
+                },
+            );
+            while let Some(page) = pager.next_page().await {
+                if !send(&tx, LoaderMsg::Page(page?.rows)).await {
+                    return Ok(());
+                }
+            }
+            send(&tx, LoaderMsg::Done(FetchSummary { full_scan: true, newest: None })).await;
+        }
+    }
+    Ok(())
+}
+
+/// The order_date of a raw order row, if readable.
+fn order_date(row: &Value) -> Option<i64> {
+    match row.get("order_date")? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// What the orders fetch needs to know from the warehouse.
+#[derive(Debug, Clone)]
+pub struct OrdersPlan {
+    pub full_scan: bool,
+    /// Rows older than this (UNIX seconds) are already synced; `None` on a full scan.
+    pub cutoff: Option<i64>,
+    /// Still-PENDING orders older than the cutoff, to re-fetch by key.
+    pub pending_keys: Vec<String>,
+}
+
+/// Orders newest-first: all of them on a full scan; otherwise until a whole page is older
+/// than the cutoff, then the old pending orders one by one.
+pub async fn fetch_orders(
+    client: &ApiClient,
+    spec: FetchSpec,
+    pages_in_flight: usize,
+    plan: OrdersPlan,
+    tx: mpsc::Sender<LoaderMsg>,
+) -> Result<(), ApiError> {
+    let mut pager = Pager::new(
+        client.clone(),
+        PageRequest {
+            method: Method::Orders,
+            params: Vec::new(),
+            limit: spec.page_limit.unwrap_or(100),
+            pages_in_flight,
+            key_of: spec.key_of,
+        },
+    );
+    let mut newest: Option<i64> = None;
+    while let Some(page) = pager.next_page().await {
+        let rows = page?.rows;
+        let dates: Vec<Option<i64>> = rows.iter().map(order_date).collect();
+        newest = dates.iter().flatten().copied().chain(newest).max();
+        let all_old = match plan.cutoff {
+            Some(cutoff) => !rows.is_empty() && dates.iter().all(|d| d.is_some_and(|d| d < cutoff)),
+            None => false,
+        };
+        if !send(&tx, LoaderMsg::Page(rows)).await {
+            return Ok(());
+        }
+        if all_old {
+            debug!(pages = pager.pages(), "orders: a whole page is older than the lookback window; paging stops");
+            pager.stop();
+            break;
+        }
+    }
+    if !plan.pending_keys.is_empty() {
+        info!(count = plan.pending_keys.len(), "re-fetching pending orders older than the lookback window");
+        let fetched: Vec<Result<Option<Value>, ApiError>> = futures::stream::iter(plan.pending_keys)
+            .map(|key| async move {
+                match client.get(&Method::Order(key), &[]).await {
+                    Ok(row) => Ok(Some(row)),
+                    // Gone from the API: left as it is; a full scan will soft-delete it.
+                    Err(ApiError::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(pages_in_flight.max(1))
+            .collect()
+            .await;
+        let mut rows = Vec::new();
+        for outcome in fetched {
+            if let Some(row) = outcome? {
+                rows.push(row);
+            }
+        }
+        if !send(&tx, LoaderMsg::Refetched(rows)).await {
+            return Ok(());
+        }
+    }
+    send(
+        &tx,
+        LoaderMsg::Done(FetchSummary {
+            full_scan: plan.full_scan,
+            newest,
+        }),
+    )
+    .await;
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! The loading half of a stream: runs on a blocking thread with its own DuckDB
+//! connection, stages pages as they arrive, then merges, records state and figures in
+//! one transaction, and finally rewrites the stream's dirty Parquet partitions.
+
+use std::path::PathBuf;
+
+use duckdb::{Connection, params};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::api::models::Order;
+use crate::api::{ApiClient, RequestStats};
+use crate::load::error::DbContext;
+use crate::load::merge::{RUN_TS, RunStamp, Stager, merge, partition_expr};
+use crate::load::state::{StreamFigures, StreamState, record_stream, reject, write_state};
+use crate::load::{LoadError, parquet};
+use crate::streams::StreamName;
+use crate::streams::catalog::StagedRow;
+use crate::streams::fetch::{FetchSummary, LoaderMsg};
+
+/// Rejected rows kept in memory before the commit writes them (the count has no cap).
+const MAX_REJECTS_KEPT: usize = 10_000;
+
+/// Why a stream's load did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum LoaderError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The fetcher stopped without finishing (its own error says why).
+    #[error("fetch did not complete")]
+    FetchAborted,
+    #[error("{count} rows could not be read and --strict is set (first: {first})")]
+    StrictRejects { count: u64, first: String },
+}
+
+/// Everything a loader needs besides its rows.
+pub struct LoaderCtx {
+    pub conn: Connection,
+    pub bot_id: i64,
+    pub run: RunStamp,
+    pub stream: StreamName,
+    pub batch_rows: usize,
+    pub parquet_root: Option<PathBuf>,
+    pub strict: bool,
+    pub previous: StreamState,
+    /// The stream's client, read at commit time for its request figures.
+    pub client: ApiClient,
+    /// Called with the number of rows staged so far (progress bars).
+    pub on_rows: Box<dyn Fn(u64) + Send>,
+}
+
+fn stats_into(figures: &mut StreamFigures, stats: &RequestStats) {
+    figures.requests = stats.requests();
+    figures.retries = stats.retries();
+}
+
+/// Loads one stream of `R` rows; returns its figures once committed.
+pub fn load_stream<R: StagedRow>(
+    ctx: LoaderCtx,
+    mut rx: mpsc::Receiver<LoaderMsg>,
+) -> Result<StreamFigures, LoaderError> {
+    let spec = R::TABLE;
+    let mut stager = Stager::new(&ctx.conn, spec, ctx.batch_rows)?;
+    let mut figures = StreamFigures::default();
+    let mut rejects: Vec<(String, String)> = Vec::new();
+    let mut refetched: Vec<Order> = Vec::new();
+    let mut summary: Option<FetchSummary> = None;
+    let bot_id = ctx.bot_id;
+
+    let mut read_row = |row: Value,
+                        stager: &mut Stager<'_>,
+                        figures: &mut StreamFigures,
+                        rejects: &mut Vec<(String, String)>|
+     -> Result<(), LoadError> {
+        figures.rows_read += 1;
+        let raw = row.clone();
+        match R::from_json(row) {
+            Ok(parsed) => stager.push(|w| parsed.write(bot_id, w)),
+            Err(e) => {
+                figures.rows_rejected += 1;
+                if rejects.len() < MAX_REJECTS_KEPT {
+                    rejects.push((e.to_string(), raw.to_string()));
+                }
+                Ok(())
+            }
+        }
+    };
+
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            LoaderMsg::Page(rows) => {
+                for row in rows {
+                    read_row(row, &mut stager, &mut figures, &mut rejects)?;
+                }
+                (ctx.on_rows)(figures.rows_read);
+            }
+            LoaderMsg::Refetched(rows) => {
+                for row in rows {
+                    figures.rows_read += 1;
+                    let raw = row.to_string();
+                    match Order::from_json(row) {
+                        Ok(order) => refetched.push(order),
+                        Err(e) => {
+                            figures.rows_rejected += 1;
+                            rejects.push((e.to_string(), raw));
+                        }
+                    }
+                }
+            }
+            LoaderMsg::Done(s) => {
+                summary = Some(s);
+                break;
+            }
+        }
+    }
+    let Some(summary) = summary else {
+        return Err(LoaderError::FetchAborted);
+    };
+    stager.flush()?;
+    if ctx.strict && figures.rows_rejected > 0 {
+        let first = rejects.first().map(|(r, _)| r.clone()).unwrap_or_default();
+        return Err(LoaderError::StrictRejects {
+            count: figures.rows_rejected,
+            first,
+        });
+    }
+    if figures.rows_rejected > 0 {
+        warn!(stream = %ctx.stream, rejected = figures.rows_rejected, "rows could not be read; kept in _rejected");
+    }
+
+    let stream = ctx.stream.as_str();
+    let conn = &ctx.conn;
+    conn.execute_batch("BEGIN TRANSACTION")
+        .during(|| format!("starting the {stream} transaction"))?;
+    let committed = (|| -> Result<(), LoadError> {
+        let outcome = merge(conn, spec, bot_id, ctx.run, summary.full_scan)?;
+        figures.rows_written = outcome.written;
+        figures.rows_deleted = outcome.deleted;
+        if !refetched.is_empty() {
+            figures.rows_written += apply_refetched(conn, bot_id, ctx.run, &refetched)?;
+        }
+        let state = StreamState {
+            high_water_mark: summary.newest.max(ctx.previous.high_water_mark),
+            last_full_scan_micros: if summary.full_scan {
+                Some(ctx.run.at_micros)
+            } else {
+                ctx.previous.last_full_scan_micros
+            },
+        };
+        write_state(conn, bot_id, stream, state, ctx.run.run_id, ctx.run.at_micros)?;
+        for (reason, raw) in &rejects {
+            reject(conn, ctx.run.run_id, bot_id, stream, reason, raw, ctx.run.at_micros)?;
+        }
+        figures.status = if figures.rows_rejected > 0 { "partial" } else { "success" }.into();
+        stats_into(&mut figures, ctx.client.stats());
+        record_stream(conn, ctx.run.run_id, bot_id, stream, &figures)?;
+        Ok(())
+    })();
+    match committed {
+        Ok(()) => conn
+            .execute_batch("COMMIT")
+            .during(|| format!("committing {stream}"))?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+    }
+    debug!(stream, written = figures.rows_written, deleted = figures.rows_deleted, "committed");
+
+    if let Some(root) = &ctx.parquet_root {
+        parquet::rewrite_dirty(conn, root, spec, bot_id)?;
+    }
+    Ok(figures)
+}
+
+/// Applies re-fetched single orders: their status (and amount when sent) may have moved
+/// on. The single-order endpoint names the gateway by code, so the list's display name
+/// is kept. Returns how many rows changed.
+fn apply_refetched(
+    conn: &Connection,
+    bot_id: i64,
+    run: RunStamp,
+    orders: &[Order],
+) -> Result<u64, LoadError> {
+    let part = partition_expr(&crate::streams::catalog::ORDERS, "orders");
+    let mut changed = 0;
+    for order in orders {
+        let condition = "bot_id = ? AND order_key = ? AND order_status IS DISTINCT FROM ?";
+        conn.execute(
+            &format!(
+                "INSERT OR IGNORE INTO _parquet_dirty (bot_id, table_name, partition) \
+                 SELECT bot_id, 'orders', {part} FROM orders WHERE {condition}"
+            ),
+            params![bot_id, order.order_key, order.order_status],
+        )
+        .during(|| "marking a re-fetched order's partition".into())?;
+        changed += conn
+            .execute(
+                &format!(
+                    "UPDATE orders SET order_status = ?, _synced_at = {RUN_TS}, _run_id = ? WHERE {condition}"
+                ),
+                params![
+                    order.order_status,
+                    run.at_micros,
+                    run.run_id,
+                    bot_id,
+                    order.order_key,
+                    order.order_status
+                ],
+            )
+            .during(|| "updating a re-fetched order".into())? as u64;
+    }
+    Ok(changed)
+}

@@ -1,0 +1,227 @@
+//! What the report layer needs beyond the synced tables, read from the API after the
+//! streams: the gateway code ↔ display name map, the bot's preferred currency, and
+//! today's exchange rates (SPEC §2).
+
+use duckdb::{Connection, params};
+use rust_decimal::Decimal;
+use tracing::{info, warn};
+
+use crate::api::models::{PaymentMethodReport, RevenueReport};
+use crate::api::pager::json_kind;
+use crate::api::{ApiClient, ApiError, ApiVersion, Method};
+use crate::currency::Currency;
+use crate::load::LoadError;
+use crate::load::error::DbContext;
+use crate::load::merge::RUN_TS;
+use crate::money::Amount;
+
+const FX_WINDOWS_SQL: &str = include_str!("../../sql/fx_windows.sql");
+
+/// Failure of one report-input step.
+#[derive(Debug, thiserror::Error)]
+pub enum InputsError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+}
+
+/// Reads `/paymentMethods/report` and the synced payment methods into `gateways`.
+pub async fn refresh_gateways(
+    client: &ApiClient,
+    conn: &Connection,
+    bot_id: i64,
+    at_micros: i64,
+) -> Result<usize, InputsError> {
+    let report = client.get(&Method::PaymentMethodsReport, &[]).await?;
+    let rows = match report {
+        serde_json::Value::Array(rows) => rows,
+        serde_json::Value::Null => Vec::new(),
+        other => {
+            return Err(ApiError::UnexpectedResult {
+                endpoint: Method::PaymentMethodsReport.label(),
+                cause: format!("expected a list, got {}", json_kind(&other)),
+            }
+            .into());
+        }
+    };
+    let reported: Vec<PaymentMethodReport> = rows
+        .into_iter()
+        .filter_map(|row| PaymentMethodReport::from_json(row).ok())
+        .collect();
+    conn.execute_batch("BEGIN TRANSACTION")
+        .during(|| "starting the gateways transaction".into())?;
+    let result = (|| -> Result<usize, LoadError> {
+        conn.execute(
+            "DELETE FROM gateways WHERE bot_id = ?",
+            params![bot_id],
+        )
+        .during(|| "refreshing gateways".into())?;
+        conn.execute(
+            &format!(
+                "INSERT INTO gateways (bot_id, code, display_name, installed, _synced_at) \
+                 SELECT bot_id, name, coalesce(display_name, name), true, {RUN_TS} \
+                 FROM payment_methods WHERE bot_id = ? AND _deleted_at IS NULL"
+            ),
+            params![at_micros, bot_id],
+        )
+        .during(|| "refreshing gateways".into())?;
+        for gateway in &reported {
+            let display = gateway.display_name.clone().unwrap_or_else(|| gateway.name.clone());
+            conn.execute(
+                &format!(
+                    "INSERT OR IGNORE INTO gateways (bot_id, code, display_name, installed, _synced_at) \
+                     VALUES (?, ?, ?, false, {RUN_TS})"
+                ),
+                params![bot_id, gateway.name, display, at_micros],
+            )
+            .during(|| "refreshing gateways".into())?;
+        }
+        conn.query_row("SELECT count(*) FROM gateways WHERE bot_id = ?", params![bot_id], |r| {
+            r.get::<_, i64>(0)
+        })
+        .during(|| "counting gateways".into())
+        .map(|n| n as usize)
+    })();
+    finish(conn, result, "gateways").map_err(Into::into)
+}
+
+fn finish<T>(conn: &Connection, result: Result<T, LoadError>, what: &str) -> Result<T, LoadError> {
+    match result {
+        Ok(v) => {
+            conn.execute_batch("COMMIT")
+                .during(|| format!("committing {what}"))?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+async fn revenue(
+    client: &ApiClient,
+    from: i64,
+    to: i64,
+    currency: Option<Currency>,
+) -> Result<RevenueReport, ApiError> {
+    let mut query = vec![("from", from.to_string()), ("to", to.to_string())];
+    if let Some(c) = currency {
+        query.push(("currency", c.query_value()));
+    }
+    let value = client.get(&Method::Revenue, &query).await?;
+    RevenueReport::from_json(value).map_err(|e| ApiError::UnexpectedResult {
+        endpoint: Method::Revenue.label(),
+        cause: e.to_string(),
+    })
+}
+
+/// Asks `/revenue` without a currency: the answer is in the bot's preferred currency.
+pub async fn refresh_preferred_currency(
+    client: &ApiClient,
+    conn: &Connection,
+    bot_id: i64,
+    at_micros: i64,
+) -> Result<String, InputsError> {
+    let report = revenue(client, 0, 1, None).await?;
+    let currency = report.figures.currency.to_ascii_uppercase();
+    conn.execute(
+        &format!(
+            "INSERT INTO bot_settings (bot_id, preferred_currency, updated_at) VALUES (?, ?, {RUN_TS}) \
+             ON CONFLICT (bot_id) DO UPDATE SET preferred_currency = excluded.preferred_currency, \
+             updated_at = excluded.updated_at"
+        ),
+        params![bot_id, currency, at_micros],
+    )
+    .during(|| "recording the preferred currency".into())?;
+    Ok(currency)
+}
+
+/// One window to read rates from.
+struct FxWindow {
+    currency: String,
+    from: i64,
+    to: i64,
+    native: Amount,
+    sales: i64,
+}
+
+/// Reads the rate of every native currency into all 13 report currencies off `/revenue`
+/// (see `sql/fx_windows.sql`) and records them in `fx_rates` as source `api`.
+/// Returns the number of rates recorded.
+pub async fn refresh_fx(
+    client: &ApiClient,
+    conn: &Connection,
+    bot_id: i64,
+    at_micros: i64,
+) -> Result<usize, InputsError> {
+    if client.api_version() == ApiVersion::Legacy {
+        return Ok(0);
+    }
+    let windows: Vec<FxWindow> = {
+        let mut stmt = conn
+            .prepare(FX_WINDOWS_SQL)
+            .during(|| "finding FX windows".into())?;
+        let rows = stmt
+            .query_map(params![bot_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .during(|| "finding FX windows".into())?;
+        let mut windows = Vec::new();
+        for row in rows {
+            let (currency, from, to, native, sales) = row.during(|| "finding FX windows".into())?;
+            if let Ok(native) = Amount::parse(&native) {
+                windows.push(FxWindow { currency, from, to, native, sales });
+            }
+        }
+        windows
+    };
+    let mut rates: Vec<(String, Currency, Decimal)> = Vec::new();
+    for window in &windows {
+        let Some(native) = window.native.to_decimal().filter(|d| !d.is_zero()) else {
+            continue;
+        };
+        for target in Currency::ALL {
+            let report = revenue(client, window.from, window.to, Some(target)).await?;
+            if report.figures.sales != window.sales {
+                warn!(currency = %window.currency, target = %target, "FX window changed since the sync (sales {} vs {}); skipped", report.figures.sales, window.sales);
+                continue;
+            }
+            let Some(converted) = report.figures.revenue.to_decimal() else {
+                continue;
+            };
+            if let Some(rate) = converted.checked_div(native) {
+                rates.push((window.currency.clone(), target, rate));
+            }
+        }
+    }
+    if rates.is_empty() {
+        return Ok(0);
+    }
+    conn.execute_batch("BEGIN TRANSACTION")
+        .during(|| "starting the fx transaction".into())?;
+    let result = (|| -> Result<usize, LoadError> {
+        for (from, to, rate) in &rates {
+            let rate_text = rate.round_dp(18).normalize().to_string();
+            conn.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, source) \
+                     VALUES (?, {RUN_TS}, ?, ?, CAST(? AS DECIMAL(38,18)), 'api')"
+                ),
+                params![bot_id, at_micros, from, to.code(), rate_text],
+            )
+            .during(|| "recording exchange rates".into())?;
+        }
+        Ok(rates.len())
+    })();
+    let n = finish(conn, result, "exchange rates")?;
+    info!(rates = n, windows = windows.len(), "exchange rates captured from /revenue");
+    Ok(n)
+}
