@@ -35,6 +35,9 @@ pub struct PageRequest {
     pub params: Vec<(&'static str, String)>,
     pub limit: u32,
     pub pages_in_flight: usize,
+    /// Pages past this many are requested one at a time (no speculative requests): for
+    /// a read expected to stop early, such as orders' incremental pass.
+    pub prefetch_pages: Option<u64>,
     pub key_of: KeyFn,
 }
 
@@ -146,6 +149,12 @@ impl Pager {
             1
         };
         while !self.done && self.queue.len() < window {
+            let page_index = self.next_offset / u64::from(self.request.limit.max(1));
+            if let Some(cap) = self.request.prefetch_pages {
+                if page_index >= cap && !self.queue.is_empty() {
+                    break;
+                }
+            }
             let offset = self.next_offset;
             self.next_offset += u64::from(self.request.limit);
             let client = self.client.clone();

@@ -83,7 +83,14 @@ const DURATIONS: [(&str, i64); 8] = [
 ];
 
 const PLAN_TIERS: [&str; 8] = [
-    "Monthly", "Trial", "Annual", "Weekly", "Quarterly", "Premium", "Half-year", "Pro",
+    "Monthly",
+    "Trial",
+    "Annual",
+    "Weekly",
+    "Quarterly",
+    "Premium",
+    "Half-year",
+    "Pro",
 ];
 
 const PROJECT_NAMES: [&str; 8] = [
@@ -225,7 +232,7 @@ fn make_plans(rng: &mut Rng, count: usize, projects: &[Project]) -> Vec<Plan> {
             plan
         })
         .collect();
-    plans.sort_by(|a, b| b.sort_order.cmp(&a.sort_order));
+    plans.sort_by_key(|p| std::cmp::Reverse(p.sort_order));
     plans
 }
 
@@ -280,10 +287,14 @@ fn make_coupons(rng: &mut Rng, count: usize, plans: &[Plan]) -> Vec<Coupon> {
                 ..base(
                     "FLAT1".to_string(),
                     0,
-                    plans
+                    all_ids
                         .iter()
-                        .filter(|p| p.price > Decimal::from(2))
-                        .map(|p| p.plan_id)
+                        .copied()
+                        .filter(|id| {
+                            plans
+                                .iter()
+                                .any(|p| p.plan_id == *id && p.price > Decimal::TWO)
+                        })
                         .collect(),
                 )
             },
@@ -329,7 +340,11 @@ fn make_users(
     let mut leads = Vec::with_capacity(leads_wanted);
     let mut next_user_id: u64 = 1_000_000_000;
     // Without plans there is nothing to hold a membership in.
-    let mut remaining = if plans.is_empty() { 0 } else { memberships_wanted };
+    let mut remaining = if plans.is_empty() {
+        0
+    } else {
+        memberships_wanted
+    };
     while remaining > 0 || leads.len() < leads_wanted {
         next_user_id += rng.u64(1..=2_000);
         let leads_left = (leads_wanted - leads.len()) as f64;
@@ -472,7 +487,10 @@ pub fn discounted(price: Decimal, coupon: &Coupon, currency: Currency) -> Decima
         .checked_sub(coupon.amount)
         .unwrap_or(after_percent)
         .max(Decimal::ZERO);
-    after_amount.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero)
+    after_amount.round_dp_with_strategy(
+        currency.minor_units(),
+        RoundingStrategy::MidpointAwayFromZero,
+    )
 }
 
 fn pick_gateway(rng: &mut Rng, age: i64) -> &'static Gateway {
@@ -630,12 +648,19 @@ mod tests {
             );
         }
         assert!(data.orders.iter().all(|o| o.order_date <= NOW));
-        assert!(data.orders.iter().all(|o| o.order_date >= NOW - HISTORY_SECS));
+        assert!(
+            data.orders
+                .iter()
+                .all(|o| o.order_date >= NOW - HISTORY_SECS)
+        );
         let mut seconds: HashMap<i64, usize> = HashMap::new();
         for o in &data.orders {
             *seconds.entry(o.order_date).or_default() += 1;
         }
-        assert!(seconds.values().any(|&n| n > 1), "some orders share a second");
+        assert!(
+            seconds.values().any(|&n| n > 1),
+            "some orders share a second"
+        );
     }
 
     #[test]
@@ -691,8 +716,16 @@ mod tests {
     #[test]
     fn plans_are_in_sort_order_and_projects_by_id() {
         let data = small();
-        assert!(data.plans.windows(2).all(|w| w[0].sort_order > w[1].sort_order));
-        assert!(data.projects.windows(2).all(|w| w[0].project_id < w[1].project_id));
+        assert!(
+            data.plans
+                .windows(2)
+                .all(|w| w[0].sort_order > w[1].sort_order)
+        );
+        assert!(
+            data.projects
+                .windows(2)
+                .all(|w| w[0].project_id < w[1].project_id)
+        );
         for p in &data.plans {
             assert!(data.projects.iter().any(|pr| pr.project_id == p.project_id));
         }
@@ -718,11 +751,26 @@ mod tests {
             enabled: true,
         };
         let d = |s: &str| s.parse::<Decimal>().unwrap();
-        assert_eq!(discounted(d("9.99"), &coupon(10, 0), Currency::Eur), d("8.99"));
-        assert_eq!(discounted(d("99.99"), &coupon(33, 0), Currency::Usd), d("66.99"));
-        assert_eq!(discounted(d("1500"), &coupon(15, 0), Currency::Jpy), d("1275"));
-        assert_eq!(discounted(d("980"), &coupon(33, 0), Currency::Jpy), d("657"));
-        assert_eq!(discounted(d("0.00025"), &coupon(11, 0), Currency::Btc), d("0.0002225"));
+        assert_eq!(
+            discounted(d("9.99"), &coupon(10, 0), Currency::Eur),
+            d("8.99")
+        );
+        assert_eq!(
+            discounted(d("99.99"), &coupon(33, 0), Currency::Usd),
+            d("66.99")
+        );
+        assert_eq!(
+            discounted(d("1500"), &coupon(15, 0), Currency::Jpy),
+            d("1275")
+        );
+        assert_eq!(
+            discounted(d("980"), &coupon(33, 0), Currency::Jpy),
+            d("657")
+        );
+        assert_eq!(
+            discounted(d("0.00025"), &coupon(11, 0), Currency::Btc),
+            d("0.0002225")
+        );
         assert_eq!(discounted(d("5"), &coupon(0, 1), Currency::Gbp), d("4"));
     }
 

@@ -112,8 +112,17 @@ impl Endpoint {
                 let project = params.positive_id("project_id")?;
                 let limit = params.limit(1000)?;
                 let offset = params.offset()?;
-                Ok(data
-                    .memberships
+                let all = &data.memberships;
+                if member.is_none() && plan.is_none() && project.is_none() {
+                    // Unfiltered pages are slices: no scan past the offset.
+                    let start = offset.min(all.len());
+                    let end = start.saturating_add(limit).min(all.len());
+                    return Ok(all[start..end]
+                        .iter()
+                        .map(|m| render.membership(m))
+                        .collect());
+                }
+                Ok(all
                     .iter()
                     .filter(|m| member.is_none_or(|id| m.member_id == id))
                     .filter(|m| plan.is_none_or(|id| m.plan_id == id))
@@ -141,7 +150,10 @@ impl Endpoint {
             Endpoint::PlansReport => {
                 let currency = data.report_currency(params.currency()?);
                 let rows = reports::plans_report(data, now, currency);
-                Ok(rows.iter().map(|r| render.plan_report(r, currency)).collect())
+                Ok(rows
+                    .iter()
+                    .map(|r| render.plan_report(r, currency))
+                    .collect())
             }
             Endpoint::Projects => {
                 let project = params.positive_id("project_id")?;

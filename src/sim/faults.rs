@@ -17,6 +17,8 @@ use super::FaultOptions;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     None,
+    /// Over the `max_rps` cap: wait this many seconds.
+    OverRps(u64),
     RateLimited,
     ServerError(StatusCode),
     OkFalse,
@@ -246,7 +248,11 @@ mod tests {
         assert!(limiter.acquire(2.0, t0).is_ok());
         assert!(limiter.acquire(2.0, t0).is_ok());
         assert_eq!(limiter.acquire(2.0, t0), Err(1));
-        assert!(limiter.acquire(2.0, t0 + Duration::from_millis(600)).is_ok());
+        assert!(
+            limiter
+                .acquire(2.0, t0 + Duration::from_millis(600))
+                .is_ok()
+        );
         let mut slow = RateLimiter::default();
         assert!(slow.acquire(0.2, t0).is_ok());
         assert_eq!(slow.acquire(0.2, t0), Err(5));

@@ -79,7 +79,7 @@ pub fn formatted(amount: Decimal, currency: Currency) -> String {
 fn push_grouped(out: &mut String, digits: &str, sep: char) {
     let len = digits.len();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (len - i) % 3 == 0 {
+        if i > 0 && (len - i).is_multiple_of(3) {
             out.push(sep);
         }
         out.push(ch);
@@ -150,7 +150,10 @@ mod tests {
             "$1,234,567,890.13"
         );
         assert_eq!(formatted(d("1000000"), Currency::Eur), "1 000 000,00€");
-        assert_eq!(formatted(d("1234567.891"), Currency::Brl), "R$ 1.234.567,89");
+        assert_eq!(
+            formatted(d("1234567.891"), Currency::Brl),
+            "R$ 1.234.567,89"
+        );
         assert_eq!(formatted(d("100000"), Currency::Try), "₺100.000,00");
         assert_eq!(formatted(d("12345678"), Currency::Rub), "12 345 678,00 ₽");
         assert_eq!(formatted(d("123456.5"), Currency::Jpy), "¥123,457");

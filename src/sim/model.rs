@@ -344,7 +344,10 @@ mod tests {
 
     #[test]
     fn statuses_parse_case_insensitively() {
-        assert_eq!(OrderStatus::parse("completed"), Some(OrderStatus::Completed));
+        assert_eq!(
+            OrderStatus::parse("completed"),
+            Some(OrderStatus::Completed)
+        );
         assert_eq!(OrderStatus::parse("Canceled"), Some(OrderStatus::Canceled));
         assert_eq!(OrderStatus::parse("paid"), None);
     }

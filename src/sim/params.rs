@@ -56,7 +56,13 @@ impl Params<'_> {
         }
     }
 
-    fn in_range(&self, name: &str, min: i64, max: i64, rule: &str) -> Result<Option<i64>, ApiError> {
+    fn in_range(
+        &self,
+        name: &str,
+        min: i64,
+        max: i64,
+        rule: &str,
+    ) -> Result<Option<i64>, ApiError> {
         match self.integer(name, rule)? {
             Some(v) if v < min || v > max => Err(ApiError::bad_request(format!(
                 "parameter `{name}` {rule}, got `{v}`"
@@ -166,20 +172,42 @@ mod tests {
             assert!(Params(&v).limit(100).is_err(), "{bad}");
         }
         let neg = q(&[("offset", "-1")]);
-        assert!(Params(&neg).offset().unwrap_err().description.contains("`offset`"));
+        assert!(
+            Params(&neg)
+                .offset()
+                .unwrap_err()
+                .description
+                .contains("`offset`")
+        );
     }
 
     #[test]
     fn currencies_statuses_and_ids() {
-        let v = q(&[("currency", "UsD"), ("order_status", "pending"), ("plan_id", "0")]);
+        let v = q(&[
+            ("currency", "UsD"),
+            ("order_status", "pending"),
+            ("plan_id", "0"),
+        ]);
         let p = Params(&v);
         assert_eq!(p.currency(), Ok(Some(Currency::Usd)));
         assert_eq!(p.order_status(), Ok(Some(OrderStatus::Pending)));
         assert!(p.positive_id("plan_id").is_err());
         let bad = q(&[("currency", "xyz")]);
-        assert!(Params(&bad).currency().unwrap_err().description.contains("`currency`"));
+        assert!(
+            Params(&bad)
+                .currency()
+                .unwrap_err()
+                .description
+                .contains("`currency`")
+        );
         let missing = q(&[("to", "5")]);
-        assert!(Params(&missing).timestamp("from").unwrap_err().description.contains("`from`"));
+        assert!(
+            Params(&missing)
+                .timestamp("from")
+                .unwrap_err()
+                .description
+                .contains("`from`")
+        );
     }
 
     #[test]

@@ -166,7 +166,10 @@ mod tests {
     #[test]
     fn midnight_is_a_period_start() {
         let start = 1_719_792_000; // 2024-07-01T00:00:00Z
-        assert_eq!(last_periods(start, IntervalUnit::Month, 1)[0].label, "2024-07");
+        assert_eq!(
+            last_periods(start, IntervalUnit::Month, 1)[0].label,
+            "2024-07"
+        );
         assert_eq!(
             last_periods(start - 1, IntervalUnit::Month, 1)[0].label,
             "2024-06"

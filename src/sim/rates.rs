@@ -57,8 +57,14 @@ mod tests {
         assert_eq!(convert(d("9.99"), Currency::Usd, Currency::Eur), d("9.25"));
         assert_eq!(convert(d("10"), Currency::Eur, Currency::Gbp), d("8.5"));
         assert_eq!(convert(d("1000"), Currency::Rub, Currency::Rub), d("1000"));
-        assert_eq!(convert(d("1"), Currency::Eur, Currency::Btc), d("0.0000165"));
-        assert_eq!(convert(d("0.0000165"), Currency::Btc, Currency::Usd), d("1.08"));
+        assert_eq!(
+            convert(d("1"), Currency::Eur, Currency::Btc),
+            d("0.0000165")
+        );
+        assert_eq!(
+            convert(d("0.0000165"), Currency::Btc, Currency::Usd),
+            d("1.08")
+        );
     }
 
     #[test]

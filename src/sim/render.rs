@@ -44,7 +44,10 @@ impl Render {
     fn row(&self, mut map: Map<String, Value>) -> Value {
         if self.quirks.extra_fields {
             map.insert("sim_extra".to_string(), Value::from("unknown field"));
-            map.insert("sim_meta".to_string(), json!({"version": 2, "tags": ["a", "b"]}));
+            map.insert(
+                "sim_meta".to_string(),
+                json!({"version": 2, "tags": ["a", "b"]}),
+            );
         }
         Value::Object(map)
     }
@@ -204,7 +207,10 @@ impl Render {
     fn money_fields(&self, m: &mut Map<String, Value>, revenue: Decimal, currency: Currency) {
         m.insert("revenue".into(), self.money(revenue));
         m.insert("currency".into(), Value::from(currency.code()));
-        m.insert("formatted".into(), Value::from(formatted(revenue, currency)));
+        m.insert(
+            "formatted".into(),
+            Value::from(formatted(revenue, currency)),
+        );
     }
 
     pub fn revenue(&self, r: &RevenueReport, currency: Currency) -> Value {
@@ -230,7 +236,11 @@ impl Render {
         m.insert("plan_name".into(), Value::from(r.plan_name.as_str()));
         self.money_fields(&mut m, r.revenue, currency);
         m.insert("sales".into(), Value::from(r.sales));
-        let breakdown = r.breakdown.iter().map(|p| self.period(p, currency)).collect();
+        let breakdown = r
+            .breakdown
+            .iter()
+            .map(|p| self.period(p, currency))
+            .collect();
         m.insert("breakdown".into(), Value::Array(breakdown));
         self.row(m)
     }
@@ -316,6 +326,9 @@ mod tests {
         assert_eq!(serde_json::to_string(&v["amount"]).unwrap(), "1.245");
         assert_eq!(v["sim_extra"], json!("unknown field"));
         let precise = r.money("398.60636332000007".parse().unwrap());
-        assert_eq!(serde_json::to_string(&precise).unwrap(), "398.60636332000007");
+        assert_eq!(
+            serde_json::to_string(&precise).unwrap(),
+            "398.60636332000007"
+        );
     }
 }

@@ -281,7 +281,15 @@ mod tests {
         Decimal::from_str(s).unwrap()
     }
 
-    fn order(key: &str, date: i64, status: OrderStatus, plan: u64, gw: &str, amount: &str, c: Currency) -> Order {
+    fn order(
+        key: &str,
+        date: i64,
+        status: OrderStatus,
+        plan: u64,
+        gw: &str,
+        amount: &str,
+        c: Currency,
+    ) -> Order {
         Order {
             order_key: key.to_string(),
             order_type: 1,
@@ -308,7 +316,15 @@ mod tests {
             order("e", JUN_1 + 5, Refunded, 12, "paypal", "5", Eur),
             order("f", FEB_1, Completed, 13, "telegram", "1000", Rub),
             order("g", JAN_31, Completed, 13, "authorizenet", "985", Rub),
-            order("h", JAN_31 - 86_400 * 400, Completed, 11, "stripe", "1.08", Usd),
+            order(
+                "h",
+                JAN_31 - 86_400 * 400,
+                Completed,
+                11,
+                "stripe",
+                "1.08",
+                Usd,
+            ),
         ];
         orders.sort_by(Order::api_order);
         let plan = |id: u64, name: &str| crate::sim::model::Plan {
@@ -351,7 +367,11 @@ mod tests {
                 ms(3, 13, NOW + 100),
                 ms(4, 11, NOW),
             ],
-            plans: vec![plan(11, "USD plan"), plan(12, "EUR plan"), plan(13, "RUB plan")],
+            plans: vec![
+                plan(11, "USD plan"),
+                plan(12, "EUR plan"),
+                plan(13, "RUB plan"),
+            ],
             projects: vec![],
             coupons: vec![],
             leads: vec![100, 101, 102],
@@ -382,7 +402,13 @@ mod tests {
         let rows = orders_count(&data, NOW, IntervalUnit::Month, 7, Currency::Eur);
         let got: Vec<(&str, String, u64)> = rows
             .iter()
-            .map(|r| (r.period.as_str(), r.revenue.normalize().to_string(), r.sales))
+            .map(|r| {
+                (
+                    r.period.as_str(),
+                    r.revenue.normalize().to_string(),
+                    r.sales,
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -392,7 +418,11 @@ mod tests {
                 ("2024-05", "0".to_string(), 0),
                 ("2024-04", "0".to_string(), 0),
                 ("2024-03", "0".to_string(), 0),
-                ("2024-02", (d("1000") / d("98.5")).normalize().to_string(), 1),
+                (
+                    "2024-02",
+                    (d("1000") / d("98.5")).normalize().to_string(),
+                    1
+                ),
                 ("2024-01", "10".to_string(), 1),
             ]
         );

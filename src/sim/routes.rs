@@ -11,11 +11,12 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
+use super::FaultOptions;
 use super::endpoints::Endpoint;
 use super::faults::{self, Fault, json_response};
 use super::params::{ApiError, Params};
 use super::render::Render;
-use super::state::{RequestInfo, ResponseHook, SimState, unix_now};
+use super::state::{Control, RequestInfo, ResponseHook, SimState, unix_now};
 
 /// The simulator's router: every path goes through one handler.
 pub(crate) fn router(state: Arc<SimState>) -> Router {
@@ -40,7 +41,10 @@ fn parse_target(path: &str) -> Option<Target> {
         _ => (true, path),
     };
     let (bot, rest) = rest.split_once('/')?;
-    let bot = bot.get(..3).filter(|b| b.eq_ignore_ascii_case("bot")).and(bot.get(3..))?;
+    let bot = bot
+        .get(..3)
+        .filter(|b| b.eq_ignore_ascii_case("bot"))
+        .and(bot.get(3..))?;
     let (key, method) = rest.split_once('/').unwrap_or((rest, ""));
     Some(Target {
         legacy,
@@ -79,7 +83,12 @@ struct Exchange {
 }
 
 impl Exchange {
-    fn envelope(&self, status: StatusCode, outcome: Result<Value, ApiError>, omit_ok: bool) -> Value {
+    fn envelope(
+        &self,
+        status: StatusCode,
+        outcome: Result<Value, ApiError>,
+        omit_ok: bool,
+    ) -> Value {
         let mut m = Map::new();
         let ok = outcome.is_ok();
         if !(ok && omit_ok) {
@@ -123,7 +132,10 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri) ->
         info: RequestInfo {
             seq: state.next_seq(),
             http_method: method.as_str().to_string(),
-            method_path: endpoint.as_ref().map_or("unknown", |e| e.path()).to_string(),
+            method_path: endpoint
+                .as_ref()
+                .map_or("unknown", |e| e.path())
+                .to_string(),
             raw_method: target.method.clone(),
             query: query.clone().unwrap_or_default(),
             legacy: target.legacy,
@@ -145,11 +157,11 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri) ->
             counts.legacy += 1;
         }
     }
-    let (latency_ms, quirks, hook) = {
+    let (fault_options, quirks, hook) = {
         let control = state.control();
-        (control.faults.latency_ms, control.quirks, control.hook.clone())
+        (control.faults.clone(), control.quirks, control.hook.clone())
     };
-    faults::delay(latency_ms).await;
+    faults::delay(fault_options.latency_ms).await;
 
     let checked = check(&state, &target, endpoint, &method, query);
     let (endpoint, query) = match checked {
@@ -157,17 +169,24 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri) ->
         Err(e) => {
             let status = e.status;
             let body = exchange.envelope(status, Err(e), quirks.omit_ok);
-            return finish(&state, &mut exchange, hook.as_ref(), status, body, Fault::None);
+            return finish(
+                &state,
+                &mut exchange,
+                hook.as_ref(),
+                status,
+                body,
+                Fault::None,
+            );
         }
     };
 
     if endpoint == Endpoint::Orders {
         state.apply_drift();
     }
-    let fault = match injected_fault(&state) {
-        Ok(fault) => fault,
-        Err(response) => return response,
-    };
+    let fault = injected_fault(&state);
+    if let Some(response) = fault_response(fault, &fault_options) {
+        return response;
+    }
 
     let now = unix_now();
     let render = Render { quirks };
@@ -183,7 +202,8 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri) ->
     finish(&state, &mut exchange, hook.as_ref(), status, body, fault)
 }
 
-/// Bot, key, method name, HTTP method and query syntax, in that order.
+/// Bot, key, HTTP method (read-only: anything but GET is a 405), method name and query
+/// syntax, in that order.
 fn check(
     state: &SimState,
     target: &Target,
@@ -192,7 +212,10 @@ fn check(
     query: Result<Vec<(String, String)>, ApiError>,
 ) -> Result<(Endpoint, Vec<(String, String)>), ApiError> {
     if target.bot.parse::<u64>().ok() != Some(state.bot_id) {
-        return Err(ApiError::not_found(format!("no bot with id `{}`", target.bot)));
+        return Err(ApiError::not_found(format!(
+            "no bot with id `{}`",
+            target.bot
+        )));
     }
     if target.key != state.api_key {
         return Err(ApiError {
@@ -200,8 +223,6 @@ fn check(
             description: "Unauthorized".to_string(),
         });
     }
-    let endpoint = endpoint
-        .ok_or_else(|| ApiError::not_found(format!("unknown method `{}`", target.method)))?;
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -210,51 +231,55 @@ fn check(
             ),
         });
     }
+    let endpoint = endpoint
+        .ok_or_else(|| ApiError::not_found(format!("unknown method `{}`", target.method)))?;
     Ok((endpoint, query?))
 }
 
-/// The rps cap and the dice; a response when the request is answered by a fault now.
-fn injected_fault(state: &SimState) -> Result<Fault, Response> {
+/// The rps cap, then the dice; counts what it injects.
+fn injected_fault(state: &SimState) -> Fault {
     let mut control = state.control();
-    let faults_now = control.faults.clone();
-    if let Some(max_rps) = faults_now.max_rps
-        && let Err(wait) = control.limiter.acquire(max_rps, Instant::now())
-    {
-        drop(control);
-        state.counts().faults.rps_limited += 1;
-        return Err(faults::rate_limited(Some(wait), false));
-    }
-    let fault = faults::roll(&mut control.fault_rng, &faults_now);
+    let max_rps = control.faults.max_rps;
+    let fault = match max_rps.map(|rps| control.limiter.acquire(rps, Instant::now())) {
+        Some(Err(wait)) => Fault::OverRps(wait),
+        _ => {
+            let Control {
+                faults, fault_rng, ..
+            } = &mut *control;
+            faults::roll(fault_rng, faults)
+        }
+    };
     drop(control);
     let mut counts = state.counts();
+    let counter = match fault {
+        Fault::None => return fault,
+        Fault::OverRps(_) => &mut counts.faults.rps_limited,
+        Fault::RateLimited => &mut counts.faults.rate_limited,
+        Fault::ServerError(_) => &mut counts.faults.server_errors,
+        Fault::OkFalse => &mut counts.faults.ok_false,
+        Fault::Truncated => &mut counts.faults.truncated,
+        Fault::Dropped => &mut counts.faults.dropped,
+    };
+    *counter += 1;
+    fault
+}
+
+/// The answer for faults that replace the response outright.
+fn fault_response(fault: Fault, options: &FaultOptions) -> Option<Response> {
     match fault {
-        Fault::None => Ok(Fault::None),
+        Fault::OverRps(wait) => Some(faults::rate_limited(Some(wait), false)),
         Fault::RateLimited => {
-            counts.faults.rate_limited += 1;
-            let in_body = faults_now.retry_after_in_body;
+            let in_body = options.retry_after_in_body;
             let secs = if in_body {
-                Some(faults_now.retry_after_secs.unwrap_or(1))
+                Some(options.retry_after_secs.unwrap_or(1))
             } else {
-                faults_now.retry_after_secs
+                options.retry_after_secs
             };
-            Err(faults::rate_limited(secs, in_body))
+            Some(faults::rate_limited(secs, in_body))
         }
-        Fault::ServerError(status) => {
-            counts.faults.server_errors += 1;
-            Err(faults::server_error(status))
-        }
-        Fault::OkFalse => {
-            counts.faults.ok_false += 1;
-            Err(faults::ok_false())
-        }
-        Fault::Truncated => {
-            counts.faults.truncated += 1;
-            Ok(fault)
-        }
-        Fault::Dropped => {
-            counts.faults.dropped += 1;
-            Ok(fault)
-        }
+        Fault::ServerError(status) => Some(faults::server_error(status)),
+        Fault::OkFalse => Some(faults::ok_false()),
+        Fault::None | Fault::Truncated | Fault::Dropped => None,
     }
 }
 
@@ -271,7 +296,8 @@ fn finish(
         exchange.info.status = status.as_u16();
         hook(&exchange.info, &mut body);
     }
-    let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    // `Display` for `Value` runs serde_json's own (optimised) serializer, even in debug builds.
+    let bytes = Bytes::from(body.to_string());
     match fault {
         Fault::Truncated => faults::truncated(&mut state.control().fault_rng, bytes),
         Fault::Dropped => faults::dropped(&mut state.control().fault_rng, bytes),
@@ -303,7 +329,10 @@ mod tests {
                 method: "getSubscribers".to_string(),
             })
         );
-        assert_eq!(parse_target("/v1/bot1/k").map(|t| t.method), Some(String::new()));
+        assert_eq!(
+            parse_target("/v1/bot1/k").map(|t| t.method),
+            Some(String::new())
+        );
         assert_eq!(parse_target("/"), None);
         assert_eq!(parse_target("/favicon.ico"), None);
         assert_eq!(parse_target("/v1/user1/k/orders"), None);

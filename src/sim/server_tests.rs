@@ -83,7 +83,10 @@ async fn orders_pages_follow_the_snapshot() {
     let data = server.handle.data();
     let first = get(&server, "Orders").await;
     assert_eq!(first.status, 200);
-    assert_eq!(first.header("content-length"), Some(first.body.len().to_string().as_str()));
+    assert_eq!(
+        first.header("content-length"),
+        Some(first.body.len().to_string().as_str())
+    );
     let v = first.json();
     assert_eq!(v["ok"], json!(true));
     assert_eq!(v["code"], json!(200));
@@ -99,7 +102,11 @@ async fn orders_pages_follow_the_snapshot() {
         .iter()
         .map(|r| r["order_key"].as_str().unwrap())
         .collect();
-    let want: Vec<&str> = data.orders.range(495..).map(|o| o.order_key.as_str()).collect();
+    let want: Vec<&str> = data
+        .orders
+        .range(495..)
+        .map(|o| o.order_key.as_str())
+        .collect();
     assert_eq!(keys, want);
     let past = get(&server, "orders?offset=5000").await.json();
     assert_eq!(past["result"], json!([]));
@@ -110,7 +117,9 @@ async fn orders_pages_follow_the_snapshot() {
     let desc = bad.json()["description"].as_str().unwrap().to_string();
     assert!(desc.contains("`limit`"), "{desc}");
     assert_eq!(get(&server, "orders?currency=xyz").await.status, 400);
-    let completed = get(&server, "orders?order_status=completed&limit=100").await.json();
+    let completed = get(&server, "orders?order_status=completed&limit=100")
+        .await
+        .json();
     assert!(
         completed["result"]
             .as_array()
@@ -121,7 +130,10 @@ async fn orders_pages_follow_the_snapshot() {
     let key = &data.orders[3].order_key;
     let one = get(&server, &format!("orders/{key}")).await.json();
     assert_eq!(one["result"]["order_key"], json!(key));
-    assert_eq!(one["result"]["payment_gateway"], json!(data.orders[3].gateway.code));
+    assert_eq!(
+        one["result"]["payment_gateway"],
+        json!(data.orders[3].gateway.code)
+    );
     assert_eq!(get(&server, "orders/nope").await.status, 404);
     server.shutdown().await;
 }
@@ -137,12 +149,21 @@ async fn auth_methods_and_legacy_urls() {
     assert_eq!(wrong_bot.status, 404);
     assert_eq!(get(&server, "nosuchmethod").await.status, 404);
     assert_eq!(request(&server, "POST", &api("orders")).await.status, 405);
-    assert_eq!(request(&server, "DELETE", &api("webhook")).await.status, 404);
-    let legacy = request(&server, "GET", "/bot1347378140/sim-secret-key/getSubscribers?limit=1000")
+    assert_eq!(
+        request(&server, "DELETE", &api("webhook")).await.status,
+        405
+    );
+    let legacy = request(
+        &server,
+        "GET",
+        "/bot1347378140/sim-secret-key/getSubscribers?limit=1000",
+    )
+    .await
+    .json();
+    assert_eq!(legacy["result"].as_array().unwrap().len(), 200);
+    let users = request(&server, "GET", "/bot1347378140/sim-secret-key/countUsers")
         .await
         .json();
-    assert_eq!(legacy["result"].as_array().unwrap().len(), 200);
-    let users = request(&server, "GET", "/bot1347378140/sim-secret-key/countUsers").await.json();
     let counts = reports::users_count(&server.handle.data(), super::state::unix_now());
     assert_eq!(users["result"]["members"], json!(counts.members));
     assert_eq!(users["result"]["users"], json!(counts.users));
@@ -174,7 +195,9 @@ async fn reports_match_the_pure_functions() {
     .unwrap();
     let data = server.handle.data();
     let now = super::state::unix_now();
-    let v = get(&server, &format!("revenue?from=0&to={}", now + 10)).await.json();
+    let v = get(&server, &format!("revenue?from=0&to={}", now + 10))
+        .await
+        .json();
     let want = reports::revenue(&data, 0, now + 10, Currency::Usd);
     assert_eq!(v["result"]["currency"], json!("USD"));
     assert_eq!(v["result"]["sales"], json!(want.sales));
@@ -183,7 +206,9 @@ async fn reports_match_the_pure_functions() {
         json!(super::format::decimal_string(want.revenue))
     );
     assert_eq!(get(&server, "revenue?from=0").await.status, 400);
-    let months = get(&server, "orders/count?interval_count=12&currency=EUR").await.json();
+    let months = get(&server, "orders/count?interval_count=12&currency=EUR")
+        .await
+        .json();
     let rows = months["result"].as_array().unwrap();
     assert_eq!(rows.len(), 12);
     assert_eq!(rows[0]["currency"], json!("EUR"));
@@ -209,7 +234,10 @@ async fn broken_bodies_rate_limits_and_ok_false() {
     });
     let cut = get(&server, "plans").await;
     assert_eq!(cut.status, 200);
-    assert_eq!(cut.header("content-length"), Some(cut.body.len().to_string().as_str()));
+    assert_eq!(
+        cut.header("content-length"),
+        Some(cut.body.len().to_string().as_str())
+    );
     assert!(serde_json::from_slice::<Value>(&cut.body).is_err());
 
     server.handle.set_faults(FaultOptions {
@@ -218,7 +246,11 @@ async fn broken_bodies_rate_limits_and_ok_false() {
     });
     let dropped = get(&server, "plans").await;
     let announced: usize = dropped.header("content-length").unwrap().parse().unwrap();
-    assert!(dropped.body.len() < announced, "{} of {announced}", dropped.body.len());
+    assert!(
+        dropped.body.len() < announced,
+        "{} of {announced}",
+        dropped.body.len()
+    );
 
     server.handle.set_faults(FaultOptions {
         share_429: 1.0,
@@ -243,7 +275,10 @@ async fn broken_bodies_rate_limits_and_ok_false() {
         ..FaultOptions::default()
     });
     let not_ok = get(&server, "plans").await;
-    assert_eq!((not_ok.status, not_ok.json()["ok"].clone()), (200, json!(false)));
+    assert_eq!(
+        (not_ok.status, not_ok.json()["ok"].clone()),
+        (200, json!(false))
+    );
 
     server.handle.set_faults(FaultOptions {
         max_rps: Some(1.0),
@@ -296,6 +331,9 @@ async fn hooks_quirks_and_drift() {
     let second = get(&server, "orders?limit=10&offset=10").await.json();
     assert_eq!(server.handle.data().orders.len(), before + 6);
     // Rows 7..10 of the first page move to 10..13: the second page starts with repeats.
-    assert_eq!(second["result"][0]["order_key"], first["result"][7]["order_key"]);
+    assert_eq!(
+        second["result"][0]["order_key"],
+        first["result"][7]["order_key"]
+    );
     server.shutdown().await;
 }

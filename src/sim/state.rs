@@ -372,7 +372,10 @@ mod tests {
             ));
         }
         for key in &refunded {
-            assert_eq!(data.order(key).map(|o| o.order_status), Some(OrderStatus::Refunded));
+            assert_eq!(
+                data.order(key).map(|o| o.order_status),
+                Some(OrderStatus::Refunded)
+            );
         }
         let removed = h.remove_memberships(4);
         assert_eq!(removed.len(), 4);

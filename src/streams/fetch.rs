@@ -68,6 +68,7 @@ pub async fn fetch_all(
                     params: Vec::new(),
                     limit,
                     pages_in_flight,
+                    prefetch_pages: None,
                     key_of: spec.key_of,
                 },
             );
@@ -99,6 +100,8 @@ pub struct OrdersPlan {
     pub cutoff: Option<i64>,
     /// Still-PENDING orders older than the cutoff, to re-fetch by key.
     pub pending_keys: Vec<String>,
+    /// Pages the incremental pass is expected to need (no requests beyond, unless needed).
+    pub expected_pages: Option<u64>,
 }
 
 /// Orders newest-first: all of them on a full scan; otherwise until a whole page is older
@@ -117,6 +120,7 @@ pub async fn fetch_orders(
             params: Vec::new(),
             limit: spec.page_limit.unwrap_or(100),
             pages_in_flight,
+            prefetch_pages: plan.expected_pages,
             key_of: spec.key_of,
         },
     );

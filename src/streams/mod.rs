@@ -41,6 +41,14 @@ impl StreamName {
         StreamName::UsersCount,
     ];
 
+    /// Reference data the other streams point at; synced first.
+    pub fn is_dimension(self) -> bool {
+        matches!(
+            self,
+            StreamName::Plans | StreamName::Projects | StreamName::Coupons | StreamName::PaymentMethods
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StreamName::Plans => "plans",

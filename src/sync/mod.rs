@@ -193,31 +193,41 @@ async fn sync_bot(
 ) -> Result<BotOutcome, SyncError> {
     let client = client_for(settings, bot)?;
     let bot_id = bot.bot_id as i64;
-    let tasks = settings.streams.iter().map(|&stream| {
-        let client = client.for_stream(stream.as_str());
-        async move {
-            let result = sync_stream(settings, options, warehouse, bot_id, stream, run, client.clone(), progress).await;
-            let (figures, error) = match result {
-                Ok(figures) => (figures, None),
-                Err(failure) => {
-                    let figures = StreamFigures {
-                        status: "failed".into(),
-                        requests: client.stats().requests(),
-                        retries: client.stats().retries(),
-                        error: Some(failure.message.clone()),
-                        ..StreamFigures::default()
-                    };
-                    error!(bot_id, stream = %stream, "stream failed: {}", failure.message);
-                    if let Err(e) = record_stream(warehouse.conn(), run.run_id, bot_id, stream.as_str(), &figures) {
-                        warn!("could not record the failure of {stream}: {e}");
+    // Dimensions first (plans, projects, coupons, payment methods), then the streams that
+    // refer to them: the orders stream checks whether a plan it names was renamed.
+    let (dimensions, facts): (Vec<StreamName>, Vec<StreamName>) =
+        settings.streams.iter().partition(|s| s.is_dimension());
+    let mut streams = Vec::new();
+    for phase in [dimensions, facts] {
+        let tasks = phase.into_iter().map(|stream| {
+            let client = client.for_stream(stream.as_str());
+            async move {
+                let result = sync_stream(settings, options, warehouse, bot_id, stream, run, client.clone(), progress).await;
+                let (figures, error) = match result {
+                    Ok(figures) => (figures, None),
+                    Err(failure) => {
+                        let figures = StreamFigures {
+                            status: "failed".into(),
+                            requests: client.stats().requests(),
+                            retries: client.stats().retries(),
+                            error: Some(failure.message.clone()),
+                            ..StreamFigures::default()
+                        };
+                        error!(bot_id, stream = %stream, "stream failed: {}", failure.message);
+                        if let Err(e) = record_stream(warehouse.conn(), run.run_id, bot_id, stream.as_str(), &figures) {
+                            warn!("could not record the failure of {stream}: {e}");
+                        }
+                        (figures, Some(failure))
                     }
-                    (figures, Some(failure))
-                }
-            };
-            StreamOutcome { stream, figures, error }
+                };
+                StreamOutcome { stream, figures, error }
+            }
+        });
+        streams.extend(futures::future::join_all(tasks).await);
+        if streams.iter().any(|s| s.error.as_ref().is_some_and(|e| e.kind == FailureKind::Auth)) {
+            break;
         }
-    });
-    let streams = futures::future::join_all(tasks).await;
+    }
 
     // Report inputs: only when the API answers and the bot's data is in.
     let mut warnings = Vec::new();
@@ -290,67 +300,162 @@ async fn sync_stream(
     client: ApiClient,
     progress: &Progress,
 ) -> Result<StreamFigures, StreamFailure> {
-    let fail_load = |e: LoadError| StreamFailure {
-        kind: FailureKind::Other,
-        message: redact(&e.to_string()),
-    };
     let previous = read_state(warehouse.conn(), bot_id, stream.as_str()).map_err(fail_load)?;
     if stream == StreamName::UsersCount {
         return users_count(warehouse, bot_id, run, &client).await;
     }
-    let conn = warehouse.connect().map_err(fail_load)?;
     let bar = progress.stream(format!("{bot_id} {stream}"));
-    let bar_for_loader = bar.clone();
-    let ctx = LoaderCtx {
-        conn,
-        bot_id,
-        run,
-        stream,
-        batch_rows: settings.batch_rows,
-        parquet_root: settings.parquet_dir.clone(),
-        strict: options.strict,
-        previous,
-        client: client.clone(),
-        on_rows: Box::new(move |rows| bar_for_loader.set_rows(rows)),
-    };
-    let (tx, rx) = mpsc::channel::<LoaderMsg>(settings.pages_in_flight.max(1) * 2);
-    let pages = settings.pages_in_flight;
-    let fetch = async {
-        match stream {
-            StreamName::Orders => {
-                let plan = orders_plan(settings, options, warehouse, bot_id, previous, run)
-                    .map_err(|e| ApiError::UnexpectedResult {
-                        endpoint: Method::Orders.label(),
-                        cause: e.to_string(),
-                    })?;
-                fetch_orders(&client, catalog::ORDERS_FETCH, pages, plan, tx).await
-            }
-            _ => fetch_all(&client, fetch_spec(stream), pages, tx).await,
-        }
-    };
-    let load = spawn_loader(stream, ctx, rx);
-    let (fetched, loaded) = tokio::join!(fetch, load);
-    let result = match (fetched, loaded) {
-        (Err(api), _) => Err(StreamFailure {
-            kind: classify(&api),
-            message: redact(&api.to_string()),
-        }),
-        (Ok(()), Ok(Ok(figures))) => Ok(figures),
-        (Ok(()), Ok(Err(LoaderError::StrictRejects { count, first }))) => Err(StreamFailure {
-            kind: FailureKind::Rejected,
-            message: redact(&format!("{count} rows could not be read and --strict is set (first: {first})")),
-        }),
-        (Ok(()), Ok(Err(e))) => Err(StreamFailure {
-            kind: FailureKind::Other,
-            message: redact(&e.to_string()),
-        }),
-        (Ok(()), Err(join)) => Err(StreamFailure {
-            kind: FailureKind::Other,
-            message: format!("loader thread failed: {join}"),
-        }),
+    let pass = Pass { settings, options, warehouse, bot_id, stream, run, client: &client, bar: &bar };
+    let result = if stream == StreamName::Orders {
+        sync_orders(&pass, previous).await
+    } else {
+        pass.run(previous, None).await
     };
     bar.finish(if result.is_ok() { "done" } else { "failed" });
     result
+}
+
+fn fail_load(e: LoadError) -> StreamFailure {
+    StreamFailure {
+        kind: FailureKind::Other,
+        message: redact(&e.to_string()),
+    }
+}
+
+/// One fetch-and-load pass over a stream.
+struct Pass<'a> {
+    settings: &'a Settings,
+    options: &'a SyncOptions,
+    warehouse: &'a Warehouse,
+    bot_id: i64,
+    stream: StreamName,
+    run: RunStamp,
+    client: &'a ApiClient,
+    bar: &'a crate::progress::StreamBar,
+}
+
+impl Pass<'_> {
+    async fn run(&self, previous: StreamState, orders: Option<OrdersPlan>) -> Result<StreamFigures, StreamFailure> {
+        let conn = self.warehouse.connect().map_err(fail_load)?;
+        let bar = self.bar.clone();
+        let ctx = LoaderCtx {
+            conn,
+            bot_id: self.bot_id,
+            run: self.run,
+            stream: self.stream,
+            batch_rows: self.settings.batch_rows,
+            parquet_root: self.settings.parquet_dir.clone(),
+            strict: self.options.strict,
+            previous,
+            client: self.client.clone(),
+            on_rows: Box::new(move |rows| bar.set_rows(rows)),
+        };
+        let (tx, rx) = mpsc::channel::<LoaderMsg>(self.settings.pages_in_flight.max(1) * 2);
+        let pages = self.settings.pages_in_flight;
+        let fetch = async {
+            match orders {
+                Some(plan) => fetch_orders(self.client, catalog::ORDERS_FETCH, pages, plan, tx).await,
+                None => fetch_all(self.client, fetch_spec(self.stream), pages, tx).await,
+            }
+        };
+        let load = spawn_loader(self.stream, ctx, rx);
+        let (fetched, loaded) = tokio::join!(fetch, load);
+        match (fetched, loaded) {
+            (Err(api), _) => Err(StreamFailure {
+                kind: classify(&api),
+                message: redact(&api.to_string()),
+            }),
+            (Ok(()), Ok(Ok(figures))) => Ok(figures),
+            (Ok(()), Ok(Err(LoaderError::StrictRejects { count, first }))) => Err(StreamFailure {
+                kind: FailureKind::Rejected,
+                message: redact(&format!("{count} rows could not be read and --strict is set (first: {first})")),
+            }),
+            (Ok(()), Ok(Err(e))) => Err(StreamFailure {
+                kind: FailureKind::Other,
+                message: redact(&e.to_string()),
+            }),
+            (Ok(()), Err(join)) => Err(StreamFailure {
+                kind: FailureKind::Other,
+                message: format!("loader thread failed: {join}"),
+            }),
+        }
+    }
+}
+
+/// Orders: an incremental pass, then a reconciliation of the older sales against the
+/// API; if they differ (a refund, a deletion, a late completion) a full scan follows in
+/// the same run.
+async fn sync_orders(pass: &Pass<'_>, previous: StreamState) -> Result<StreamFigures, StreamFailure> {
+    let plan = orders_plan(pass.settings, pass.options, pass.warehouse, pass.bot_id, previous, pass.run)
+        .map_err(fail_load)?;
+    let cutoff = plan.cutoff;
+    let mut figures = pass.run(previous, Some(plan)).await?;
+    let Some(cutoff) = cutoff else {
+        return Ok(figures);
+    };
+    let conn = pass.warehouse.conn();
+    let differ = match old_sales_differ(pass.client, conn, pass.bot_id, cutoff).await {
+        Ok(differ) => differ,
+        Err(e) if e.is_auth() || e.is_unavailable() => {
+            return Err(StreamFailure { kind: classify(&e), message: redact(&e.to_string()) });
+        }
+        Err(e) => {
+            warn!("could not reconcile older orders: {}", redact(&e.to_string()));
+            None
+        }
+    };
+    let Some((api, ours)) = differ else {
+        return Ok(figures);
+    };
+    info!(api, warehouse = ours, "sales before the lookback window differ from the API: running a full scan of orders");
+    let previous = read_state(conn, pass.bot_id, StreamName::Orders.as_str()).map_err(fail_load)?;
+    let full = OrdersPlan { full_scan: true, cutoff: None, pending_keys: Vec::new(), expected_pages: None };
+    let second = pass.run(previous, Some(full)).await?;
+    figures.rows_read += second.rows_read;
+    figures.rows_written += second.rows_written;
+    figures.rows_deleted += second.rows_deleted;
+    figures.rows_rejected += second.rows_rejected;
+    figures.requests = second.requests;
+    figures.retries = second.retries;
+    figures.status = second.status;
+    record_stream(conn, pass.run.run_id, pass.bot_id, "orders", &figures).map_err(fail_load)?;
+    Ok(figures)
+}
+
+/// Compares the number of sales before `cutoff` in the API (`/revenue`) and in the
+/// warehouse; `Some((api, warehouse))` when they differ.
+async fn old_sales_differ(
+    client: &ApiClient,
+    conn: &Connection,
+    bot_id: i64,
+    cutoff: i64,
+) -> Result<Option<(i64, i64)>, ApiError> {
+    // A boundary second at which the warehouse has no order, so that an API reading `to`
+    // as inclusive or exclusive counts the same orders.
+    let boundary: i64 = conn
+        .query_row(
+            "SELECT min(b) FROM range(?, ? + 3600) r(b)              WHERE NOT EXISTS (SELECT 1 FROM orders WHERE bot_id = ? AND epoch(order_date)::BIGINT = b)",
+            duckdb::params![cutoff, cutoff, bot_id],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(cutoff);
+    let ours: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM orders WHERE bot_id = ? AND _deleted_at IS NULL              AND order_status = 'COMPLETED' AND order_date < to_timestamp(?)",
+            duckdb::params![bot_id, boundary],
+            |r| r.get(0),
+        )
+        .unwrap_or(-1);
+    let value = client
+        .get(&Method::Revenue, &[("from", "0".into()), ("to", boundary.to_string())])
+        .await?;
+    let api = crate::api::models::RevenueReport::from_json(value)
+        .map_err(|e| ApiError::UnexpectedResult { endpoint: Method::Revenue.label(), cause: e.to_string() })?
+        .figures
+        .sales;
+    Ok((api != ours).then_some((api, ours)))
 }
 
 fn fetch_spec(stream: StreamName) -> FetchSpec {
@@ -394,24 +499,44 @@ fn orders_plan(
     previous: StreamState,
     run: RunStamp,
 ) -> Result<OrdersPlan, LoadError> {
+    let full = OrdersPlan { full_scan: true, cutoff: None, pending_keys: Vec::new(), expected_pages: None };
     let max_age_micros = settings.orders.full_scan_max_age.as_micros() as i64;
     let due = match previous.last_full_scan_micros {
         None => true,
         Some(last) => run.at_micros - last >= max_age_micros,
     };
     let Some(hwm) = previous.high_water_mark.filter(|_| !options.full_refresh && !due) else {
-        return Ok(OrdersPlan {
-            full_scan: true,
-            cutoff: None,
-            pending_keys: Vec::new(),
-        });
+        return Ok(full);
     };
+    let conn = warehouse.conn();
+    // A plan renamed in this run while orders still carry its old name: the API now
+    // lists those orders under the new name, so read them all again.
+    let renamed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM plans p WHERE p.bot_id = ? AND p._run_id = ? AND p._deleted_at IS NULL              AND EXISTS (SELECT 1 FROM orders o WHERE o.bot_id = p.bot_id AND o.plan_id = p.plan_id                          AND o._deleted_at IS NULL AND o.plan_name IS DISTINCT FROM p.plan_name)",
+            duckdb::params![bot_id, run.run_id],
+            |r| r.get(0),
+        )
+        .during(|| "checking for renamed plans".into())?;
+    if renamed > 0 {
+        info!(plans = renamed, "plans were renamed: orders get a full scan");
+        return Ok(full);
+    }
     let cutoff = hwm - settings.orders.lookback.as_secs() as i64;
-    let pending_keys = pending_before(warehouse.conn(), bot_id, cutoff, settings.orders.pending_refetch_limit)?;
+    let in_window: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM orders WHERE bot_id = ? AND order_date >= to_timestamp(?)",
+            duckdb::params![bot_id, cutoff],
+            |r| r.get(0),
+        )
+        .during(|| "counting orders in the lookback window".into())?;
+    let limit = i64::from(catalog::ORDERS_FETCH.page_limit.unwrap_or(100));
+    let pending_keys = pending_before(conn, bot_id, cutoff, settings.orders.pending_refetch_limit)?;
     Ok(OrdersPlan {
         full_scan: false,
         cutoff: Some(cutoff),
         pending_keys,
+        expected_pages: Some((in_window / limit + 1) as u64),
     })
 }
 
@@ -505,7 +630,7 @@ async fn dry_run(settings: &Settings, progress: &Progress, started: Instant) -> 
                         Ok(())
                     }
                     StreamName::Orders => {
-                        let plan = OrdersPlan { full_scan: true, cutoff: None, pending_keys: Vec::new() };
+                        let plan = OrdersPlan { full_scan: true, cutoff: None, pending_keys: Vec::new(), expected_pages: None };
                         fetch_orders(&client, catalog::ORDERS_FETCH, settings.pages_in_flight, plan, tx).await
                     }
                     _ => fetch_all(&client, fetch_spec(stream), settings.pages_in_flight, tx).await,

@@ -1,0 +1,116 @@
+//! The binary as cron or systemd runs it: stderr not a terminal, exit codes, JSON logs,
+//! metrics, and the key in no output or file.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::support::*;
+
+fn run_sync(base_url: &str, dir: &Path, key: &str, extra: &[&str]) -> Output {
+    bin()
+        .args(["sync", "--log-format", "json", "--bot-id", &BOT_ID.to_string(), "--base-url", base_url])
+        .arg("--warehouse")
+        .arg(dir.join("warehouse.duckdb"))
+        .arg("--parquet-dir")
+        .arg(dir.join("parquet"))
+        .args(["--max-attempts", "3", "--max-retry-secs", "2", "--timeout-secs", "5"])
+        .args(extra)
+        .env("TGM_API_KEY", key)
+        .output()
+        .expect("binary runs")
+}
+
+/// Every file under `dir`, as bytes, must not contain `needle`.
+fn assert_no_file_contains(dir: &Path, needle: &str) {
+    let mut checked = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("readable dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("readable file");
+                checked += 1;
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                    "{} contains the API key",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(checked > 0, "no files under {}", dir.display());
+}
+
+fn assert_clean_output(out: &Output) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains(TEST_KEY) && !stderr.contains(TEST_KEY), "key leaked:\n{stdout}\n{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no terminal escape codes when stderr is not a terminal:\n{stderr}");
+    for line in stderr.lines().filter(|l| l.starts_with('{')) {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_run_logs_json_writes_metrics_and_leaks_no_key() {
+    let server = start_sim(sim_options(400, 150)).await;
+    let dir = tempdir();
+    let metrics = dir.path().join("tgm.prom");
+    let out = run_sync(&server.base_url(), dir.path(), TEST_KEY, &["--metrics-file", metrics.to_str().expect("utf-8")]);
+    assert_clean_output(&out);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().any(|l| l.starts_with('{')), "JSON log lines: {stderr}");
+
+    let text = std::fs::read_to_string(&metrics).expect("metrics file");
+    let mut samples = 0;
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (name_labels, value) = line.rsplit_once(' ').expect("sample has a value");
+        value.parse::<f64>().unwrap_or_else(|_| panic!("numeric value: {line}"));
+        assert!(name_labels.starts_with("tgm_sync_"), "{line}");
+        samples += 1;
+    }
+    assert!(samples >= 7 * 7, "a sample per stream and family: {samples}");
+    assert!(text.contains("tgm_sync_rows_read{bot_id=\"1347378140\",stream=\"orders\"} 400"), "{text}");
+
+    // Permissions: nothing readable by others.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("warehouse.duckdb")).expect("warehouse").permissions().mode();
+    assert_eq!(mode & 0o077, 0, "warehouse mode {mode:o}");
+    assert_no_file_contains(dir.path(), TEST_KEY);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_failure_class_has_its_exit_code() {
+    let server = start_sim(sim_options(30, 10)).await;
+    let dir = tempdir();
+
+    // 401: authentication, at once, naming the bot.
+    let out = run_sync(&server.base_url(), dir.path(), "not-the-right-key-999", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains(&BOT_ID.to_string()), "{stderr}");
+    assert!(!stderr.contains("not-the-right-key-999"), "{stderr}");
+
+    // API down: a closed loopback port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let out = run_sync(&url, dir.path(), TEST_KEY, &[]);
+    assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_clean_output(&out);
+
+    // Bad configuration: plain http to a non-loopback host, an unknown stream.
+    let out = run_sync("http://example.com", dir.path(), TEST_KEY, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("http://example.com"), "{stderr}");
+    let out = run_sync(&server.base_url(), dir.path(), TEST_KEY, &["--streams", "orders,nonsense"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("nonsense"), "{stderr}");
+    server.shutdown().await;
+}

@@ -1,0 +1,8 @@
+//! Integration tests: one binary, one module per area. Everything talks to real parts:
+//! the simulator as an HTTP server on 127.0.0.1, DuckDB files, Parquet files read back.
+
+mod support;
+
+mod cli;
+mod client;
+mod sync;
