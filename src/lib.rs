@@ -16,6 +16,7 @@ pub mod logging;
 pub mod metrics;
 pub mod money;
 pub mod progress;
+pub mod report;
 pub mod secret;
 pub mod sim;
 pub mod streams;

@@ -9,10 +9,12 @@ use tgm_sync::exit::Exit;
 use tgm_sync::{logging, secret};
 
 fn main() -> ExitCode {
-    // Everything this process creates (warehouse, WAL, Parquet, metrics) is owner-only.
+    // Nothing this process creates (warehouse, WAL, Parquet, metrics) is readable by the
+    // world; group access stays as the caller's umask allows (a BI tools group).
     // SAFETY: umask only swaps the process file-mode mask; no memory is involved.
     unsafe {
-        libc::umask(0o077);
+        let inherited = libc::umask(0o077);
+        libc::umask(inherited | 0o007);
     }
     // A panic message could quote a URL: print it redacted.
     std::panic::set_hook(Box::new(|info| {

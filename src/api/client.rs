@@ -181,7 +181,7 @@ impl ApiClient {
             Err(AttemptError::Fatal(err)) => Err(err),
             Err(AttemptError::Transient { cause, .. }) => Err(ApiError::Unavailable {
                 endpoint: label.clone(),
-                attempts: self.shared.retry.max_attempts,
+                attempts,
                 elapsed: started.elapsed(),
                 cause: redact(&cause),
             }),

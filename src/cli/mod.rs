@@ -2,9 +2,12 @@
 //! every failure to a documented exit code.
 
 pub mod demo;
+pub mod fx;
+pub mod schedule;
 pub mod settings;
 pub mod status;
 pub mod sync;
+pub mod verify;
 
 use std::path::PathBuf;
 
@@ -45,8 +48,14 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Start the simulator, sync it into a demo warehouse and show example queries.
     Demo(demo::DemoArgs),
+    /// Compare the API's report endpoints with the warehouse's reports, field by field.
+    Verify(verify::VerifyArgs),
     /// Serve the built-in API simulator on 127.0.0.1.
     Sim(crate::sim::cli::SimArgs),
+    /// Exchange rates: `fx import FILE.csv` overrides the rates read off the API.
+    Fx(fx::FxArgs),
+    /// Print (or write) a systemd service + timer or a crontab line for this configuration.
+    Schedule(schedule::ScheduleArgs),
 }
 
 impl Cli {
@@ -121,6 +130,9 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Sync(args) => sync::run(config, args).await,
         Command::Status(args) => status::run(config, args),
         Command::Demo(args) => demo::run(args).await,
+        Command::Verify(args) => verify::run(config, args).await,
+        Command::Fx(args) => fx::run(config, args),
+        Command::Schedule(args) => schedule::run(config, args),
         Command::Sim(args) => crate::sim::cli::run(args)
             .await
             .map(|()| Exit::Success)

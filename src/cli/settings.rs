@@ -105,4 +105,32 @@ impl SettingsArgs {
         }
         Ok(settings)
     }
+
+    /// Settings for commands that only read or write the warehouse: no key is needed.
+    pub fn resolve_without_keys(&self, config_path: Option<&Path>) -> Result<LocalSettings, ConfigError> {
+        let explicit = config_path.is_some();
+        let path = config_path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG));
+        let (file, _) = config::read_file(&path, explicit)?;
+        let bot_ids = match &self.bot_ids {
+            Some(ids) => config::parse_bot_ids(ids)?,
+            None => file.bots.iter().map(|b| b.bot_id).collect(),
+        };
+        Ok(LocalSettings {
+            warehouse: self
+                .warehouse
+                .clone()
+                .or(file.warehouse)
+                .unwrap_or_else(|| PathBuf::from("tgm-warehouse.duckdb")),
+            bot_ids,
+        })
+    }
+}
+
+/// What a warehouse-only command needs.
+#[derive(Debug, Clone)]
+pub struct LocalSettings {
+    pub warehouse: PathBuf,
+    pub bot_ids: Vec<u64>,
 }

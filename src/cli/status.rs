@@ -32,7 +32,7 @@ fn queries() -> Vec<(String, String)> {
 }
 
 pub fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
-    let settings = args.settings.resolve(config.as_deref(), None, false)?;
+    let settings = args.settings.resolve_without_keys(config.as_deref())?;
     let warehouse = Warehouse::open_read_only(&settings.warehouse)?;
     println!("warehouse: {}", settings.warehouse.display());
     for (title, sql) in queries() {

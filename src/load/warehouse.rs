@@ -3,7 +3,7 @@
 //! A run takes an exclusive lock on `<warehouse>.lock` before opening DuckDB, so a second
 //! concurrent run fails at once with [`LoadError::LockHeld`] instead of waiting; a file
 //! held open by some other program (DuckDB's own lock) gives [`LoadError::InUse`].
-//! Files are created without group or world permissions.
+//! Files are created without world permissions.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -179,7 +179,7 @@ fn classify_open_error(path: &Path, e: duckdb::Error) -> LoadError {
     }
 }
 
-/// Owner-only permissions on the database and its WAL (best effort: the umask set at
+/// No world permissions on the database and its WAL (best effort: the umask set at
 /// start-up already covers new files).
 fn restrict_permissions(path: &Path) {
     let mut wal = path.as_os_str().to_owned();
@@ -187,8 +187,8 @@ fn restrict_permissions(path: &Path) {
     for p in [path.to_path_buf(), PathBuf::from(wal)] {
         if let Ok(meta) = std::fs::metadata(&p) {
             let mut perms = meta.permissions();
-            if perms.mode() & 0o077 != 0 {
-                perms.set_mode(perms.mode() & 0o700);
+            if perms.mode() & 0o007 != 0 {
+                perms.set_mode(perms.mode() & 0o770);
                 let _ = std::fs::set_permissions(&p, perms);
             }
         }

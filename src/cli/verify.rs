@@ -1,0 +1,101 @@
+//! `tgm-sync verify`: the API's report endpoints against the warehouse's reports.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Failure;
+use super::settings::SettingsArgs;
+use crate::api::{ApiClient, ClientSettings};
+use crate::currency::Currency;
+use crate::exit::Exit;
+use crate::load::Warehouse;
+use crate::report::verify::{REVENUE_TOLERANCE, Verdict, VerifyError, verify_bot};
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// A currency code, or `all` for all 13 (default: each bot's preferred currency).
+    #[arg(long, value_name = "CODE|all")]
+    pub currency: Option<String>,
+    /// List matching fields too, not only differences.
+    #[arg(long)]
+    pub show_matches: bool,
+}
+
+fn currencies(arg: Option<&str>, preferred: Option<String>) -> Result<Vec<Currency>, Failure> {
+    match arg {
+        Some(a) if a.eq_ignore_ascii_case("all") => Ok(Currency::ALL.to_vec()),
+        Some(a) => a.parse::<Currency>().map(|c| vec![c]).map_err(|e| Failure::new(Exit::Config, e.to_string())),
+        None => Ok(vec![preferred.and_then(|p| p.parse().ok()).unwrap_or(Currency::Eur)]),
+    }
+}
+
+pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Failure> {
+    if let Some(c) = &args.currency {
+        currencies(Some(c), None)?;
+    }
+    let settings = args.settings.resolve(config.as_deref(), None, true)?;
+    let warehouse = Warehouse::open_read_only(&settings.warehouse)?;
+    let conn = warehouse.conn();
+    let mut differences = 0;
+    let mut newer = 0;
+    let mut total = 0;
+    for bot in &settings.bots {
+        let bot_id = bot.bot_id as i64;
+        let preferred: Option<String> = conn
+            .query_row("SELECT preferred_currency FROM bot_settings WHERE bot_id = ?", [bot_id], |r| r.get(0))
+            .ok();
+        let list = currencies(args.currency.as_deref(), preferred)?;
+        let client = ApiClient::new(ClientSettings {
+            base_url: settings.base_url.clone(),
+            bot_id: bot.bot_id,
+            api_key: bot.api_key.clone(),
+            api_version: settings.api_version,
+            timeout: settings.timeout,
+            retry: settings.retry,
+            max_rps: settings.max_rps,
+        })?;
+        let checks = verify_bot(&client, conn, bot_id, &list).await.map_err(|e| match e {
+            VerifyError::Api(e) => Failure::from(e),
+            VerifyError::Load(e) => Failure::from(e),
+            other => Failure::new(Exit::Config, other.to_string()),
+        })?;
+        println!(
+            "{:>12}  {:<22} {:<4} {:<24} {:<12} {:>24} {:>24}  verdict",
+            "bot", "report", "cur", "row", "field", "api", "warehouse"
+        );
+        for c in &checks {
+            total += 1;
+            match c.verdict {
+                Verdict::Differs => differences += 1,
+                Verdict::NewerThanSync => newer += 1,
+                Verdict::Match => {}
+            }
+            if c.verdict != Verdict::Match || args.show_matches {
+                println!(
+                    "{:>12}  {:<22} {:<4} {:<24} {:<12} {:>24} {:>24}  {}",
+                    bot.bot_id,
+                    c.report,
+                    c.currency,
+                    c.key,
+                    c.field,
+                    c.api,
+                    c.warehouse,
+                    match c.verdict {
+                        Verdict::Match => "ok",
+                        Verdict::Differs => "DIFFERS",
+                        Verdict::NewerThanSync => "newer than the last sync",
+                    }
+                );
+            }
+        }
+    }
+    println!(
+        "\n{total} fields compared: {} match, {differences} differ, {newer} differ because of data newer than the last sync \
+         (revenue tolerance {REVENUE_TOLERANCE} relative; everything else exact)",
+        total - differences - newer
+    );
+    Ok(if differences > 0 { Exit::Mismatch } else { Exit::Success })
+}

@@ -1,0 +1,334 @@
+//! `tgm-sync verify`: each report endpoint against the warehouse's answer, field by field.
+//!
+//! Revenue may differ by 1e-9 relative (the API computes in floating point); sales,
+//! periods, ids, names and `formatted` must be equal. A difference in a report that
+//! covers time after the last sync, while the API has sales after it, is reported as
+//! "newer than the last sync" rather than as an error.
+
+use std::collections::BTreeMap;
+
+use duckdb::{Connection, params};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport, RevenueReport, UsersCount};
+use crate::api::{ApiClient, ApiError, Method};
+use crate::currency::Currency;
+use crate::load::LoadError;
+use crate::load::error::DbContext;
+use crate::money::Amount;
+
+/// The outcome of one field comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Match,
+    Differs,
+    /// Differs, but the API has sales after the last sync that this report covers.
+    NewerThanSync,
+}
+
+/// One compared field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub report: &'static str,
+    pub currency: String,
+    /// Which row: a period, a plan id, a gateway code.
+    pub key: String,
+    pub field: &'static str,
+    pub api: String,
+    pub warehouse: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("the warehouse has no completed sync of bot {0}: run `tgm-sync sync` first")]
+    NeverSynced(i64),
+}
+
+/// Relative tolerance on revenue.
+pub const REVENUE_TOLERANCE: &str = "0.000000001";
+
+fn revenue_close(api: &str, ours: &str) -> bool {
+    let (Ok(a), Ok(b)) = (Amount::parse(api), Amount::parse(ours)) else {
+        return api == ours;
+    };
+    let (Some(a), Some(b)) = (a.to_decimal(), b.to_decimal()) else {
+        return a == b;
+    };
+    let tolerance: Decimal = REVENUE_TOLERANCE.parse().unwrap_or_default();
+    let scale = a.abs().max(b.abs());
+    (a - b).abs() <= scale * tolerance
+}
+
+/// Rows of one report, keyed, as field → text.
+type Rows = BTreeMap<String, BTreeMap<&'static str, String>>;
+
+fn query_rows(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn duckdb::ToSql],
+    fields: &[&'static str],
+) -> Result<Rows, LoadError> {
+    let mut stmt = conn.prepare(sql).during(|| format!("preparing {sql}"))?;
+    let mut rows = stmt.query(params).during(|| format!("running {sql}"))?;
+    let mut out = Rows::new();
+    while let Some(row) = rows.next().during(|| format!("reading {sql}"))? {
+        let key: String = row.get(0).during(|| "reading a key".into())?;
+        let mut values = BTreeMap::new();
+        for (i, field) in fields.iter().enumerate() {
+            let v: Option<String> = row.get(i + 1).during(|| format!("reading {field}"))?;
+            values.insert(*field, v.unwrap_or_default());
+        }
+        out.insert(key, values);
+    }
+    Ok(out)
+}
+
+fn money(a: Amount) -> String {
+    a.to_string()
+}
+
+struct Comparer {
+    checks: Vec<Check>,
+    /// The API has sales after the last sync.
+    newer_sales: bool,
+}
+
+impl Comparer {
+    fn compare(&mut self, report: &'static str, currency: &str, api: &Rows, ours: &Rows, covers_after_sync: bool) {
+        let keys: std::collections::BTreeSet<&String> = api.keys().chain(ours.keys()).collect();
+        for key in keys {
+            let empty = BTreeMap::new();
+            let a = api.get(key).unwrap_or(&empty);
+            let o = ours.get(key).unwrap_or(&empty);
+            if a.is_empty() || o.is_empty() {
+                let verdict = self.verdict(false, covers_after_sync);
+                self.checks.push(Check {
+                    report,
+                    currency: currency.to_string(),
+                    key: key.clone(),
+                    field: "row",
+                    api: if a.is_empty() { "absent".into() } else { "present".into() },
+                    warehouse: if o.is_empty() { "absent".into() } else { "present".into() },
+                    verdict,
+                });
+                continue;
+            }
+            for (field, api_value) in a {
+                let ours_value = o.get(field).cloned().unwrap_or_default();
+                let equal = if *field == "revenue" {
+                    revenue_close(api_value, &ours_value)
+                } else {
+                    *api_value == ours_value
+                };
+                let verdict = self.verdict(equal, covers_after_sync);
+                self.checks.push(Check {
+                    report,
+                    currency: currency.to_string(),
+                    key: key.clone(),
+                    field,
+                    api: api_value.clone(),
+                    warehouse: ours_value,
+                    verdict,
+                });
+            }
+        }
+    }
+
+    fn verdict(&self, equal: bool, covers_after_sync: bool) -> Verdict {
+        if equal {
+            Verdict::Match
+        } else if covers_after_sync && self.newer_sales {
+            Verdict::NewerThanSync
+        } else {
+            Verdict::Differs
+        }
+    }
+}
+
+fn as_list(endpoint: &Method, value: Value) -> Result<Vec<Value>, ApiError> {
+    match value {
+        Value::Array(rows) => Ok(rows),
+        Value::Null => Ok(Vec::new()),
+        other => Err(ApiError::UnexpectedResult {
+            endpoint: endpoint.label(),
+            cause: format!("expected a list, got {}", crate::api::pager::json_kind(&other)),
+        }),
+    }
+}
+
+fn unreadable(endpoint: &Method, e: impl std::fmt::Display) -> ApiError {
+    ApiError::UnexpectedResult {
+        endpoint: endpoint.label(),
+        cause: e.to_string(),
+    }
+}
+
+/// The time of the bot's last successful sync (UNIX seconds).
+fn last_sync(conn: &Connection, bot_id: i64) -> Result<i64, VerifyError> {
+    let at: Option<i64> = conn
+        .query_row(
+            "SELECT max(epoch(started_at))::BIGINT FROM _sync_runs WHERE bot_id = ? AND status IN ('success', 'partial')",
+            params![bot_id],
+            |r| r.get(0),
+        )
+        .during(|| "reading the last sync".into())?;
+    at.ok_or(VerifyError::NeverSynced(bot_id))
+}
+
+/// Compares every report endpoint with the warehouse for one bot, in each currency.
+pub async fn verify_bot(
+    client: &ApiClient,
+    conn: &Connection,
+    bot_id: i64,
+    currencies: &[Currency],
+) -> Result<Vec<Check>, VerifyError> {
+    let synced_at = last_sync(conn, bot_id)?;
+    let now = chrono::Utc::now().timestamp();
+    // Sales after the last sync explain differences in reports that cover that time.
+    let since = client
+        .get(&Method::Revenue, &[("from", synced_at.to_string()), ("to", (now + 1).to_string())])
+        .await?;
+    let newer_sales = RevenueReport::from_json(since)
+        .map_err(|e| unreadable(&Method::Revenue, e))?
+        .figures
+        .sales
+        > 0;
+    let mut cmp = Comparer { checks: Vec::new(), newer_sales };
+
+    for &currency in currencies {
+        let cur = currency.code();
+        let q = currency.query_value();
+        // /revenue over all time up to the last sync, and over its last 30 days.
+        for (label, from) in [("all time", 0), ("last 30 days", synced_at - 30 * 86_400)] {
+            let value = client
+                .get(&Method::Revenue, &[("from", from.to_string()), ("to", synced_at.to_string()), ("currency", q.clone())])
+                .await?;
+            let r = RevenueReport::from_json(value).map_err(|e| unreadable(&Method::Revenue, e))?;
+            let api: Rows = BTreeMap::from([(label.to_string(), figures_row(&r.figures))]);
+            let ours = query_rows(
+                conn,
+                "SELECT ?, money_text(revenue), currency, formatted, sales::VARCHAR FROM revenue(?, ?, ?, bot := ?)",
+                &[&label, &from, &synced_at, &cur, &bot_id],
+                &["revenue", "currency", "formatted", "sales"],
+            )?;
+            cmp.compare("revenue", cur, &api, &ours, false);
+        }
+        // /orders/count by day, month and year.
+        for (unit, count) in [("day", 7), ("month", 12), ("year", 3)] {
+            let value = client
+                .get(&Method::OrdersCount, &[("interval_unit", unit.into()), ("interval_count", count.to_string()), ("currency", q.clone())])
+                .await?;
+            let mut api = Rows::new();
+            for row in as_list(&Method::OrdersCount, value)? {
+                let p = PeriodFigures::from_json(row).map_err(|e| unreadable(&Method::OrdersCount, e))?;
+                api.insert(format!("{unit} {}", p.period), figures_row(&p.figures));
+            }
+            let ours = query_rows(
+                conn,
+                "SELECT ? || ' ' || period, money_text(revenue), currency, formatted, sales::VARCHAR FROM orders_count(?, ?, ?, bot := ?)",
+                &[&unit, &unit, &count, &cur, &bot_id],
+                &["revenue", "currency", "formatted", "sales"],
+            )?;
+            cmp.compare("orders/count", cur, &api, &ours, true);
+        }
+        // /plans/report: totals and the monthly breakdown.
+        let value = client.get(&Method::PlansReport, &[("currency", q.clone())]).await?;
+        let mut api = Rows::new();
+        for row in as_list(&Method::PlansReport, value)? {
+            let p = PlanReport::from_json(row).map_err(|e| unreadable(&Method::PlansReport, e))?;
+            let mut fields = figures_row(&p.figures);
+            fields.insert("plan_name", p.plan_name.clone().unwrap_or_default());
+            api.insert(format!("plan {}", p.plan_id), fields);
+            for b in &p.breakdown {
+                api.insert(format!("plan {} {}", p.plan_id, b.period), figures_row(&b.figures));
+            }
+        }
+        let mut ours = query_rows(
+            conn,
+            "SELECT 'plan ' || plan_id, money_text(revenue), currency, formatted, sales::VARCHAR, plan_name \
+             FROM plans_report(?, bot := ?)",
+            &[&cur, &bot_id],
+            &["revenue", "currency", "formatted", "sales", "plan_name"],
+        )?;
+        ours.extend(query_rows(
+            conn,
+            "SELECT 'plan ' || plan_id || ' ' || b.period, money_text(b.revenue), b.currency, b.formatted, b.sales::VARCHAR \
+             FROM plans_report(?, bot := ?), unnest(breakdown) AS t(b)",
+            &[&cur, &bot_id],
+            &["revenue", "currency", "formatted", "sales"],
+        )?);
+        cmp.compare("plans/report", cur, &api, &ours, true);
+        // /paymentMethods/report, all time.
+        let value = client.get(&Method::PaymentMethodsReport, &[("currency", q.clone())]).await?;
+        let mut api = Rows::new();
+        for row in as_list(&Method::PaymentMethodsReport, value)? {
+            let g = PaymentMethodReport::from_json(row).map_err(|e| unreadable(&Method::PaymentMethodsReport, e))?;
+            let mut fields = figures_row(&g.figures);
+            fields.insert("display_name", g.display_name.clone().unwrap_or_default());
+            api.insert(g.name.clone(), fields);
+        }
+        let ours = query_rows(
+            conn,
+            "SELECT name, money_text(revenue), currency, formatted, sales::VARCHAR, display_name \
+             FROM payment_methods_report(?, bot := ?)",
+            &[&cur, &bot_id],
+            &["revenue", "currency", "formatted", "sales", "display_name"],
+        )?;
+        cmp.compare("paymentMethods/report", cur, &api, &ours, true);
+    }
+
+    // /users/count against the snapshot of the last sync: users interact with the bot all
+    // the time, so a difference is "newer than the last sync" unless nothing happened.
+    let value = client.get(&Method::UsersCount, &[]).await?;
+    let u = UsersCount::from_json(value).map_err(|e| unreadable(&Method::UsersCount, e))?;
+    let show = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let api: Rows = BTreeMap::from([(
+        "users".to_string(),
+        BTreeMap::from([
+            ("users", show(u.users)),
+            ("leads", show(u.leads)),
+            ("churned", show(u.churned)),
+            ("members", show(u.members)),
+        ]),
+    )]);
+    let ours = query_rows(
+        conn,
+        "SELECT 'users', users::VARCHAR, leads::VARCHAR, churned::VARCHAR, members::VARCHAR FROM users_count(bot := ?)",
+        &[&bot_id],
+        &["users", "leads", "churned", "members"],
+    )?;
+    let saved = cmp.newer_sales;
+    cmp.newer_sales = true;
+    cmp.compare("users/count", "", &api, &ours, true);
+    cmp.newer_sales = saved;
+    Ok(cmp.checks)
+}
+
+fn figures_row(f: &crate::api::models::Figures) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("revenue", money(f.revenue)),
+        ("currency", f.currency.clone()),
+        ("formatted", f.formatted.clone().unwrap_or_default()),
+        ("sales", f.sales.to_string()),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revenue_tolerance_is_relative() {
+        assert!(revenue_close("398.60636332000007", "398.60636332"));
+        assert!(revenue_close("1000000", "1000000.0000009"));
+        assert!(!revenue_close("1000000", "1000000.01"));
+        assert!(revenue_close("0", "0"));
+        assert!(!revenue_close("0", "0.000001"));
+    }
+}
