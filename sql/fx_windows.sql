@@ -9,7 +9,7 @@
 --
 -- Parameter: bot_id. Result: currency, from_ts, to_ts (UNIX seconds), native, sales.
 WITH s AS (
-    SELECT epoch(order_date)::BIGINT AS t, upper(currency) AS currency, amount
+    SELECT epoch(order_date::TIMESTAMP)::BIGINT AS t, upper(currency) AS currency, amount
     FROM orders
     WHERE bot_id = $1 AND order_status = 'COMPLETED' AND _deleted_at IS NULL
       AND amount IS NOT NULL AND currency IS NOT NULL

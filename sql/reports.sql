@@ -30,19 +30,20 @@
 -- `currency` is upper case. `bot` limits a report to one bot_id: pass it rather than
 -- filtering afterwards, because a sale with no exchange rate to the report currency is
 -- an error, and another bot's missing rate must not fail this bot's report. `now_ts`
--- (TIMESTAMP or TIMESTAMPTZ) pins "the current period" for tests. `revenue` columns are DECIMAL(38,18); money_text() renders
--- one as the API's full-precision string. Results are ordered as the API orders them,
--- but a caller that needs an order should still say ORDER BY.
+-- (TIMESTAMP or TIMESTAMPTZ) pins "the current period" for tests. `revenue` columns are
+-- DECIMAL(38,18); money_text() renders one as the API's full-precision string. Results
+-- come ordered as the API orders them (per bot), but a caller that needs an order should
+-- still say ORDER BY.
 
 
 -- ==================================================================== reference data
 
--- The 13 report currencies and the digits `formatted` shows (SPEC §2; src/currency.rs).
+-- The 13 report currencies (SPEC §2; src/currency.rs). Their minor units: minor_units().
 CREATE OR REPLACE VIEW report_currencies AS
 SELECT * FROM (VALUES
-    ('USD', 2), ('EUR', 2), ('GBP', 2), ('CAD', 2), ('AUD', 2), ('NZD', 2), ('JPY', 0),
-    ('CNY', 2), ('RUB', 2), ('BRL', 2), ('INR', 2), ('TRY', 2), ('BTC', 8)
-) AS t(code, minor_units);
+    ('USD'), ('EUR'), ('GBP'), ('CAD'), ('AUD'), ('NZD'), ('JPY'),
+    ('CNY'), ('RUB'), ('BRL'), ('INR'), ('TRY'), ('BTC')
+) AS t(code);
 
 -- Every bot this warehouse has heard of: reports list each one, zero-filled.
 CREATE OR REPLACE VIEW known_bots AS
@@ -261,11 +262,11 @@ WHERE upper(trim(o.order_status)) = 'COMPLETED'
   AND o._deleted_at IS NULL;
 
 -- Sales of `bot` (NULL: every bot) with order_date_utc in [from_utc, to_utc) (TIMESTAMP,
--- NULL = unbounded), each
--- converted to the report currency: revenue_amount = fx_mul(amount, rate in force).
--- A sale whose currency has no rate to the report currency stops the query with an
--- error naming the pair: a report never silently leaves a sale out. The time filter
--- runs before the conversion, so only the sales a report counts need a rate.
+-- NULL = unbounded), each converted to the bot's report currency (see report_target):
+-- revenue_amount = fx_mul(amount, rate in force). A sale whose currency has no rate to
+-- the report currency stops the query with an error naming the pair: a report never
+-- silently leaves a sale out. The WHERE runs before the conversion, so only the sales a
+-- report counts need a rate.
 CREATE OR REPLACE MACRO sales_in(currency, from_utc, to_utc, bot) AS TABLE
 SELECT s.*,
        t.report_currency,

@@ -3,7 +3,7 @@
 -- title: Last runs
 SELECT run_id, bot_id,
        strftime(started_at::TIMESTAMP, '%Y-%m-%d %H:%M:%S') AS started_utc,
-       round(epoch(finished_at) - epoch(started_at), 1) AS seconds,
+       round(epoch(finished_at::TIMESTAMP) - epoch(started_at::TIMESTAMP), 1) AS seconds,
        status, requests, retries, rows_rejected AS rejected,
        coalesce(error, '') AS error
 FROM _sync_runs

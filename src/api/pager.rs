@@ -5,13 +5,21 @@
 //! order. Paging stops at the first page shorter than `limit`, at a page whose keys were
 //! all seen earlier in this run (an endpoint that ignores `limit`/`offset` must not loop
 //! forever), at the first error, or when the caller says so (orders' incremental stop).
+//!
+//! Offset paging drifts: a row inserted at the top while pages are in flight shifts the
+//! pages served after it by one. Served one after another, that only repeats a row; but
+//! pages in flight together are served in any order, and a page served *before* the one
+//! above it can leave a gap. So consecutive pages overlap by a few rows (`overlap`): two
+//! neighbours that share no key may have a gap between them, and the pager then re-reads
+//! that stretch one page at a time (which cannot leave gaps) until it meets the later
+//! page. Rows repeated at a boundary are handed out once.
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::Value;
 use tokio::task::JoinHandle;
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, debug, info_span, warn};
 
 use super::client::ApiClient;
 use super::endpoint::Method;
@@ -41,6 +49,26 @@ pub struct PageRequest {
     pub key_of: KeyFn,
 }
 
+/// Rows two consecutive pages share, so that a gap between them can be seen.
+pub fn overlap(limit: u32) -> u32 {
+    if limit < 2 { 0 } else { (limit / 50).max(1) }
+}
+
+/// How far apart consecutive page offsets are.
+pub fn stride(limit: u32) -> u64 {
+    u64::from(limit - overlap(limit)).max(1)
+}
+
+/// Requests a newest-first read makes until a page lies wholly past the first `rows`
+/// rows: pages at offsets 0, stride, 2·stride, … up to the first one at or past `rows`.
+pub fn pages_to_pass(rows: u64, limit: u32) -> u64 {
+    rows.div_ceil(stride(limit)) + 1
+}
+
+/// At most this many extra requests repair one boundary; past that the drift is too fast
+/// to chase and the next run picks the rows up.
+const MAX_REPAIR_REQUESTS: u32 = 50;
+
 type PageTask = JoinHandle<Result<Vec<Value>, ApiError>>;
 
 /// Hands out pages in order while fetching ahead.
@@ -51,10 +79,32 @@ pub struct Pager {
     queue: VecDeque<(u64, PageTask)>,
     /// Hashes of the keys seen so far: 8 bytes a row, enough to spot a repeating page.
     seen: HashSet<u64>,
+    /// Key hashes of the last page handed out, and whether it was full.
+    previous: Option<(u64, HashSet<u64>, bool)>,
     /// Until the first full page, one request at a time: small streams cost one request.
     ramped_up: bool,
     done: bool,
     pages: u64,
+    repairs: u64,
+}
+
+fn key_hash(key: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+fn fetch(client: ApiClient, method: Method, params: Vec<(&'static str, String)>) -> impl Future<Output = Result<Vec<Value>, ApiError>> {
+    async move {
+        match client.get(&method, &params).await? {
+            Value::Array(rows) => Ok(rows),
+            Value::Null => Ok(Vec::new()),
+            other => Err(ApiError::UnexpectedResult {
+                endpoint: method.label(),
+                cause: format!("expected a list, got {}", json_kind(&other)),
+            }),
+        }
+    }
 }
 
 impl Pager {
@@ -65,15 +115,29 @@ impl Pager {
             next_offset: 0,
             queue: VecDeque::new(),
             seen: HashSet::new(),
+            previous: None,
             ramped_up: false,
             done: false,
             pages: 0,
+            repairs: 0,
         }
     }
 
     /// Pages handed out so far.
     pub fn pages(&self) -> u64 {
         self.pages
+    }
+
+    /// Boundaries re-read because a gap was possible.
+    pub fn repairs(&self) -> u64 {
+        self.repairs
+    }
+
+    fn params_for(&self, offset: u64) -> Vec<(&'static str, String)> {
+        let mut params = self.request.params.clone();
+        params.push(("limit", self.request.limit.to_string()));
+        params.push(("offset", offset.to_string()));
+        params
     }
 
     /// The next page in offset order, or `None` when paging is over.
@@ -97,12 +161,19 @@ impl Pager {
                 return Some(Err(err));
             }
         };
-        if rows.len() < self.request.limit as usize {
-            self.stop();
-        } else {
+        let full = rows.len() >= self.request.limit as usize;
+        if full {
             self.ramped_up = true;
+        } else {
+            self.stop();
         }
-        if !rows.is_empty() && self.all_seen(&rows) {
+        let hashes: Vec<Option<u64>> = rows
+            .iter()
+            .map(|r| (self.request.key_of)(r).map(|k| key_hash(&k)))
+            .collect();
+        let any_key = hashes.iter().any(Option::is_some);
+        let all_seen = any_key && hashes.iter().all(|h| h.is_some_and(|h| self.seen.contains(&h)));
+        if !rows.is_empty() && all_seen {
             warn!(
                 endpoint = %self.request.method,
                 offset,
@@ -111,8 +182,71 @@ impl Pager {
             self.stop();
             return None;
         }
+
+        // A possible gap above this page: re-read the stretch one page at a time.
+        let mut out_rows = Vec::with_capacity(rows.len());
+        let mut out_keys: HashSet<u64> = HashSet::new();
+        if let Some((prev_offset, prev_keys, prev_full)) = self.previous.take() {
+            let this_keys: HashSet<u64> = hashes.iter().flatten().copied().collect();
+            let touching = this_keys.iter().any(|h| prev_keys.contains(h));
+            if prev_full && any_key && !touching && overlap(self.request.limit) > 0 {
+                match self.repair(prev_offset, &this_keys).await {
+                    Ok(repaired) => {
+                        for row in repaired {
+                            if let Some(h) = (self.request.key_of)(&row).map(|k| key_hash(&k)) {
+                                if prev_keys.contains(&h) || this_keys.contains(&h) || !out_keys.insert(h) {
+                                    continue;
+                                }
+                            }
+                            out_rows.push(row);
+                        }
+                    }
+                    Err(err) => {
+                        self.stop();
+                        return Some(Err(err));
+                    }
+                }
+            }
+            self.previous = Some((prev_offset, prev_keys, prev_full));
+        }
+        // Rows the previous page already handed out (the overlap) are not repeated.
+        let prev_keys = self.previous.as_ref().map(|(_, k, _)| k);
+        for (row, hash) in rows.into_iter().zip(&hashes) {
+            if let Some(h) = hash {
+                if prev_keys.is_some_and(|k| k.contains(h)) || !out_keys.insert(*h) {
+                    continue;
+                }
+            }
+            out_rows.push(row);
+        }
+        self.seen.extend(hashes.iter().flatten().copied());
+        self.seen.extend(out_keys.iter().copied());
+        self.previous = Some((offset, hashes.iter().flatten().copied().collect(), full));
         self.pages += 1;
-        Some(Ok(Page { offset, rows }))
+        Some(Ok(Page { offset, rows: out_rows }))
+    }
+
+    /// Reads, one page at a time from `from_offset`, until a page shares a key with the
+    /// page whose keys are `until`; returns the rows read on the way.
+    async fn repair(&mut self, from_offset: u64, until: &HashSet<u64>) -> Result<Vec<Value>, ApiError> {
+        self.repairs += 1;
+        debug!(endpoint = %self.request.method, from_offset, "pages shared no row: re-reading the boundary one page at a time");
+        let mut rows = Vec::new();
+        let mut offset = from_offset;
+        for _ in 0..MAX_REPAIR_REQUESTS {
+            let page = fetch(self.client.clone(), self.request.method.clone(), self.params_for(offset)).await?;
+            let short = page.len() < self.request.limit as usize;
+            let met = page
+                .iter()
+                .any(|r| (self.request.key_of)(r).is_some_and(|k| until.contains(&key_hash(&k))));
+            rows.extend(page);
+            if met || short {
+                return Ok(rows);
+            }
+            offset += stride(self.request.limit);
+        }
+        warn!(endpoint = %self.request.method, "rows are being added faster than a boundary can be re-read; the next run collects what this one missed");
+        Ok(rows)
     }
 
     /// Stops paging and cancels the requests still in flight.
@@ -123,60 +257,25 @@ impl Pager {
         }
     }
 
-    /// Records the page's keys; true if there were keys and all had been seen before.
-    fn all_seen(&mut self, rows: &[Value]) -> bool {
-        let mut any_key = false;
-        let mut all_seen = true;
-        for row in rows {
-            if let Some(key) = (self.request.key_of)(row) {
-                any_key = true;
-                let mut h = DefaultHasher::new();
-                key.hash(&mut h);
-                if self.seen.insert(h.finish()) {
-                    all_seen = false;
-                }
-            } else {
-                all_seen = false;
-            }
-        }
-        any_key && all_seen
-    }
-
     fn fill(&mut self) {
         let window = if self.ramped_up {
             self.request.pages_in_flight.max(1)
         } else {
             1
         };
+        let stride = stride(self.request.limit);
         while !self.done && self.queue.len() < window {
-            let page_index = self.next_offset / u64::from(self.request.limit.max(1));
+            let page_index = self.next_offset / stride;
             if let Some(cap) = self.request.prefetch_pages {
                 if page_index >= cap && !self.queue.is_empty() {
                     break;
                 }
             }
             let offset = self.next_offset;
-            self.next_offset += u64::from(self.request.limit);
-            let client = self.client.clone();
-            let method = self.request.method.clone();
-            let mut params = self.request.params.clone();
-            params.push(("limit", self.request.limit.to_string()));
-            params.push(("offset", offset.to_string()));
-            let page = offset / u64::from(self.request.limit.max(1));
-            let span = info_span!("page", endpoint = %method, page, offset);
+            self.next_offset += stride;
+            let span = info_span!("page", endpoint = %self.request.method, page = page_index, offset);
             let task = tokio::spawn(
-                async move {
-                    let result = client.get(&method, &params).await?;
-                    match result {
-                        Value::Array(rows) => Ok(rows),
-                        Value::Null => Ok(Vec::new()),
-                        other => Err(ApiError::UnexpectedResult {
-                            endpoint: method.label(),
-                            cause: format!("expected a list, got {}", json_kind(&other)),
-                        }),
-                    }
-                }
-                .instrument(span),
+                fetch(self.client.clone(), self.request.method.clone(), self.params_for(offset)).instrument(span),
             );
             self.queue.push_back((offset, task));
         }
@@ -198,5 +297,23 @@ pub fn json_kind(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_and_stride() {
+        assert_eq!((overlap(100), stride(100)), (2, 98));
+        assert_eq!((overlap(1000), stride(1000)), (20, 980));
+        assert_eq!((overlap(3), stride(3)), (1, 2));
+        assert_eq!((overlap(1), stride(1)), (0, 1));
+        // 250 rows newest-first: pages at 0, 98, 196 hold rows up to 295; the page at 294
+        // is the first wholly past them.
+        assert_eq!(pages_to_pass(250, 100), 4);
+        assert_eq!(pages_to_pass(0, 100), 1);
+        assert_eq!(pages_to_pass(98, 100), 2);
     }
 }

@@ -95,7 +95,8 @@ pub fn migrate(conn: &Connection) -> Result<u32, SchemaError> {
     if at > known {
         return Err(SchemaError::TooNew { found: at, known });
     }
-    for migration in MIGRATIONS.iter().filter(|m| m.version > at) {
+    let start = at;
+    for migration in MIGRATIONS.iter().filter(|m| m.version > start) {
         apply(conn, migration).map_err(|source| SchemaError::Migration {
             version: migration.version,
             name: migration.name,

@@ -20,7 +20,7 @@ pub struct StreamState {
 
 pub fn read_state(conn: &Connection, bot_id: i64, stream: &str) -> Result<StreamState, LoadError> {
     conn.query_row(
-        "SELECT epoch(high_water_mark)::BIGINT, epoch_us(last_full_scan_at) \
+        "SELECT epoch(high_water_mark::TIMESTAMP)::BIGINT, epoch_us(last_full_scan_at::TIMESTAMP) \
          FROM _sync_state WHERE bot_id = ? AND stream = ?",
         params![bot_id, stream],
         |r| {

@@ -173,7 +173,7 @@ fn unreadable(endpoint: &Method, e: impl std::fmt::Display) -> ApiError {
 fn last_sync(conn: &Connection, bot_id: i64) -> Result<i64, VerifyError> {
     let at: Option<i64> = conn
         .query_row(
-            "SELECT max(epoch(started_at))::BIGINT FROM _sync_runs WHERE bot_id = ? AND status IN ('success', 'partial')",
+            "SELECT max(epoch(started_at::TIMESTAMP))::BIGINT FROM _sync_runs WHERE bot_id = ? AND status IN ('success', 'partial')",
             params![bot_id],
             |r| r.get(0),
         )

@@ -9,11 +9,11 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::currency::Currency;
 
 use super::SimOptions;
+use super::keys::order_key;
 use super::model::{
     Coupon, CouponRevenue, Gateway, Membership, Order, OrderStatus, Plan, PlanOptions, Project,
     SimData, gateway,
 };
-use super::periods::compact_date;
 
 const DAY: i64 = 86_400;
 /// Orders spread over about three years before "now".
@@ -426,7 +426,7 @@ pub fn new_order(data: &mut SimData, rng: &mut Rng, date: i64, now: i64) -> Orde
     let order_status = pick_status(rng, age);
     let serial = data.next_order_serial;
     data.next_order_serial += 1;
-    let order_key = make_key(rng, gateway, serial, date, member_id);
+    let order_key = order_key(rng, gateway, serial, date, member_id);
     let (plan_id, project_id, mut amount, currency) = match data.plans.get(plan_index) {
         Some(p) => (p.plan_id, p.project_id, p.price, p.currency),
         None => (0, 0, Decimal::ZERO, Currency::Eur),
@@ -539,63 +539,6 @@ fn pick_status(rng: &mut Rng, age: i64) -> OrderStatus {
     } else {
         OrderStatus::Canceled
     }
-}
-
-/// An order key in the style of its gateway; each embeds `serial`, so keys are unique.
-fn make_key(rng: &mut Rng, gateway: &Gateway, serial: u64, date: i64, member_id: u64) -> String {
-    let digits = |rng: &mut Rng, n: usize| -> String { (0..n).map(|_| rng.digit(10)).collect() };
-    let letters = |rng: &mut Rng, n: usize| -> String { (0..n).map(|_| rng.uppercase()).collect() };
-    match gateway.code {
-        "stripe" => {
-            let mode = if rng.f64() < 0.2 { "test" } else { "live" };
-            let noise: String = (0..18).map(|_| rng.alphanumeric()).collect();
-            format!("cs_{mode}_{noise}{}", base36(serial, 6))
-        }
-        "paypal" => {
-            if rng.bool() {
-                format!("{}{}{serial:07}", digits(rng, 8), letters(rng, 2))
-            } else {
-                format!(
-                    "{}{}{}{}{serial:07}",
-                    digits(rng, 1),
-                    letters(rng, 2),
-                    digits(rng, 5),
-                    letters(rng, 2)
-                )
-            }
-        }
-        "telegram" => format!(
-            "TGM_{}_{:09}",
-            compact_date(date),
-            serial * 1_000 + rng.u64(..1_000)
-        ),
-        "cryptonokyc" => format!("TGM-{member_id}-{}-{serial:08x}", compact_date(date)),
-        "paystack" => format!("T{:06}{serial:010}", rng.u32(..1_000_000)),
-        "authorizenet" => format!("{}", 40_000_000_000u64 + serial),
-        _ => format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:04x}{serial:08x}",
-            rng.u32(..),
-            rng.u16(..),
-            rng.u16(..),
-            rng.u16(..),
-            rng.u16(..)
-        ),
-    }
-}
-
-/// `n` in base 36 (lower case), left-padded with zeros to `width`.
-fn base36(mut n: u64, width: usize) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::with_capacity(width.max(13));
-    while n > 0 {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-    }
-    while out.len() < width {
-        out.push(b'0');
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -772,13 +715,6 @@ mod tests {
             d("0.0002225")
         );
         assert_eq!(discounted(d("5"), &coupon(0, 1), Currency::Gbp), d("4"));
-    }
-
-    #[test]
-    fn base36_pads() {
-        assert_eq!(base36(0, 6), "000000");
-        assert_eq!(base36(35, 6), "00000z");
-        assert_eq!(base36(36, 2), "10");
     }
 
     #[test]

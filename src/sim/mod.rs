@@ -11,6 +11,7 @@ mod data;
 mod endpoints;
 mod faults;
 pub mod format;
+mod keys;
 mod model;
 mod options;
 mod params;

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use crate::currency::Currency;
 
-use super::model::{Order, SimData};
+use super::model::{GATEWAYS, Gateway, Order, SimData};
 use super::periods::{IntervalUnit, Period, last_periods, month_index, month_label};
 use super::rates::convert;
 
@@ -216,19 +216,21 @@ pub struct GatewayReportRow {
 /// `/paymentMethods/report`: every gateway with sales, all time, by revenue descending
 /// (ties by code).
 pub fn payment_methods_report(data: &SimData, currency: Currency) -> Vec<GatewayReportRow> {
-    let mut by_code: HashMap<&'static str, (&'static str, Tally)> = HashMap::new();
+    // One tally per entry of GATEWAYS, found by address (or code): no hashing per order.
+    let mut tallies = vec![Tally::default(); GATEWAYS.len()];
     for order in data.orders.iter().filter(|o| o.is_sale()) {
-        by_code
-            .entry(order.gateway.code)
-            .or_insert_with(|| (order.gateway.display_name, Tally::default()))
-            .1
-            .add(order);
+        let same = |g: &Gateway| std::ptr::eq(g, order.gateway) || g.code == order.gateway.code;
+        if let Some(at) = GATEWAYS.iter().position(same) {
+            tallies[at].add(order);
+        }
     }
-    let mut rows: Vec<GatewayReportRow> = by_code
-        .into_iter()
-        .map(|(name, (display_name, tally))| GatewayReportRow {
-            name,
-            display_name,
+    let mut rows: Vec<GatewayReportRow> = GATEWAYS
+        .iter()
+        .zip(tallies)
+        .filter(|(_, tally)| tally.sales > 0)
+        .map(|(gateway, tally)| GatewayReportRow {
+            name: gateway.code,
+            display_name: gateway.display_name,
             revenue: tally.revenue(currency),
             sales: tally.sales,
         })
@@ -266,7 +268,7 @@ pub fn users_count(data: &SimData, now: i64) -> UserCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::model::{GATEWAYS, Membership, OrderStatus, gateway};
+    use crate::sim::model::{Membership, OrderStatus, gateway};
     use std::collections::VecDeque;
     use std::str::FromStr;
 

@@ -68,7 +68,7 @@ pub fn load_stream<R: StagedRow>(
     let mut summary: Option<FetchSummary> = None;
     let bot_id = ctx.bot_id;
 
-    let mut read_row = |row: Value,
+    let read_row = |row: Value,
                         stager: &mut Stager<'_>,
                         figures: &mut StreamFigures,
                         rejects: &mut Vec<(String, String)>|

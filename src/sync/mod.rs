@@ -434,7 +434,7 @@ async fn old_sales_differ(
     // as inclusive or exclusive counts the same orders.
     let boundary: i64 = conn
         .query_row(
-            "SELECT min(b) FROM range(?, ? + 3600) r(b)              WHERE NOT EXISTS (SELECT 1 FROM orders WHERE bot_id = ? AND epoch(order_date)::BIGINT = b)",
+            "SELECT min(b) FROM range(?, ? + 3600) r(b)              WHERE NOT EXISTS (SELECT 1 FROM orders WHERE bot_id = ? AND epoch(order_date::TIMESTAMP)::BIGINT = b)",
             duckdb::params![cutoff, cutoff, bot_id],
             |r| r.get::<_, Option<i64>>(0),
         )
@@ -530,13 +530,13 @@ fn orders_plan(
             |r| r.get(0),
         )
         .during(|| "counting orders in the lookback window".into())?;
-    let limit = i64::from(catalog::ORDERS_FETCH.page_limit.unwrap_or(100));
+    let limit = catalog::ORDERS_FETCH.page_limit.unwrap_or(100);
     let pending_keys = pending_before(conn, bot_id, cutoff, settings.orders.pending_refetch_limit)?;
     Ok(OrdersPlan {
         full_scan: false,
         cutoff: Some(cutoff),
         pending_keys,
-        expected_pages: Some((in_window / limit + 1) as u64),
+        expected_pages: Some(crate::api::pager::pages_to_pass(in_window.max(0) as u64, limit)),
     })
 }
 

@@ -325,7 +325,9 @@ async fn coupons_ignoring_limit_and_offset_do_not_loop() {
     // simulator ignores it and repeats all 7 every time.
     let rows = page_all(&client, Method::Coupons, 3, key_of("name")).await;
     assert_eq!(rows.len(), 7, "each coupon once");
-    assert!(server.handle.requests().get("coupons") <= 3, "stopped after the repeated page");
+    // The first page, then at most one window of pages in flight before the repeat is seen.
+    let requests = server.handle.requests().get("coupons");
+    assert!((2..=5).contains(&requests), "stopped after the repeated page ({requests} requests)");
     server.shutdown().await;
 }
 

@@ -31,7 +31,11 @@ fn rows(conn: &Connection, sql: &str) -> Vec<String> {
     let n = stmt.column_count();
     stmt.query_map([], |row| {
         (0..n)
-            .map(|i| Ok(row.get::<_, Option<String>>(i)?.unwrap_or_else(|| "NULL".into())))
+            .map(|i| {
+                Ok(row
+                    .get::<_, Option<String>>(i)?
+                    .unwrap_or_else(|| "NULL".into()))
+            })
             .collect::<duckdb::Result<Vec<_>>>()
             .map(|cols| cols.join(" | "))
     })
@@ -66,6 +70,17 @@ fn assert_rows(conn: &Connection, sql: &str, expected: &[&str]) {
 }
 
 // ------------------------------------------------------------------ installer
+
+/// These tests only prove the SQL runs without ICU if the DuckDB under test lacks it.
+#[test]
+fn the_duckdb_under_test_has_no_icu() {
+    let conn = warehouse();
+    let err = error_of(
+        &conn,
+        "SELECT date_trunc('month', TIMESTAMPTZ '2024-07-15 12:00:00+00')",
+    );
+    assert!(err.contains("icu"), "expected an ICU error, got: {err}");
+}
 
 #[test]
 fn migrate_and_install_are_idempotent() {
@@ -165,7 +180,9 @@ fn format_money_matches_spec_in_every_currency() {
             &format!("SELECT format_money(CAST('{amount}' AS DECIMAL(38,18)), '{currency}')"),
         );
         if got != *want {
-            failures.push(format!("format_money({amount}, {currency}) = {got:?}, want {want:?}"));
+            failures.push(format!(
+                "format_money({amount}, {currency}) = {got:?}, want {want:?}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -413,12 +430,18 @@ fn an_unsupported_currency_or_period_is_an_error() {
         err.contains("unsupported report currency `XYZ`"),
         "unexpected error: {err}"
     );
-    let err = error_of(&conn, "SELECT * FROM orders_count('week', 2, 'usd', bot := 1)");
+    let err = error_of(
+        &conn,
+        "SELECT * FROM orders_count('week', 2, 'usd', bot := 1)",
+    );
     assert!(
         err.contains("interval_unit must be day, month or year"),
         "unexpected error: {err}"
     );
-    let err = error_of(&conn, "SELECT * FROM orders_count('month', 0, 'usd', bot := 1)");
+    let err = error_of(
+        &conn,
+        "SELECT * FROM orders_count('month', 0, 'usd', bot := 1)",
+    );
     assert!(
         err.contains("interval_count must be at least 1"),
         "unexpected error: {err}"
@@ -508,6 +531,29 @@ fn orders_count_is_zero_filled_newest_first_in_utc_periods() {
             "SELECT bot_id, period, sales, formatted FROM orders_count('month', 1, NULL, {NOW})"
         ),
         &["1 | 2024-07 | 2 | $16.00", "2 | 2024-07 | 1 | 11,69€"],
+    );
+}
+
+#[test]
+fn periods_are_utc_whatever_offset_the_time_was_written_with() {
+    let conn = fixture();
+    // 2024-06-30 23:30 at UTC-2 is 2024-07-01 01:30 UTC: a July sale.
+    conn.execute_batch(
+        "INSERT INTO orders (bot_id, order_key, order_date, order_status, amount, currency,
+                             _synced_at, _run_id)
+         VALUES (2, 'p2', TIMESTAMPTZ '2024-06-30 23:30:00-02', 'COMPLETED', '1', 'EUR', now(), 1)",
+    )
+    .expect("insert p2");
+    assert_rows(
+        &conn,
+        &format!("SELECT period, sales FROM orders_count('month', 2, 'eur', {NOW}, bot := 2)"),
+        &["2024-07 | 2", "2024-06 | 0"],
+    );
+    // 1719797400 = 2024-07-01 01:30:00 UTC: `from` is inclusive.
+    assert_rows(
+        &conn,
+        "SELECT sales FROM revenue(1719797400, 1719797401, 'eur', bot := 2)",
+        &["1"],
     );
 }
 
