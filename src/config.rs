@@ -117,7 +117,9 @@ pub enum ConfigError {
     },
     #[error("no bot configured: set TGM_BOT_ID or add [[bots]] to {0}")]
     NoBots(PathBuf),
-    #[error("no API key for bot {bot_id}: set TGM_API_KEY (or TGM_API_KEY_{bot_id}) or api_key_file")]
+    #[error(
+        "no API key for bot {bot_id}: set TGM_API_KEY (or TGM_API_KEY_{bot_id}) or api_key_file"
+    )]
     NoKey { bot_id: u64 },
     #[error("cannot read API key file {path}: {source}")]
     KeyFile {
@@ -209,8 +211,12 @@ fn invalid(key: &'static str, value: impl ToString, reason: &str) -> ConfigError
 }
 
 fn positive_days(key: &'static str, days: f64) -> Result<Duration, ConfigError> {
-    if !days.is_finite() || days < 0.0 || days > 3650.0 {
-        return Err(invalid(key, days, "expected a number of days from 0 to 3650"));
+    if !days.is_finite() || !(0.0..=3650.0).contains(&days) {
+        return Err(invalid(
+            key,
+            days,
+            "expected a number of days from 0 to 3650",
+        ));
     }
     Ok(Duration::from_secs_f64(days * 86_400.0))
 }
@@ -299,13 +305,17 @@ pub fn resolve(
     }
     let pages_in_flight = over.pages_in_flight.or(file.pages_in_flight).unwrap_or(4);
     if !(1..=64).contains(&pages_in_flight) {
-        return Err(invalid("pages_in_flight", pages_in_flight, "expected 1 to 64"));
+        return Err(invalid(
+            "pages_in_flight",
+            pages_in_flight,
+            "expected 1 to 64",
+        ));
     }
     let max_rps = over.max_rps.or(file.max_rps);
-    if let Some(rps) = max_rps {
-        if !rps.is_finite() || rps <= 0.0 {
-            return Err(invalid("max_rps", rps, "expected a positive number"));
-        }
+    if let Some(rps) = max_rps
+        && (!rps.is_finite() || rps <= 0.0)
+    {
+        return Err(invalid("max_rps", rps, "expected a positive number"));
     }
     let timeout_secs = over.timeout_secs.or(file.timeout_secs).unwrap_or(30);
     if !(1..=3600).contains(&timeout_secs) {
@@ -495,7 +505,10 @@ mod tests {
     struct Env(Vec<(&'static str, &'static str)>);
     impl KeySource for Env {
         fn var(&self, name: &str) -> Option<String> {
-            self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+            self.0
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
         }
     }
 
@@ -511,7 +524,8 @@ mod tests {
 
     #[test]
     fn flags_and_env_override_the_file() {
-        let file = parse("warehouse = 'file.duckdb'\npages_in_flight = 2\n[[bots]]\nbot_id = 5").expect("valid");
+        let file = parse("warehouse = 'file.duckdb'\npages_in_flight = 2\n[[bots]]\nbot_id = 5")
+            .expect("valid");
         let over = Overrides {
             warehouse: Some("flag.duckdb".into()),
             ..Overrides::default()
@@ -527,12 +541,16 @@ mod tests {
 
     #[test]
     fn per_bot_env_key_wins_over_global() {
-        let env = Env(vec![("TGM_API_KEY", "global-key-1"), ("TGM_API_KEY_7", "bot7-key-1")]);
+        let env = Env(vec![
+            ("TGM_API_KEY", "global-key-1"),
+            ("TGM_API_KEY_7", "bot7-key-1"),
+        ]);
         let over = Overrides {
             bot_ids: Some("7, 8".into()),
             ..Overrides::default()
         };
-        let s = resolve(Path::new("c.toml"), FileConfig::default(), over, &env, true).expect("valid");
+        let s =
+            resolve(Path::new("c.toml"), FileConfig::default(), over, &env, true).expect("valid");
         assert_eq!(s.bots[0].api_key.expose(), "bot7-key-1");
         assert_eq!(s.bots[1].api_key.expose(), "global-key-1");
     }
@@ -541,24 +559,71 @@ mod tests {
     fn bad_values_name_themselves() {
         let env = Env(vec![("TGM_API_KEY", "k-123456")]);
         let cases = [
-            (Overrides { bot_ids: Some("12x".into()), ..Overrides::default() }, "12x"),
-            (Overrides { bot_ids: Some("1".into()), streams: Some("orders,bogus".into()), ..Overrides::default() }, "bogus"),
-            (Overrides { bot_ids: Some("1".into()), api_version: Some("v9".into()), ..Overrides::default() }, "v9"),
-            (Overrides { bot_ids: Some("1".into()), pages_in_flight: Some(0), ..Overrides::default() }, "pages_in_flight"),
+            (
+                Overrides {
+                    bot_ids: Some("12x".into()),
+                    ..Overrides::default()
+                },
+                "12x",
+            ),
+            (
+                Overrides {
+                    bot_ids: Some("1".into()),
+                    streams: Some("orders,bogus".into()),
+                    ..Overrides::default()
+                },
+                "bogus",
+            ),
+            (
+                Overrides {
+                    bot_ids: Some("1".into()),
+                    api_version: Some("v9".into()),
+                    ..Overrides::default()
+                },
+                "v9",
+            ),
+            (
+                Overrides {
+                    bot_ids: Some("1".into()),
+                    pages_in_flight: Some(0),
+                    ..Overrides::default()
+                },
+                "pages_in_flight",
+            ),
         ];
         for (over, needle) in cases {
             let err = resolve(Path::new("c.toml"), FileConfig::default(), over, &env, true)
                 .expect_err("invalid");
-            assert!(err.to_string().contains(needle), "{err} should name {needle}");
+            assert!(
+                err.to_string().contains(needle),
+                "{err} should name {needle}"
+            );
         }
     }
 
     #[test]
     fn missing_key_and_missing_bots_are_errors() {
-        let over = Overrides { bot_ids: Some("3".into()), ..Overrides::default() };
-        let err = resolve(Path::new("c.toml"), FileConfig::default(), over, &Env(vec![]), true).expect_err("no key");
+        let over = Overrides {
+            bot_ids: Some("3".into()),
+            ..Overrides::default()
+        };
+        let err = resolve(
+            Path::new("c.toml"),
+            FileConfig::default(),
+            over,
+            &Env(vec![]),
+            true,
+        )
+        .expect_err("no key");
         assert!(matches!(err, ConfigError::NoKey { bot_id: 3 }));
-        let err = resolve(Path::new("c.toml"), FileConfig::default(), Overrides::default(), &Env(vec![]), true).expect_err("no bots");
+        let err = resolve(
+            Path::new("c.toml"),
+            FileConfig::default(),
+            Overrides::default(),
+            &Env(vec![]),
+            true,
+        )
+        .expect_err("no bots");
         assert!(matches!(err, ConfigError::NoBots(_)));
     }
 }

@@ -84,7 +84,9 @@ impl fmt::Display for Currency {
 
 /// A currency name that is not one of the 13 the API accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported currency `{0}`: expected one of usd eur gbp cad aud nzd jpy cny rub brl inr try btc")]
+#[error(
+    "unsupported currency `{0}`: expected one of usd eur gbp cad aud nzd jpy cny rub brl inr try btc"
+)]
 pub struct UnknownCurrency(pub String);
 
 impl FromStr for Currency {

@@ -18,11 +18,21 @@ fn main() -> ExitCode {
     }
     // A panic message could quote a URL: print it redacted.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("tgm-sync: internal error: {}", secret::redact(&info.to_string()));
+        eprintln!(
+            "tgm-sync: internal error: {}",
+            secret::redact(&info.to_string())
+        );
     }));
     let cli = Cli::parse();
-    logging::init(cli.log_format, cli.verbosity(), std::io::stderr().is_terminal());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    logging::init(
+        cli.log_format,
+        cli.verbosity(),
+        std::io::stderr().is_terminal(),
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tgm-sync: cannot start the async runtime: {e}");

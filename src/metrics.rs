@@ -8,7 +8,10 @@ use std::path::Path;
 use crate::sync::RunOutcome;
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The metrics of one run in Prometheus text format.
@@ -28,35 +31,86 @@ pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
             .flat_map(|b| {
                 b.streams.iter().map(move |s| {
                     (
-                        format!("bot_id=\"{}\",stream=\"{}\"", b.bot_id, escape(s.stream.as_str())),
+                        format!(
+                            "bot_id=\"{}\",stream=\"{}\"",
+                            b.bot_id,
+                            escape(s.stream.as_str())
+                        ),
                         f(&s.figures),
                     )
                 })
             })
             .collect::<Vec<_>>()
     };
-    family("tgm_sync_rows_read", "gauge", "Rows read from the API in the last run.", per_stream(&|f| f.rows_read as f64));
-    family("tgm_sync_rows_written", "gauge", "Rows inserted or updated in the last run.", per_stream(&|f| f.rows_written as f64));
-    family("tgm_sync_rows_deleted", "gauge", "Rows soft-deleted in the last run.", per_stream(&|f| f.rows_deleted as f64));
-    family("tgm_sync_rows_rejected", "gauge", "Rows that could not be read in the last run.", per_stream(&|f| f.rows_rejected as f64));
-    family("tgm_sync_requests", "gauge", "API requests made in the last run.", per_stream(&|f| f.requests as f64));
-    family("tgm_sync_retries", "gauge", "API requests retried in the last run.", per_stream(&|f| f.retries as f64));
-    family("tgm_sync_stream_success", "gauge", "1 if the stream synced in the last run, else 0.", per_stream(&|f| {
-        if f.status == "success" { 1.0 } else { 0.0 }
-    }));
+    family(
+        "tgm_sync_rows_read",
+        "gauge",
+        "Rows read from the API in the last run.",
+        per_stream(&|f| f.rows_read as f64),
+    );
+    family(
+        "tgm_sync_rows_written",
+        "gauge",
+        "Rows inserted or updated in the last run.",
+        per_stream(&|f| f.rows_written as f64),
+    );
+    family(
+        "tgm_sync_rows_deleted",
+        "gauge",
+        "Rows soft-deleted in the last run.",
+        per_stream(&|f| f.rows_deleted as f64),
+    );
+    family(
+        "tgm_sync_rows_rejected",
+        "gauge",
+        "Rows that could not be read in the last run.",
+        per_stream(&|f| f.rows_rejected as f64),
+    );
+    family(
+        "tgm_sync_requests",
+        "gauge",
+        "API requests made in the last run.",
+        per_stream(&|f| f.requests as f64),
+    );
+    family(
+        "tgm_sync_retries",
+        "gauge",
+        "API requests retried in the last run.",
+        per_stream(&|f| f.retries as f64),
+    );
+    family(
+        "tgm_sync_stream_success",
+        "gauge",
+        "1 if the stream synced in the last run, else 0.",
+        per_stream(&|f| {
+            if f.status == "success" { 1.0 } else { 0.0 }
+        }),
+    );
     let successes: Vec<(String, f64)> = outcome
         .bots
         .iter()
         .flat_map(|b| {
-            b.streams.iter().filter(|s| s.error.is_none()).map(move |s| {
-                (
-                    format!("bot_id=\"{}\",stream=\"{}\"", b.bot_id, escape(s.stream.as_str())),
-                    finished_unix as f64,
-                )
-            })
+            b.streams
+                .iter()
+                .filter(|s| s.error.is_none())
+                .map(move |s| {
+                    (
+                        format!(
+                            "bot_id=\"{}\",stream=\"{}\"",
+                            b.bot_id,
+                            escape(s.stream.as_str())
+                        ),
+                        finished_unix as f64,
+                    )
+                })
         })
         .collect();
-    family("tgm_sync_last_success_timestamp_seconds", "gauge", "When the stream last synced successfully (UNIX seconds).", successes);
+    family(
+        "tgm_sync_last_success_timestamp_seconds",
+        "gauge",
+        "When the stream last synced successfully (UNIX seconds).",
+        successes,
+    );
     family(
         "tgm_sync_duration_seconds",
         "gauge",
@@ -84,10 +138,15 @@ pub fn write(path: &Path, outcome: &RunOutcome, finished_unix: i64) -> std::io::
             }
         }
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     std::fs::write(&tmp, text)?;

@@ -31,8 +31,10 @@ impl Progress {
         let bar = self.multi.as_ref().map(|multi| {
             let bar = multi.add(ProgressBar::new_spinner());
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {prefix:>24} {human_pos:>10} rows  {per_sec:>12}  {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ProgressStyle::with_template(
+                    "{spinner} {prefix:>24} {human_pos:>10} rows  {per_sec:>12}  {elapsed}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.set_prefix(label);
             bar

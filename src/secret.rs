@@ -98,7 +98,10 @@ mod tests {
     fn redact_replaces_every_registered_key() {
         let _key = ApiKey::new("another-secret-5678");
         let text = "GET https://h/v1/bot1/another-secret-5678/orders failed (another-secret-5678)";
-        assert_eq!(redact(text), "GET https://h/v1/bot1/***/orders failed (***)");
+        assert_eq!(
+            redact(text),
+            "GET https://h/v1/bot1/***/orders failed (***)"
+        );
         assert_eq!(redact("nothing to hide"), "nothing to hide");
     }
 }

@@ -215,7 +215,10 @@ impl ApiClient {
             } else {
                 "request failed"
             };
-            AttemptError::transient(format!("{kind}: {}", redact(&error_chain(&e.without_url()))))
+            AttemptError::transient(format!(
+                "{kind}: {}",
+                redact(&error_chain(&e.without_url()))
+            ))
         };
         let response = self
             .shared

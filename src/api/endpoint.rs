@@ -36,7 +36,9 @@ impl std::str::FromStr for ApiVersion {
         match s.to_ascii_lowercase().as_str() {
             "v1" => Ok(ApiVersion::V1),
             "legacy" => Ok(ApiVersion::Legacy),
-            _ => Err(format!("unknown api_version `{s}`: expected `v1` or `legacy`")),
+            _ => Err(format!(
+                "unknown api_version `{s}`: expected `v1` or `legacy`"
+            )),
         }
     }
 }
@@ -268,7 +270,12 @@ mod tests {
     fn refuses_plain_http_to_other_hosts() {
         assert!(endpoint("http://localhost:1/").is_ok());
         assert!(endpoint("http://[::1]:1/").is_ok());
-        for bad in ["http://example.com", "http://10.0.0.1", "ftp://127.0.0.1", "nonsense"] {
+        for bad in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "ftp://127.0.0.1",
+            "nonsense",
+        ] {
             match endpoint(bad) {
                 Err(ApiError::InvalidBaseUrl { url, .. }) => assert_eq!(url, bad),
                 other => panic!("{bad}: expected InvalidBaseUrl, got {other:?}"),

@@ -37,7 +37,10 @@ pub(crate) fn classify(
         .as_ref()
         .and_then(|v| v.get("code"))
         .and_then(value_as_u16);
-    let body_ok = parsed.as_ref().and_then(|v| v.get("ok")).and_then(Value::as_bool);
+    let body_ok = parsed
+        .as_ref()
+        .and_then(|v| v.get("ok"))
+        .and_then(Value::as_bool);
     let effective = match (status, body_ok, body_code) {
         (200..=299, Some(false), Some(code)) if !(200..=299).contains(&code) => code,
         (200..=299, Some(false), _) => 500,
@@ -160,34 +163,73 @@ mod tests {
 
     #[test]
     fn success_with_and_without_ok() {
-        assert_eq!(ok(r#"{"ok":true,"code":200,"result":[1]}"#), serde_json::json!([1]));
-        assert_eq!(ok(r#"{"code":200,"result":{"a":1}}"#), serde_json::json!({"a":1}));
+        assert_eq!(
+            ok(r#"{"ok":true,"code":200,"result":[1]}"#),
+            serde_json::json!([1])
+        );
+        assert_eq!(
+            ok(r#"{"code":200,"result":{"a":1}}"#),
+            serde_json::json!({"a":1})
+        );
     }
 
     #[test]
     fn ok_false_under_200_is_an_error() {
-        let err = classify(&CTX, 200, None, br#"{"ok":false,"code":400,"description":"bad limit"}"#);
-        assert!(matches!(err, Err(AttemptError::Fatal(ApiError::BadRequest { description, .. })) if description == "bad limit"));
+        let err = classify(
+            &CTX,
+            200,
+            None,
+            br#"{"ok":false,"code":400,"description":"bad limit"}"#,
+        );
+        assert!(
+            matches!(err, Err(AttemptError::Fatal(ApiError::BadRequest { description, .. })) if description == "bad limit")
+        );
         let err = classify(&CTX, 200, None, br#"{"ok":false,"description":"oops"}"#);
         assert!(matches!(err, Err(AttemptError::Transient { .. })));
     }
 
     #[test]
     fn classifies_statuses() {
-        let auth = classify(&CTX, 401, None, br#"{"ok":false,"code":401,"description":"Unauthorized"}"#);
-        assert!(matches!(auth, Err(AttemptError::Fatal(ApiError::Unauthorized { bot_id: 9, status: 401, .. }))));
+        let auth = classify(
+            &CTX,
+            401,
+            None,
+            br#"{"ok":false,"code":401,"description":"Unauthorized"}"#,
+        );
+        assert!(matches!(
+            auth,
+            Err(AttemptError::Fatal(ApiError::Unauthorized {
+                bot_id: 9,
+                status: 401,
+                ..
+            }))
+        ));
         let nf = classify(&CTX, 404, None, b"not here");
-        assert!(matches!(nf, Err(AttemptError::Fatal(ApiError::NotFound { .. }))));
+        assert!(matches!(
+            nf,
+            Err(AttemptError::Fatal(ApiError::NotFound { .. }))
+        ));
         let busy = classify(&CTX, 503, None, b"<html>");
-        assert!(matches!(busy, Err(AttemptError::Transient { rate_limited: false, .. })));
+        assert!(matches!(
+            busy,
+            Err(AttemptError::Transient {
+                rate_limited: false,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn retry_after_from_header_or_body() {
         let e = classify(&CTX, 429, Some("3"), b"{}").expect_err("429");
         assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
-        let e = classify(&CTX, 429, None, br#"{"ok":false,"code":429,"parameters":{"retry_after":2}}"#)
-            .expect_err("429");
+        let e = classify(
+            &CTX,
+            429,
+            None,
+            br#"{"ok":false,"code":429,"parameters":{"retry_after":2}}"#,
+        )
+        .expect_err("429");
         assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
         let e = classify(&CTX, 429, None, b"{}").expect_err("429");
         assert_eq!(e.retry_after(), None);
@@ -196,7 +238,8 @@ mod tests {
 
     #[test]
     fn truncated_json_is_transient() {
-        let e = classify(&CTX, 200, None, br#"{"ok":true,"result":[{"order_key":"A"#).expect_err("cut");
+        let e =
+            classify(&CTX, 200, None, br#"{"ok":true,"result":[{"order_key":"A"#).expect_err("cut");
         assert!(e.is_retryable());
     }
 }

@@ -453,13 +453,18 @@ mod tests {
 
     #[test]
     fn membership_keys_and_times() {
-        let m = Membership::from_json(json!({"member_id": "1111111111", "plan_id": 18, "project_id": 3,
-            "membership": {"start": 1721137382, "end": 1721310182}}))
+        let m = Membership::from_json(
+            json!({"member_id": "1111111111", "plan_id": 18, "project_id": 3,
+            "membership": {"start": 1721137382, "end": 1721310182}}),
+        )
         .expect("valid");
         assert_eq!((m.member_id, m.plan_id, m.project_id), (1111111111, 18, 3));
         assert_eq!((m.start, m.end), (Some(1721137382), Some(1721310182)));
         let missing = Membership::from_json(json!({"member_id": 1, "plan_id": 2}));
-        assert_eq!(missing.map_err(|e| e.to_string()), Err("field `project_id`: missing".into()));
+        assert_eq!(
+            missing.map_err(|e| e.to_string()),
+            Err("field `project_id`: missing".into())
+        );
     }
 
     #[test]

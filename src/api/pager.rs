@@ -94,16 +94,18 @@ fn key_hash(key: &str) -> u64 {
     h.finish()
 }
 
-fn fetch(client: ApiClient, method: Method, params: Vec<(&'static str, String)>) -> impl Future<Output = Result<Vec<Value>, ApiError>> {
-    async move {
-        match client.get(&method, &params).await? {
-            Value::Array(rows) => Ok(rows),
-            Value::Null => Ok(Vec::new()),
-            other => Err(ApiError::UnexpectedResult {
-                endpoint: method.label(),
-                cause: format!("expected a list, got {}", json_kind(&other)),
-            }),
-        }
+async fn fetch(
+    client: ApiClient,
+    method: Method,
+    params: Vec<(&'static str, String)>,
+) -> Result<Vec<Value>, ApiError> {
+    match client.get(&method, &params).await? {
+        Value::Array(rows) => Ok(rows),
+        Value::Null => Ok(Vec::new()),
+        other => Err(ApiError::UnexpectedResult {
+            endpoint: method.label(),
+            cause: format!("expected a list, got {}", json_kind(&other)),
+        }),
     }
 }
 
@@ -172,7 +174,10 @@ impl Pager {
             .map(|r| (self.request.key_of)(r).map(|k| key_hash(&k)))
             .collect();
         let any_key = hashes.iter().any(Option::is_some);
-        let all_seen = any_key && hashes.iter().all(|h| h.is_some_and(|h| self.seen.contains(&h)));
+        let all_seen = any_key
+            && hashes
+                .iter()
+                .all(|h| h.is_some_and(|h| self.seen.contains(&h)));
         if !rows.is_empty() && all_seen {
             warn!(
                 endpoint = %self.request.method,
@@ -193,10 +198,12 @@ impl Pager {
                 match self.repair(prev_offset, &this_keys).await {
                     Ok(repaired) => {
                         for row in repaired {
-                            if let Some(h) = (self.request.key_of)(&row).map(|k| key_hash(&k)) {
-                                if prev_keys.contains(&h) || this_keys.contains(&h) || !out_keys.insert(h) {
-                                    continue;
-                                }
+                            if let Some(h) = (self.request.key_of)(&row).map(|k| key_hash(&k))
+                                && (prev_keys.contains(&h)
+                                    || this_keys.contains(&h)
+                                    || !out_keys.insert(h))
+                            {
+                                continue;
                             }
                             out_rows.push(row);
                         }
@@ -212,10 +219,10 @@ impl Pager {
         // Rows the previous page already handed out (the overlap) are not repeated.
         let prev_keys = self.previous.as_ref().map(|(_, k, _)| k);
         for (row, hash) in rows.into_iter().zip(&hashes) {
-            if let Some(h) = hash {
-                if prev_keys.is_some_and(|k| k.contains(h)) || !out_keys.insert(*h) {
-                    continue;
-                }
+            if let Some(h) = hash
+                && (prev_keys.is_some_and(|k| k.contains(h)) || !out_keys.insert(*h))
+            {
+                continue;
             }
             out_rows.push(row);
         }
@@ -223,18 +230,30 @@ impl Pager {
         self.seen.extend(out_keys.iter().copied());
         self.previous = Some((offset, hashes.iter().flatten().copied().collect(), full));
         self.pages += 1;
-        Some(Ok(Page { offset, rows: out_rows }))
+        Some(Ok(Page {
+            offset,
+            rows: out_rows,
+        }))
     }
 
     /// Reads, one page at a time from `from_offset`, until a page shares a key with the
     /// page whose keys are `until`; returns the rows read on the way.
-    async fn repair(&mut self, from_offset: u64, until: &HashSet<u64>) -> Result<Vec<Value>, ApiError> {
+    async fn repair(
+        &mut self,
+        from_offset: u64,
+        until: &HashSet<u64>,
+    ) -> Result<Vec<Value>, ApiError> {
         self.repairs += 1;
         debug!(endpoint = %self.request.method, from_offset, "pages shared no row: re-reading the boundary one page at a time");
         let mut rows = Vec::new();
         let mut offset = from_offset;
         for _ in 0..MAX_REPAIR_REQUESTS {
-            let page = fetch(self.client.clone(), self.request.method.clone(), self.params_for(offset)).await?;
+            let page = fetch(
+                self.client.clone(),
+                self.request.method.clone(),
+                self.params_for(offset),
+            )
+            .await?;
             let short = page.len() < self.request.limit as usize;
             let met = page
                 .iter()
@@ -266,16 +285,23 @@ impl Pager {
         let stride = stride(self.request.limit);
         while !self.done && self.queue.len() < window {
             let page_index = self.next_offset / stride;
-            if let Some(cap) = self.request.prefetch_pages {
-                if page_index >= cap && !self.queue.is_empty() {
-                    break;
-                }
+            if let Some(cap) = self.request.prefetch_pages
+                && page_index >= cap
+                && !self.queue.is_empty()
+            {
+                break;
             }
             let offset = self.next_offset;
             self.next_offset += stride;
-            let span = info_span!("page", endpoint = %self.request.method, page = page_index, offset);
+            let span =
+                info_span!("page", endpoint = %self.request.method, page = page_index, offset);
             let task = tokio::spawn(
-                fetch(self.client.clone(), self.request.method.clone(), self.params_for(offset)).instrument(span),
+                fetch(
+                    self.client.clone(),
+                    self.request.method.clone(),
+                    self.params_for(offset),
+                )
+                .instrument(span),
             );
             self.queue.push_back((offset, task));
         }

@@ -140,7 +140,11 @@ mod tests {
         let before = Instant::now();
         pacer.wait_turn().await;
         pacer.wait_turn().await;
-        assert!(before.elapsed() >= Duration::from_millis(200), "{:?}", before.elapsed());
+        assert!(
+            before.elapsed() >= Duration::from_millis(200),
+            "{:?}",
+            before.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -52,7 +52,10 @@ impl RowReader {
                 fields,
                 path: String::new(),
             }),
-            other => Err(RowError::new("(row)", format!("expected an object, got {}", show(&other)))),
+            other => Err(RowError::new(
+                "(row)",
+                format!("expected an object, got {}", show(&other)),
+            )),
         }
     }
 
@@ -115,7 +118,10 @@ impl RowReader {
             _ => None,
         };
         parsed.ok_or_else(|| {
-            RowError::new(&self.name(field), format!("expected an integer, got {}", show(&v)))
+            RowError::new(
+                &self.name(field),
+                format!("expected an integer, got {}", show(&v)),
+            )
         })
     }
 
@@ -157,7 +163,10 @@ impl RowReader {
             _ => None,
         };
         parsed.map(Some).ok_or_else(|| {
-            RowError::new(&self.name(field), format!("expected a boolean, got {}", show(&v)))
+            RowError::new(
+                &self.name(field),
+                format!("expected a boolean, got {}", show(&v)),
+            )
         })
     }
 
@@ -173,7 +182,10 @@ impl RowReader {
             _ => String::new(),
         };
         Amount::parse(&text).map(Some).map_err(|e| {
-            RowError::new(&self.name(field), format!("expected a decimal amount, got {} ({e})", show(&v)))
+            RowError::new(
+                &self.name(field),
+                format!("expected a decimal amount, got {} ({e})", show(&v)),
+            )
         })
     }
 
@@ -236,7 +248,8 @@ impl RowReader {
     /// Returns what a nested reader did not consume, under its field name.
     pub fn put_back(&mut self, field: &str, nested: RowReader) {
         if !nested.fields.is_empty() {
-            self.fields.insert(field.to_string(), Value::Object(nested.fields));
+            self.fields
+                .insert(field.to_string(), Value::Object(nested.fields));
         }
     }
 
@@ -262,18 +275,28 @@ mod tests {
 
     #[test]
     fn ids_as_numbers_or_strings() {
-        let mut r = RowReader::new(json!({"a": 5, "b": "6", "c": "7.0", "d": "x", "e": 1.5})).expect("object");
+        let mut r = RowReader::new(json!({"a": 5, "b": "6", "c": "7.0", "d": "x", "e": 1.5}))
+            .expect("object");
         assert_eq!(r.key_id("a"), Ok(5));
         assert_eq!(r.key_id("b"), Ok(6));
         assert_eq!(r.key_id("c"), Ok(7));
-        assert_eq!(r.key_id("d").map_err(|e| e.to_string()), Err("field `d`: expected an integer, got \"x\"".to_string()));
+        assert_eq!(
+            r.key_id("d").map_err(|e| e.to_string()),
+            Err("field `d`: expected an integer, got \"x\"".to_string())
+        );
         assert!(r.key_id("e").is_err());
-        assert_eq!(r.key_id("zz").map_err(|e| e.to_string()), Err("field `zz`: missing".to_string()));
+        assert_eq!(
+            r.key_id("zz").map_err(|e| e.to_string()),
+            Err("field `zz`: missing".to_string())
+        );
     }
 
     #[test]
     fn money_is_exact_from_strings_and_numbers() {
-        let row: Value = serde_json::from_str(r#"{"s": "398.60636332000007", "n": 398.60636332000007, "bad": "12,5"}"#).expect("json");
+        let row: Value = serde_json::from_str(
+            r#"{"s": "398.60636332000007", "n": 398.60636332000007, "bad": "12,5"}"#,
+        )
+        .expect("json");
         let mut r = RowReader::new(row).expect("object");
         let s = r.opt_money("s").expect("s").expect("some");
         let n = r.opt_money("n").expect("n").expect("some");
@@ -284,7 +307,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_nested_leftovers_go_to_extra() {
-        let mut r = RowReader::new(json!({"id": 1, "new_field": [1], "options": {"known": true, "later": "x"}})).expect("object");
+        let mut r = RowReader::new(
+            json!({"id": 1, "new_field": [1], "options": {"known": true, "later": "x"}}),
+        )
+        .expect("object");
         assert_eq!(r.key_id("id"), Ok(1));
         let mut opts = r.opt_object("options").expect("ok").expect("some");
         assert_eq!(opts.opt_bool("known"), Ok(Some(true)));
@@ -297,12 +323,16 @@ mod tests {
     fn nested_errors_name_the_path() {
         let mut r = RowReader::new(json!({"membership": {"start": "soon"}})).expect("object");
         let mut m = r.opt_object("membership").expect("ok").expect("some");
-        assert_eq!(m.opt_timestamp("start").map_err(|e| e.field), Err("membership.start".to_string()));
+        assert_eq!(
+            m.opt_timestamp("start").map_err(|e| e.field),
+            Err("membership.start".to_string())
+        );
     }
 
     #[test]
     fn null_is_absent_and_bools_are_tolerant() {
-        let mut r = RowReader::new(json!({"a": null, "b": 0, "c": "true", "d": 2})).expect("object");
+        let mut r =
+            RowReader::new(json!({"a": null, "b": 0, "c": "true", "d": 2})).expect("object");
         assert_eq!(r.opt_str("a"), Ok(None));
         assert_eq!(r.opt_bool("b"), Ok(Some(false)));
         assert_eq!(r.opt_bool("c"), Ok(Some(true)));

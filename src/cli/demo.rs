@@ -61,7 +61,10 @@ pub async fn run(args: DemoArgs) -> Result<Exit, Failure> {
         .map_err(|e| Failure::new(Exit::Internal, format!("cannot start the simulator: {e}")))?;
     println!("simulator listening on {}", server.base_url());
     std::fs::create_dir_all(&args.dir).map_err(|e| {
-        Failure::new(Exit::Config, format!("cannot create {}: {e}", args.dir.display()))
+        Failure::new(
+            Exit::Config,
+            format!("cannot create {}: {e}", args.dir.display()),
+        )
     })?;
     let warehouse = args.dir.join("warehouse.duckdb");
     let parquet = args.dir.join("parquet");
@@ -92,11 +95,18 @@ pub async fn run(args: DemoArgs) -> Result<Exit, Failure> {
                 s.stream.as_str(),
                 s.figures.rows_read,
                 s.figures.rows_written,
-                s.error.as_ref().map(|e| format!(" (failed: {})", e.message)).unwrap_or_default()
+                s.error
+                    .as_ref()
+                    .map(|e| format!(" (failed: {})", e.message))
+                    .unwrap_or_default()
             );
         }
     }
-    println!("\nwarehouse: {}\nparquet:   {}/", warehouse.display(), parquet.display());
+    println!(
+        "\nwarehouse: {}\nparquet:   {}/",
+        warehouse.display(),
+        parquet.display()
+    );
     let wh = Warehouse::open_read_only(&warehouse)?;
     for (title, sql) in EXAMPLES {
         let batches = wh

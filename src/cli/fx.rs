@@ -47,7 +47,10 @@ pub struct ImportedRate {
 /// Reads and checks the whole file first: nothing is imported if any line is wrong.
 pub fn read_rates(path: &Path, now_micros: i64) -> Result<Vec<ImportedRate>, Failure> {
     let bad = |line: usize, what: String| {
-        Failure::new(Exit::Config, format!("{} line {line}: {what}", path.display()))
+        Failure::new(
+            Exit::Config,
+            format!("{} line {line}: {what}", path.display()),
+        )
     };
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -60,10 +63,18 @@ pub fn read_rates(path: &Path, now_micros: i64) -> Result<Vec<ImportedRate>, Fai
         .map(str::to_ascii_lowercase)
         .collect::<Vec<_>>();
     let column = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(from_col), Some(to_col), Some(rate_col)) =
-        (column("from_currency"), column("to_currency"), column("rate"))
-    else {
-        return Err(bad(1, format!("expected the header from_currency,to_currency,rate[,as_of], got {}", headers.join(","))));
+    let (Some(from_col), Some(to_col), Some(rate_col)) = (
+        column("from_currency"),
+        column("to_currency"),
+        column("rate"),
+    ) else {
+        return Err(bad(
+            1,
+            format!(
+                "expected the header from_currency,to_currency,rate[,as_of], got {}",
+                headers.join(",")
+            ),
+        ));
     };
     let as_of_col = column("as_of");
     let mut rates = Vec::new();
@@ -73,9 +84,14 @@ pub fn read_rates(path: &Path, now_micros: i64) -> Result<Vec<ImportedRate>, Fai
         let field = |c: usize| record.get(c).unwrap_or("").to_string();
         let from = field(from_col).to_ascii_uppercase();
         if from.len() != 3 || !from.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(bad(line, format!("from_currency `{from}` is not a currency code")));
+            return Err(bad(
+                line,
+                format!("from_currency `{from}` is not a currency code"),
+            ));
         }
-        let to: Currency = field(to_col).parse().map_err(|e| bad(line, format!("to_currency: {e}")))?;
+        let to: Currency = field(to_col)
+            .parse()
+            .map_err(|e| bad(line, format!("to_currency: {e}")))?;
         let rate = Amount::parse(&field(rate_col)).map_err(|e| bad(line, format!("rate: {e}")))?;
         if rate <= Amount::ZERO {
             return Err(bad(line, format!("rate `{rate}` must be positive")));
@@ -89,7 +105,12 @@ pub fn read_rates(path: &Path, now_micros: i64) -> Result<Vec<ImportedRate>, Fai
                     .timestamp_micros(),
             },
         };
-        rates.push(ImportedRate { from, to, rate, as_of_micros });
+        rates.push(ImportedRate {
+            from,
+            to,
+            rate,
+            as_of_micros,
+        });
     }
     if rates.is_empty() {
         return Err(bad(2, "no rates in the file".into()));
@@ -107,15 +128,22 @@ pub fn run(config: Option<PathBuf>, args: FxArgs) -> Result<Exit, Failure> {
         let mut stmt = conn
             .prepare("SELECT DISTINCT bot_id FROM _sync_runs ORDER BY bot_id")
             .during(|| "listing bots".into())?;
-        let rows = stmt.query_map([], |r| r.get::<_, i64>(0)).during(|| "listing bots".into())?;
-        rows.collect::<Result<_, _>>().during(|| "listing bots".into())?
+        let rows = stmt
+            .query_map([], |r| r.get::<_, i64>(0))
+            .during(|| "listing bots".into())?;
+        rows.collect::<Result<_, _>>()
+            .during(|| "listing bots".into())?
     } else {
         settings.bot_ids.iter().map(|b| *b as i64).collect()
     };
     if bots.is_empty() {
-        return Err(Failure::new(Exit::Config, "no bot to import rates for: pass --bot-id or sync first"));
+        return Err(Failure::new(
+            Exit::Config,
+            "no bot to import rates for: pass --bot-id or sync first",
+        ));
     }
-    conn.execute_batch("BEGIN TRANSACTION").during(|| "starting the import".into())?;
+    conn.execute_batch("BEGIN TRANSACTION")
+        .during(|| "starting the import".into())?;
     for bot in &bots {
         for r in &rates {
             conn.execute(
@@ -126,8 +154,13 @@ pub fn run(config: Option<PathBuf>, args: FxArgs) -> Result<Exit, Failure> {
             .during(|| "importing rates".into())?;
         }
     }
-    conn.execute_batch("COMMIT").during(|| "committing the import".into())?;
-    println!("imported {} rates for {} bot(s); they take precedence over the API's", rates.len(), bots.len());
+    conn.execute_batch("COMMIT")
+        .during(|| "committing the import".into())?;
+    println!(
+        "imported {} rates for {} bot(s); they take precedence over the API's",
+        rates.len(),
+        bots.len()
+    );
     Ok(Exit::Success)
 }
 
@@ -144,7 +177,9 @@ mod tests {
 
     #[test]
     fn reads_rates_and_names_bad_lines() {
-        let (_d, path) = write("from_currency,to_currency,rate,as_of\nEUR,usd,1.0934,\nrub, btc ,0.000000112,1700000000\n");
+        let (_d, path) = write(
+            "from_currency,to_currency,rate,as_of\nEUR,usd,1.0934,\nrub, btc ,0.000000112,1700000000\n",
+        );
         let rates = read_rates(&path, 42).expect("valid");
         assert_eq!(rates.len(), 2);
         assert_eq!(rates[0].to, Currency::Usd);
@@ -154,10 +189,24 @@ mod tests {
 
         let (_d, path) = write("from_currency,to_currency,rate\nEUR,xyz,1\n");
         let err = read_rates(&path, 0).expect_err("bad currency");
-        assert!(err.message.contains("line 2") && err.message.contains("xyz"), "{}", err.message);
+        assert!(
+            err.message.contains("line 2") && err.message.contains("xyz"),
+            "{}",
+            err.message
+        );
         let (_d, path) = write("from_currency,to_currency,rate\nEUR,usd,-1\n");
-        assert!(read_rates(&path, 0).expect_err("negative").message.contains("positive"));
+        assert!(
+            read_rates(&path, 0)
+                .expect_err("negative")
+                .message
+                .contains("positive")
+        );
         let (_d, path) = write("a,b\n1,2\n");
-        assert!(read_rates(&path, 0).expect_err("header").message.contains("header"));
+        assert!(
+            read_rates(&path, 0)
+                .expect_err("header")
+                .message
+                .contains("header")
+        );
     }
 }

@@ -48,7 +48,10 @@ pub fn render(scheduler: Scheduler, binary: &Path, config: &Path) -> Vec<(&'stat
             .replace(DEFAULT_CONFIG, &config.display().to_string())
     };
     match scheduler {
-        Scheduler::Systemd => vec![("tgm-sync.service", fill(SERVICE)), ("tgm-sync.timer", fill(TIMER))],
+        Scheduler::Systemd => vec![
+            ("tgm-sync.service", fill(SERVICE)),
+            ("tgm-sync.timer", fill(TIMER)),
+        ],
         Scheduler::Cron => vec![("crontab", fill(CRONTAB))],
     }
 }
@@ -56,19 +59,31 @@ pub fn render(scheduler: Scheduler, binary: &Path, config: &Path) -> Vec<(&'stat
 pub fn run(config: Option<PathBuf>, args: ScheduleArgs) -> Result<Exit, Failure> {
     let binary = match args.binary {
         Some(b) => absolute(&b),
-        None => std::env::current_exe()
-            .map_err(|e| Failure::new(Exit::Internal, format!("cannot find this binary's path: {e}")))?,
+        None => std::env::current_exe().map_err(|e| {
+            Failure::new(
+                Exit::Internal,
+                format!("cannot find this binary's path: {e}"),
+            )
+        })?,
     };
     let config = absolute(&config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG)));
     let files = render(args.scheduler, &binary, &config);
     match args.out_dir {
         Some(dir) => {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Failure::new(Exit::Config, format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                Failure::new(
+                    Exit::Config,
+                    format!("cannot create {}: {e}", dir.display()),
+                )
+            })?;
             for (name, text) in files {
                 let path = dir.join(name);
-                std::fs::write(&path, text)
-                    .map_err(|e| Failure::new(Exit::Config, format!("cannot write {}: {e}", path.display())))?;
+                std::fs::write(&path, text).map_err(|e| {
+                    Failure::new(
+                        Exit::Config,
+                        format!("cannot write {}: {e}", path.display()),
+                    )
+                })?;
                 println!("wrote {}", path.display());
             }
         }
@@ -87,11 +102,26 @@ mod tests {
 
     #[test]
     fn fills_in_binary_and_config() {
-        let files = render(Scheduler::Systemd, Path::new("/opt/bin/tgm-sync"), Path::new("/srv/tgm.toml"));
+        let files = render(
+            Scheduler::Systemd,
+            Path::new("/opt/bin/tgm-sync"),
+            Path::new("/srv/tgm.toml"),
+        );
         let service = &files[0].1;
-        assert!(service.contains("ExecStart=/opt/bin/tgm-sync sync --config /srv/tgm.toml"), "{service}");
+        assert!(
+            service.contains("ExecStart=/opt/bin/tgm-sync sync --config /srv/tgm.toml"),
+            "{service}"
+        );
         assert!(!service.contains(DEFAULT_BINARY));
-        let cron = &render(Scheduler::Cron, Path::new("/x/tgm-sync"), Path::new("/y.toml"))[0].1;
-        assert!(cron.contains("flock -n") && cron.contains("/x/tgm-sync sync --config /y.toml"), "{cron}");
+        let cron = &render(
+            Scheduler::Cron,
+            Path::new("/x/tgm-sync"),
+            Path::new("/y.toml"),
+        )[0]
+        .1;
+        assert!(
+            cron.contains("flock -n") && cron.contains("/x/tgm-sync sync --config /y.toml"),
+            "{cron}"
+        );
     }
 }

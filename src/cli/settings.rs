@@ -107,7 +107,10 @@ impl SettingsArgs {
     }
 
     /// Settings for commands that only read or write the warehouse: no key is needed.
-    pub fn resolve_without_keys(&self, config_path: Option<&Path>) -> Result<LocalSettings, ConfigError> {
+    pub fn resolve_without_keys(
+        &self,
+        config_path: Option<&Path>,
+    ) -> Result<LocalSettings, ConfigError> {
         let explicit = config_path.is_some();
         let path = config_path
             .map(Path::to_path_buf)

@@ -26,7 +26,10 @@ fn queries() -> Vec<(String, String)> {
         .skip(1)
         .filter_map(|chunk| {
             let (title, sql) = chunk.split_once('\n')?;
-            Some((title.trim().to_string(), sql.trim().trim_end_matches(';').to_string()))
+            Some((
+                title.trim().to_string(),
+                sql.trim().trim_end_matches(';').to_string(),
+            ))
         })
         .collect()
 }

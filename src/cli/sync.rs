@@ -47,7 +47,10 @@ pub async fn run(config: Option<PathBuf>, args: SyncArgs) -> Result<Exit, Failur
     print_summary(&outcome);
     if let Some(path) = &args.metrics_file {
         crate::metrics::write(path, &outcome, chrono::Utc::now().timestamp()).map_err(|e| {
-            Failure::new(Exit::Internal, format!("cannot write metrics file {}: {e}", path.display()))
+            Failure::new(
+                Exit::Internal,
+                format!("cannot write metrics file {}: {e}", path.display()),
+            )
         })?;
     }
     Ok(exit_for(&outcome))
@@ -62,7 +65,9 @@ pub fn exit_for(outcome: &RunOutcome) -> Exit {
     let streams = outcome.bots.iter().map(|b| b.streams.len()).sum::<usize>();
     if !failures.is_empty()
         && failures.len() == streams
-        && failures.iter().all(|(_, _, f)| f.kind == FailureKind::Unavailable)
+        && failures
+            .iter()
+            .all(|(_, _, f)| f.kind == FailureKind::Unavailable)
     {
         return Exit::Unavailable;
     }

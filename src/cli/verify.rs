@@ -27,8 +27,15 @@ pub struct VerifyArgs {
 fn currencies(arg: Option<&str>, preferred: Option<String>) -> Result<Vec<Currency>, Failure> {
     match arg {
         Some(a) if a.eq_ignore_ascii_case("all") => Ok(Currency::ALL.to_vec()),
-        Some(a) => a.parse::<Currency>().map(|c| vec![c]).map_err(|e| Failure::new(Exit::Config, e.to_string())),
-        None => Ok(vec![preferred.and_then(|p| p.parse().ok()).unwrap_or(Currency::Eur)]),
+        Some(a) => a
+            .parse::<Currency>()
+            .map(|c| vec![c])
+            .map_err(|e| Failure::new(Exit::Config, e.to_string())),
+        None => Ok(vec![
+            preferred
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(Currency::Eur),
+        ]),
     }
 }
 
@@ -45,7 +52,11 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
     for bot in &settings.bots {
         let bot_id = bot.bot_id as i64;
         let preferred: Option<String> = conn
-            .query_row("SELECT preferred_currency FROM bot_settings WHERE bot_id = ?", [bot_id], |r| r.get(0))
+            .query_row(
+                "SELECT preferred_currency FROM bot_settings WHERE bot_id = ?",
+                [bot_id],
+                |r| r.get(0),
+            )
             .ok();
         let list = currencies(args.currency.as_deref(), preferred)?;
         let client = ApiClient::new(ClientSettings {
@@ -57,11 +68,13 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
             retry: settings.retry,
             max_rps: settings.max_rps,
         })?;
-        let checks = verify_bot(&client, conn, bot_id, &list).await.map_err(|e| match e {
-            VerifyError::Api(e) => Failure::from(e),
-            VerifyError::Load(e) => Failure::from(e),
-            other => Failure::new(Exit::Config, other.to_string()),
-        })?;
+        let checks = verify_bot(&client, conn, bot_id, &list)
+            .await
+            .map_err(|e| match e {
+                VerifyError::Api(e) => Failure::from(e),
+                VerifyError::Load(e) => Failure::from(e),
+                other => Failure::new(Exit::Config, other.to_string()),
+            })?;
         println!(
             "{:>12}  {:<22} {:<4} {:<24} {:<12} {:>24} {:>24}  verdict",
             "bot", "report", "cur", "row", "field", "api", "warehouse"
@@ -97,5 +110,9 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
          (revenue tolerance {REVENUE_TOLERANCE} relative; everything else exact)",
         total - differences - newer
     );
-    Ok(if differences > 0 { Exit::Mismatch } else { Exit::Success })
+    Ok(if differences > 0 {
+        Exit::Mismatch
+    } else {
+        Exit::Success
+    })
 }

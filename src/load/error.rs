@@ -7,11 +7,15 @@ use super::schema::SchemaError;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// Another tgm-sync run holds this warehouse's lock file.
-    #[error("another tgm-sync run is using the warehouse {path} (lock file {lock} is held); try again when it has finished")]
+    #[error(
+        "another tgm-sync run is using the warehouse {path} (lock file {lock} is held); try again when it has finished"
+    )]
     LockHeld { path: PathBuf, lock: PathBuf },
 
     /// Another process (a BI tool, the duckdb CLI) has the DuckDB file open.
-    #[error("the warehouse {path} is open in another process ({detail}); close it there, and point BI tools at the Parquet mirror instead")]
+    #[error(
+        "the warehouse {path} is open in another process ({detail}); close it there, and point BI tools at the Parquet mirror instead"
+    )]
     InUse { path: PathBuf, detail: String },
 
     #[error("{path} is not a DuckDB database ({detail})")]

@@ -255,8 +255,10 @@ pub fn merge(
             .during(|| ctx("soft-deleting from"))?;
     }
 
-    conn.execute_batch(&format!("DROP TABLE IF EXISTS {changed}; DROP TABLE IF EXISTS {dedup}; DELETE FROM {stage};"))
-        .during(|| ctx("cleaning up staging of"))?;
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {changed}; DROP TABLE IF EXISTS {dedup}; DELETE FROM {stage};"
+    ))
+    .during(|| ctx("cleaning up staging of"))?;
     Ok(MergeOutcome {
         distinct: distinct as u64,
         written: (updated + inserted) as u64,
@@ -266,12 +268,19 @@ pub fn merge(
 
 fn partition_or_null(spec: &TableSpec, alias: &str) -> String {
     match spec.month_partition {
-        Some(_) => format!("CASE WHEN {alias}.bot_id IS NULL THEN NULL ELSE {} END", partition_expr(spec, alias)),
+        Some(_) => format!(
+            "CASE WHEN {alias}.bot_id IS NULL THEN NULL ELSE {} END",
+            partition_expr(spec, alias)
+        ),
         None => "NULL".to_string(),
     }
 }
 
-fn mark_dirty<P: duckdb::Params>(conn: &Connection, select: &str, params: P) -> Result<usize, duckdb::Error> {
+fn mark_dirty<P: duckdb::Params>(
+    conn: &Connection,
+    select: &str,
+    params: P,
+) -> Result<usize, duckdb::Error> {
     conn.execute(
         &format!("INSERT OR IGNORE INTO _parquet_dirty (bot_id, table_name, partition) {select}"),
         params,
@@ -279,7 +288,11 @@ fn mark_dirty<P: duckdb::Params>(conn: &Connection, select: &str, params: P) -> 
 }
 
 /// Marks every partition of a bot's table dirty (a full rewrite of its Parquet mirror).
-pub fn mark_all_dirty(conn: &Connection, spec: &TableSpec, bot_id: i64) -> Result<usize, LoadError> {
+pub fn mark_all_dirty(
+    conn: &Connection,
+    spec: &TableSpec,
+    bot_id: i64,
+) -> Result<usize, LoadError> {
     mark_dirty(
         conn,
         &format!(

@@ -67,7 +67,11 @@ pub fn rewrite_dirty(
 /// The SELECT that exports one partition: every column but the partition ones, with
 /// types Parquet cannot hold turned into text.
 fn export_query(spec: &TableSpec) -> String {
-    let replace = if spec.derived.iter().any(|(name, _)| *name == "duration_interval") {
+    let replace = if spec
+        .derived
+        .iter()
+        .any(|(name, _)| *name == "duration_interval")
+    {
         " REPLACE (CAST(duration_interval AS VARCHAR) AS duration_interval)"
     } else {
         ""

@@ -68,7 +68,11 @@ pub fn write_state(
 /// Allocates the next run id and records the run as `running`.
 pub fn start_run(conn: &Connection, bot_ids: &[i64], now_micros: i64) -> Result<i64, LoadError> {
     let run_id: i64 = conn
-        .query_row("SELECT coalesce(max(run_id), 0) + 1 FROM _sync_runs", [], |r| r.get(0))
+        .query_row(
+            "SELECT coalesce(max(run_id), 0) + 1 FROM _sync_runs",
+            [],
+            |r| r.get(0),
+        )
         .during(|| "allocating a run id".into())?;
     for bot_id in bot_ids {
         conn.execute(

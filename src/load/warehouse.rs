@@ -15,7 +15,8 @@ use super::error::{DbContext, LoadError};
 use super::schema;
 
 /// Settings every connection gets: the ETL never downloads or loads extension code.
-pub const CONNECTION_SETUP: &str = "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;";
+pub const CONNECTION_SETUP: &str =
+    "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;";
 
 /// An open warehouse, with this run's lock held until it is dropped.
 pub struct Warehouse {

@@ -11,7 +11,9 @@ use duckdb::{Connection, params};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport, RevenueReport, UsersCount};
+use crate::api::models::{
+    PaymentMethodReport, PeriodFigures, PlanReport, RevenueReport, UsersCount,
+};
 use crate::api::{ApiClient, ApiError, Method};
 use crate::currency::Currency;
 use crate::load::LoadError;
@@ -100,7 +102,14 @@ struct Comparer {
 }
 
 impl Comparer {
-    fn compare(&mut self, report: &'static str, currency: &str, api: &Rows, ours: &Rows, covers_after_sync: bool) {
+    fn compare(
+        &mut self,
+        report: &'static str,
+        currency: &str,
+        api: &Rows,
+        ours: &Rows,
+        covers_after_sync: bool,
+    ) {
         let keys: std::collections::BTreeSet<&String> = api.keys().chain(ours.keys()).collect();
         for key in keys {
             let empty = BTreeMap::new();
@@ -113,8 +122,16 @@ impl Comparer {
                     currency: currency.to_string(),
                     key: key.clone(),
                     field: "row",
-                    api: if a.is_empty() { "absent".into() } else { "present".into() },
-                    warehouse: if o.is_empty() { "absent".into() } else { "present".into() },
+                    api: if a.is_empty() {
+                        "absent".into()
+                    } else {
+                        "present".into()
+                    },
+                    warehouse: if o.is_empty() {
+                        "absent".into()
+                    } else {
+                        "present".into()
+                    },
                     verdict,
                 });
                 continue;
@@ -157,7 +174,10 @@ fn as_list(endpoint: &Method, value: Value) -> Result<Vec<Value>, ApiError> {
         Value::Null => Ok(Vec::new()),
         other => Err(ApiError::UnexpectedResult {
             endpoint: endpoint.label(),
-            cause: format!("expected a list, got {}", crate::api::pager::json_kind(&other)),
+            cause: format!(
+                "expected a list, got {}",
+                crate::api::pager::json_kind(&other)
+            ),
         }),
     }
 }
@@ -192,14 +212,23 @@ pub async fn verify_bot(
     let now = chrono::Utc::now().timestamp();
     // Sales after the last sync explain differences in reports that cover that time.
     let since = client
-        .get(&Method::Revenue, &[("from", synced_at.to_string()), ("to", (now + 1).to_string())])
+        .get(
+            &Method::Revenue,
+            &[
+                ("from", synced_at.to_string()),
+                ("to", (now + 1).to_string()),
+            ],
+        )
         .await?;
     let newer_sales = RevenueReport::from_json(since)
         .map_err(|e| unreadable(&Method::Revenue, e))?
         .figures
         .sales
         > 0;
-    let mut cmp = Comparer { checks: Vec::new(), newer_sales };
+    let mut cmp = Comparer {
+        checks: Vec::new(),
+        newer_sales,
+    };
 
     for &currency in currencies {
         let cur = currency.code();
@@ -207,7 +236,14 @@ pub async fn verify_bot(
         // /revenue over all time up to the last sync, and over its last 30 days.
         for (label, from) in [("all time", 0), ("last 30 days", synced_at - 30 * 86_400)] {
             let value = client
-                .get(&Method::Revenue, &[("from", from.to_string()), ("to", synced_at.to_string()), ("currency", q.clone())])
+                .get(
+                    &Method::Revenue,
+                    &[
+                        ("from", from.to_string()),
+                        ("to", synced_at.to_string()),
+                        ("currency", q.clone()),
+                    ],
+                )
                 .await?;
             let r = RevenueReport::from_json(value).map_err(|e| unreadable(&Method::Revenue, e))?;
             let api: Rows = BTreeMap::from([(label.to_string(), figures_row(&r.figures))]);
@@ -222,11 +258,19 @@ pub async fn verify_bot(
         // /orders/count by day, month and year.
         for (unit, count) in [("day", 7), ("month", 12), ("year", 3)] {
             let value = client
-                .get(&Method::OrdersCount, &[("interval_unit", unit.into()), ("interval_count", count.to_string()), ("currency", q.clone())])
+                .get(
+                    &Method::OrdersCount,
+                    &[
+                        ("interval_unit", unit.into()),
+                        ("interval_count", count.to_string()),
+                        ("currency", q.clone()),
+                    ],
+                )
                 .await?;
             let mut api = Rows::new();
             for row in as_list(&Method::OrdersCount, value)? {
-                let p = PeriodFigures::from_json(row).map_err(|e| unreadable(&Method::OrdersCount, e))?;
+                let p = PeriodFigures::from_json(row)
+                    .map_err(|e| unreadable(&Method::OrdersCount, e))?;
                 api.insert(format!("{unit} {}", p.period), figures_row(&p.figures));
             }
             let ours = query_rows(
@@ -238,7 +282,9 @@ pub async fn verify_bot(
             cmp.compare("orders/count", cur, &api, &ours, true);
         }
         // /plans/report: totals and the monthly breakdown.
-        let value = client.get(&Method::PlansReport, &[("currency", q.clone())]).await?;
+        let value = client
+            .get(&Method::PlansReport, &[("currency", q.clone())])
+            .await?;
         let mut api = Rows::new();
         for row in as_list(&Method::PlansReport, value)? {
             let p = PlanReport::from_json(row).map_err(|e| unreadable(&Method::PlansReport, e))?;
@@ -246,7 +292,10 @@ pub async fn verify_bot(
             fields.insert("plan_name", p.plan_name.clone().unwrap_or_default());
             api.insert(format!("plan {}", p.plan_id), fields);
             for b in &p.breakdown {
-                api.insert(format!("plan {} {}", p.plan_id, b.period), figures_row(&b.figures));
+                api.insert(
+                    format!("plan {} {}", p.plan_id, b.period),
+                    figures_row(&b.figures),
+                );
             }
         }
         let mut ours = query_rows(
@@ -265,10 +314,13 @@ pub async fn verify_bot(
         )?);
         cmp.compare("plans/report", cur, &api, &ours, true);
         // /paymentMethods/report, all time.
-        let value = client.get(&Method::PaymentMethodsReport, &[("currency", q.clone())]).await?;
+        let value = client
+            .get(&Method::PaymentMethodsReport, &[("currency", q.clone())])
+            .await?;
         let mut api = Rows::new();
         for row in as_list(&Method::PaymentMethodsReport, value)? {
-            let g = PaymentMethodReport::from_json(row).map_err(|e| unreadable(&Method::PaymentMethodsReport, e))?;
+            let g = PaymentMethodReport::from_json(row)
+                .map_err(|e| unreadable(&Method::PaymentMethodsReport, e))?;
             let mut fields = figures_row(&g.figures);
             fields.insert("display_name", g.display_name.clone().unwrap_or_default());
             api.insert(g.name.clone(), fields);

@@ -351,4 +351,11 @@ impl StagedRow for PaymentMethod {
 }
 
 /// Every synced table's spec, for checks and for the Parquet mirror.
-pub static ALL_TABLES: [&TableSpec; 6] = [&ORDERS, &MEMBERS, &PLANS, &PROJECTS, &COUPONS, &PAYMENT_METHODS];
+pub static ALL_TABLES: [&TableSpec; 6] = [
+    &ORDERS,
+    &MEMBERS,
+    &PLANS,
+    &PROJECTS,
+    &COUPONS,
+    &PAYMENT_METHODS,
+];

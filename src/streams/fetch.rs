@@ -57,7 +57,14 @@ pub async fn fetch_all(
                 }
             };
             if send(&tx, LoaderMsg::Page(rows)).await {
-                send(&tx, LoaderMsg::Done(FetchSummary { full_scan: true, newest: None })).await;
+                send(
+                    &tx,
+                    LoaderMsg::Done(FetchSummary {
+                        full_scan: true,
+                        newest: None,
+                    }),
+                )
+                .await;
             }
         }
         Some(limit) => {
@@ -77,7 +84,14 @@ pub async fn fetch_all(
                     return Ok(());
                 }
             }
-            send(&tx, LoaderMsg::Done(FetchSummary { full_scan: true, newest: None })).await;
+            send(
+                &tx,
+                LoaderMsg::Done(FetchSummary {
+                    full_scan: true,
+                    newest: None,
+                }),
+            )
+            .await;
         }
     }
     Ok(())
@@ -137,25 +151,32 @@ pub async fn fetch_orders(
             return Ok(());
         }
         if all_old {
-            debug!(pages = pager.pages(), "orders: a whole page is older than the lookback window; paging stops");
+            debug!(
+                pages = pager.pages(),
+                "orders: a whole page is older than the lookback window; paging stops"
+            );
             pager.stop();
             break;
         }
     }
     if !plan.pending_keys.is_empty() {
-        info!(count = plan.pending_keys.len(), "re-fetching pending orders older than the lookback window");
-        let fetched: Vec<Result<Option<Value>, ApiError>> = futures::stream::iter(plan.pending_keys)
-            .map(|key| async move {
-                match client.get(&Method::Order(key), &[]).await {
-                    Ok(row) => Ok(Some(row)),
-                    // Gone from the API: left as it is; a full scan will soft-delete it.
-                    Err(ApiError::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .buffer_unordered(pages_in_flight.max(1))
-            .collect()
-            .await;
+        info!(
+            count = plan.pending_keys.len(),
+            "re-fetching pending orders older than the lookback window"
+        );
+        let fetched: Vec<Result<Option<Value>, ApiError>> =
+            futures::stream::iter(plan.pending_keys)
+                .map(|key| async move {
+                    match client.get(&Method::Order(key), &[]).await {
+                        Ok(row) => Ok(Some(row)),
+                        // Gone from the API: left as it is; a full scan will soft-delete it.
+                        Err(ApiError::NotFound { .. }) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                })
+                .buffer_unordered(pages_in_flight.max(1))
+                .collect()
+                .await;
         let mut rows = Vec::new();
         for outcome in fetched {
             if let Some(row) = outcome? {

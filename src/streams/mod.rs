@@ -45,7 +45,10 @@ impl StreamName {
     pub fn is_dimension(self) -> bool {
         matches!(
             self,
-            StreamName::Plans | StreamName::Projects | StreamName::Coupons | StreamName::PaymentMethods
+            StreamName::Plans
+                | StreamName::Projects
+                | StreamName::Coupons
+                | StreamName::PaymentMethods
         )
     }
 
@@ -96,8 +99,14 @@ mod tests {
         for s in StreamName::ALL {
             assert_eq!(s.as_str().parse::<StreamName>(), Ok(s));
         }
-        assert_eq!("paymentMethods".parse::<StreamName>(), Ok(StreamName::PaymentMethods));
-        assert_eq!("users/count".parse::<StreamName>(), Ok(StreamName::UsersCount));
+        assert_eq!(
+            "paymentMethods".parse::<StreamName>(),
+            Ok(StreamName::PaymentMethods)
+        );
+        assert_eq!(
+            "users/count".parse::<StreamName>(),
+            Ok(StreamName::UsersCount)
+        );
         assert!("bogus".parse::<StreamName>().is_err());
     }
 }

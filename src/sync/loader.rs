@@ -69,9 +69,9 @@ pub fn load_stream<R: StagedRow>(
     let bot_id = ctx.bot_id;
 
     let read_row = |row: Value,
-                        stager: &mut Stager<'_>,
-                        figures: &mut StreamFigures,
-                        rejects: &mut Vec<(String, String)>|
+                    stager: &mut Stager<'_>,
+                    figures: &mut StreamFigures,
+                    rejects: &mut Vec<(String, String)>|
      -> Result<(), LoadError> {
         figures.rows_read += 1;
         let raw = row.clone();
@@ -148,11 +148,31 @@ pub fn load_stream<R: StagedRow>(
                 ctx.previous.last_full_scan_micros
             },
         };
-        write_state(conn, bot_id, stream, state, ctx.run.run_id, ctx.run.at_micros)?;
+        write_state(
+            conn,
+            bot_id,
+            stream,
+            state,
+            ctx.run.run_id,
+            ctx.run.at_micros,
+        )?;
         for (reason, raw) in &rejects {
-            reject(conn, ctx.run.run_id, bot_id, stream, reason, raw, ctx.run.at_micros)?;
+            reject(
+                conn,
+                ctx.run.run_id,
+                bot_id,
+                stream,
+                reason,
+                raw,
+                ctx.run.at_micros,
+            )?;
         }
-        figures.status = if figures.rows_rejected > 0 { "partial" } else { "success" }.into();
+        figures.status = if figures.rows_rejected > 0 {
+            "partial"
+        } else {
+            "success"
+        }
+        .into();
         stats_into(&mut figures, ctx.client.stats());
         record_stream(conn, ctx.run.run_id, bot_id, stream, &figures)?;
         Ok(())
@@ -166,7 +186,12 @@ pub fn load_stream<R: StagedRow>(
             return Err(e.into());
         }
     }
-    debug!(stream, written = figures.rows_written, deleted = figures.rows_deleted, "committed");
+    debug!(
+        stream,
+        written = figures.rows_written,
+        deleted = figures.rows_deleted,
+        "committed"
+    );
 
     if let Some(root) = &ctx.parquet_root {
         parquet::rewrite_dirty(conn, root, spec, bot_id)?;

@@ -10,7 +10,6 @@
 pub mod loader;
 pub mod report_inputs;
 
-
 use std::time::Instant;
 
 use duckdb::Connection;
@@ -127,12 +126,18 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     let at_micros = now_micros();
     let closed = close_abandoned_runs(warehouse.conn(), at_micros)?;
     if closed > 0 {
-        warn!(runs = closed, "an earlier run was interrupted; this run completes its work");
+        warn!(
+            runs = closed,
+            "an earlier run was interrupted; this run completes its work"
+        );
     }
     if let Some(root) = &settings.parquet_dir {
         let removed = parquet::remove_leftovers(root)?;
         if removed > 0 {
-            info!(files = removed, "removed temporary Parquet files left by an interrupted run");
+            info!(
+                files = removed,
+                "removed temporary Parquet files left by an interrupted run"
+            );
         }
         // Partitions left dirty by an interrupted run are rewritten by their stream below;
         // those of streams not selected now are rewritten here.
@@ -202,7 +207,17 @@ async fn sync_bot(
         let tasks = phase.into_iter().map(|stream| {
             let client = client.for_stream(stream.as_str());
             async move {
-                let result = sync_stream(settings, options, warehouse, bot_id, stream, run, client.clone(), progress).await;
+                let result = sync_stream(
+                    settings,
+                    options,
+                    warehouse,
+                    bot_id,
+                    stream,
+                    run,
+                    client.clone(),
+                    progress,
+                )
+                .await;
                 let (figures, error) = match result {
                     Ok(figures) => (figures, None),
                     Err(failure) => {
@@ -214,32 +229,50 @@ async fn sync_bot(
                             ..StreamFigures::default()
                         };
                         error!(bot_id, stream = %stream, "stream failed: {}", failure.message);
-                        if let Err(e) = record_stream(warehouse.conn(), run.run_id, bot_id, stream.as_str(), &figures) {
+                        if let Err(e) = record_stream(
+                            warehouse.conn(),
+                            run.run_id,
+                            bot_id,
+                            stream.as_str(),
+                            &figures,
+                        ) {
                             warn!("could not record the failure of {stream}: {e}");
                         }
                         (figures, Some(failure))
                     }
                 };
-                StreamOutcome { stream, figures, error }
+                StreamOutcome {
+                    stream,
+                    figures,
+                    error,
+                }
             }
         });
         streams.extend(futures::future::join_all(tasks).await);
-        if streams.iter().any(|s| s.error.as_ref().is_some_and(|e| e.kind == FailureKind::Auth)) {
+        if streams.iter().any(|s| {
+            s.error
+                .as_ref()
+                .is_some_and(|e| e.kind == FailureKind::Auth)
+        }) {
             break;
         }
     }
 
     // Report inputs: only when the API answers and the bot's data is in.
     let mut warnings = Vec::new();
-    let auth_failed = streams
-        .iter()
-        .any(|s| s.error.as_ref().is_some_and(|e| e.kind == FailureKind::Auth));
+    let auth_failed = streams.iter().any(|s| {
+        s.error
+            .as_ref()
+            .is_some_and(|e| e.kind == FailureKind::Auth)
+    });
     if !auth_failed && settings.api_version == crate::api::ApiVersion::V1 {
         let inputs = client.for_stream("report_inputs");
         let conn = warehouse.conn();
         let steps = async {
             report_inputs::refresh_preferred_currency(&inputs, conn, bot_id, run.at_micros).await?;
-            if settings.streams.contains(&StreamName::PaymentMethods) || settings.streams.contains(&StreamName::Orders) {
+            if settings.streams.contains(&StreamName::PaymentMethods)
+                || settings.streams.contains(&StreamName::Orders)
+            {
                 report_inputs::refresh_gateways(&inputs, conn, bot_id, run.at_micros).await?;
             }
             if settings.streams.contains(&StreamName::Orders) {
@@ -266,7 +299,11 @@ async fn sync_bot(
     };
     let error_text = failed
         .iter()
-        .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {}", s.stream, e.message)))
+        .filter_map(|s| {
+            s.error
+                .as_ref()
+                .map(|e| format!("{}: {}", s.stream, e.message))
+        })
         .chain(warnings.iter().cloned())
         .collect::<Vec<_>>()
         .join("; ");
@@ -281,7 +318,13 @@ async fn sync_bot(
         (!error_text.is_empty()).then_some(error_text.as_str()),
         now_micros(),
     )?;
-    info!(bot_id, status, requests = total.requests(), retries = total.retries(), "bot synced");
+    info!(
+        bot_id,
+        status,
+        requests = total.requests(),
+        retries = total.retries(),
+        "bot synced"
+    );
     Ok(BotOutcome {
         bot_id: bot.bot_id,
         streams,
@@ -305,7 +348,16 @@ async fn sync_stream(
         return users_count(warehouse, bot_id, run, &client).await;
     }
     let bar = progress.stream(format!("{bot_id} {stream}"));
-    let pass = Pass { settings, options, warehouse, bot_id, stream, run, client: &client, bar: &bar };
+    let pass = Pass {
+        settings,
+        options,
+        warehouse,
+        bot_id,
+        stream,
+        run,
+        client: &client,
+        bar: &bar,
+    };
     let result = if stream == StreamName::Orders {
         sync_orders(&pass, previous).await
     } else {
@@ -335,7 +387,11 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    async fn run(&self, previous: StreamState, orders: Option<OrdersPlan>) -> Result<StreamFigures, StreamFailure> {
+    async fn run(
+        &self,
+        previous: StreamState,
+        orders: Option<OrdersPlan>,
+    ) -> Result<StreamFigures, StreamFailure> {
         let conn = self.warehouse.connect().map_err(fail_load)?;
         let bar = self.bar.clone();
         let ctx = LoaderCtx {
@@ -354,7 +410,9 @@ impl Pass<'_> {
         let pages = self.settings.pages_in_flight;
         let fetch = async {
             match orders {
-                Some(plan) => fetch_orders(self.client, catalog::ORDERS_FETCH, pages, plan, tx).await,
+                Some(plan) => {
+                    fetch_orders(self.client, catalog::ORDERS_FETCH, pages, plan, tx).await
+                }
                 None => fetch_all(self.client, fetch_spec(self.stream), pages, tx).await,
             }
         };
@@ -368,7 +426,9 @@ impl Pass<'_> {
             (Ok(()), Ok(Ok(figures))) => Ok(figures),
             (Ok(()), Ok(Err(LoaderError::StrictRejects { count, first }))) => Err(StreamFailure {
                 kind: FailureKind::Rejected,
-                message: redact(&format!("{count} rows could not be read and --strict is set (first: {first})")),
+                message: redact(&format!(
+                    "{count} rows could not be read and --strict is set (first: {first})"
+                )),
             }),
             (Ok(()), Ok(Err(e))) => Err(StreamFailure {
                 kind: FailureKind::Other,
@@ -385,9 +445,19 @@ impl Pass<'_> {
 /// Orders: an incremental pass, then a reconciliation of the older sales against the
 /// API; if they differ (a refund, a deletion, a late completion) a full scan follows in
 /// the same run.
-async fn sync_orders(pass: &Pass<'_>, previous: StreamState) -> Result<StreamFigures, StreamFailure> {
-    let plan = orders_plan(pass.settings, pass.options, pass.warehouse, pass.bot_id, previous, pass.run)
-        .map_err(fail_load)?;
+async fn sync_orders(
+    pass: &Pass<'_>,
+    previous: StreamState,
+) -> Result<StreamFigures, StreamFailure> {
+    let plan = orders_plan(
+        pass.settings,
+        pass.options,
+        pass.warehouse,
+        pass.bot_id,
+        previous,
+        pass.run,
+    )
+    .map_err(fail_load)?;
     let cutoff = plan.cutoff;
     let mut figures = pass.run(previous, Some(plan)).await?;
     let Some(cutoff) = cutoff else {
@@ -397,19 +467,34 @@ async fn sync_orders(pass: &Pass<'_>, previous: StreamState) -> Result<StreamFig
     let differ = match old_sales_differ(pass.client, conn, pass.bot_id, cutoff).await {
         Ok(differ) => differ,
         Err(e) if e.is_auth() || e.is_unavailable() => {
-            return Err(StreamFailure { kind: classify(&e), message: redact(&e.to_string()) });
+            return Err(StreamFailure {
+                kind: classify(&e),
+                message: redact(&e.to_string()),
+            });
         }
         Err(e) => {
-            warn!("could not reconcile older orders: {}", redact(&e.to_string()));
+            warn!(
+                "could not reconcile older orders: {}",
+                redact(&e.to_string())
+            );
             None
         }
     };
     let Some((api, ours)) = differ else {
         return Ok(figures);
     };
-    info!(api, warehouse = ours, "sales before the lookback window differ from the API: running a full scan of orders");
+    info!(
+        api,
+        warehouse = ours,
+        "sales before the lookback window differ from the API: running a full scan of orders"
+    );
     let previous = read_state(conn, pass.bot_id, StreamName::Orders.as_str()).map_err(fail_load)?;
-    let full = OrdersPlan { full_scan: true, cutoff: None, pending_keys: Vec::new(), expected_pages: None };
+    let full = OrdersPlan {
+        full_scan: true,
+        cutoff: None,
+        pending_keys: Vec::new(),
+        expected_pages: None,
+    };
     let second = pass.run(previous, Some(full)).await?;
     figures.rows_read += second.rows_read;
     figures.rows_written += second.rows_written;
@@ -449,10 +534,16 @@ async fn old_sales_differ(
         )
         .unwrap_or(-1);
     let value = client
-        .get(&Method::Revenue, &[("from", "0".into()), ("to", boundary.to_string())])
+        .get(
+            &Method::Revenue,
+            &[("from", "0".into()), ("to", boundary.to_string())],
+        )
         .await?;
     let api = crate::api::models::RevenueReport::from_json(value)
-        .map_err(|e| ApiError::UnexpectedResult { endpoint: Method::Revenue.label(), cause: e.to_string() })?
+        .map_err(|e| ApiError::UnexpectedResult {
+            endpoint: Method::Revenue.label(),
+            cause: e.to_string(),
+        })?
         .figures
         .sales;
     Ok((api != ours).then_some((api, ours)))
@@ -499,13 +590,21 @@ fn orders_plan(
     previous: StreamState,
     run: RunStamp,
 ) -> Result<OrdersPlan, LoadError> {
-    let full = OrdersPlan { full_scan: true, cutoff: None, pending_keys: Vec::new(), expected_pages: None };
+    let full = OrdersPlan {
+        full_scan: true,
+        cutoff: None,
+        pending_keys: Vec::new(),
+        expected_pages: None,
+    };
     let max_age_micros = settings.orders.full_scan_max_age.as_micros() as i64;
     let due = match previous.last_full_scan_micros {
         None => true,
         Some(last) => run.at_micros - last >= max_age_micros,
     };
-    let Some(hwm) = previous.high_water_mark.filter(|_| !options.full_refresh && !due) else {
+    let Some(hwm) = previous
+        .high_water_mark
+        .filter(|_| !options.full_refresh && !due)
+    else {
         return Ok(full);
     };
     let conn = warehouse.conn();
@@ -519,7 +618,10 @@ fn orders_plan(
         )
         .during(|| "checking for renamed plans".into())?;
     if renamed > 0 {
-        info!(plans = renamed, "plans were renamed: orders get a full scan");
+        info!(
+            plans = renamed,
+            "plans were renamed: orders get a full scan"
+        );
         return Ok(full);
     }
     let cutoff = hwm - settings.orders.lookback.as_secs() as i64;
@@ -536,11 +638,19 @@ fn orders_plan(
         full_scan: false,
         cutoff: Some(cutoff),
         pending_keys,
-        expected_pages: Some(crate::api::pager::pages_to_pass(in_window.max(0) as u64, limit)),
+        expected_pages: Some(crate::api::pager::pages_to_pass(
+            in_window.max(0) as u64,
+            limit,
+        )),
     })
 }
 
-fn pending_before(conn: &Connection, bot_id: i64, cutoff: i64, limit: usize) -> Result<Vec<String>, LoadError> {
+fn pending_before(
+    conn: &Connection,
+    bot_id: i64,
+    cutoff: i64,
+    limit: usize,
+) -> Result<Vec<String>, LoadError> {
     let mut stmt = conn
         .prepare(
             "SELECT order_key FROM orders WHERE bot_id = ? AND order_status = 'PENDING' \
@@ -548,7 +658,9 @@ fn pending_before(conn: &Connection, bot_id: i64, cutoff: i64, limit: usize) -> 
         )
         .during(|| "listing pending orders".into())?;
     let rows = stmt
-        .query_map(duckdb::params![bot_id, cutoff, limit as i64], |r| r.get::<_, String>(0))
+        .query_map(duckdb::params![bot_id, cutoff, limit as i64], |r| {
+            r.get::<_, String>(0)
+        })
         .during(|| "listing pending orders".into())?;
     rows.collect::<Result<Vec<_>, _>>()
         .during(|| "listing pending orders".into())
@@ -561,13 +673,19 @@ async fn users_count(
     run: RunStamp,
     client: &ApiClient,
 ) -> Result<StreamFigures, StreamFailure> {
-    let value = client.get(&Method::UsersCount, &[]).await.map_err(|e| StreamFailure {
-        kind: classify(&e),
-        message: redact(&e.to_string()),
-    })?;
+    let value = client
+        .get(&Method::UsersCount, &[])
+        .await
+        .map_err(|e| StreamFailure {
+            kind: classify(&e),
+            message: redact(&e.to_string()),
+        })?;
     let counts = UsersCount::from_json(value).map_err(|e| StreamFailure {
         kind: FailureKind::Other,
-        message: format!("{} returned an unreadable result: {e}", Method::UsersCount.label()),
+        message: format!(
+            "{} returned an unreadable result: {e}",
+            Method::UsersCount.label()
+        ),
     })?;
     let conn = warehouse.conn();
     let store = || -> Result<StreamFigures, LoadError> {
@@ -582,7 +700,17 @@ async fn users_count(
                 duckdb::params![bot_id, run.run_id, run.at_micros, counts.users, counts.leads, counts.churned, counts.members],
             )
             .during(|| "recording the users count".into())?;
-            write_state(conn, bot_id, "users_count", StreamState { high_water_mark: None, last_full_scan_micros: Some(run.at_micros) }, run.run_id, run.at_micros)?;
+            write_state(
+                conn,
+                bot_id,
+                "users_count",
+                StreamState {
+                    high_water_mark: None,
+                    last_full_scan_micros: Some(run.at_micros),
+                },
+                run.run_id,
+                run.at_micros,
+            )?;
             let figures = StreamFigures {
                 status: "success".into(),
                 rows_read: 1,
@@ -596,7 +724,8 @@ async fn users_count(
         })();
         match result {
             Ok(f) => {
-                conn.execute_batch("COMMIT").during(|| "committing users_count".into())?;
+                conn.execute_batch("COMMIT")
+                    .during(|| "committing users_count".into())?;
                 Ok(f)
             }
             Err(e) => {
@@ -612,7 +741,11 @@ async fn users_count(
 }
 
 /// `--dry-run`: fetch and read every row, count, write nothing.
-async fn dry_run(settings: &Settings, progress: &Progress, started: Instant) -> Result<RunOutcome, SyncError> {
+async fn dry_run(
+    settings: &Settings,
+    progress: &Progress,
+    started: Instant,
+) -> Result<RunOutcome, SyncError> {
     let mut bots = Vec::new();
     for bot in &settings.bots {
         let client = client_for(settings, bot)?;
@@ -630,8 +763,20 @@ async fn dry_run(settings: &Settings, progress: &Progress, started: Instant) -> 
                         Ok(())
                     }
                     StreamName::Orders => {
-                        let plan = OrdersPlan { full_scan: true, cutoff: None, pending_keys: Vec::new(), expected_pages: None };
-                        fetch_orders(&client, catalog::ORDERS_FETCH, settings.pages_in_flight, plan, tx).await
+                        let plan = OrdersPlan {
+                            full_scan: true,
+                            cutoff: None,
+                            pending_keys: Vec::new(),
+                            expected_pages: None,
+                        };
+                        fetch_orders(
+                            &client,
+                            catalog::ORDERS_FETCH,
+                            settings.pages_in_flight,
+                            plan,
+                            tx,
+                        )
+                        .await
                     }
                     _ => fetch_all(&client, fetch_spec(stream), settings.pages_in_flight, tx).await,
                 }
@@ -663,7 +808,11 @@ async fn dry_run(settings: &Settings, progress: &Progress, started: Instant) -> 
             });
             figures.status = if error.is_some() { "failed" } else { "dry-run" }.into();
             bar.finish("done");
-            streams.push(StreamOutcome { stream, figures, error });
+            streams.push(StreamOutcome {
+                stream,
+                figures,
+                error,
+            });
         }
         bots.push(BotOutcome {
             bot_id: bot.bot_id,
@@ -690,4 +839,3 @@ fn row_parses(stream: StreamName, row: serde_json::Value) -> bool {
         StreamName::UsersCount => UsersCount::from_json(row).is_ok(),
     }
 }
-

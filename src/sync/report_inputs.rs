@@ -52,11 +52,8 @@ pub async fn refresh_gateways(
     conn.execute_batch("BEGIN TRANSACTION")
         .during(|| "starting the gateways transaction".into())?;
     let result = (|| -> Result<usize, LoadError> {
-        conn.execute(
-            "DELETE FROM gateways WHERE bot_id = ?",
-            params![bot_id],
-        )
-        .during(|| "refreshing gateways".into())?;
+        conn.execute("DELETE FROM gateways WHERE bot_id = ?", params![bot_id])
+            .during(|| "refreshing gateways".into())?;
         conn.execute(
             &format!(
                 "INSERT INTO gateways (bot_id, code, display_name, installed, _synced_at) \
@@ -67,7 +64,10 @@ pub async fn refresh_gateways(
         )
         .during(|| "refreshing gateways".into())?;
         for gateway in &reported {
-            let display = gateway.display_name.clone().unwrap_or_else(|| gateway.name.clone());
+            let display = gateway
+                .display_name
+                .clone()
+                .unwrap_or_else(|| gateway.name.clone());
             conn.execute(
                 &format!(
                     "INSERT OR IGNORE INTO gateways (bot_id, code, display_name, installed, _synced_at) \
@@ -77,9 +77,11 @@ pub async fn refresh_gateways(
             )
             .during(|| "refreshing gateways".into())?;
         }
-        conn.query_row("SELECT count(*) FROM gateways WHERE bot_id = ?", params![bot_id], |r| {
-            r.get::<_, i64>(0)
-        })
+        conn.query_row(
+            "SELECT count(*) FROM gateways WHERE bot_id = ?",
+            params![bot_id],
+            |r| r.get::<_, i64>(0),
+        )
         .during(|| "counting gateways".into())
         .map(|n| n as usize)
     })();
@@ -178,7 +180,13 @@ pub async fn refresh_fx(
         for row in rows {
             let (currency, from, to, native, sales) = row.during(|| "finding FX windows".into())?;
             if let Ok(native) = Amount::parse(&native) {
-                windows.push(FxWindow { currency, from, to, native, sales });
+                windows.push(FxWindow {
+                    currency,
+                    from,
+                    to,
+                    native,
+                    sales,
+                });
             }
         }
         windows
@@ -222,6 +230,10 @@ pub async fn refresh_fx(
         Ok(rates.len())
     })();
     let n = finish(conn, result, "exchange rates")?;
-    info!(rates = n, windows = windows.len(), "exchange rates captured from /revenue");
+    info!(
+        rates = n,
+        windows = windows.len(),
+        "exchange rates captured from /revenue"
+    );
     Ok(n)
 }

@@ -8,12 +8,27 @@ use crate::support::*;
 
 fn run_sync(base_url: &str, dir: &Path, key: &str, extra: &[&str]) -> Output {
     bin()
-        .args(["sync", "--log-format", "json", "--bot-id", &BOT_ID.to_string(), "--base-url", base_url])
+        .args([
+            "sync",
+            "--log-format",
+            "json",
+            "--bot-id",
+            &BOT_ID.to_string(),
+            "--base-url",
+            base_url,
+        ])
         .arg("--warehouse")
         .arg(dir.join("warehouse.duckdb"))
         .arg("--parquet-dir")
         .arg(dir.join("parquet"))
-        .args(["--max-attempts", "3", "--max-retry-secs", "2", "--timeout-secs", "5"])
+        .args([
+            "--max-attempts",
+            "3",
+            "--max-retry-secs",
+            "2",
+            "--timeout-secs",
+            "5",
+        ])
         .args(extra)
         .env("TGM_API_KEY", key)
         .output()
@@ -46,10 +61,17 @@ fn assert_no_file_contains(dir: &Path, needle: &str) {
 fn assert_clean_output(out: &Output) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stdout.contains(TEST_KEY) && !stderr.contains(TEST_KEY), "key leaked:\n{stdout}\n{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "no terminal escape codes when stderr is not a terminal:\n{stderr}");
+    assert!(
+        !stdout.contains(TEST_KEY) && !stderr.contains(TEST_KEY),
+        "key leaked:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no terminal escape codes when stderr is not a terminal:\n{stderr}"
+    );
     for line in stderr.lines().filter(|l| l.starts_with('{')) {
-        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
     }
 }
 
@@ -58,27 +80,58 @@ async fn a_scheduled_run_logs_json_writes_metrics_and_leaks_no_key() {
     let server = start_sim(sim_options(400, 150)).await;
     let dir = tempdir();
     let metrics = dir.path().join("tgm.prom");
-    let out = run_sync(&server.base_url(), dir.path(), TEST_KEY, &["--metrics-file", metrics.to_str().expect("utf-8")]);
+    let out = run_sync(
+        &server.base_url(),
+        dir.path(),
+        TEST_KEY,
+        &["--metrics-file", metrics.to_str().expect("utf-8")],
+    );
     assert_clean_output(&out);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.lines().any(|l| l.starts_with('{')), "JSON log lines: {stderr}");
+    assert!(
+        stderr.lines().any(|l| l.starts_with('{')),
+        "JSON log lines: {stderr}"
+    );
 
     let text = std::fs::read_to_string(&metrics).expect("metrics file");
     let mut samples = 0;
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (name_labels, value) = line.rsplit_once(' ').expect("sample has a value");
-        value.parse::<f64>().unwrap_or_else(|_| panic!("numeric value: {line}"));
+        value
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("numeric value: {line}"));
         assert!(name_labels.starts_with("tgm_sync_"), "{line}");
         samples += 1;
     }
-    assert!(samples >= 7 * 7, "a sample per stream and family: {samples}");
-    assert!(text.contains("tgm_sync_rows_read{bot_id=\"1347378140\",stream=\"orders\"} 400"), "{text}");
+    assert!(
+        samples >= 7 * 7,
+        "a sample per stream and family: {samples}"
+    );
+    assert!(
+        text.contains("tgm_sync_rows_read{bot_id=\"1347378140\",stream=\"orders\"} 400"),
+        "{text}"
+    );
 
     // Permissions: nothing readable by others.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir.path().join("warehouse.duckdb")).expect("warehouse").permissions().mode();
-    assert_eq!(mode & 0o007, 0, "warehouse mode {mode:o}: nothing for the world");
+    let mode = std::fs::metadata(dir.path().join("warehouse.duckdb"))
+        .expect("warehouse")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o007,
+        0,
+        "warehouse mode {mode:o}: nothing for the world"
+    );
     assert_no_file_contains(dir.path(), TEST_KEY);
     server.shutdown().await;
 }
@@ -100,7 +153,12 @@ async fn each_failure_class_has_its_exit_code() {
     let url = format!("http://{}", closed.local_addr().expect("addr"));
     drop(closed);
     let out = run_sync(&url, dir.path(), TEST_KEY, &[]);
-    assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_clean_output(&out);
 
     // Bad configuration: plain http to a non-loopback host, an unknown stream.
@@ -108,7 +166,12 @@ async fn each_failure_class_has_its_exit_code() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("http://example.com"), "{stderr}");
-    let out = run_sync(&server.base_url(), dir.path(), TEST_KEY, &["--streams", "orders,nonsense"]);
+    let out = run_sync(
+        &server.base_url(),
+        dir.path(),
+        TEST_KEY,
+        &["--streams", "orders,nonsense"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("nonsense"), "{stderr}");

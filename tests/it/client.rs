@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tgm_sync::api::models::{
-    Coupon, Membership, Order, PaymentMethod, PaymentMethodReport, PeriodFigures, Plan,
-    PlanReport, Project, RevenueReport, UsersCount,
+    Coupon, Membership, Order, PaymentMethod, PaymentMethodReport, PeriodFigures, Plan, PlanReport,
+    Project, RevenueReport, UsersCount,
 };
 use tgm_sync::api::pager::{PageRequest, Pager};
 use tgm_sync::api::{ApiClient, ApiError, ApiVersion, ClientSettings, Method};
@@ -24,10 +24,22 @@ fn key_of(field: &'static str) -> fn(&Value) -> Option<String> {
     }
 }
 
-async fn page_all(client: &ApiClient, method: Method, limit: u32, key: fn(&Value) -> Option<String>) -> Vec<Value> {
+async fn page_all(
+    client: &ApiClient,
+    method: Method,
+    limit: u32,
+    key: fn(&Value) -> Option<String>,
+) -> Vec<Value> {
     let mut pager = Pager::new(
         client.clone(),
-        PageRequest { method, params: Vec::new(), limit, pages_in_flight: 4, prefetch_pages: None, key_of: key },
+        PageRequest {
+            method,
+            params: Vec::new(),
+            limit,
+            pages_in_flight: 4,
+            prefetch_pages: None,
+            key_of: key,
+        },
     );
     let mut rows = Vec::new();
     while let Some(page) = pager.next_page().await {
@@ -56,18 +68,27 @@ async fn every_list_endpoint_matches_the_simulated_data() {
         assert_eq!(got.order_key, want.order_key);
         assert_eq!(got.order_date, want.order_date);
         assert_eq!(got.order_status, want.order_status.as_str());
-        assert_eq!(got.amount.map(dec), Some(want.amount), "amount of {}", want.order_key);
+        assert_eq!(
+            got.amount.map(dec),
+            Some(want.amount),
+            "amount of {}",
+            want.order_key
+        );
         assert_eq!(got.currency.as_deref(), Some(want.currency.code()));
-        assert_eq!(got.payment_gateway.as_deref(), Some(want.gateway.display_name));
+        assert_eq!(
+            got.payment_gateway.as_deref(),
+            Some(want.gateway.display_name)
+        );
         assert_eq!(got.member_id, Some(want.member_id as i64));
     }
 
-    let members: BTreeSet<(i64, i64, i64)> = page_all(&client, Method::Members, 100, |v| Some(v.to_string()))
-        .await
-        .into_iter()
-        .map(|v| Membership::from_json(v).expect("membership parses"))
-        .map(|m| (m.member_id, m.plan_id, m.project_id))
-        .collect();
+    let members: BTreeSet<(i64, i64, i64)> =
+        page_all(&client, Method::Members, 100, |v| Some(v.to_string()))
+            .await
+            .into_iter()
+            .map(|v| Membership::from_json(v).expect("membership parses"))
+            .map(|m| (m.member_id, m.plan_id, m.project_id))
+            .collect();
     let want: BTreeSet<(i64, i64, i64)> = data
         .memberships
         .iter()
@@ -79,11 +100,13 @@ async fn every_list_endpoint_matches_the_simulated_data() {
         "some members hold several memberships"
     );
 
-    let plans: Vec<Plan> = page_all(&client, Method::Plans, 100, |v| v.get("plan_id").map(|k| k.to_string()))
-        .await
-        .into_iter()
-        .map(|v| Plan::from_json(v).expect("plan parses"))
-        .collect();
+    let plans: Vec<Plan> = page_all(&client, Method::Plans, 100, |v| {
+        v.get("plan_id").map(|k| k.to_string())
+    })
+    .await
+    .into_iter()
+    .map(|v| Plan::from_json(v).expect("plan parses"))
+    .collect();
     let plan_ids: Vec<i64> = plans.iter().map(|p| p.plan_id).collect();
     let want_ids: Vec<i64> = data.plans.iter().map(|p| p.plan_id as i64).collect();
     assert_eq!(plan_ids, want_ids, "plans in sort_order");
@@ -92,21 +115,35 @@ async fn every_list_endpoint_matches_the_simulated_data() {
         assert_eq!(got.price.map(dec), Some(want.price));
     }
 
-    let projects: Vec<i64> = page_all(&client, Method::Projects, 100, |v| v.get("project_id").map(|k| k.to_string()))
-        .await
-        .into_iter()
-        .map(|v| Project::from_json(v).expect("project parses").project_id)
-        .collect();
-    assert_eq!(projects, data.projects.iter().map(|p| p.project_id as i64).collect::<Vec<_>>());
+    let projects: Vec<i64> = page_all(&client, Method::Projects, 100, |v| {
+        v.get("project_id").map(|k| k.to_string())
+    })
+    .await
+    .into_iter()
+    .map(|v| Project::from_json(v).expect("project parses").project_id)
+    .collect();
+    assert_eq!(
+        projects,
+        data.projects
+            .iter()
+            .map(|p| p.project_id as i64)
+            .collect::<Vec<_>>()
+    );
 
     let coupons: BTreeSet<String> = page_all(&client, Method::Coupons, 100, key_of("name"))
         .await
         .into_iter()
         .map(|v| Coupon::from_json(v).expect("coupon parses").name)
         .collect();
-    assert_eq!(coupons, data.coupons.iter().map(|c| c.name.clone()).collect());
+    assert_eq!(
+        coupons,
+        data.coupons.iter().map(|c| c.name.clone()).collect()
+    );
 
-    let methods = client.get(&Method::PaymentMethods, &[]).await.expect("payment methods");
+    let methods = client
+        .get(&Method::PaymentMethods, &[])
+        .await
+        .expect("payment methods");
     let names: BTreeSet<String> = methods
         .as_array()
         .expect("a list")
@@ -154,7 +191,11 @@ async fn report_endpoints_match_sums_computed_here() {
         let value = client
             .get(
                 &Method::Revenue,
-                &[("from", from.to_string()), ("to", to.to_string()), ("currency", currency.query_value())],
+                &[
+                    ("from", from.to_string()),
+                    ("to", to.to_string()),
+                    ("currency", currency.query_value()),
+                ],
             )
             .await
             .expect("revenue");
@@ -162,19 +203,39 @@ async fn report_endpoints_match_sums_computed_here() {
         let (want, sales) = expected_revenue(&data, from, to, currency);
         assert_eq!(report.figures.sales, sales, "{currency} sales");
         assert_eq!(report.figures.currency, currency.code());
-        assert!(close(dec(report.figures.revenue), want), "{currency}: {} vs {want}", report.figures.revenue);
+        assert!(
+            close(dec(report.figures.revenue), want),
+            "{currency}: {} vs {want}",
+            report.figures.revenue
+        );
     }
 
     // Without a currency: the bot's preferred one, EUR when none is set.
     let value = client
-        .get(&Method::Revenue, &[("from", "0".into()), ("to", i64::MAX.to_string())])
+        .get(
+            &Method::Revenue,
+            &[("from", "0".into()), ("to", i64::MAX.to_string())],
+        )
         .await
         .expect("revenue");
-    assert_eq!(RevenueReport::from_json(value).expect("parses").figures.currency, "EUR");
+    assert_eq!(
+        RevenueReport::from_json(value)
+            .expect("parses")
+            .figures
+            .currency,
+        "EUR"
+    );
 
     // /orders/count by month: newest first, zero-filled, sales counted here.
     let value = client
-        .get(&Method::OrdersCount, &[("interval_unit", "month".into()), ("interval_count", "4".into()), ("currency", "usd".into())])
+        .get(
+            &Method::OrdersCount,
+            &[
+                ("interval_unit", "month".into()),
+                ("interval_count", "4".into()),
+                ("currency", "usd".into()),
+            ],
+        )
         .await
         .expect("orders/count");
     let periods: Vec<PeriodFigures> = value
@@ -186,17 +247,32 @@ async fn report_endpoints_match_sums_computed_here() {
     assert_eq!(periods.len(), 4);
     let mut by_month: BTreeMap<String, i64> = BTreeMap::new();
     for o in data.orders.iter().filter(|o| o.is_sale()) {
-        let month = chrono::DateTime::from_timestamp(o.order_date, 0).expect("ts").format("%Y-%m").to_string();
+        let month = chrono::DateTime::from_timestamp(o.order_date, 0)
+            .expect("ts")
+            .format("%Y-%m")
+            .to_string();
         *by_month.entry(month).or_default() += 1;
     }
     let now = chrono::Utc::now();
-    assert_eq!(periods[0].period, now.format("%Y-%m").to_string(), "newest period first");
+    assert_eq!(
+        periods[0].period,
+        now.format("%Y-%m").to_string(),
+        "newest period first"
+    );
     for p in &periods {
-        assert_eq!(p.figures.sales, by_month.get(&p.period).copied().unwrap_or(0), "sales in {}", p.period);
+        assert_eq!(
+            p.figures.sales,
+            by_month.get(&p.period).copied().unwrap_or(0),
+            "sales in {}",
+            p.period
+        );
     }
 
     // /paymentMethods/report: sales per gateway code, all time.
-    let value = client.get(&Method::PaymentMethodsReport, &[]).await.expect("report");
+    let value = client
+        .get(&Method::PaymentMethodsReport, &[])
+        .await
+        .expect("report");
     let gateways: Vec<PaymentMethodReport> = value
         .as_array()
         .expect("list")
@@ -207,12 +283,21 @@ async fn report_endpoints_match_sums_computed_here() {
     for o in data.orders.iter().filter(|o| o.is_sale()) {
         *want.entry(o.gateway.code).or_default() += 1;
     }
-    let got: BTreeMap<&str, i64> = gateways.iter().map(|g| (g.name.as_str(), g.figures.sales)).collect();
+    let got: BTreeMap<&str, i64> = gateways
+        .iter()
+        .map(|g| (g.name.as_str(), g.figures.sales))
+        .collect();
     assert_eq!(got, want);
-    assert!(got.contains_key("authorizenet"), "the historical gateway is reported");
+    assert!(
+        got.contains_key("authorizenet"),
+        "the historical gateway is reported"
+    );
 
     // /plans/report: sales in the current month and the 5 before.
-    let value = client.get(&Method::PlansReport, &[("currency", "gbp".into())]).await.expect("report");
+    let value = client
+        .get(&Method::PlansReport, &[("currency", "gbp".into())])
+        .await
+        .expect("report");
     let plans: Vec<PlanReport> = value
         .as_array()
         .expect("list")
@@ -221,13 +306,23 @@ async fn report_endpoints_match_sums_computed_here() {
         .collect();
     for plan in &plans {
         let months: i64 = plan.breakdown.iter().map(|b| b.figures.sales).sum();
-        assert_eq!(months, plan.figures.sales, "breakdown of plan {} adds up", plan.plan_id);
+        assert_eq!(
+            months, plan.figures.sales,
+            "breakdown of plan {} adds up",
+            plan.plan_id
+        );
     }
     let revenues: Vec<Decimal> = plans.iter().map(|p| dec(p.figures.revenue)).collect();
-    assert!(revenues.windows(2).all(|w| w[0] >= w[1]), "plans by revenue descending");
+    assert!(
+        revenues.windows(2).all(|w| w[0] >= w[1]),
+        "plans by revenue descending"
+    );
 
     // /users/count from the memberships and leads.
-    let value = client.get(&Method::UsersCount, &[]).await.expect("users/count");
+    let value = client
+        .get(&Method::UsersCount, &[])
+        .await
+        .expect("users/count");
     let counts = UsersCount::from_json(value).expect("parses");
     let now = now.timestamp();
     let mut per_user: BTreeMap<u64, bool> = BTreeMap::new();
@@ -239,11 +334,17 @@ async fn report_endpoints_match_sums_computed_here() {
     assert_eq!(counts.members, Some(members));
     assert_eq!(counts.churned, Some(churned));
     assert_eq!(counts.leads, Some(data.leads.len() as i64));
-    assert_eq!(counts.users, Some(members + churned + data.leads.len() as i64));
+    assert_eq!(
+        counts.users,
+        Some(members + churned + data.leads.len() as i64)
+    );
 
     // /orders/{order_key}
     let some = &data.orders[3];
-    let value = client.get(&Method::Order(some.order_key.clone()), &[]).await.expect("order");
+    let value = client
+        .get(&Method::Order(some.order_key.clone()), &[])
+        .await
+        .expect("order");
     let order = Order::from_json(value).expect("parses");
     assert_eq!(order.order_key, some.order_key);
     assert_eq!(order.order_status, some.order_status.as_str());
@@ -274,41 +375,76 @@ async fn paging_under_faults_returns_every_order_exactly_once() {
     assert!(data.orders.iter().all(|o| unique.contains(&o.order_key)));
     let injected = server.handle.requests().faults.total();
     assert!(injected > 10, "faults were injected ({injected})");
-    assert_eq!(client.stats().retries(), injected, "one retry per injected fault");
+    assert_eq!(
+        client.stats().retries(),
+        injected,
+        "one retry per injected fault"
+    );
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_api_is_given_up_within_the_bound_naming_endpoint_and_cause() {
     let mut options = sim_options(50, 10);
-    options.faults = FaultOptions { share_5xx: 1.0, ..FaultOptions::default() };
+    options.faults = FaultOptions {
+        share_5xx: 1.0,
+        ..FaultOptions::default()
+    };
     let server = start_sim(options).await;
     let client = client_for(&server);
     let started = std::time::Instant::now();
-    let err = client.get(&Method::Plans, &[]).await.expect_err("always 5xx");
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "gave up within the bound");
+    let err = client
+        .get(&Method::Plans, &[])
+        .await
+        .expect_err("always 5xx");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "gave up within the bound"
+    );
     match &err {
-        ApiError::Unavailable { endpoint, attempts, cause, .. } => {
+        ApiError::Unavailable {
+            endpoint,
+            attempts,
+            cause,
+            ..
+        } => {
             assert_eq!(endpoint, "/plans");
             assert_eq!(*attempts, fast_retry().max_attempts);
             assert!(cause.contains("HTTP 5"), "cause names the status: {cause}");
         }
         other => panic!("expected Unavailable, got {other:?}"),
     }
-    assert_eq!(server.handle.requests().get("plans"), u64::from(fast_retry().max_attempts));
+    assert_eq!(
+        server.handle.requests().get("plans"),
+        u64::from(fast_retry().max_attempts)
+    );
     let text = err.to_string();
-    assert!(text.contains("/plans") && !text.contains(TEST_KEY), "{text}");
+    assert!(
+        text.contains("/plans") && !text.contains(TEST_KEY),
+        "{text}"
+    );
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_fails_at_once_naming_the_bot() {
     let server = start_sim(sim_options(50, 10)).await;
-    let mut settings = ClientSettings::new(server.base_url(), BOT_ID, ApiKey::new("wrong-key-123456"));
+    let mut settings =
+        ClientSettings::new(server.base_url(), BOT_ID, ApiKey::new("wrong-key-123456"));
     settings.retry = fast_retry();
     let client = ApiClient::new(settings).expect("client");
     let err = client.get(&Method::Orders, &[]).await.expect_err("401");
-    assert!(matches!(err, ApiError::Unauthorized { bot_id: BOT_ID, status: 401, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ApiError::Unauthorized {
+                bot_id: BOT_ID,
+                status: 401,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains(&BOT_ID.to_string()));
     assert!(!err.to_string().contains("wrong-key-123456"));
     assert_eq!(server.handle.requests().total, 1, "no retries on 401");
@@ -327,7 +463,10 @@ async fn coupons_ignoring_limit_and_offset_do_not_loop() {
     assert_eq!(rows.len(), 7, "each coupon once");
     // The first page, then at most one window of pages in flight before the repeat is seen.
     let requests = server.handle.requests().get("coupons");
-    assert!((2..=5).contains(&requests), "stopped after the repeated page ({requests} requests)");
+    assert!(
+        (2..=5).contains(&requests),
+        "stopped after the repeated page ({requests} requests)"
+    );
     server.shutdown().await;
 }
 
@@ -337,12 +476,32 @@ async fn legacy_api_maps_what_exists_and_names_the_version_for_the_rest() {
     let mut settings = ClientSettings::new(server.base_url(), BOT_ID, ApiKey::new(TEST_KEY));
     settings.api_version = ApiVersion::Legacy;
     let client = ApiClient::new(settings).expect("client");
-    let members = client.get(&Method::Members, &[("limit", "1000".into())]).await.expect("getSubscribers");
-    assert_eq!(members.as_array().map(Vec::len), Some(server.handle.data().memberships.len().min(1000)));
-    let counts = client.get(&Method::UsersCount, &[]).await.expect("countUsers");
-    assert!(UsersCount::from_json(counts).expect("parses").users.is_some());
-    let err = client.get(&Method::Orders, &[]).await.expect_err("no orders in legacy");
+    let members = client
+        .get(&Method::Members, &[("limit", "1000".into())])
+        .await
+        .expect("getSubscribers");
+    assert_eq!(
+        members.as_array().map(Vec::len),
+        Some(server.handle.data().memberships.len().min(1000))
+    );
+    let counts = client
+        .get(&Method::UsersCount, &[])
+        .await
+        .expect("countUsers");
+    assert!(
+        UsersCount::from_json(counts)
+            .expect("parses")
+            .users
+            .is_some()
+    );
+    let err = client
+        .get(&Method::Orders, &[])
+        .await
+        .expect_err("no orders in legacy");
     assert!(err.to_string().contains("legacy"), "{err}");
-    assert!(server.handle.requests().by_path.get("orders").is_none(), "no request was sent");
+    assert!(
+        !server.handle.requests().by_path.contains_key("orders"),
+        "no request was sent"
+    );
     server.shutdown().await;
 }

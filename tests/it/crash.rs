@@ -14,15 +14,23 @@ use crate::support::*;
 
 fn sync_command(base_url: &str, dir: &Path) -> std::process::Command {
     let mut cmd = bin();
-    cmd.args(["sync", "--no-progress", "-q", "--bot-id", &BOT_ID.to_string(), "--base-url", base_url])
-        .arg("--warehouse")
-        .arg(dir.join("warehouse.duckdb"))
-        .arg("--parquet-dir")
-        .arg(dir.join("parquet"))
-        .args(["--batch-rows", "500"])
-        .env("TGM_API_KEY", TEST_KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args([
+        "sync",
+        "--no-progress",
+        "-q",
+        "--bot-id",
+        &BOT_ID.to_string(),
+        "--base-url",
+        base_url,
+    ])
+    .arg("--warehouse")
+    .arg(dir.join("warehouse.duckdb"))
+    .arg("--parquet-dir")
+    .arg(dir.join("parquet"))
+    .args(["--batch-rows", "500"])
+    .env("TGM_API_KEY", TEST_KEY)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
     cmd
 }
 
@@ -36,10 +44,21 @@ fn dump_duckdb(dir: &Path) -> String {
             "SELECT * EXCLUDE (_synced_at, _run_id, _deleted_at), _deleted_at IS NULL AS live FROM {} ORDER BY bot_id, {keys}",
             spec.name
         );
-        let batches: Vec<_> = conn.prepare(&sql).expect("query").query_arrow([]).expect("arrow").collect();
-        out.push_str(&format!("{}\n{}\n", spec.name, pretty_format_batches(&batches).expect("format")));
+        let batches: Vec<_> = conn
+            .prepare(&sql)
+            .expect("query")
+            .query_arrow([])
+            .expect("arrow")
+            .collect();
+        out.push_str(&format!(
+            "{}\n{}\n",
+            spec.name,
+            pretty_format_batches(&batches).expect("format")
+        ));
     }
-    let dirty: i64 = conn.query_row("SELECT count(*) FROM _parquet_dirty", [], |r| r.get(0)).expect("q");
+    let dirty: i64 = conn
+        .query_row("SELECT count(*) FROM _parquet_dirty", [], |r| r.get(0))
+        .expect("q");
     out.push_str(&format!("dirty partitions: {dirty}\n"));
     out
 }
@@ -61,7 +80,11 @@ fn dump_parquet(dir: &Path) -> String {
     files.sort();
     let mut out = String::new();
     for path in files {
-        let rel = path.strip_prefix(dir).expect("inside").display().to_string();
+        let rel = path
+            .strip_prefix(dir)
+            .expect("inside")
+            .display()
+            .to_string();
         let file = std::fs::File::open(&path).expect("file");
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap_or_else(|e| panic!("{rel} is not a whole Parquet file: {e}"))
@@ -71,12 +94,20 @@ fn dump_parquet(dir: &Path) -> String {
             .map(|b| {
                 let b = b.expect("batch");
                 let keep: Vec<usize> = (0..b.num_columns())
-                    .filter(|i| !matches!(b.schema().field(*i).name().as_str(), "_synced_at" | "_run_id" | "_deleted_at"))
+                    .filter(|i| {
+                        !matches!(
+                            b.schema().field(*i).name().as_str(),
+                            "_synced_at" | "_run_id" | "_deleted_at"
+                        )
+                    })
                     .collect();
                 b.project(&keep).expect("project")
             })
             .collect();
-        out.push_str(&format!("{rel}\n{}\n", pretty_format_batches(&batches).expect("format")));
+        out.push_str(&format!(
+            "{rel}\n{}\n",
+            pretty_format_batches(&batches).expect("format")
+        ));
     }
     out
 }
@@ -84,19 +115,26 @@ fn dump_parquet(dir: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_runs_end_equal_to_a_clean_run_after_a_rerun() {
     let mut options = sim_options(3_000, 1_500);
-    options.faults = FaultOptions { latency_ms: 2, ..FaultOptions::default() };
+    options.faults = FaultOptions {
+        latency_ms: 2,
+        ..FaultOptions::default()
+    };
     let server = start_sim(options).await;
     let url = server.base_url();
 
     let clean = tempdir();
     let started = Instant::now();
-    let status = sync_command(&url, clean.path()).status().expect("clean run");
+    let status = sync_command(&url, clean.path())
+        .status()
+        .expect("clean run");
     assert!(status.success(), "clean run: {status}");
     let clean_time = started.elapsed();
     let (want_db, want_pq) = (dump_duckdb(clean.path()), dump_parquet(clean.path()));
 
     // Kill points spread over the whole run: paging, loading, merging, Parquet rewrites.
-    let fractions = [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0];
+    let fractions = [
+        0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0,
+    ];
     let mut killed = 0;
     for fraction in fractions {
         let dir = tempdir();
@@ -108,11 +146,27 @@ async fn killed_runs_end_equal_to_a_clean_run_after_a_rerun() {
         }
         let _ = child.wait();
         let status = sync_command(&url, dir.path()).status().expect("rerun");
-        assert!(status.success(), "rerun after a kill at {fraction}: {status}");
-        assert_eq!(dump_duckdb(dir.path()), want_db, "DuckDB after a kill at {:.0}% of the run", fraction * 100.0);
-        assert_eq!(dump_parquet(dir.path()), want_pq, "Parquet after a kill at {:.0}% of the run", fraction * 100.0);
+        assert!(
+            status.success(),
+            "rerun after a kill at {fraction}: {status}"
+        );
+        assert_eq!(
+            dump_duckdb(dir.path()),
+            want_db,
+            "DuckDB after a kill at {:.0}% of the run",
+            fraction * 100.0
+        );
+        assert_eq!(
+            dump_parquet(dir.path()),
+            want_pq,
+            "Parquet after a kill at {:.0}% of the run",
+            fraction * 100.0
+        );
     }
-    assert!(killed >= fractions.len() / 2, "most kill points landed inside a run ({killed})");
+    assert!(
+        killed >= fractions.len() / 2,
+        "most kill points landed inside a run ({killed})"
+    );
     assert!(clean_time < Duration::from_secs(60));
     server.shutdown().await;
 }

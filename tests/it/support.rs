@@ -28,7 +28,9 @@ pub fn sim_options(orders: usize, members: usize) -> SimOptions {
 }
 
 pub async fn start_sim(options: SimOptions) -> SimServer {
-    SimServer::start(options).await.expect("simulator starts on 127.0.0.1")
+    SimServer::start(options)
+        .await
+        .expect("simulator starts on 127.0.0.1")
 }
 
 /// Retries fast, so fault tests finish quickly, but with the same shape as production.

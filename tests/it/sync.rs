@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
-use arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn};
+use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::util::pretty::pretty_format_batches;
 use duckdb::Connection;
 use rust_decimal::Decimal;
@@ -18,8 +18,13 @@ use tgm_sync::sync::{self, RunOutcome, SyncOptions};
 use crate::support::*;
 
 pub async fn sync_once(settings: &Settings) -> RunOutcome {
-    let outcome = sync::run(settings, &SyncOptions::default()).await.expect("sync runs");
-    let failures: Vec<String> = outcome.failures().map(|(_, s, f)| format!("{}: {}", s.stream, f.message)).collect();
+    let outcome = sync::run(settings, &SyncOptions::default())
+        .await
+        .expect("sync runs");
+    let failures: Vec<String> = outcome
+        .failures()
+        .map(|(_, s, f)| format!("{}: {}", s.stream, f.message))
+        .collect();
     assert!(failures.is_empty(), "streams failed: {failures:?}");
     outcome
 }
@@ -38,11 +43,22 @@ fn figures(outcome: &RunOutcome, stream: StreamName) -> tgm_sync::load::state::S
 }
 
 fn dec(text: &str) -> Decimal {
-    Amount::parse(text).expect("decimal").to_decimal().expect("fits")
+    Amount::parse(text)
+        .expect("decimal")
+        .to_decimal()
+        .expect("fits")
 }
 
 /// Live orders in the warehouse: key → (date, status, amount, currency, plan_name, gateway, member).
-type OrderRow = (i64, String, Decimal, String, Option<String>, Option<String>, i64);
+type OrderRow = (
+    i64,
+    String,
+    Decimal,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+);
 
 pub fn warehouse_orders(conn: &Connection) -> BTreeMap<String, OrderRow> {
     let mut stmt = conn
@@ -104,7 +120,10 @@ pub fn assert_equals_sim(conn: &Connection, data: &SimData) {
     let theirs = sim_orders(data);
     let missing: Vec<&String> = theirs.keys().filter(|k| !ours.contains_key(*k)).collect();
     let extra: Vec<&String> = ours.keys().filter(|k| !theirs.contains_key(*k)).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "orders missing {missing:?}, extra {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "orders missing {missing:?}, extra {extra:?}"
+    );
     for (key, want) in &theirs {
         assert_eq!(&ours[key], want, "order {key}");
     }
@@ -125,7 +144,9 @@ pub fn assert_equals_sim(conn: &Connection, data: &SimData) {
         .prepare("SELECT plan_id, plan_name, price::VARCHAR FROM plans WHERE _deleted_at IS NULL ORDER BY plan_id")
         .expect("query");
     let plans: Vec<(i64, String, Decimal)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, dec(&r.get::<_, String>(2)?))))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, dec(&r.get::<_, String>(2)?)))
+        })
         .expect("rows")
         .collect::<Result<_, _>>()
         .expect("rows");
@@ -138,11 +159,21 @@ pub fn assert_equals_sim(conn: &Connection, data: &SimData) {
     assert_eq!(plans, want, "plans");
 
     let coupons = strings(conn, "SELECT name FROM coupons WHERE _deleted_at IS NULL");
-    assert_eq!(coupons, data.coupons.iter().map(|c| c.name.clone()).collect(), "coupons");
-    let projects = strings(conn, "SELECT project_id || '=' || project_name FROM projects WHERE _deleted_at IS NULL");
+    assert_eq!(
+        coupons,
+        data.coupons.iter().map(|c| c.name.clone()).collect(),
+        "coupons"
+    );
+    let projects = strings(
+        conn,
+        "SELECT project_id || '=' || project_name FROM projects WHERE _deleted_at IS NULL",
+    );
     assert_eq!(
         projects,
-        data.projects.iter().map(|p| format!("{}={}", p.project_id, p.project_name)).collect(),
+        data.projects
+            .iter()
+            .map(|p| format!("{}={}", p.project_id, p.project_name))
+            .collect(),
         "projects"
     );
 }
@@ -180,7 +211,10 @@ fn parquet_table(root: &Path, table: &str) -> Option<RecordBatch> {
 
 fn sorted_by_first_columns(batch: &RecordBatch, keys: usize) -> RecordBatch {
     let columns: Vec<SortColumn> = (0..keys)
-        .map(|i| SortColumn { values: batch.column(i).clone(), options: None })
+        .map(|i| SortColumn {
+            values: batch.column(i).clone(),
+            options: None,
+        })
         .collect();
     let indices = lexsort_to_indices(&columns, None).expect("sort");
     take_record_batch(batch, &indices).expect("take")
@@ -193,7 +227,11 @@ pub fn assert_parquet_equals_duckdb(conn: &Connection, root: &Path) {
         let sql = format!(
             "SELECT {keys}, * EXCLUDE (bot_id, {keys}) {replace} FROM {table} ORDER BY {keys}",
             table = spec.name,
-            replace = if spec.name == "plans" { "REPLACE (CAST(duration_interval AS VARCHAR) AS duration_interval)" } else { "" },
+            replace = if spec.name == "plans" {
+                "REPLACE (CAST(duration_interval AS VARCHAR) AS duration_interval)"
+            } else {
+                ""
+            },
         );
         let duck: Vec<RecordBatch> = conn
             .prepare(&sql)
@@ -208,11 +246,17 @@ pub fn assert_parquet_equals_duckdb(conn: &Connection, root: &Path) {
             .keys
             .iter()
             .map(|k| parquet.schema().index_of(k).expect("key column"))
-            .chain((0..parquet.num_columns()).filter(|i| !spec.keys.contains(&parquet.schema().field(*i).name().as_str())))
+            .chain((0..parquet.num_columns()).filter(|i| {
+                !spec
+                    .keys
+                    .contains(&parquet.schema().field(*i).name().as_str())
+            }))
             .collect();
         let parquet = parquet.project(&order).expect("project");
         let parquet = sorted_by_first_columns(&parquet, spec.keys.len());
-        let parquet = pretty_format_batches(&[parquet]).expect("format").to_string();
+        let parquet = pretty_format_batches(&[parquet])
+            .expect("format")
+            .to_string();
         assert_eq!(parquet, duck, "Parquet mirror of {}", spec.name);
     }
 }
@@ -230,10 +274,19 @@ async fn full_sync_equals_the_simulator_and_a_quiet_second_sync_writes_nothing()
         assert_equals_sim(&conn, &data);
         assert_parquet_equals_duckdb(&conn, settings.parquet_dir.as_deref().expect("parquet on"));
         let sql_named: i64 = conn
-            .query_row("SELECT count(*) FROM plans WHERE plan_name = ?", [tgm_sync::sim::SQL_PLAN_NAME], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM plans WHERE plan_name = ?",
+                [tgm_sync::sim::SQL_PLAN_NAME],
+                |r| r.get(0),
+            )
             .expect("query");
-        assert_eq!(sql_named, 1, "a plan named with quotes and SQL round-trips unchanged");
-        let snapshots: i64 = conn.query_row("SELECT count(*) FROM users_count_history", [], |r| r.get(0)).expect("q");
+        assert_eq!(
+            sql_named, 1,
+            "a plan named with quotes and SQL round-trips unchanged"
+        );
+        let snapshots: i64 = conn
+            .query_row("SELECT count(*) FROM users_count_history", [], |r| r.get(0))
+            .expect("q");
         assert_eq!(snapshots, 1);
     }
     assert_eq!(figures(&first, StreamName::Orders).rows_written, 2_345);
@@ -243,16 +296,39 @@ async fn full_sync_equals_the_simulator_and_a_quiet_second_sync_writes_nothing()
     let mtimes = file_times(&parquet_root);
     server.handle.reset_counts();
     let second = sync_once(&settings).await;
-    for stream in [StreamName::Orders, StreamName::Members, StreamName::Plans, StreamName::Projects, StreamName::Coupons, StreamName::PaymentMethods] {
+    for stream in [
+        StreamName::Orders,
+        StreamName::Members,
+        StreamName::Plans,
+        StreamName::Projects,
+        StreamName::Coupons,
+        StreamName::PaymentMethods,
+    ] {
         let f = figures(&second, stream);
-        assert_eq!((f.rows_written, f.rows_deleted), (0, 0), "{stream} wrote nothing");
+        assert_eq!(
+            (f.rows_written, f.rows_deleted),
+            (0, 0),
+            "{stream} wrote nothing"
+        );
     }
     let newest = data.orders.front().expect("orders").order_date;
-    let in_window = data.orders.iter().filter(|o| o.order_date >= newest - 3 * 86_400).count() as u64;
+    let in_window = data
+        .orders
+        .iter()
+        .filter(|o| o.order_date >= newest - 3 * 86_400)
+        .count() as u64;
     // Pages of 100 overlap by 2 rows: offsets 0, 98, 196, ... up to the first page wholly
     // older than the window.
-    assert_eq!(server.handle.requests().get("orders"), in_window.div_ceil(98) + 1, "/orders requests of the quiet run");
-    assert_eq!(file_times(&parquet_root), mtimes, "no Parquet file rewritten");
+    assert_eq!(
+        server.handle.requests().get("orders"),
+        in_window.div_ceil(98) + 1,
+        "/orders requests of the quiet run"
+    );
+    assert_eq!(
+        file_times(&parquet_root),
+        mtimes,
+        "no Parquet file rewritten"
+    );
     server.shutdown().await;
 }
 
@@ -286,7 +362,9 @@ async fn changes_in_the_api_are_brought_over_by_one_sync() {
     let plan_id = h.data().plans[1].plan_id;
     h.rename_plan(plan_id, "Renamed 'Gold' plan");
     let added = h.add_orders(40);
-    assert!(!completed.is_empty() && !refunded.is_empty() && removed.len() == 12 && added.len() == 40);
+    assert!(
+        !completed.is_empty() && !refunded.is_empty() && removed.len() == 12 && added.len() == 40
+    );
 
     let outcome = sync_once(&settings).await;
     let data = h.data();
@@ -294,7 +372,11 @@ async fn changes_in_the_api_are_brought_over_by_one_sync() {
     assert_equals_sim(&conn, &data);
     assert_parquet_equals_duckdb(&conn, settings.parquet_dir.as_deref().expect("parquet on"));
     let deleted: i64 = conn
-        .query_row("SELECT count(*) FROM members WHERE _deleted_at IS NOT NULL", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM members WHERE _deleted_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
         .expect("query");
     assert_eq!(deleted, 12, "removed memberships are soft-deleted");
     assert_eq!(figures(&outcome, StreamName::Members).rows_deleted, 12);
@@ -316,9 +398,19 @@ async fn orders_created_while_paging_are_neither_lost_nor_duplicated() {
     {
         let conn = open(&settings);
         let ours = warehouse_orders(&conn);
-        let missing: Vec<&String> = before.orders.iter().map(|o| &o.order_key).filter(|k| !ours.contains_key(*k)).collect();
-        assert!(missing.is_empty(), "orders present before the run are all synced: missing {missing:?}");
-        let rows: i64 = conn.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).expect("q");
+        let missing: Vec<&String> = before
+            .orders
+            .iter()
+            .map(|o| &o.order_key)
+            .filter(|k| !ours.contains_key(*k))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "orders present before the run are all synced: missing {missing:?}"
+        );
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
+            .expect("q");
         assert_eq!(rows as usize, ours.len(), "each order once");
     }
     // The next run collects the orders created during the first one.
@@ -333,18 +425,34 @@ async fn a_concurrent_run_is_refused_with_its_exit_code() {
     let server = start_sim(sim_options(50, 20)).await;
     let dir = tempdir();
     let settings = settings_for(&server, dir.path());
-    let holder = tgm_sync::load::Warehouse::open(&settings.warehouse).expect("first run holds the lock");
+    let holder =
+        tgm_sync::load::Warehouse::open(&settings.warehouse).expect("first run holds the lock");
     let out = bin()
-        .args(["sync", "--no-progress", "--bot-id", &BOT_ID.to_string(), "--base-url", &server.base_url()])
+        .args([
+            "sync",
+            "--no-progress",
+            "--bot-id",
+            &BOT_ID.to_string(),
+            "--base-url",
+            &server.base_url(),
+        ])
         .arg("--warehouse")
         .arg(&settings.warehouse)
         .env("TGM_API_KEY", TEST_KEY)
         .output()
         .expect("binary runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "lock held exit code; stderr: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "lock held exit code; stderr: {stderr}"
+    );
     assert!(stderr.contains("another tgm-sync run"), "{stderr}");
-    assert_eq!(server.handle.requests().total, 0, "no request made while locked out");
+    assert_eq!(
+        server.handle.requests().total,
+        0,
+        "no request made while locked out"
+    );
     drop(holder);
     server.shutdown().await;
 }
