@@ -6,4 +6,5 @@ mod support;
 mod cli;
 mod client;
 mod crash;
+mod sql_reports;
 mod sync;
