@@ -31,9 +31,11 @@ impl Write for RedactingStderr {
         }
         let text = crate::secret::redact(&String::from_utf8_lossy(&self.buffer));
         self.buffer.clear();
-        let mut err = io::stderr().lock();
-        err.write_all(text.as_bytes())?;
-        err.flush()
+        crate::progress::suspend_bars(|| {
+            let mut err = io::stderr().lock();
+            err.write_all(text.as_bytes())?;
+            err.flush()
+        })
     }
 }
 

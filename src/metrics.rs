@@ -21,7 +21,11 @@ pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} {kind}");
         for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            if labels.is_empty() {
+                let _ = writeln!(out, "{name} {value}");
+            } else {
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
         }
     };
     let per_stream = |f: &dyn Fn(&crate::load::state::StreamFigures) -> f64| {
@@ -117,7 +121,7 @@ pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
         "Wall time of the last run.",
         vec![(String::new(), outcome.elapsed_secs)],
     );
-    out.replace("{}", "")
+    out
 }
 
 /// Writes the file atomically (temporary name in the same directory, then rename).

@@ -1,8 +1,20 @@
 //! Progress bars per stream, shown only when stderr is a terminal.
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+static ACTIVE: OnceLock<MultiProgress> = OnceLock::new();
+
+/// Runs `write` with the progress bars (if any) cleared and redrawn after, so that log
+/// lines and bars do not garble each other on the terminal.
+pub fn suspend_bars<R>(write: impl FnOnce() -> R) -> R {
+    match ACTIVE.get() {
+        Some(multi) => multi.suspend(write),
+        None => write(),
+    }
+}
 
 /// A set of progress bars, or nothing when they are off.
 #[derive(Clone)]
@@ -15,6 +27,9 @@ impl Progress {
     pub fn new(wanted: bool) -> Progress {
         let multi = (wanted && std::io::stderr().is_terminal())
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        if let Some(m) = &multi {
+            let _ = ACTIVE.set(m.clone());
+        }
         Progress { multi }
     }
 

@@ -144,10 +144,10 @@ impl ApiClient {
         let url = self.shared.endpoint.url(method)?;
         let label = method.label();
         let started = Instant::now();
-        let mut attempts = 0u32;
+        let attempts = std::sync::atomic::AtomicU32::new(0);
         let attempt = || {
-            attempts += 1;
-            self.attempt(url.clone(), &label, query, attempts)
+            let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            self.attempt(url.clone(), &label, query, n)
         };
         let outcome = attempt
             .retry(self.shared.retry.backoff())
@@ -163,16 +163,32 @@ impl ApiClient {
             })
             .notify(|err: &AttemptError, wait: Duration| {
                 self.count_retry();
-                if let AttemptError::Transient { cause, rate_limited, .. } = err {
+                if let AttemptError::Transient {
+                    cause,
+                    rate_limited,
+                    ..
+                } = err
+                {
                     if *rate_limited {
                         self.shared.pacer.slow_down();
                         self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                        self.shared.total.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        self.shared
+                            .total
+                            .rate_limited
+                            .fetch_add(1, Ordering::Relaxed);
                     }
-                    warn!(stream = self.stream, endpoint = %label, wait_ms = wait.as_millis() as u64, "retrying: {}", redact(cause));
+                    warn!(
+                        stream = self.stream,
+                        endpoint = %label,
+                        attempt = attempts.load(Ordering::Relaxed),
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying: {}",
+                        redact(cause)
+                    );
                 }
             })
             .await;
+        let attempts = attempts.into_inner();
         match outcome {
             Ok(value) => {
                 self.shared.pacer.recover();

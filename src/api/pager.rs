@@ -178,7 +178,9 @@ impl Pager {
             && hashes
                 .iter()
                 .all(|h| h.is_some_and(|h| self.seen.contains(&h)));
-        if !rows.is_empty() && all_seen {
+        // A short page ends paging anyway (and may hold nothing but the overlap); a full
+        // page of rows already seen means the endpoint ignores limit/offset.
+        if full && all_seen {
             warn!(
                 endpoint = %self.request.method,
                 offset,

@@ -6,5 +6,6 @@ mod support;
 mod cli;
 mod client;
 mod crash;
+mod schedule;
 mod sql_reports;
 mod sync;
