@@ -5,7 +5,9 @@ mod support;
 
 mod cli;
 mod client;
+mod commands;
 mod crash;
+mod faults;
 mod interop;
 mod schedule;
 mod sql_reports;

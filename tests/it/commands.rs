@@ -1,0 +1,210 @@
+//! The other commands through the binary: dry run, status, demo, a warehouse held open by
+//! another program, and what request log lines carry.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::support::*;
+
+fn sync_args(base_url: &str, dir: &Path) -> Vec<String> {
+    vec![
+        "--bot-id".into(),
+        BOT_ID.to_string(),
+        "--base-url".into(),
+        base_url.into(),
+        "--warehouse".into(),
+        dir.join("warehouse.duckdb").display().to_string(),
+        "--parquet-dir".into(),
+        dir.join("parquet").display().to_string(),
+    ]
+}
+
+fn run(args: &[&str], extra: &[String]) -> Output {
+    bin()
+        .args(args)
+        .args(extra)
+        .env("TGM_API_KEY", TEST_KEY)
+        .output()
+        .expect("binary runs")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_reads_everything_and_writes_nothing() {
+    let server = start_sim(sim_options(321, 77)).await;
+    let dir = tempdir();
+    let out = run(
+        &["sync", "--dry-run", "--no-progress"],
+        &sync_args(&server.base_url(), dir.path()),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("dry run (nothing written)"), "{stdout}");
+    let orders_line = stdout
+        .lines()
+        .find(|l| l.contains(" orders "))
+        .expect("orders line");
+    assert!(
+        orders_line.split_whitespace().any(|w| w == "321"),
+        "all 321 orders read: {orders_line}"
+    );
+    assert!(
+        !dir.path().join("warehouse.duckdb").exists(),
+        "no warehouse written"
+    );
+    assert!(!dir.path().join("parquet").exists(), "no Parquet written");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_runs_tables_and_stream_state() {
+    let server = start_sim(sim_options(150, 40)).await;
+    let dir = tempdir();
+    let args = sync_args(&server.base_url(), dir.path());
+    assert_eq!(
+        run(&["sync", "--no-progress"], &args).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["sync", "--no-progress"], &args).status.code(),
+        Some(0)
+    );
+    let out = bin()
+        .args(["status", "--warehouse"])
+        .arg(dir.path().join("warehouse.duckdb"))
+        .output()
+        .expect("status runs");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for needle in [
+        "Last runs",
+        "Rows per table",
+        "Stream state",
+        "orders",
+        "members",
+        "success",
+    ] {
+        assert!(stdout.contains(needle), "status lacks {needle}:\n{stdout}");
+    }
+    let orders_row = stdout
+        .lines()
+        .find(|l| l.contains("| orders ") && l.contains(&BOT_ID.to_string()))
+        .expect("orders row count");
+    assert!(orders_row.contains("| 150 "), "{orders_row}");
+    assert!(
+        stdout.matches(&format!("| {BOT_ID} ")).count() >= 2,
+        "two runs listed:\n{stdout}"
+    );
+    server.shutdown().await;
+}
+
+#[test]
+fn demo_builds_a_warehouse_and_shows_example_queries() {
+    let dir = tempdir();
+    let target = dir.path().join("demo");
+    let out = bin()
+        .args(["demo", "--orders", "400", "--members", "120"])
+        .arg(&target)
+        .output()
+        .expect("demo runs");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{stdout}");
+    assert!(target.join("warehouse.duckdb").is_file());
+    assert!(target.join("parquet/orders").is_dir());
+    for (title, _) in tgm_sync::cli::demo::EXAMPLES {
+        assert!(stdout.contains(title), "demo shows {title}");
+    }
+    assert!(
+        !stdout.contains("failed:"),
+        "every example query ran:\n{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warehouse_open_in_another_program_is_a_clear_error() {
+    let server = start_sim(sim_options(40, 10)).await;
+    let dir = tempdir();
+    let args = sync_args(&server.base_url(), dir.path());
+    assert_eq!(
+        run(&["sync", "--no-progress"], &args).status.code(),
+        Some(0)
+    );
+    // Another program (here: this test process) has the DuckDB file open for writing.
+    let other = duckdb::Connection::open(dir.path().join("warehouse.duckdb")).expect("open");
+    let out = run(&["sync", "--no-progress"], &args);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("open in another process") && stderr.contains("warehouse.duckdb"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    drop(other);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_log_lines_carry_stream_page_and_attempt() {
+    let mut options = sim_options(450, 30);
+    options.faults = tgm_sync::sim::FaultOptions {
+        share_5xx: 0.2,
+        ..Default::default()
+    };
+    let server = start_sim(options).await;
+    let dir = tempdir();
+    let out = run(
+        &[
+            "sync",
+            "--no-progress",
+            "--log-format",
+            "json",
+            "-vv",
+            "--max-attempts",
+            "12",
+        ],
+        &sync_args(&server.base_url(), dir.path()),
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("JSON log line"))
+        .collect();
+    let requests: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "request" && l["endpoint"] == "/orders")
+        .collect();
+    assert!(!requests.is_empty(), "request lines logged at -vv");
+    for line in &requests {
+        assert_eq!(line["stream"], "orders", "{line}");
+        assert!(line["attempt"].as_u64().is_some_and(|a| a >= 1), "{line}");
+        assert!(
+            line["span"]["page"].as_u64().is_some(),
+            "page of the request: {line}"
+        );
+    }
+    let retries: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("retrying"))
+        })
+        .collect();
+    assert!(!retries.is_empty(), "5xx answers were retried and logged");
+    for line in retries {
+        assert!(
+            line["stream"].is_string() && line["attempt"].as_u64().is_some(),
+            "{line}"
+        );
+    }
+    assert!(!stderr.contains(TEST_KEY));
+    server.shutdown().await;
+}
