@@ -7,7 +7,6 @@ mod cli;
 mod client;
 mod commands;
 mod crash;
-mod faults;
 mod interop;
 mod schedule;
 mod sql_reports;
