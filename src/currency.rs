@@ -93,6 +93,14 @@ impl FromStr for Currency {
     type Err = UnknownCurrency;
 
     /// Case-insensitive, as the API is.
+    ///
+    /// ```
+    /// use tgm_sync::currency::Currency;
+    ///
+    /// assert_eq!("eur".parse::<Currency>().unwrap(), Currency::Eur);
+    /// assert_eq!(Currency::Btc.minor_units(), 8);
+    /// assert!("xyz".parse::<Currency>().is_err());
+    /// ```
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Currency::ALL
             .into_iter()

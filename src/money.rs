@@ -42,6 +42,15 @@ impl Amount {
     /// Parses a decimal text exactly: `"398.60636332000007"`, `"-5"`, `"1e-3"`, `"0.5E2"`.
     /// More than 18 fractional digits are rounded half away from zero (the column's own
     /// precision); more than 20 integer digits are an overflow.
+    ///
+    /// ```
+    /// use tgm_sync::money::Amount;
+    ///
+    /// let a = Amount::parse("398.60636332000007").unwrap();
+    /// assert_eq!(a.scaled(), 398_606_363_320_000_070_000); // 10^-18 units, no float involved
+    /// assert_eq!(a.to_string(), "398.60636332000007");
+    /// assert!(Amount::parse("12,50").is_err());
+    /// ```
     pub fn parse(text: &str) -> Result<Amount, AmountError> {
         let bad = || AmountError::NotDecimal(text.to_string());
         let overflow = || AmountError::Overflow(text.to_string());

@@ -12,6 +12,14 @@ use std::sync::{OnceLock, RwLock};
 pub const REDACTED: &str = "***";
 
 /// An API key. Its `Debug` and `Display` print `***`; only [`ApiKey::expose`] gives the value.
+///
+/// ```
+/// use tgm_sync::secret::{ApiKey, redact};
+///
+/// let key = ApiKey::new("doc-example-key-42");
+/// assert_eq!(format!("{key} {key:?}"), "*** ApiKey(***)");
+/// assert_eq!(redact("GET /v1/bot1/doc-example-key-42/orders"), "GET /v1/bot1/***/orders");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
 
