@@ -297,6 +297,14 @@ pub fn resolve(
         Some(list) => parse_streams(&list.split(',').map(str::to_string).collect::<Vec<_>>())?,
         None => match file.streams {
             Some(list) => parse_streams(&list)?,
+            // The legacy API has no orders, projects, coupons or payment methods list.
+            None if api_version == ApiVersion::Legacy => {
+                vec![
+                    StreamName::Plans,
+                    StreamName::Members,
+                    StreamName::UsersCount,
+                ]
+            }
             None => StreamName::ALL.to_vec(),
         },
     };
@@ -514,6 +522,26 @@ mod tests {
 
     fn parse(text: &str) -> Result<FileConfig, toml::de::Error> {
         toml::from_str(text)
+    }
+
+    #[test]
+    fn legacy_defaults_to_the_streams_it_has() {
+        let env = Env(vec![("TGM_API_KEY", "legacy-key-1")]);
+        let over = Overrides {
+            bot_ids: Some("9".into()),
+            api_version: Some("legacy".into()),
+            ..Overrides::default()
+        };
+        let s =
+            resolve(Path::new("c.toml"), FileConfig::default(), over, &env, true).expect("valid");
+        assert_eq!(
+            s.streams,
+            [
+                StreamName::Plans,
+                StreamName::Members,
+                StreamName::UsersCount
+            ]
+        );
     }
 
     #[test]

@@ -208,3 +208,38 @@ async fn request_log_lines_carry_stream_page_and_attempt() {
     assert!(!stderr.contains(TEST_KEY));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_sync_reads_members_plans_and_users() {
+    let server = start_sim(sim_options(60, 90)).await;
+    let dir = tempdir();
+    let out = run(
+        &["sync", "--no-progress", "--api-version", "legacy"],
+        &sync_args(&server.base_url(), dir.path()),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{stdout}");
+    let data = server.handle.data();
+    let conn = duckdb::Connection::open(dir.path().join("warehouse.duckdb")).expect("warehouse");
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
+    assert_eq!(
+        count("SELECT count(*) FROM members") as usize,
+        data.memberships.len()
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM plans") as usize,
+        data.plans.len()
+    );
+    assert_eq!(count("SELECT count(*) FROM users_count_history"), 1);
+    assert_eq!(
+        count("SELECT count(*) FROM orders"),
+        0,
+        "the legacy API lists no orders"
+    );
+    let requests = server.handle.requests();
+    assert_eq!(
+        requests.legacy, requests.total,
+        "only legacy URLs were called"
+    );
+    server.shutdown().await;
+}
