@@ -477,6 +477,19 @@ pub fn env_vars() -> BTreeMap<&'static str, &'static str> {
 }
 
 impl Settings {
+    /// The API client settings for one of the configured bots.
+    pub fn client_settings(&self, bot: &BotSettings) -> crate::api::ClientSettings {
+        crate::api::ClientSettings {
+            base_url: self.base_url.clone(),
+            bot_id: bot.bot_id,
+            api_key: bot.api_key.clone(),
+            api_version: self.api_version,
+            timeout: self.timeout,
+            retry: self.retry,
+            max_rps: self.max_rps,
+        }
+    }
+
     /// Settings with every default, for one bot: the demo, tests and benchmarks.
     pub fn with_defaults(
         base_url: impl Into<String>,

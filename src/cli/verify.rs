@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::Failure;
 use super::settings::SettingsArgs;
-use crate::api::{ApiClient, ClientSettings};
+use crate::api::ApiClient;
 use crate::currency::Currency;
 use crate::exit::Exit;
 use crate::load::Warehouse;
@@ -59,15 +59,7 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
             )
             .ok();
         let list = currencies(args.currency.as_deref(), preferred)?;
-        let client = ApiClient::new(ClientSettings {
-            base_url: settings.base_url.clone(),
-            bot_id: bot.bot_id,
-            api_key: bot.api_key.clone(),
-            api_version: settings.api_version,
-            timeout: settings.timeout,
-            retry: settings.retry,
-            max_rps: settings.max_rps,
-        })?;
+        let client = ApiClient::new(settings.client_settings(bot))?;
         let checks = verify_bot(&client, conn, bot_id, &list)
             .await
             .map_err(|e| match e {

@@ -56,15 +56,8 @@ pub async fn fetch_all(
                     });
                 }
             };
-            if send(&tx, LoaderMsg::Page(rows)).await {
-                send(
-                    &tx,
-                    LoaderMsg::Done(FetchSummary {
-                        full_scan: true,
-                        newest: None,
-                    }),
-                )
-                .await;
+            if !send(&tx, LoaderMsg::Page(rows)).await {
+                return Ok(());
             }
         }
         Some(limit) => {
@@ -84,16 +77,13 @@ pub async fn fetch_all(
                     return Ok(());
                 }
             }
-            send(
-                &tx,
-                LoaderMsg::Done(FetchSummary {
-                    full_scan: true,
-                    newest: None,
-                }),
-            )
-            .await;
         }
     }
+    let done = FetchSummary {
+        full_scan: true,
+        newest: None,
+    };
+    send(&tx, LoaderMsg::Done(done)).await;
     Ok(())
 }
 

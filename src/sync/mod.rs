@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::api::models::{Coupon, Membership, Order, PaymentMethod, Plan, Project, UsersCount};
-use crate::api::{ApiClient, ApiError, ClientSettings, Method};
+use crate::api::{ApiClient, ApiError, Method};
 use crate::config::{BotSettings, Settings};
 use crate::load::error::DbContext;
 use crate::load::merge::{RUN_TS, RunStamp};
@@ -167,15 +167,7 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
 }
 
 fn client_for(settings: &Settings, bot: &BotSettings) -> Result<ApiClient, ApiError> {
-    ApiClient::new(ClientSettings {
-        base_url: settings.base_url.clone(),
-        bot_id: bot.bot_id,
-        api_key: bot.api_key.clone(),
-        api_version: settings.api_version,
-        timeout: settings.timeout,
-        retry: settings.retry,
-        max_rps: settings.max_rps,
-    })
+    ApiClient::new(settings.client_settings(bot))
 }
 
 fn classify(err: &ApiError) -> FailureKind {
