@@ -86,6 +86,7 @@ pub struct Pager {
     done: bool,
     pages: u64,
     repairs: u64,
+    unrepaired: u64,
 }
 
 fn key_hash(key: &str) -> u64 {
@@ -122,6 +123,7 @@ impl Pager {
             done: false,
             pages: 0,
             repairs: 0,
+            unrepaired: 0,
         }
     }
 
@@ -133,6 +135,12 @@ impl Pager {
     /// Boundaries re-read because a gap was possible.
     pub fn repairs(&self) -> u64 {
         self.repairs
+    }
+
+    /// Boundaries whose re-read gave up: rows may be missing, so this read must not be
+    /// taken as complete (no soft deletes on its strength).
+    pub fn unrepaired(&self) -> u64 {
+        self.unrepaired
     }
 
     fn params_for(&self, offset: u64) -> Vec<(&'static str, String)> {
@@ -266,7 +274,8 @@ impl Pager {
             }
             offset += stride(self.request.limit);
         }
-        warn!(endpoint = %self.request.method, "rows are being added faster than a boundary can be re-read; the next run collects what this one missed");
+        warn!(endpoint = %self.request.method, "rows move faster than a boundary can be re-read; this read is not complete and deletes nothing");
+        self.unrepaired += 1;
         Ok(rows)
     }
 

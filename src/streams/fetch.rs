@@ -36,13 +36,15 @@ async fn send(tx: &mpsc::Sender<LoaderMsg>, msg: LoaderMsg) -> bool {
     tx.send(msg).await.is_ok()
 }
 
-/// Reads a whole endpoint (paged or single) and sends it to the loader.
+/// Reads a whole endpoint (paged or single) and sends it to the loader. The read counts
+/// as a full scan (which may soft-delete) only if every page boundary was gap-free.
 pub async fn fetch_all(
     client: &ApiClient,
     spec: FetchSpec,
     pages_in_flight: usize,
     tx: mpsc::Sender<LoaderMsg>,
 ) -> Result<(), ApiError> {
+    let mut complete = true;
     match spec.page_limit {
         None => {
             let method = (spec.method)();
@@ -77,10 +79,11 @@ pub async fn fetch_all(
                     return Ok(());
                 }
             }
+            complete = pager.unrepaired() == 0;
         }
     }
     let done = FetchSummary {
-        full_scan: true,
+        full_scan: complete,
         newest: None,
     };
     send(&tx, LoaderMsg::Done(done)).await;
@@ -180,7 +183,7 @@ pub async fn fetch_orders(
     send(
         &tx,
         LoaderMsg::Done(FetchSummary {
-            full_scan: plan.full_scan,
+            full_scan: plan.full_scan && pager.unrepaired() == 0,
             newest,
         }),
     )
