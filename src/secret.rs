@@ -68,11 +68,28 @@ pub fn register(secret: &str) {
         Ok(keys) => keys,
         Err(poisoned) => poisoned.into_inner(),
     };
-    if !keys.iter().any(|k| k == secret) {
-        keys.push(secret.to_string());
-        // Longest first, so a key that contains another is replaced whole.
-        keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    for form in encoded_forms(secret) {
+        if !keys.contains(&form) {
+            keys.push(form);
+        }
     }
+    // Longest first, so a key that contains another is replaced whole.
+    keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+}
+
+/// The key as is, escaped inside a JSON string (JSON logs, raw rows in `_rejected`) and
+/// percent-encoded in a URL path: a key with a quote or a space differs in each.
+fn encoded_forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_string()];
+    if let Ok(json) = serde_json::to_string(secret) {
+        forms.push(json.trim_matches('"').to_string());
+    }
+    if let Ok(url) = reqwest::Url::parse(&format!("http://localhost/{secret}")) {
+        forms.push(url.path().trim_start_matches('/').to_string());
+    }
+    forms.retain(|f| f.len() >= 4);
+    forms.dedup();
+    forms
 }
 
 /// `text` with every registered key replaced by `***`.
@@ -111,5 +128,13 @@ mod tests {
             "GET https://h/v1/bot1/***/orders failed (***)"
         );
         assert_eq!(redact("nothing to hide"), "nothing to hide");
+    }
+
+    #[test]
+    fn redact_knows_the_json_and_url_forms_of_a_key() {
+        let _key = ApiKey::new("odd \"key\" 42");
+        assert_eq!(redact(r#"{"raw":"odd \"key\" 42"}"#), r#"{"raw":"***"}"#);
+        assert_eq!(redact("/bot1/odd%20%22key%22%2042/x"), "/bot1/***/x");
+        assert_eq!(redact("odd \"key\" 42"), "***");
     }
 }

@@ -69,6 +69,9 @@ pub fn pages_to_pass(rows: u64, limit: u32) -> u64 {
 /// to chase and the next run picks the rows up.
 const MAX_REPAIR_REQUESTS: u32 = 50;
 
+/// Extra requests for a page that cannot be right (see [`Pager::anomaly`]).
+const RECHECKS: u32 = 2;
+
 type PageTask = JoinHandle<Result<Vec<Value>, ApiError>>;
 
 /// Hands out pages in order while fetching ahead.
@@ -171,6 +174,13 @@ impl Pager {
                 return Some(Err(err));
             }
         };
+        let rows = match self.confirm(offset, rows).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                self.stop();
+                return Some(Err(err));
+            }
+        };
         let full = rows.len() >= self.request.limit as usize;
         if full {
             self.ramped_up = true;
@@ -244,6 +254,67 @@ impl Pager {
             offset,
             rows: out_rows,
         }))
+    }
+
+    /// What makes this page impossible to take at face value, if anything. Either answer
+    /// would end paging early and drop (on a full scan: soft-delete) the rows after it:
+    /// - an empty page right after a full one: pages overlap, so it should hold at least
+    ///   the previous page's last rows, unless the listing shrank meanwhile;
+    /// - a full page of rows all read before, once earlier pages have moved on (an
+    ///   endpoint that ignores offset repeats itself from the second page on).
+    fn anomaly(&self, offset: u64, rows: &[Value]) -> Option<String> {
+        let (prev_offset, _, prev_full) = self.previous.as_ref()?;
+        if rows.is_empty() && *prev_full && overlap(self.request.limit) > 0 {
+            return Some(format!(
+                "an empty page at offset {offset} right after a full page at offset {prev_offset}"
+            ));
+        }
+        let repeated = rows.len() >= self.request.limit as usize
+            && rows.iter().all(|r| {
+                (self.request.key_of)(r).is_some_and(|k| self.seen.contains(&key_hash(&k)))
+            });
+        (self.pages >= 2 && repeated).then(|| {
+            format!("the page at offset {offset} repeats rows already read, though earlier pages moved on")
+        })
+    }
+
+    /// Asks again for a page [`Pager::anomaly`] objects to. A glitch passes; an answer
+    /// that stands fails the stream rather than completing it on a guess, unless the
+    /// listing really shrank (the previous page is no longer full).
+    async fn confirm(&mut self, offset: u64, rows: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+        let Some(mut what) = self.anomaly(offset, &rows) else {
+            return Ok(rows);
+        };
+        for _ in 0..RECHECKS {
+            warn!(endpoint = %self.request.method, offset, "{what}: asking for the page again");
+            let again = self.fetch_at(offset).await?;
+            match self.anomaly(offset, &again) {
+                None => return Ok(again),
+                Some(w) => what = w,
+            }
+        }
+        if rows.is_empty()
+            && let Some((prev_offset, _, _)) = self.previous
+            && self.fetch_at(prev_offset).await?.len() < self.request.limit as usize
+        {
+            return Ok(Vec::new());
+        }
+        Err(ApiError::UnexpectedResult {
+            endpoint: self.request.method.label(),
+            cause: format!(
+                "{what}, asked {} times; ending the listing there would drop the rows after it",
+                RECHECKS + 1
+            ),
+        })
+    }
+
+    async fn fetch_at(&self, offset: u64) -> Result<Vec<Value>, ApiError> {
+        fetch(
+            self.client.clone(),
+            self.request.method.clone(),
+            self.params_for(offset),
+        )
+        .await
     }
 
     /// Reads, one page at a time from `from_offset`, until a page shares a key with the

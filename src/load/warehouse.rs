@@ -147,11 +147,34 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, LoadError
             detail: "it is a directory".into(),
         });
     }
+    check_header(path)?;
     let conn = Connection::open_with_flags(path, base_config(read_only)?)
         .map_err(|e| classify_open_error(path, e))?;
     conn.execute_batch(CONNECTION_SETUP)
         .during(|| "configuring the connection".into())?;
     Ok(conn)
+}
+
+/// An existing, non-empty file must carry DuckDB's `DUCK` magic at byte 8 before DuckDB
+/// sees it: DuckDB otherwise guesses the format, and a SQLite file makes it try to load
+/// the sqlite extension (code this program never loads).
+fn check_header(path: &Path) -> Result<(), LoadError> {
+    use std::io::Read;
+    let Ok(file) = File::open(path) else {
+        // Missing (created by DuckDB) or unreadable (DuckDB's error says which).
+        return Ok(());
+    };
+    let mut head = Vec::with_capacity(12);
+    if file.take(12).read_to_end(&mut head).is_err() || head.is_empty() {
+        return Ok(());
+    }
+    if head.get(8..12) == Some(b"DUCK".as_slice()) {
+        return Ok(());
+    }
+    Err(LoadError::NotDuckDb {
+        path: path.to_path_buf(),
+        detail: "the file has no DuckDB header".into(),
+    })
 }
 
 fn classify_open_error(path: &Path, e: duckdb::Error) -> LoadError {

@@ -119,6 +119,10 @@ fn now_micros() -> i64 {
 pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcome, SyncError> {
     let started = Instant::now();
     let progress = Progress::new(options.progress);
+    // A bad base URL is a configuration error: found before the warehouse is touched.
+    for bot in &settings.bots {
+        client_for(settings, bot)?;
+    }
     if options.dry_run {
         return dry_run(settings, &progress, started).await;
     }

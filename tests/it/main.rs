@@ -3,11 +3,14 @@
 
 mod support;
 
+mod bad_input;
 mod cli;
 mod client;
 mod commands;
 mod crash;
+mod faults;
 mod interop;
 mod schedule;
+mod secrets;
 mod sql_reports;
 mod sync;
