@@ -11,7 +11,13 @@
 -- Rules this file keeps (SPEC §1):
 --   * Money stays exact DECIMAL(38,18) through every step; rounding happens only in
 --     `formatted`. DECIMAL(38,18) * DECIMAL(38,18) overflows in DuckDB 2.0 (scale 36), so
---     conversion goes through fx_mul; DECIMAL / DECIMAL gives DOUBLE, so nothing divides.
+--     conversion goes through fx_mul / fx_mul36; DECIMAL / DECIMAL gives DOUBLE, so
+--     nothing divides.
+--   * Reports convert each currency's native total once (sum, then convert), as the API
+--     does (SPEC §2: one rate per currency), with the rate at 36 places (rate +
+--     rate_tail, sql/002_fx_rate_tail.sql) and one rounding to 18 places: a total whose
+--     exact value sits on a rounding edge of `formatted` (0.425) comes out exactly, not
+--     a hair below it.
 --   * The binary's DuckDB has no ICU extension: nothing here calls date_trunc, strftime,
 --     date arithmetic or epoch on a TIMESTAMPTZ. Times are cast to TIMESTAMP first, which
 --     is UTC without ICU, and periods are UTC calendar periods. No json_* functions.
@@ -77,7 +83,8 @@ FROM picked AS p;
 -- ==================================================================== exchange rates
 
 -- The rate in force per (bot_id, from_currency, to_currency): 1 unit of from_currency is
--- `rate` units of to_currency. Precedence:
+-- `rate + rate_tail * 1e-18` units of to_currency (rate_tail: digits 19 to 36, see
+-- sql/002_fx_rate_tail.sql; 0 when the rate has no more than 18 places). Precedence:
 --   1. from = to: the identity, rate 1 (a stored rate for such a pair is ignored);
 --   2. a row with source 'import' (`tgm-sync fx import`, the operator's word) beats any
 --      'api' row (captured by a sync), whatever their dates; any other source comes last;
@@ -91,6 +98,7 @@ WITH normalised AS (
            upper(trim(f.from_currency)) AS from_currency,
            upper(trim(f.to_currency)) AS to_currency,
            f.rate,
+           coalesce(f.rate_tail, 0) AS rate_tail,
            lower(trim(f.source)) AS source,
            f.as_of
     FROM fx_rates AS f
@@ -115,11 +123,12 @@ bots AS (
     SELECT kb.bot_id FROM known_bots AS kb
     UNION SELECT n.bot_id FROM normalised AS n
 )
-SELECT r.bot_id, r.from_currency, r.to_currency, r.rate, r.source, r.as_of
+SELECT r.bot_id, r.from_currency, r.to_currency, r.rate, r.rate_tail, r.source, r.as_of
 FROM ranked AS r
 WHERE r.precedence = 1
 UNION ALL
-SELECT b.bot_id, c.code, c.code, CAST(1 AS DECIMAL(38,18)), 'identity', CAST(NULL AS TIMESTAMPTZ)
+SELECT b.bot_id, c.code, c.code, CAST(1 AS DECIMAL(38,18)), CAST(0 AS DECIMAL(38,18)),
+       'identity', CAST(NULL AS TIMESTAMPTZ)
 FROM bots AS b
 CROSS JOIN currencies AS c;
 
@@ -143,6 +152,30 @@ CREATE OR REPLACE MACRO fx_mul(amount, rate) AS
     + _int_part(amount) * _frac_part(rate)
     + _frac_part(amount) * _int_part(rate)
     + CAST(_frac_part(amount) * _frac_part(rate) AS DECIMAL(38,18));
+
+-- amount * (rate + rate_tail * 1e-18): a rate to 36 places (fx_effective), with a single
+-- rounding to 18 places, half away from zero. rate >= 0 holds the first 18 places,
+-- 0 <= rate_tail < 1 the next 18. With A = Ai + Af, R = Ri + Rf, T = rate_tail and
+-- W = Ai*T = Wi + Wf:
+--   A*(R + T/1e18) = Ai*Ri + Ai*Rf + Af*Ri + Wi/1e18          exact at 18 places
+--                  + Af*Rf + Wf/1e18 + (Af*T)/1e18            < 1, summed at 36 places
+-- and only that sub-unit sum is rounded, once. (Af*T)/1e18 is below 1e-18 and is itself
+-- taken to 36 places, an error under 1e-36 that cannot move an exact 18-place result.
+-- All terms have the sign of A, so the result is A times the 36-place rate rounded half
+-- away from zero to 18 places; like fx_mul it overflows (an error) at |A*R| >= 10^20.
+-- x / 1e18 as DECIMAL(38,36), exact for an x of up to 18 places and |x| < 1e20.
+CREATE OR REPLACE MACRO _e18(x) AS
+    CAST(x AS DECIMAL(38,18)) * CAST('0.000000000000000001' AS DECIMAL(19,18));
+CREATE OR REPLACE MACRO _tail(rate_tail) AS CAST(coalesce(rate_tail, 0) AS DECIMAL(38,18));
+CREATE OR REPLACE MACRO fx_mul36(amount, rate, rate_tail) AS
+    CAST(_int_part(amount) * _int_part(rate) AS DECIMAL(38,18))
+    + _int_part(amount) * _frac_part(rate)
+    + _frac_part(amount) * _int_part(rate)
+    + CAST(_e18(_int_part(_int_part(amount) * _tail(rate_tail))) AS DECIMAL(38,18))
+    + CAST(  CAST(_frac_part(amount) * _frac_part(rate) AS DECIMAL(38,36))
+           + _e18(_frac_part(_int_part(amount) * _tail(rate_tail)))
+           + _e18(CAST(_frac_part(amount) * _tail(rate_tail) AS DECIMAL(38,18)))
+           AS DECIMAL(38,18));
 
 
 -- ==================================================================== money as text
@@ -262,31 +295,37 @@ WHERE upper(trim(o.order_status)) = 'COMPLETED'
   AND o._deleted_at IS NULL;
 
 -- Sales of `bot` (NULL: every bot) with order_date_utc in [from_utc, to_utc) (TIMESTAMP,
--- NULL = unbounded), each converted to the bot's report currency (see report_target):
--- revenue_amount = fx_mul(amount, rate in force). A sale whose currency has no rate to
--- the report currency stops the query with an error naming the pair: a report never
--- silently leaves a sale out. The WHERE runs before the conversion, so only the sales a
--- report counts need a rate.
+-- NULL = unbounded), each with the rate in force from its currency to the bot's report
+-- currency (see report_target): fx_rate + fx_rate_tail * 1e-18, and revenue_amount =
+-- the sale alone converted (fx_mul36). Reports do not add up revenue_amount: they sum
+-- each currency's amounts and convert that total once (see the report macros). A sale
+-- whose currency has no rate to the report currency stops the query with an error
+-- naming the pair as soon as fx_rate is read: a report never silently leaves a sale out.
+-- The WHERE runs before the conversion, so only the sales a report counts need a rate.
 CREATE OR REPLACE MACRO sales_in(currency, from_utc, to_utc, bot) AS TABLE
-SELECT s.*,
-       t.report_currency,
-       fx.rate AS fx_rate,
-       CASE WHEN s.amount IS NULL THEN NULL
-            WHEN fx.rate IS NULL THEN error(
-                'no exchange rate for bot ' || s.bot_id || ' from '
-                || coalesce(s.currency, '(no currency)') || ' to ' || t.report_currency
-                || ' (order ' || s.order_key || '): sync again, or add one with '
-                || '`tgm-sync fx import`')
-            ELSE fx_mul(s.amount, fx.rate)
-       END AS revenue_amount
-FROM sales AS s
-JOIN report_target(currency, bot) AS t ON t.bot_id = s.bot_id
-LEFT JOIN fx_effective AS fx
-       ON fx.bot_id = s.bot_id
-      AND fx.from_currency = s.currency
-      AND fx.to_currency = t.report_currency
-WHERE (CAST(from_utc AS TIMESTAMP) IS NULL OR s.order_date_utc >= CAST(from_utc AS TIMESTAMP))
-  AND (CAST(to_utc AS TIMESTAMP) IS NULL OR s.order_date_utc < CAST(to_utc AS TIMESTAMP));
+WITH rated AS (
+    SELECT s.*,
+           t.report_currency,
+           CASE WHEN s.amount IS NULL THEN NULL
+                WHEN fx.rate IS NULL THEN error(
+                    'no exchange rate for bot ' || s.bot_id || ' from '
+                    || coalesce(s.currency, '(no currency)') || ' to ' || t.report_currency
+                    || ' (order ' || s.order_key || '): sync again, or add one with '
+                    || '`tgm-sync fx import`')
+                ELSE fx.rate
+           END AS fx_rate,
+           CASE WHEN s.amount IS NULL THEN NULL ELSE fx.rate_tail END AS fx_rate_tail
+    FROM sales AS s
+    JOIN report_target(currency, bot) AS t ON t.bot_id = s.bot_id
+    LEFT JOIN fx_effective AS fx
+           ON fx.bot_id = s.bot_id
+          AND fx.from_currency = s.currency
+          AND fx.to_currency = t.report_currency
+    WHERE (CAST(from_utc AS TIMESTAMP) IS NULL OR s.order_date_utc >= CAST(from_utc AS TIMESTAMP))
+      AND (CAST(to_utc AS TIMESTAMP) IS NULL OR s.order_date_utc < CAST(to_utc AS TIMESTAMP))
+)
+SELECT r.*, fx_mul36(r.amount, r.fx_rate, r.fx_rate_tail) AS revenue_amount
+FROM rated AS r;
 
 
 -- ==================================================================== periods (UTC)
@@ -317,13 +356,24 @@ CREATE OR REPLACE MACRO period_label(unit, start_utc) AS
 
 -- ==================================================================== report macros
 
+-- Every report below groups sales twice: first by its own key plus the sale currency and
+-- rate, summing native amounts (per_currency), then by its own key alone, converting each
+-- native total once with fx_mul36 and adding those up.
+
 -- /revenue: sales with from_ts <= order_date < to_ts (UNIX seconds; NULL = unbounded).
 -- Columns: bot_id, from, to, revenue, currency, formatted, sales.
 CREATE OR REPLACE MACRO revenue(from_ts, to_ts, currency, bot := NULL) AS TABLE
-WITH totals AS (
-    SELECT x.bot_id, sum(x.revenue_amount) AS revenue, count(*) AS sales
+WITH per_currency AS (
+    SELECT x.bot_id, x.fx_rate, x.fx_rate_tail, sum(x.amount) AS native, count(*) AS sales
     FROM sales_in(currency, unix_to_utc(from_ts), unix_to_utc(to_ts), bot) AS x
-    GROUP BY x.bot_id
+    GROUP BY x.bot_id, x.currency, x.fx_rate, x.fx_rate_tail
+),
+totals AS (
+    SELECT c.bot_id,
+           sum(fx_mul36(c.native, c.fx_rate, c.fx_rate_tail)) AS revenue,
+           sum(c.sales) AS sales
+    FROM per_currency AS c
+    GROUP BY c.bot_id
 )
 SELECT t.bot_id,
        CAST(from_ts AS BIGINT) AS "from",
@@ -331,7 +381,7 @@ SELECT t.bot_id,
        CAST(coalesce(tot.revenue, 0) AS DECIMAL(38,18)) AS revenue,
        t.report_currency AS currency,
        format_money(coalesce(tot.revenue, 0), t.report_currency) AS formatted,
-       coalesce(tot.sales, 0) AS sales
+       CAST(coalesce(tot.sales, 0) AS BIGINT) AS sales
 FROM report_target(currency, bot) AS t
 LEFT JOIN totals AS tot ON tot.bot_id = t.bot_id
 ORDER BY t.bot_id;
@@ -349,24 +399,33 @@ WITH periods AS (
                               || coalesce(CAST(interval_count AS VARCHAR), 'NULL'))
               END)) AS i) AS k
 ),
-per_period AS (
+per_currency AS (
     SELECT x.bot_id,
            date_trunc(_period_unit(interval_unit), x.order_date_utc) AS start_utc,
-           sum(x.revenue_amount) AS revenue,
+           x.fx_rate, x.fx_rate_tail,
+           sum(x.amount) AS native,
            count(*) AS sales
     FROM sales_in(currency,
                   period_start(_period_unit(interval_unit), now_ts,
                                1 - CAST(interval_count AS BIGINT)),
                   period_start(_period_unit(interval_unit), now_ts, 1),
                   bot) AS x
-    GROUP BY ALL
+    GROUP BY x.bot_id, date_trunc(_period_unit(interval_unit), x.order_date_utc),
+             x.currency, x.fx_rate, x.fx_rate_tail
+),
+per_period AS (
+    SELECT c.bot_id, c.start_utc,
+           sum(fx_mul36(c.native, c.fx_rate, c.fx_rate_tail)) AS revenue,
+           sum(c.sales) AS sales
+    FROM per_currency AS c
+    GROUP BY c.bot_id, c.start_utc
 )
 SELECT t.bot_id,
        period_label(_period_unit(interval_unit), p.start_utc) AS period,
        CAST(coalesce(pp.revenue, 0) AS DECIMAL(38,18)) AS revenue,
        t.report_currency AS currency,
        format_money(coalesce(pp.revenue, 0), t.report_currency) AS formatted,
-       coalesce(pp.sales, 0) AS sales
+       CAST(coalesce(pp.sales, 0) AS BIGINT) AS sales
 FROM report_target(currency, bot) AS t
 CROSS JOIN periods AS p
 LEFT JOIN per_period AS pp ON pp.bot_id = t.bot_id AND pp.start_utc = p.start_utc
@@ -374,17 +433,20 @@ ORDER BY t.bot_id, p.age;
 
 -- /plans/report: each plan with a sale in the UTC month holding now_ts or the 5 before
 -- it; revenue and sales over those months, and `breakdown`, one entry per month with
--- sales, newest first. Plans by revenue descending (then plan_id).
+-- sales, newest first. Plans by revenue descending (then plan_id). A plan's total
+-- converts each currency's six-month total once, as the API does, so it is not the sum
+-- of the rounded monthly figures.
 -- plan_name: from the plans table, else the name on the plan's latest order.
 -- Columns: bot_id, plan_id, plan_name, revenue, currency, formatted, sales,
 --          breakdown LIST(STRUCT(period, revenue, currency, formatted, sales)).
 CREATE OR REPLACE MACRO plans_report(currency, now_ts := now(), bot := NULL) AS TABLE
-WITH per_month AS (
+WITH per_currency AS (
     SELECT x.bot_id,
            x.plan_id,
            date_trunc('month', x.order_date_utc) AS month_utc,
+           x.currency, x.fx_rate, x.fx_rate_tail,
            any_value(x.report_currency) AS report_currency,
-           CAST(coalesce(sum(x.revenue_amount), 0) AS DECIMAL(38,18)) AS revenue,
+           sum(x.amount) AS native,
            count(*) AS sales,
            max_by(x.plan_name, x.order_date_utc) AS order_plan_name,
            max(x.order_date_utc) AS last_sale_utc
@@ -392,15 +454,44 @@ WITH per_month AS (
                   period_start('month', now_ts, -5),
                   period_start('month', now_ts, 1),
                   bot) AS x
-    GROUP BY x.bot_id, x.plan_id, date_trunc('month', x.order_date_utc)
+    GROUP BY x.bot_id, x.plan_id, date_trunc('month', x.order_date_utc),
+             x.currency, x.fx_rate, x.fx_rate_tail
+),
+per_month AS (
+    SELECT c.bot_id,
+           c.plan_id,
+           c.month_utc,
+           any_value(c.report_currency) AS report_currency,
+           CAST(coalesce(sum(fx_mul36(c.native, c.fx_rate, c.fx_rate_tail)), 0)
+                AS DECIMAL(38,18)) AS revenue,
+           CAST(sum(c.sales) AS BIGINT) AS sales
+    FROM per_currency AS c
+    GROUP BY c.bot_id, c.plan_id, c.month_utc
+),
+plan_currency AS (
+    SELECT c.bot_id, c.plan_id, c.fx_rate, c.fx_rate_tail,
+           any_value(c.report_currency) AS report_currency,
+           sum(c.native) AS native,
+           sum(c.sales) AS sales,
+           max_by(c.order_plan_name, c.last_sale_utc) AS order_plan_name,
+           max(c.last_sale_utc) AS last_sale_utc
+    FROM per_currency AS c
+    GROUP BY c.bot_id, c.plan_id, c.currency, c.fx_rate, c.fx_rate_tail
 ),
 per_plan AS (
+    SELECT pc.bot_id,
+           pc.plan_id,
+           any_value(pc.report_currency) AS report_currency,
+           CAST(coalesce(sum(fx_mul36(pc.native, pc.fx_rate, pc.fx_rate_tail)), 0)
+                AS DECIMAL(38,18)) AS revenue,
+           CAST(sum(pc.sales) AS BIGINT) AS sales,
+           max_by(pc.order_plan_name, pc.last_sale_utc) AS order_plan_name
+    FROM plan_currency AS pc
+    GROUP BY pc.bot_id, pc.plan_id
+),
+breakdowns AS (
     SELECT m.bot_id,
            m.plan_id,
-           any_value(m.report_currency) AS report_currency,
-           CAST(sum(m.revenue) AS DECIMAL(38,18)) AS revenue,
-           CAST(sum(m.sales) AS BIGINT) AS sales,
-           max_by(m.order_plan_name, m.last_sale_utc) AS order_plan_name,
            list({'period': period_label('month', m.month_utc),
                  'revenue': m.revenue,
                  'currency': m.report_currency,
@@ -417,8 +508,9 @@ SELECT p.bot_id,
        p.report_currency AS currency,
        format_money(p.revenue, p.report_currency) AS formatted,
        p.sales,
-       p.breakdown
+       b.breakdown
 FROM per_plan AS p
+JOIN breakdowns AS b ON b.bot_id = p.bot_id AND b.plan_id = p.plan_id
 LEFT JOIN plans AS pl ON pl.bot_id = p.bot_id AND pl.plan_id = p.plan_id
 ORDER BY p.bot_id, p.revenue DESC, p.plan_id;
 
@@ -426,16 +518,30 @@ ORDER BY p.bot_id, p.revenue DESC, p.plan_id;
 -- (then name). display_name from gateways/payment_methods, else the order's own text.
 -- Columns: bot_id, name, display_name, revenue, currency, formatted, sales.
 CREATE OR REPLACE MACRO payment_methods_report(currency, bot := NULL) AS TABLE
-WITH per_gateway AS (
+WITH per_currency AS (
     SELECT x.bot_id,
            x.gateway_code,
-           coalesce(any_value(x.gateway_display_name),
-                    max_by(x.payment_gateway, x.order_date_utc)) AS display_name,
+           x.fx_rate, x.fx_rate_tail,
+           any_value(x.gateway_display_name) AS gateway_display_name,
+           max_by(x.payment_gateway, x.order_date_utc) AS order_gateway_name,
+           max(x.order_date_utc) AS last_sale_utc,
            any_value(x.report_currency) AS report_currency,
-           CAST(coalesce(sum(x.revenue_amount), 0) AS DECIMAL(38,18)) AS revenue,
+           sum(x.amount) AS native,
            count(*) AS sales
     FROM sales_in(currency, NULL, NULL, bot) AS x
-    GROUP BY x.bot_id, x.gateway_code
+    GROUP BY x.bot_id, x.gateway_code, x.currency, x.fx_rate, x.fx_rate_tail
+),
+per_gateway AS (
+    SELECT c.bot_id,
+           c.gateway_code,
+           coalesce(any_value(c.gateway_display_name),
+                    max_by(c.order_gateway_name, c.last_sale_utc)) AS display_name,
+           any_value(c.report_currency) AS report_currency,
+           CAST(coalesce(sum(fx_mul36(c.native, c.fx_rate, c.fx_rate_tail)), 0)
+                AS DECIMAL(38,18)) AS revenue,
+           CAST(sum(c.sales) AS BIGINT) AS sales
+    FROM per_currency AS c
+    GROUP BY c.bot_id, c.gateway_code
 )
 SELECT g.bot_id,
        g.gateway_code AS name,

@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod fx;
+pub mod report;
 pub mod schedule;
 pub mod settings;
 pub mod status;
@@ -48,6 +49,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Start the simulator, sync it into a demo warehouse and show example queries.
     Demo(demo::DemoArgs),
+    /// Print a report (revenue, orders-count, plans, payment-methods, users-count) from the warehouse.
+    Report(report::ReportArgs),
     /// Compare the API's report endpoints with the warehouse's reports, field by field.
     Verify(verify::VerifyArgs),
     /// Serve the built-in API simulator on 127.0.0.1.
@@ -130,6 +133,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Sync(args) => sync::run(config, args).await,
         Command::Status(args) => status::run(config, args),
         Command::Demo(args) => demo::run(args).await,
+        Command::Report(args) => report::run(config, args),
         Command::Verify(args) => verify::run(config, args).await,
         Command::Fx(args) => fx::run(config, args),
         Command::Schedule(args) => schedule::run(config, args),

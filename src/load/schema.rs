@@ -22,11 +22,18 @@ pub struct Migration {
 
 /// Every migration this binary knows, in order. Adding `sql/NNN_name.sql` means adding it
 /// here; a unit test fails if a file in `sql/` is missing from this list.
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "schema",
-    sql: include_str!("../../sql/001_schema.sql"),
-}];
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "schema",
+        sql: include_str!("../../sql/001_schema.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "fx_rate_tail",
+        sql: include_str!("../../sql/002_fx_rate_tail.sql"),
+    },
+];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.
 pub static REPORT_LAYER_SQL: &str = include_str!("../../sql/reports.sql");

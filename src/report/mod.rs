@@ -1,4 +1,5 @@
 //! The report layer from the outside: comparing the warehouse's reports (the macros of
 //! `sql/reports.sql`) with the API's live report endpoints.
 
+pub mod render;
 pub mod verify;

@@ -108,15 +108,16 @@ impl Comparer {
         currency: &str,
         api: &Rows,
         ours: &Rows,
-        covers_after_sync: bool,
+        covers_after_sync: &dyn Fn(&str) -> bool,
     ) {
         let keys: std::collections::BTreeSet<&String> = api.keys().chain(ours.keys()).collect();
         for key in keys {
             let empty = BTreeMap::new();
             let a = api.get(key).unwrap_or(&empty);
             let o = ours.get(key).unwrap_or(&empty);
+            let covers = covers_after_sync(key);
             if a.is_empty() || o.is_empty() {
-                let verdict = self.verdict(false, covers_after_sync);
+                let verdict = self.verdict(false, covers);
                 self.checks.push(Check {
                     report,
                     currency: currency.to_string(),
@@ -143,7 +144,7 @@ impl Comparer {
                 } else {
                     *api_value == ours_value
                 };
-                let verdict = self.verdict(equal, covers_after_sync);
+                let verdict = self.verdict(equal, covers);
                 self.checks.push(Check {
                     report,
                     currency: currency.to_string(),
@@ -186,6 +187,20 @@ fn unreadable(endpoint: &Method, e: impl std::fmt::Display) -> ApiError {
     ApiError::UnexpectedResult {
         endpoint: endpoint.label(),
         cause: e.to_string(),
+    }
+}
+
+/// The label of the UTC period (`day`, `month`, `year`) holding `at`, as the API writes
+/// it: `2024-07-18`, `2024-07`, `2024`. Labels of one unit sort as their periods.
+fn period_label(unit: &str, at: i64) -> String {
+    let Some(t) = chrono::DateTime::from_timestamp(at, 0) else {
+        return String::new();
+    };
+    let date = t.date_naive();
+    match unit {
+        "day" => date.to_string(),
+        "month" => date.to_string().chars().take(7).collect(),
+        _ => date.to_string().chars().take(4).collect(),
     }
 }
 
@@ -253,7 +268,7 @@ pub async fn verify_bot(
                 &[&label, &from, &synced_at, &cur, &bot_id],
                 &["revenue", "currency", "formatted", "sales"],
             )?;
-            cmp.compare("revenue", cur, &api, &ours, false);
+            cmp.compare("revenue", cur, &api, &ours, &|_| false);
         }
         // /orders/count by day, month and year.
         for (unit, count) in [("day", 7), ("month", 12), ("year", 3)] {
@@ -279,7 +294,11 @@ pub async fn verify_bot(
                 &[&unit, &unit, &count, &cur, &bot_id],
                 &["revenue", "currency", "formatted", "sales"],
             )?;
-            cmp.compare("orders/count", cur, &api, &ours, true);
+            // Only the periods that end after the sync can hold newer sales.
+            let since = period_label(unit, synced_at);
+            cmp.compare("orders/count", cur, &api, &ours, &|key| {
+                key.rsplit(' ').next().is_some_and(|p| p >= since.as_str())
+            });
         }
         // /plans/report: totals and the monthly breakdown.
         let value = client
@@ -312,7 +331,13 @@ pub async fn verify_bot(
             &[&cur, &bot_id],
             &["revenue", "currency", "formatted", "sales"],
         )?);
-        cmp.compare("plans/report", cur, &api, &ours, true);
+        // Plan totals cover the current month; a breakdown month ("plan 7 2024-05") only
+        // if it ends after the sync.
+        let since = period_label("month", synced_at);
+        cmp.compare("plans/report", cur, &api, &ours, &|key| {
+            let parts: Vec<&str> = key.split(' ').collect();
+            parts.len() < 3 || parts[2] >= since.as_str()
+        });
         // /paymentMethods/report, all time.
         let value = client
             .get(&Method::PaymentMethodsReport, &[("currency", q.clone())])
@@ -332,7 +357,7 @@ pub async fn verify_bot(
             &[&cur, &bot_id],
             &["revenue", "currency", "formatted", "sales", "display_name"],
         )?;
-        cmp.compare("paymentMethods/report", cur, &api, &ours, true);
+        cmp.compare("paymentMethods/report", cur, &api, &ours, &|_| true);
     }
 
     // /users/count against the snapshot of the last sync: users interact with the bot all
@@ -357,7 +382,7 @@ pub async fn verify_bot(
     )?;
     let saved = cmp.newer_sales;
     cmp.newer_sales = true;
-    cmp.compare("users/count", "", &api, &ours, true);
+    cmp.compare("users/count", "", &api, &ours, &|_| true);
     cmp.newer_sales = saved;
     Ok(cmp.checks)
 }
@@ -374,6 +399,17 @@ fn figures_row(f: &crate::api::models::Figures) -> BTreeMap<&'static str, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn period_labels_are_utc_and_sort_like_periods() {
+        // 2024-07-18T06:23:54Z
+        assert_eq!(period_label("day", 1_721_283_834), "2024-07-18");
+        assert_eq!(period_label("month", 1_721_283_834), "2024-07");
+        assert_eq!(period_label("year", 1_721_283_834), "2024");
+        // 2024-06-30T23:59:59Z is still June.
+        assert_eq!(period_label("month", 1_719_791_999), "2024-06");
+        assert!("2024-06" < period_label("month", 1_721_283_834).as_str());
+    }
 
     #[test]
     fn revenue_tolerance_is_relative() {

@@ -30,16 +30,22 @@ pub fn rate_per_eur(currency: Currency) -> Decimal {
     Decimal::new(mantissa, scale)
 }
 
-/// Converts `amount` from one currency to another: `amount / rate[from] * rate[to]`, at
+/// Converts `amount` from one currency to another: `amount * rate[to] / rate[from]`, at
 /// rust_decimal's full 28-digit precision. The same currency returns `amount` unchanged.
 /// Saturates at `Decimal::MAX` on overflow, which no simulated amount comes near.
+///
+/// Multiplying first keeps the one rounding (in the division) last: whenever the exact
+/// value fits 28 digits it comes out exact. Dividing first rounded the intermediate
+/// (491.75 USD / 1.08 = 455.3240740…) and turned an exact 737.625 AUD into
+/// 737.62499999999999999999999999, which `formatted` then rounded the wrong way
+/// (A$737.62 instead of A$737.63).
 pub fn convert(amount: Decimal, from: Currency, to: Currency) -> Decimal {
     if from == to {
         return amount;
     }
     amount
-        .checked_div(rate_per_eur(from))
-        .and_then(|eur| eur.checked_mul(rate_per_eur(to)))
+        .checked_mul(rate_per_eur(to))
+        .and_then(|scaled| scaled.checked_div(rate_per_eur(from)))
         .unwrap_or(Decimal::MAX)
 }
 
@@ -71,6 +77,16 @@ mod tests {
     fn keeps_full_precision() {
         let v = convert(d("1"), Currency::Usd, Currency::Eur);
         assert_eq!(v.to_string(), "0.9259259259259259259259259259");
+    }
+
+    #[test]
+    fn an_exact_result_stays_exact() {
+        // 491.75 / 1.08 * 1.62 is 737.625 exactly; dividing first lost it.
+        assert_eq!(
+            convert(d("491.75"), Currency::Usd, Currency::Aud),
+            d("737.625")
+        );
+        assert_eq!(convert(d("0.54"), Currency::Usd, Currency::Gbp), d("0.425"));
     }
 
     #[test]

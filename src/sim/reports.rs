@@ -391,8 +391,8 @@ mod tests {
         // a 9.99 USD = 9.25 EUR, b 10, d 5
         assert_eq!((r.revenue, r.sales), (d("24.25"), 3));
         let r = revenue(&data, 0, NOW + 1, Currency::Usd);
-        // EUR 15 -> 16.2 USD; USD 11.07; RUB 1985 -> 1985 / 98.5 * 1.08
-        let rub = d("1985") / d("98.5") * d("1.08");
+        // EUR 15 -> 16.2 USD; USD 11.07; RUB 1985 -> 1985 * 1.08 / 98.5
+        let rub = d("1985") * d("1.08") / d("98.5");
         assert_eq!(r.revenue, d("16.2") + d("11.07") + rub);
         assert_eq!(r.sales, 6);
         assert_eq!(revenue(&data, NOW, 0, Currency::Eur).sales, 0);

@@ -140,6 +140,20 @@ pub async fn refresh_preferred_currency(
     Ok(currency)
 }
 
+/// A rate as `fx_rates` stores it: its first 18 decimal places (truncated toward zero)
+/// and the next 18 as a fraction, so that `rate = head + tail * 1e-18` to 36 places
+/// (`sql/002_fx_rate_tail.sql`). Rounding to 18 places was not enough: 0.54 USD at
+/// 0.787037037037037037 GBP/USD is 0.42499999999999999998, which `formatted` rounds to
+/// £0.42 where the API says £0.43, and a JPY->BTC rate (1.02e-7) kept 11 digits.
+pub fn split_rate(rate: Decimal) -> (String, String) {
+    let head = rate.trunc_with_scale(18);
+    let tail = (rate - head)
+        .checked_mul(Decimal::from(1_000_000_000_000_000_000_i64))
+        .map(|t| t.trunc_with_scale(18))
+        .unwrap_or_default();
+    (head.normalize().to_string(), tail.normalize().to_string())
+}
+
 /// One window to read rates from.
 struct FxWindow {
     currency: String,
@@ -217,13 +231,13 @@ pub async fn refresh_fx(
         .during(|| "starting the fx transaction".into())?;
     let result = (|| -> Result<usize, LoadError> {
         for (from, to, rate) in &rates {
-            let rate_text = rate.round_dp(18).normalize().to_string();
+            let (head, tail) = split_rate(*rate);
             conn.execute(
                 &format!(
-                    "INSERT OR REPLACE INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, source) \
-                     VALUES (?, {RUN_TS}, ?, ?, CAST(? AS DECIMAL(38,18)), 'api')"
+                    "INSERT OR REPLACE INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, rate_tail, source) \
+                     VALUES (?, {RUN_TS}, ?, ?, CAST(? AS DECIMAL(38,18)), CAST(? AS DECIMAL(38,18)), 'api')"
                 ),
-                params![bot_id, at_micros, from, to.code(), rate_text],
+                params![bot_id, at_micros, from, to.code(), head, tail],
             )
             .during(|| "recording exchange rates".into())?;
         }
@@ -236,4 +250,27 @@ pub async fn refresh_fx(
         "exchange rates captured from /revenue"
     );
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_rate;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    #[test]
+    fn rates_keep_36_places_in_two_parts() {
+        // 0.85 / 1.08 at rust_decimal's 28 places.
+        let r = Decimal::from_str("0.7870370370370370370370370370").unwrap_or_default();
+        assert_eq!(
+            split_rate(r),
+            ("0.787037037037037037".into(), "0.037037037".into())
+        );
+        assert_eq!(split_rate(Decimal::new(15, 1)), ("1.5".into(), "0".into()));
+        let tiny = Decimal::from_str("0.0000001021671826625386996904").unwrap_or_default();
+        assert_eq!(
+            split_rate(tiny),
+            ("0.000000102167182662".into(), "0.5386996904".into())
+        );
+    }
 }

@@ -287,6 +287,91 @@ fn fx_mul_is_exact_for_large_amounts_and_extreme_rates() {
     );
 }
 
+/// fx_mul36: a rate to 36 places (rate + rate_tail * 1e-18), rounded once to 18 places.
+/// Expected values from Python's `decimal` at 200 digits, ROUND_HALF_UP.
+#[test]
+fn fx_mul36_keeps_rounding_edges_exact() {
+    let conn = warehouse();
+    // 540.54 USD at 0.85/1.08 GBP per USD is 425.425 GBP exactly: £425.43. With the rate
+    // cut at 18 places it is a hair below, and `formatted` says £425.42.
+    assert_eq!(
+        scalar(
+            &conn,
+            "SELECT fx_mul(540.54::DECIMAL(38,18), 0.787037037037037037::DECIMAL(38,18))"
+        ),
+        "425.424999999999999980"
+    );
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "540.54",
+            "0.787037037037037037",
+            "0.037037037",
+            "425.425000000000000000",
+        ),
+        (
+            "0.54",
+            "0.787037037037037037",
+            "0.037037037",
+            "0.425000000000000000",
+        ),
+        (
+            "-0.54",
+            "0.787037037037037037",
+            "0.037037037",
+            "-0.425000000000000000",
+        ),
+        ("1234.5", "1.5", "0", "1851.750000000000000000"),
+        (
+            "491.75",
+            "1.499999999999999999",
+            "0.9999999999",
+            "737.625000000000000000",
+        ),
+        (
+            "123456789012.345678901234567891",
+            "0.000000102167182662",
+            "0.5386996904",
+            "12613.232313954821683408",
+        ),
+        (
+            "99999999999.999999999999999999",
+            "1.999999999999999999",
+            "0.999999999999999999",
+            "199999999999.999999999999999998",
+        ),
+    ];
+    for (amount, rate, tail, want) in cases {
+        let got = scalar(
+            &conn,
+            &format!(
+                "SELECT fx_mul36(CAST('{amount}' AS DECIMAL(38,18)), \
+                 CAST('{rate}' AS DECIMAL(38,18)), CAST('{tail}' AS DECIMAL(38,18)))"
+            ),
+        );
+        assert_eq!(&got, want, "fx_mul36({amount}, {rate}, {tail})");
+    }
+    assert_eq!(
+        format_of(
+            &conn,
+            "540.54",
+            "0.787037037037037037",
+            "0.037037037",
+            "gbp"
+        ),
+        "£425.43"
+    );
+}
+
+fn format_of(conn: &Connection, amount: &str, rate: &str, tail: &str, currency: &str) -> String {
+    scalar(
+        conn,
+        &format!(
+            "SELECT format_money(fx_mul36(CAST('{amount}' AS DECIMAL(38,18)), \
+             CAST('{rate}' AS DECIMAL(38,18)), CAST('{tail}' AS DECIMAL(38,18))), '{currency}')"
+        ),
+    )
+}
+
 #[test]
 fn fx_mul_beyond_decimal_38_18_is_an_error_not_a_wrong_number() {
     let conn = warehouse();
@@ -318,7 +403,7 @@ INSERT INTO gateways VALUES
     (1, 'stripe', 'Credit / Debit card (Stripe)', true, now()),
     (1, 'paypal', 'PayPal', true, now()),
     (1, 'cryptocom', 'Crypto (Crypto.Com)', false, now());
-INSERT INTO fx_rates VALUES
+INSERT INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, source) VALUES
     (1, TIMESTAMPTZ '2024-01-01 00:00:00+00', 'EUR', 'USD', 1.10, 'import'),
     (1, TIMESTAMPTZ '2024-06-01 00:00:00+00', 'EUR', 'USD', 1.08, 'api'),
     (1, TIMESTAMPTZ '2024-07-01 00:00:00+00', 'EUR', 'USD', 1.09, 'api'),

@@ -1,0 +1,661 @@
+//! The report layer end to end: sync the simulator, then every report in every one of
+//! the 13 currencies from the warehouse (the macros of `sql/reports.sql`) against the
+//! simulator's own report endpoints over HTTP; `tgm-sync report --format json` against
+//! the API's `result`; and `tgm-sync verify` on a clean and on a tampered warehouse.
+//!
+//! The expected values are the simulator's answers as any API client sees them; nothing
+//! here calls the simulator's report code. Revenue may differ by 1e-9 relative (the
+//! tolerance `verify` states); sales, periods, ids, names and `formatted` must be equal.
+
+use std::path::Path;
+use std::process::Output;
+
+use duckdb::{AccessMode, Config, Connection};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use tgm_sync::api::{ApiClient, Method};
+use tgm_sync::currency::Currency;
+use tgm_sync::money::Amount;
+
+use crate::support::*;
+use crate::sync::sync_once;
+
+const DAY: i64 = 86_400;
+
+fn read_only(path: &Path) -> Connection {
+    let config = Config::default()
+        .access_mode(AccessMode::ReadOnly)
+        .and_then(|c| c.enable_autoload_extension(false))
+        .expect("read-only config");
+    Connection::open_with_flags(path, config).expect("warehouse opens read-only")
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn dec(text: &str) -> Decimal {
+    Amount::parse(text)
+        .unwrap_or_else(|e| panic!("`{text}` is not a decimal: {e}"))
+        .to_decimal()
+        .expect("fits a Decimal")
+}
+
+/// One report row as field -> text; numbers as JSON writes them, strings as they are.
+type Row = Vec<(String, String)>;
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The API's rows: every field of each object, in the API's order, nested `breakdown`
+/// flattened into rows of their own keyed by the parent's `plan_id`.
+fn api_rows(result: &Value) -> Vec<Row> {
+    let objects: Vec<&Value> = match result {
+        Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    let mut rows = Vec::new();
+    for obj in objects {
+        let map = obj.as_object().expect("a report row is an object");
+        let mut row: Row = map
+            .iter()
+            .filter(|(k, _)| k.as_str() != "breakdown")
+            .map(|(k, v)| (k.clone(), text_of(v)))
+            .collect();
+        row.sort();
+        rows.push(row);
+        if let Some(Value::Array(months)) = map.get("breakdown") {
+            for m in months {
+                let mut row: Row = m
+                    .as_object()
+                    .expect("a breakdown entry is an object")
+                    .iter()
+                    .map(|(k, v)| (k.clone(), text_of(v)))
+                    .collect();
+                row.push(("plan_id".into(), text_of(&map["plan_id"])));
+                row.sort();
+                rows.push(row);
+            }
+        }
+    }
+    rows
+}
+
+/// The warehouse's rows of `sql`, whose column names are the API's field names.
+fn warehouse_rows(conn: &Connection, sql: &str) -> Vec<Row> {
+    let wrapped = format!("SELECT COLUMNS(*)::VARCHAR FROM ({sql})");
+    let mut stmt = conn
+        .prepare(&wrapped)
+        .unwrap_or_else(|e| panic!("prepare failed: {e}\n{sql}"));
+    let mut rows = stmt.query([]).expect("query runs");
+    let names: Vec<String> = rows
+        .as_ref()
+        .expect("statement")
+        .column_names()
+        .into_iter()
+        .collect();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().expect("row") {
+        let mut row: Row = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                (
+                    n.clone(),
+                    r.get::<_, Option<String>>(i)
+                        .expect("text")
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        row.sort();
+        out.push(row);
+    }
+    out
+}
+
+/// Revenue within 1e-9 relative, everything else exact, rows in the same order.
+/// Returns the differences, one line each.
+fn differences(what: &str, api: &[Row], ours: &[Row]) -> Vec<String> {
+    if api.len() != ours.len() {
+        return vec![format!(
+            "{what}: {} rows from the API, {} in the warehouse\n api: {api:?}\n warehouse: {ours:?}",
+            api.len(),
+            ours.len()
+        )];
+    }
+    let mut out = Vec::new();
+    for (i, (a, o)) in api.iter().zip(ours).enumerate() {
+        let keys = |r: &Row| r.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        if keys(a) != keys(o) {
+            out.push(format!(
+                "{what} row {i}: fields {:?} vs {:?}",
+                keys(a),
+                keys(o)
+            ));
+            continue;
+        }
+        for ((field, av), (_, ov)) in a.iter().zip(o) {
+            let same = if field == "revenue" {
+                let (x, y) = (dec(av), dec(ov));
+                let scale = x.abs().max(y.abs());
+                (x - y).abs() <= scale * Decimal::new(1, 9)
+            } else {
+                av == ov
+            };
+            if !same {
+                out.push(format!(
+                    "{what} row {i} {field}: api {av} warehouse {ov} (api row {a:?}, warehouse row {o:?})"
+                ));
+            }
+        }
+    }
+    out
+}
+
+async fn api(client: &ApiClient, method: Method, query: &[(&str, String)]) -> Value {
+    client
+        .get(&method, query)
+        .await
+        .unwrap_or_else(|e| panic!("{method:?} {query:?}: {e}"))
+}
+
+/// The SQL a user would write for each report, with the API's field names.
+fn revenue_sql(from: i64, to: i64, c: Currency) -> String {
+    format!(
+        "SELECT \"from\", \"to\", money_text(revenue) AS revenue, currency, formatted, sales \
+         FROM revenue({from}, {to}, '{}', bot := {BOT_ID})",
+        c.query_value()
+    )
+}
+
+fn orders_count_sql(unit: &str, count: u32, c: Currency) -> String {
+    format!(
+        "SELECT period, money_text(revenue) AS revenue, currency, formatted, sales \
+         FROM orders_count('{unit}', {count}, '{}', bot := {BOT_ID})",
+        c.query_value()
+    )
+}
+
+/// Plan totals, each followed by its breakdown months (newest first), like api_rows.
+fn plans_sql(c: Currency) -> String {
+    format!(
+        "WITH p AS (SELECT row_number() OVER (ORDER BY revenue DESC, plan_id) AS n, * \
+                    FROM plans_report('{}', bot := {BOT_ID})), \
+              b AS (SELECT n, plan_id, unnest(range(1, len(breakdown) + 1)) AS m, \
+                           unnest(breakdown) AS e FROM p) \
+         SELECT plan_id, plan_name, revenue, currency, formatted, sales, period FROM ( \
+           SELECT n, 0 AS m, plan_id, plan_name, money_text(revenue) AS revenue, currency, \
+                  formatted, sales, NULL AS period FROM p \
+           UNION ALL \
+           SELECT n, m, plan_id, NULL, money_text(e.revenue), e.currency, e.formatted, \
+                  e.sales, e.period FROM b) \
+         ORDER BY n, m",
+        c.query_value()
+    )
+}
+
+fn strip_nulls(rows: Vec<Row>) -> Vec<Row> {
+    // The flattened plans query has NULL plan_name on breakdown rows, NULL period on totals.
+    rows.into_iter()
+        .map(|r| r.into_iter().filter(|(_, v)| !v.is_empty()).collect())
+        .collect()
+}
+
+fn payment_methods_sql(c: Currency) -> String {
+    format!(
+        "SELECT name, display_name, money_text(revenue) AS revenue, currency, formatted, sales \
+         FROM payment_methods_report('{}', bot := {BOT_ID})",
+        c.query_value()
+    )
+}
+
+fn month_start(year: i32, month: u32) -> i64 {
+    chrono::NaiveDate::from_ymd_opt(year, month, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("a date")
+        .and_utc()
+        .timestamp()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_report_in_every_currency_matches_the_simulator() {
+    // 15 plans: every plan currency the simulator knows (all 13), several twice.
+    let mut options = sim_options(4000, 800);
+    options.plans = 15;
+    let server = start_sim(options).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    let conn = read_only(&settings.warehouse);
+    let client = client_for(&server);
+    let mut problems: Vec<String> = Vec::new();
+
+    // The data really has sales in all 13 currencies, so every rate is exercised.
+    let native: Vec<String> = warehouse_rows(
+        &conn,
+        "SELECT DISTINCT currency FROM sales ORDER BY currency",
+    )
+    .into_iter()
+    .map(|r| r[0].1.clone())
+    .collect();
+    assert_eq!(native.len(), 13, "sales in every currency: {native:?}");
+
+    // Revenue windows: all time, the last 30 days, a past calendar month, and a window
+    // whose ends sit exactly on sales (from inclusive, to exclusive).
+    let t = now();
+    let on_sales: Vec<i64> = warehouse_rows(
+        &conn,
+        "SELECT epoch(order_date::TIMESTAMP)::BIGINT AS t FROM sales ORDER BY t",
+    )
+    .into_iter()
+    .map(|r| r[0].1.parse().expect("seconds"))
+    .collect();
+    let (a, b) = (
+        on_sales[on_sales.len() / 3],
+        on_sales[2 * on_sales.len() / 3],
+    );
+    let past = chrono::DateTime::from_timestamp(t - 200 * DAY, 0).expect("a time");
+    let (y, m) = (
+        chrono::Datelike::year(&past),
+        chrono::Datelike::month(&past),
+    );
+    let month = (
+        month_start(y, m),
+        if m == 12 {
+            month_start(y + 1, 1)
+        } else {
+            month_start(y, m + 1)
+        },
+    );
+    let windows = [(0, t + DAY), (t - 30 * DAY, t + 1), month, (a, b)];
+
+    for c in Currency::ALL {
+        let q = c.query_value();
+        for (from, to) in windows {
+            let got = api(
+                &client,
+                Method::Revenue,
+                &[
+                    ("from", from.to_string()),
+                    ("to", to.to_string()),
+                    ("currency", q.clone()),
+                ],
+            )
+            .await;
+            problems.extend(differences(
+                &format!("revenue {from}..{to} {c}"),
+                &api_rows(&got),
+                &warehouse_rows(&conn, &revenue_sql(from, to, c)),
+            ));
+        }
+        for (unit, count) in [("day", 45), ("month", 40), ("year", 4)] {
+            let got = api(
+                &client,
+                Method::OrdersCount,
+                &[
+                    ("interval_unit", unit.to_string()),
+                    ("interval_count", count.to_string()),
+                    ("currency", q.clone()),
+                ],
+            )
+            .await;
+            problems.extend(differences(
+                &format!("orders/count {unit} {count} {c}"),
+                &api_rows(&got),
+                &warehouse_rows(&conn, &orders_count_sql(unit, count, c)),
+            ));
+        }
+        let got = api(&client, Method::PlansReport, &[("currency", q.clone())]).await;
+        let plans = api_rows(&got);
+        assert!(plans.len() > 15, "plans with breakdowns: {plans:?}");
+        problems.extend(differences(
+            &format!("plans/report {c}"),
+            &plans,
+            &strip_nulls(warehouse_rows(&conn, &plans_sql(c))),
+        ));
+        let got = api(
+            &client,
+            Method::PaymentMethodsReport,
+            &[("currency", q.clone())],
+        )
+        .await;
+        problems.extend(differences(
+            &format!("paymentMethods/report {c}"),
+            &api_rows(&got),
+            &warehouse_rows(&conn, &payment_methods_sql(c)),
+        ));
+    }
+    let got = api(&client, Method::UsersCount, &[]).await;
+    problems.extend(differences(
+        "users/count",
+        &api_rows(&got),
+        &warehouse_rows(
+            &conn,
+            &format!("SELECT users, leads, churned, members FROM users_count(bot := {BOT_ID})"),
+        ),
+    ));
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    drop(conn);
+    server.shutdown().await;
+}
+
+/// `tgm-sync report ...` against the warehouse in `dir`.
+fn report(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .arg("report")
+        .args(args)
+        .arg("--warehouse")
+        .arg(dir.join("warehouse.duckdb"))
+        .output()
+        .expect("binary runs")
+}
+
+fn stdout_json(out: &Output) -> Value {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "report failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "report --format json is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Field names of each object, nested ones included, in a comparable form.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let kind = match v {
+                        Value::String(_) => Value::from("string"),
+                        Value::Number(_) => Value::from("number"),
+                        other => shape(other),
+                    };
+                    (k.clone(), kind)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_command_prints_the_apis_result() {
+    let mut options = sim_options(1500, 300);
+    options.plans = 10;
+    let server = start_sim(options).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    let client = client_for(&server);
+    let (from, to) = (now() - 90 * DAY, now() - 3 * DAY);
+
+    // revenue in JPY over a window: same fields, same types, same values.
+    let ours = stdout_json(&report(
+        dir.path(),
+        &[
+            "revenue",
+            "--currency",
+            "JPY",
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+            "--format",
+            "json",
+        ],
+    ));
+    let theirs = api(
+        &client,
+        Method::Revenue,
+        &[
+            ("from", from.to_string()),
+            ("to", to.to_string()),
+            ("currency", "jpy".into()),
+        ],
+    )
+    .await;
+    assert_eq!(shape(&ours), shape(&theirs), "{ours}\n{theirs}");
+    let d = differences("report revenue", &api_rows(&theirs), &api_rows(&ours));
+    assert!(d.is_empty(), "{d:#?}");
+    assert!(ours["sales"].as_i64().is_some_and(|n| n > 0), "{ours}");
+
+    // plans in the preferred currency (EUR: none set), breakdown nested.
+    let ours = stdout_json(&report(dir.path(), &["plans", "--format", "json"]));
+    let theirs = api(&client, Method::PlansReport, &[]).await;
+    assert_eq!(shape(&ours), shape(&theirs), "{ours}\n{theirs}");
+    let d = differences("report plans", &api_rows(&theirs), &api_rows(&ours));
+    assert!(d.is_empty(), "{d:#?}");
+    assert!(ours[0]["breakdown"][0]["period"].is_string(), "{ours}");
+
+    // orders-count by day, payment-methods and users-count too.
+    let ours = stdout_json(&report(
+        dir.path(),
+        &[
+            "orders-count",
+            "--unit",
+            "day",
+            "--count",
+            "10",
+            "--currency",
+            "btc",
+            "--format",
+            "json",
+        ],
+    ));
+    let theirs = api(
+        &client,
+        Method::OrdersCount,
+        &[
+            ("interval_unit", "day".into()),
+            ("interval_count", "10".into()),
+            ("currency", "btc".into()),
+        ],
+    )
+    .await;
+    assert_eq!(shape(&ours), shape(&theirs));
+    assert!(differences("report orders-count", &api_rows(&theirs), &api_rows(&ours)).is_empty());
+    for (name, method) in [
+        ("payment-methods", Method::PaymentMethodsReport),
+        ("users-count", Method::UsersCount),
+    ] {
+        let ours = stdout_json(&report(dir.path(), &[name, "--format", "json"]));
+        let theirs = api(&client, method, &[]).await;
+        assert_eq!(shape(&ours), shape(&theirs), "{name}");
+        let d = differences(name, &api_rows(&theirs), &api_rows(&ours));
+        assert!(d.is_empty(), "{d:#?}");
+    }
+
+    // table and csv: the same figures for people and spreadsheets.
+    let out = report(dir.path(), &["payment-methods", "--currency", "eur"]);
+    assert_eq!(out.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("| name") && table.contains("stripe"),
+        "{table}"
+    );
+    let out = report(dir.path(), &["plans", "--format", "csv"]);
+    assert_eq!(out.status.code(), Some(0));
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("plan_id,plan_name,period,revenue,currency,formatted,sales")
+    );
+    assert!(lines.any(|l| l.contains(",total,")), "{csv}");
+
+    // Bad names and currencies: exit 2, saying what is wrong.
+    for (args, needle) in [
+        (&["sales"][..], "unknown report `sales`"),
+        (
+            &["revenue", "--currency", "xyz"][..],
+            "unsupported currency `xyz`",
+        ),
+        (
+            &["orders-count", "--unit", "week"][..],
+            "unknown interval unit",
+        ),
+    ] {
+        let out = report(dir.path(), args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    server.shutdown().await;
+}
+
+/// `tgm-sync verify --currency C` against the simulator, the key from the environment.
+fn verify(server_url: &str, dir: &Path, currency: &str) -> (Option<i32>, String) {
+    let out = bin()
+        .args([
+            "verify",
+            "--currency",
+            currency,
+            "--bot-id",
+            &BOT_ID.to_string(),
+        ])
+        .args(["--base-url", server_url])
+        .arg("--warehouse")
+        .arg(dir.join("warehouse.duckdb"))
+        .env("TGM_API_KEY", TEST_KEY)
+        .output()
+        .expect("binary runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains(TEST_KEY), "key leaked:\n{text}");
+    (out.status.code(), text)
+}
+
+/// Lines of verify's table with this verdict.
+fn verdict_lines<'a>(text: &'a str, verdict: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|l| l.trim_end().ends_with(verdict))
+        .collect()
+}
+
+/// Adds `delta` to the amount of one completed order 60 to 200 days old; returns its key.
+fn tamper(warehouse: &Path, key: Option<&str>, delta: i32) -> String {
+    let conn = Connection::open(warehouse).expect("warehouse opens");
+    let key: String = match key {
+        Some(k) => k.to_string(),
+        None => conn
+            .query_row(
+                "SELECT order_key FROM orders WHERE order_status = 'COMPLETED' \
+                 AND order_date::TIMESTAMP < now()::TIMESTAMP - INTERVAL 60 DAY \
+                 AND order_date::TIMESTAMP > now()::TIMESTAMP - INTERVAL 200 DAY \
+                 ORDER BY order_date DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .expect("a completed order 60 to 200 days old"),
+    };
+    let n = conn
+        .execute(
+            "UPDATE orders SET amount = amount + ? WHERE order_key = ?",
+            duckdb::params![delta, key],
+        )
+        .expect("update");
+    assert_eq!(n, 1);
+    key
+}
+
+fn assert_named(differs: &[&str], report: &str, field: &str) {
+    assert!(
+        differs
+            .iter()
+            .any(|l| l.contains(&format!(" {report} ")) && l.contains(&format!(" {field} "))),
+        "no difference named for {report} {field}:\n{}",
+        differs.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_after_a_sync_fails_on_tampering_and_tolerates_newer_data() {
+    let server = start_sim(sim_options(800, 200)).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    let url = server.base_url();
+
+    let (code, text) = verify(&url, dir.path(), "all");
+    assert_eq!(code, Some(0), "verify right after a sync:\n{text}");
+    assert!(verdict_lines(&text, "DIFFERS").is_empty(), "{text}");
+    assert!(text.contains(" 0 differ,"), "{text}");
+
+    // Tamper: one completed order gets 1 more unit of money.
+    let key = tamper(&settings.warehouse, None, 1);
+    let (code, text) = verify(&url, dir.path(), "usd");
+    assert_eq!(code, Some(7), "verify on a tampered warehouse:\n{text}");
+    let differs = verdict_lines(&text, "DIFFERS");
+    for (report, field) in [
+        ("revenue", "revenue"),
+        ("orders/count", "revenue"),
+        ("paymentMethods/report", "revenue"),
+    ] {
+        assert_named(&differs, report, field);
+    }
+    assert!(
+        differs.iter().all(|l| !l.contains(" sales ")),
+        "the amount changed, not the number of sales:\n{}",
+        differs.join("\n")
+    );
+    tamper(&settings.warehouse, Some(&key), -1);
+
+    // New sales in the API, not yet synced: reported as newer than the sync, exit 0.
+    let handle = server.handle();
+    let mut added = 0;
+    loop {
+        let keys = handle.add_orders(3);
+        added += 3;
+        let data = handle.data();
+        if keys
+            .iter()
+            .any(|k| data.order(k).is_some_and(|o| o.is_sale()))
+        {
+            break;
+        }
+        assert!(added < 300, "the simulator adds no completed orders");
+    }
+    let (code, text) = verify(&url, dir.path(), "jpy");
+    assert_eq!(code, Some(0), "verify with unsynced new sales:\n{text}");
+    let newer = verdict_lines(&text, "newer than the last sync");
+    assert!(!newer.is_empty(), "nothing reported as newer:\n{text}");
+    assert_named(&newer, "orders/count", "sales");
+    assert_named(&newer, "paymentMethods/report", "sales");
+
+    // ...which excuses only what covers the time after the sync: tampering with an old
+    // month still fails, in the all-time revenue and in that month's orders/count row.
+    tamper(&settings.warehouse, Some(&key), 1);
+    let (code, text) = verify(&url, dir.path(), "jpy");
+    assert_eq!(code, Some(7), "tampered, with newer sales:\n{text}");
+    let differs = verdict_lines(&text, "DIFFERS");
+    assert_named(&differs, "revenue", "revenue");
+    assert_named(&differs, "orders/count", "revenue");
+    assert!(
+        differs
+            .iter()
+            .all(|l| !l.contains(" paymentMethods/report ")),
+        "all-time gateway totals include the new sales, so they are excused:\n{}",
+        differs.join("\n")
+    );
+    server.shutdown().await;
+}
