@@ -357,9 +357,17 @@ async fn timeouts_are_retried_until_the_api_answers_in_time() {
         latency_ms: 700,
         ..FaultOptions::default()
     });
+    // Heal only once requests have been sent and have had time to time out, however
+    // long the warehouse takes to open on a busy machine (bounded wait).
     let handle = server.handle.clone();
     let healer = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(900)).await;
+        for _ in 0..200 {
+            if handle.requests().total >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
         handle.set_faults(FaultOptions::default());
     });
     let (outcome, exit) = run(&settings, &SyncOptions::default()).await;
