@@ -204,6 +204,12 @@ impl Endpoint {
     }
 
     fn build(&self, method: &Method, key: &str) -> Result<reqwest::Url, ApiError> {
+        // The key is one path segment: characters such as `%`, `?` or `/` are escaped.
+        let key = if key == REDACTED {
+            REDACTED.to_string()
+        } else {
+            encode_segment(key)
+        };
         let tail = match self.version {
             ApiVersion::V1 => format!("v1/bot{}/{}/{}", self.bot_id, key, method.v1_path()),
             ApiVersion::Legacy => {
@@ -255,6 +261,18 @@ mod tests {
             ep.describe(&Method::Order("a b/c".into())),
             "https://api.tgmembership.com/v1/bot42/***/orders/a%20b%2Fc"
         );
+    }
+
+    #[test]
+    fn a_key_is_one_escaped_path_segment() {
+        let ep = Endpoint::new("https://h", 1, ApiKey::new("a%b/c?d#e f"), ApiVersion::V1)
+            .expect("valid");
+        let url = ep.url(&Method::Plans).expect("url");
+        assert_eq!(
+            url.as_str(),
+            "https://h/v1/bot1/a%25b%2Fc%3Fd%23e%20f/plans"
+        );
+        assert_eq!(ep.describe(&Method::Plans), "https://h/v1/bot1/***/plans");
     }
 
     #[test]

@@ -7,6 +7,11 @@ use clap::Args;
 
 use crate::config::{self, ConfigError, Overrides, ProcessEnv, Settings};
 
+/// A path, where an empty value is allowed (it means "off").
+fn path_or_empty(text: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(text))
+}
+
 /// Where the warehouse and the API are; overrides the config file.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SettingsArgs {
@@ -14,7 +19,7 @@ pub struct SettingsArgs {
     #[arg(long, env = "TGM_WAREHOUSE", value_name = "FILE")]
     pub warehouse: Option<PathBuf>,
     /// Root of the Parquet mirror ("" turns it off).
-    #[arg(long, env = "TGM_PARQUET_DIR", value_name = "DIR")]
+    #[arg(long, env = "TGM_PARQUET_DIR", value_name = "DIR", value_parser = path_or_empty)]
     pub parquet_dir: Option<PathBuf>,
     /// API base URL.
     #[arg(long, env = "TGM_BASE_URL", value_name = "URL")]

@@ -119,6 +119,9 @@ pub fn load_stream<R: StagedRow>(
     };
     stager.flush()?;
     if ctx.strict && figures.rows_rejected > 0 {
+        // The stream's rows are not committed, but what could not be read is kept for
+        // diagnosis, in a transaction of its own.
+        record_rejects(&ctx, &rejects)?;
         let first = rejects.first().map(|(r, _)| r.clone()).unwrap_or_default();
         return Err(LoaderError::StrictRejects {
             count: figures.rows_rejected,
@@ -197,6 +200,30 @@ pub fn load_stream<R: StagedRow>(
         parquet::rewrite_dirty(conn, root, spec, bot_id)?;
     }
     Ok(figures)
+}
+
+fn record_rejects(ctx: &LoaderCtx, rejects: &[(String, String)]) -> Result<(), LoadError> {
+    let stream = ctx.stream.as_str();
+    ctx.conn
+        .execute_batch("BEGIN TRANSACTION")
+        .during(|| format!("recording rejected {stream} rows"))?;
+    for (reason, raw) in rejects {
+        if let Err(e) = reject(
+            &ctx.conn,
+            ctx.run.run_id,
+            ctx.bot_id,
+            stream,
+            reason,
+            raw,
+            ctx.run.at_micros,
+        ) {
+            let _ = ctx.conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    ctx.conn
+        .execute_batch("COMMIT")
+        .during(|| format!("recording rejected {stream} rows"))
 }
 
 /// Applies re-fetched single orders: their status (and amount when sent) may have moved

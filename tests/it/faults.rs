@@ -989,6 +989,17 @@ async fn rows_with_wrong_types_go_to_rejected_with_raw_json_and_reason_and_stric
         before,
         "--strict wrote nothing"
     );
+    // ... but what could not be read is kept for diagnosis.
+    let conn = duckdb::Connection::open(&settings.warehouse).expect("warehouse");
+    let kept: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM _rejected WHERE stream = 'orders' \
+             AND run_id = (SELECT max(run_id) FROM _sync_runs)",
+            [],
+            |r| r.get(0),
+        )
+        .expect("rejected rows");
+    assert_eq!(kept, 3, "--strict keeps the unreadable rows in _rejected");
     server.shutdown().await;
 }
 
