@@ -505,3 +505,23 @@ async fn legacy_api_maps_what_exists_and_names_the_version_for_the_rest() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_with_url_syntax_in_it_reaches_the_api_intact() {
+    let key = "we%ird?x=1#frag ment";
+    let mut options = sim_options(20, 10);
+    options.api_key = key.to_string();
+    let server = start_sim(options).await;
+    let mut settings = ClientSettings::new(server.base_url(), BOT_ID, ApiKey::new(key));
+    settings.retry = fast_retry();
+    let client = ApiClient::new(settings).expect("client");
+    let plans = client
+        .get(&Method::Plans, &[])
+        .await
+        .expect("the key is accepted");
+    assert_eq!(
+        plans.as_array().map(Vec::len),
+        Some(server.handle.data().plans.len())
+    );
+    server.shutdown().await;
+}
