@@ -7,21 +7,10 @@ use std::process::Output;
 use crate::support::*;
 
 fn run_sync(base_url: &str, dir: &Path, key: &str, extra: &[&str]) -> Output {
-    bin()
+    sync_command(base_url, dir)
         .args([
-            "sync",
             "--log-format",
             "json",
-            "--bot-id",
-            &BOT_ID.to_string(),
-            "--base-url",
-            base_url,
-        ])
-        .arg("--warehouse")
-        .arg(dir.join("warehouse.duckdb"))
-        .arg("--parquet-dir")
-        .arg(dir.join("parquet"))
-        .args([
             "--max-attempts",
             "3",
             "--max-retry-secs",
@@ -38,22 +27,14 @@ fn run_sync(base_url: &str, dir: &Path, key: &str, extra: &[&str]) -> Output {
 /// Every file under `dir`, as bytes, must not contain `needle`.
 fn assert_no_file_contains(dir: &Path, needle: &str) {
     let mut checked = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("readable dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let bytes = std::fs::read(&path).expect("readable file");
-                checked += 1;
-                assert!(
-                    !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
-                    "{} contains the API key",
-                    path.display()
-                );
-            }
-        }
+    for path in files_under(dir) {
+        let bytes = std::fs::read(&path).expect("readable file");
+        checked += 1;
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{} contains the API key",
+            path.display()
+        );
     }
     assert!(checked > 0, "no files under {}", dir.display());
 }

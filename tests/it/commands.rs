@@ -6,24 +6,9 @@ use std::process::Output;
 
 use crate::support::*;
 
-fn sync_args(base_url: &str, dir: &Path) -> Vec<String> {
-    vec![
-        "--bot-id".into(),
-        BOT_ID.to_string(),
-        "--base-url".into(),
-        base_url.into(),
-        "--warehouse".into(),
-        dir.join("warehouse.duckdb").display().to_string(),
-        "--parquet-dir".into(),
-        dir.join("parquet").display().to_string(),
-    ]
-}
-
-fn run(args: &[&str], extra: &[String]) -> Output {
-    bin()
-        .args(args)
+fn sync(base_url: &str, dir: &Path, extra: &[&str]) -> Output {
+    sync_command(base_url, dir)
         .args(extra)
-        .env("TGM_API_KEY", TEST_KEY)
         .output()
         .expect("binary runs")
 }
@@ -39,10 +24,7 @@ fn text(out: &Output) -> (String, String) {
 async fn dry_run_reads_everything_and_writes_nothing() {
     let server = start_sim(sim_options(321, 77)).await;
     let dir = tempdir();
-    let out = run(
-        &["sync", "--dry-run", "--no-progress"],
-        &sync_args(&server.base_url(), dir.path()),
-    );
+    let out = sync(&server.base_url(), dir.path(), &["--dry-run"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stdout.contains("dry run (nothing written)"), "{stdout}");
@@ -66,15 +48,9 @@ async fn dry_run_reads_everything_and_writes_nothing() {
 async fn status_shows_runs_tables_and_stream_state() {
     let server = start_sim(sim_options(150, 40)).await;
     let dir = tempdir();
-    let args = sync_args(&server.base_url(), dir.path());
-    assert_eq!(
-        run(&["sync", "--no-progress"], &args).status.code(),
-        Some(0)
-    );
-    assert_eq!(
-        run(&["sync", "--no-progress"], &args).status.code(),
-        Some(0)
-    );
+    let url = server.base_url();
+    assert_eq!(sync(&url, dir.path(), &[]).status.code(), Some(0));
+    assert_eq!(sync(&url, dir.path(), &[]).status.code(), Some(0));
     let out = bin()
         .args(["status", "--warehouse"])
         .arg(dir.path().join("warehouse.duckdb"))
@@ -130,14 +106,11 @@ fn demo_builds_a_warehouse_and_shows_example_queries() {
 async fn a_warehouse_open_in_another_program_is_a_clear_error() {
     let server = start_sim(sim_options(40, 10)).await;
     let dir = tempdir();
-    let args = sync_args(&server.base_url(), dir.path());
-    assert_eq!(
-        run(&["sync", "--no-progress"], &args).status.code(),
-        Some(0)
-    );
+    let url = server.base_url();
+    assert_eq!(sync(&url, dir.path(), &[]).status.code(), Some(0));
     // Another program (here: this test process) has the DuckDB file open for writing.
     let other = duckdb::Connection::open(dir.path().join("warehouse.duckdb")).expect("open");
-    let out = run(&["sync", "--no-progress"], &args);
+    let out = sync(&url, dir.path(), &[]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(
@@ -158,17 +131,10 @@ async fn request_log_lines_carry_stream_page_and_attempt() {
     };
     let server = start_sim(options).await;
     let dir = tempdir();
-    let out = run(
-        &[
-            "sync",
-            "--no-progress",
-            "--log-format",
-            "json",
-            "-vv",
-            "--max-attempts",
-            "12",
-        ],
-        &sync_args(&server.base_url(), dir.path()),
+    let out = sync(
+        &server.base_url(),
+        dir.path(),
+        &["--log-format", "json", "-vv", "--max-attempts", "12"],
     );
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -213,10 +179,7 @@ async fn request_log_lines_carry_stream_page_and_attempt() {
 async fn a_legacy_sync_reads_members_plans_and_users() {
     let server = start_sim(sim_options(60, 90)).await;
     let dir = tempdir();
-    let out = run(
-        &["sync", "--no-progress", "--api-version", "legacy"],
-        &sync_args(&server.base_url(), dir.path()),
-    );
+    let out = sync(&server.base_url(), dir.path(), &["--api-version", "legacy"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}\n{stdout}");
     let data = server.handle.data();

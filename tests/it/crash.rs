@@ -12,25 +12,11 @@ use tgm_sync::streams::catalog::ALL_TABLES;
 
 use crate::support::*;
 
-fn sync_command(base_url: &str, dir: &Path) -> std::process::Command {
-    let mut cmd = bin();
-    cmd.args([
-        "sync",
-        "--no-progress",
-        "-q",
-        "--bot-id",
-        &BOT_ID.to_string(),
-        "--base-url",
-        base_url,
-    ])
-    .arg("--warehouse")
-    .arg(dir.join("warehouse.duckdb"))
-    .arg("--parquet-dir")
-    .arg(dir.join("parquet"))
-    .args(["--batch-rows", "500"])
-    .env("TGM_API_KEY", TEST_KEY)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+fn quiet_sync(base_url: &str, dir: &Path) -> std::process::Command {
+    let mut cmd = sync_command(base_url, dir);
+    cmd.args(["-q", "--batch-rows", "500"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     cmd
 }
 
@@ -65,19 +51,7 @@ fn dump_duckdb(dir: &Path) -> String {
 
 /// The Parquet tree: file list and, per file, its rows without the run columns.
 fn dump_parquet(dir: &Path) -> String {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.join("parquet")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
+    let files = files_under(&dir.join("parquet"));
     let mut out = String::new();
     for path in files {
         let rel = path
@@ -124,9 +98,7 @@ async fn killed_runs_end_equal_to_a_clean_run_after_a_rerun() {
 
     let clean = tempdir();
     let started = Instant::now();
-    let status = sync_command(&url, clean.path())
-        .status()
-        .expect("clean run");
+    let status = quiet_sync(&url, clean.path()).status().expect("clean run");
     assert!(status.success(), "clean run: {status}");
     let clean_time = started.elapsed();
     let (want_db, want_pq) = (dump_duckdb(clean.path()), dump_parquet(clean.path()));
@@ -138,14 +110,14 @@ async fn killed_runs_end_equal_to_a_clean_run_after_a_rerun() {
     let mut killed = 0;
     for fraction in fractions {
         let dir = tempdir();
-        let mut child = sync_command(&url, dir.path()).spawn().expect("spawn");
+        let mut child = quiet_sync(&url, dir.path()).spawn().expect("spawn");
         std::thread::sleep(clean_time.mul_f64(fraction));
         if child.try_wait().expect("poll").is_none() {
             child.kill().expect("SIGKILL");
             killed += 1;
         }
         let _ = child.wait();
-        let status = sync_command(&url, dir.path()).status().expect("rerun");
+        let status = quiet_sync(&url, dir.path()).status().expect("rerun");
         assert!(
             status.success(),
             "rerun after a kill at {fraction}: {status}"

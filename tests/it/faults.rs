@@ -861,25 +861,9 @@ fn wrong_types_hook(sent: Arc<Mutex<BTreeMap<String, Value>>>) -> tgm_sync::sim:
 }
 
 fn run_bin(server: &SimServer, dir: &Path, extra: &[&str]) -> std::process::Output {
-    bin()
-        .args([
-            "sync",
-            "--no-progress",
-            "--bot-id",
-            &BOT_ID.to_string(),
-            "--base-url",
-            &server.base_url(),
-            "--max-attempts",
-            "3",
-            "--max-retry-secs",
-            "2",
-        ])
-        .arg("--warehouse")
-        .arg(dir.join("warehouse.duckdb"))
-        .arg("--parquet-dir")
-        .arg(dir.join("parquet"))
+    sync_command(&server.base_url(), dir)
+        .args(["--max-attempts", "3", "--max-retry-secs", "2"])
         .args(extra)
-        .env("TGM_API_KEY", TEST_KEY)
         .output()
         .expect("binary runs")
 }

@@ -79,23 +79,6 @@ fn assert_files_clean(dir: &Path, key: &str) -> usize {
     checked
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Cells of any table (every column, as text) that contain `needle`.
 fn duckdb_cells_with(path: &Path, needle: &str) -> i64 {
     let conn = Connection::open(path).expect("warehouse opens");

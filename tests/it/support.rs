@@ -76,6 +76,44 @@ pub fn bin() -> Command {
     cmd
 }
 
+/// `tgm-sync sync` against `base_url` into `dir` (warehouse + Parquet), key from the
+/// environment as a scheduled run has it; callers add flags.
+pub fn sync_command(base_url: &str, dir: &Path) -> Command {
+    let mut cmd = bin();
+    cmd.args([
+        "sync",
+        "--no-progress",
+        "--bot-id",
+        &BOT_ID.to_string(),
+        "--base-url",
+        base_url,
+    ])
+    .arg("--warehouse")
+    .arg(dir.join("warehouse.duckdb"))
+    .arg("--parquet-dir")
+    .arg(dir.join("parquet"))
+    .env("TGM_API_KEY", TEST_KEY);
+    cmd
+}
+
+/// Every file below `dir`, sorted.
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }

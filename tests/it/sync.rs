@@ -180,20 +180,10 @@ pub fn assert_equals_sim(conn: &Connection, data: &SimData) {
 
 /// Every Parquet file of a table, read back with the parquet crate, sorted by key.
 fn parquet_table(root: &Path, table: &str) -> Option<RecordBatch> {
-    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    files(&p, out);
-                } else if p.extension().is_some_and(|x| x == "parquet") {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    let mut paths = Vec::new();
-    files(&root.join(table), &mut paths);
+    let paths: Vec<PathBuf> = files_under(&root.join(table))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
     let mut batches = Vec::new();
     for path in paths {
         let file = std::fs::File::open(&path).expect("parquet file");
@@ -333,19 +323,13 @@ async fn full_sync_equals_the_simulator_and_a_quiet_second_sync_writes_nothing()
 }
 
 fn file_times(root: &Path) -> BTreeMap<PathBuf, std::time::SystemTime> {
-    let mut out = BTreeMap::new();
-    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, std::time::SystemTime>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if let Ok(t) = e.metadata().and_then(|m| m.modified()) {
-                out.insert(p, t);
-            }
-        }
-    }
-    walk(root, &mut out);
-    out
+    files_under(root)
+        .into_iter()
+        .filter_map(|p| {
+            let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok()?;
+            Some((p, t))
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,18 +411,7 @@ async fn a_concurrent_run_is_refused_with_its_exit_code() {
     let settings = settings_for(&server, dir.path());
     let holder =
         tgm_sync::load::Warehouse::open(&settings.warehouse).expect("first run holds the lock");
-    let out = bin()
-        .args([
-            "sync",
-            "--no-progress",
-            "--bot-id",
-            &BOT_ID.to_string(),
-            "--base-url",
-            &server.base_url(),
-        ])
-        .arg("--warehouse")
-        .arg(&settings.warehouse)
-        .env("TGM_API_KEY", TEST_KEY)
+    let out = sync_command(&server.base_url(), dir.path())
         .output()
         .expect("binary runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
