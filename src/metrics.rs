@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::load::state::StreamFigures;
 use crate::sync::RunOutcome;
 
 fn escape(label: &str) -> String {
@@ -28,7 +29,7 @@ pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
             }
         }
     };
-    let per_stream = |f: &dyn Fn(&crate::load::state::StreamFigures) -> f64| {
+    let per_stream = |f: &dyn Fn(&StreamFigures) -> f64| {
         outcome
             .bots
             .iter()
@@ -46,50 +47,49 @@ pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
             })
             .collect::<Vec<_>>()
     };
-    family(
-        "tgm_sync_rows_read",
-        "gauge",
-        "Rows read from the API in the last run.",
-        per_stream(&|f| f.rows_read as f64),
-    );
-    family(
-        "tgm_sync_rows_written",
-        "gauge",
-        "Rows inserted or updated in the last run.",
-        per_stream(&|f| f.rows_written as f64),
-    );
-    family(
-        "tgm_sync_rows_deleted",
-        "gauge",
-        "Rows soft-deleted in the last run.",
-        per_stream(&|f| f.rows_deleted as f64),
-    );
-    family(
-        "tgm_sync_rows_rejected",
-        "gauge",
-        "Rows that could not be read in the last run.",
-        per_stream(&|f| f.rows_rejected as f64),
-    );
-    family(
-        "tgm_sync_requests",
-        "gauge",
-        "API requests made in the last run.",
-        per_stream(&|f| f.requests as f64),
-    );
-    family(
-        "tgm_sync_retries",
-        "gauge",
-        "API requests retried in the last run.",
-        per_stream(&|f| f.retries as f64),
-    );
-    family(
-        "tgm_sync_stream_success",
-        "gauge",
-        "1 if the stream synced in the last run, else 0.",
-        per_stream(&|f| {
-            if f.status == "success" { 1.0 } else { 0.0 }
-        }),
-    );
+    type Figure = fn(&StreamFigures) -> f64;
+    let per_stream_families: [(&str, &str, Figure); 7] = [
+        (
+            "tgm_sync_rows_read",
+            "Rows read from the API in the last run.",
+            |f| f.rows_read as f64,
+        ),
+        (
+            "tgm_sync_rows_written",
+            "Rows inserted or updated in the last run.",
+            |f| f.rows_written as f64,
+        ),
+        (
+            "tgm_sync_rows_deleted",
+            "Rows soft-deleted in the last run.",
+            |f| f.rows_deleted as f64,
+        ),
+        (
+            "tgm_sync_rows_rejected",
+            "Rows that could not be read in the last run.",
+            |f| f.rows_rejected as f64,
+        ),
+        (
+            "tgm_sync_requests",
+            "API requests made in the last run.",
+            |f| f.requests as f64,
+        ),
+        (
+            "tgm_sync_retries",
+            "API requests retried in the last run.",
+            |f| f.retries as f64,
+        ),
+        (
+            "tgm_sync_stream_success",
+            "1 if the stream synced in the last run, else 0.",
+            |f| {
+                if f.status == "success" { 1.0 } else { 0.0 }
+            },
+        ),
+    ];
+    for (name, help, figure) in per_stream_families {
+        family(name, "gauge", help, per_stream(&figure));
+    }
     let successes: Vec<(String, f64)> = outcome
         .bots
         .iter()
