@@ -92,11 +92,20 @@ impl Warehouse {
     }
 }
 
+/// DuckDB's own memory cap (its default is 80% of RAM). Staging tables, the merge's
+/// joins and the Parquet export spill to `<warehouse>.tmp/` past it, so a sync's peak
+/// memory stays flat however many rows a stream has (README "Performance").
+const DUCKDB_MEMORY_LIMIT: &str = "192MB";
+
 fn base_config(read_only: bool) -> Result<Config, LoadError> {
+    let memory_limit =
+        std::env::var("TGM_DUCKDB_MEMORY_LIMIT").unwrap_or_else(|_| DUCKDB_MEMORY_LIMIT.into());
     let config = Config::default()
         .enable_autoload_extension(false)
         .during(|| "configuring DuckDB".into())?
         .with("autoinstall_known_extensions", "false")
+        .during(|| "configuring DuckDB".into())?
+        .max_memory(&memory_limit)
         .during(|| "configuring DuckDB".into())?;
     if read_only {
         config

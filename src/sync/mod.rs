@@ -272,7 +272,14 @@ async fn sync_bot(
                 report_inputs::refresh_gateways(&inputs, conn, bot_id, run.at_micros).await?;
             }
             if settings.streams.contains(&StreamName::Orders) {
-                report_inputs::refresh_fx(&inputs, conn, bot_id, run.at_micros).await?;
+                report_inputs::refresh_fx(
+                    &inputs,
+                    conn,
+                    bot_id,
+                    run.at_micros,
+                    settings.pages_in_flight,
+                )
+                .await?;
             }
             Ok::<(), report_inputs::InputsError>(())
         };

@@ -3,6 +3,7 @@
 //! today's exchange rates (SPEC §2).
 
 use duckdb::{Connection, params};
+use futures::StreamExt;
 use rust_decimal::Decimal;
 use tracing::{info, warn};
 
@@ -171,6 +172,7 @@ pub async fn refresh_fx(
     conn: &Connection,
     bot_id: i64,
     at_micros: i64,
+    in_flight: usize,
 ) -> Result<usize, InputsError> {
     if client.api_version() == ApiVersion::Legacy {
         return Ok(0);
@@ -205,23 +207,30 @@ pub async fn refresh_fx(
         }
         windows
     };
+    // One `/revenue` request per window and target currency, `in_flight` at a time, in
+    // order: sequential, they cost a round trip each (91 of them for 7 currencies).
+    let asks: Vec<(&FxWindow, Decimal, Currency)> = windows
+        .iter()
+        .filter_map(|w| Some((w, w.native.to_decimal().filter(|d| !d.is_zero())?)))
+        .flat_map(|(w, native)| Currency::ALL.into_iter().map(move |t| (w, native, t)))
+        .collect();
+    let reports: Vec<Result<RevenueReport, ApiError>> = futures::stream::iter(&asks)
+        .map(|(w, _, target)| revenue(client, w.from, w.to, Some(*target)))
+        .buffered(in_flight.max(1))
+        .collect()
+        .await;
     let mut rates: Vec<(String, Currency, Decimal)> = Vec::new();
-    for window in &windows {
-        let Some(native) = window.native.to_decimal().filter(|d| !d.is_zero()) else {
+    for ((window, native, target), report) in asks.iter().zip(reports) {
+        let report = report?;
+        if report.figures.sales != window.sales {
+            warn!(currency = %window.currency, target = %target, "FX window changed since the sync (sales {} vs {}); skipped", report.figures.sales, window.sales);
+            continue;
+        }
+        let Some(converted) = report.figures.revenue.to_decimal() else {
             continue;
         };
-        for target in Currency::ALL {
-            let report = revenue(client, window.from, window.to, Some(target)).await?;
-            if report.figures.sales != window.sales {
-                warn!(currency = %window.currency, target = %target, "FX window changed since the sync (sales {} vs {}); skipped", report.figures.sales, window.sales);
-                continue;
-            }
-            let Some(converted) = report.figures.revenue.to_decimal() else {
-                continue;
-            };
-            if let Some(rate) = converted.checked_div(native) {
-                rates.push((window.currency.clone(), target, rate));
-            }
+        if let Some(rate) = converted.checked_div(*native) {
+            rates.push((window.currency.clone(), *target, rate));
         }
     }
     if rates.is_empty() {

@@ -1,0 +1,386 @@
+//! End-to-end benchmark: the simulator in this process, `tgm-sync sync` as a child.
+//!
+//! ```sh
+//! cargo bench --profile dev --bench sync                 # scenarios A, B, C, D at full size
+//! TGM_BENCH_SCALE=0.1 cargo bench --profile dev --bench sync
+//! TGM_BENCH_SCENARIOS=A,C cargo bench --profile dev --bench sync
+//! ```
+//!
+//! The simulator serves on 127.0.0.1 only; the sync is the real binary, so its wall time,
+//! CPU time and peak RSS (`wait4` rusage) are those a user sees. Requests are the
+//! simulator's own counts, by endpoint. Rows are the sync's summary figures.
+//!
+//! - A: full sync of 1,000,000 orders + 500,000 memberships (+ plans, projects, coupons)
+//!   into an empty warehouse and Parquet tree, no added latency;
+//! - B: full sync of 100,000 orders (orders stream only) with 50 ms latency per request,
+//!   compared with the ideal `requests × latency / pages_in_flight`;
+//! - C: the run after A with no changes: requests (`/orders` against what the lookback
+//!   window needs) and rows written;
+//! - D: peak RSS at 100,000 orders (+ 50,000 memberships) against A's at 1,000,000.
+//!
+//! `--profile dev` reuses the test build (dependencies at opt-level 2): the bundled DuckDB
+//! is compiled once per profile, which takes about an hour on a 2-core machine.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tgm_sync::api::pager::pages_to_pass;
+use tgm_sync::sim::{FaultOptions, SimOptions, SimServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tgm-sync");
+const PAGES_IN_FLIGHT: usize = 4;
+const ORDERS_PAGE: u32 = 100;
+const LOOKBACK_SECS: i64 = 3 * 86_400;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// What one `tgm-sync sync` child did.
+#[derive(Debug, Default, Clone)]
+struct RunFigures {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_kib: i64,
+    rows_read: u64,
+    rows_written: u64,
+    /// Rows written to the data tables: `users_count` writes its one snapshot row a run.
+    data_rows_written: u64,
+    /// Requests by simulator path (`orders`, `members`, `revenue`, ...).
+    requests: BTreeMap<String, u64>,
+}
+
+impl RunFigures {
+    fn total_requests(&self) -> u64 {
+        self.requests.values().sum()
+    }
+    fn requests_of(&self, path: &str) -> u64 {
+        self.requests.get(path).copied().unwrap_or(0)
+    }
+    fn rows_per_sec(&self) -> f64 {
+        self.rows_read as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+    fn rss_mb(&self) -> f64 {
+        self.max_rss_kib as f64 / 1024.0
+    }
+}
+
+struct Sim {
+    runtime: tokio::runtime::Runtime,
+    server: Option<SimServer>,
+    opts: SimOptions,
+}
+
+impl Sim {
+    fn start(orders: usize, members: usize, latency_ms: u64) -> BenchResult<Sim> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let opts = SimOptions {
+            orders,
+            members,
+            faults: FaultOptions {
+                latency_ms,
+                ..FaultOptions::default()
+            },
+            ..SimOptions::default()
+        };
+        let started = Instant::now();
+        let server = runtime.block_on(SimServer::start(opts.clone()))?;
+        eprintln!(
+            "  simulator: {orders} orders, {members} memberships, {latency_ms} ms latency, ready in {:.1}s at {}",
+            started.elapsed().as_secs_f64(),
+            server.base_url()
+        );
+        Ok(Sim {
+            runtime,
+            server: Some(server),
+            opts,
+        })
+    }
+
+    fn server(&self) -> BenchResult<&SimServer> {
+        self.server
+            .as_ref()
+            .ok_or_else(|| "simulator stopped".into())
+    }
+
+    /// Runs `tgm-sync sync` against the simulator; `streams` limits the streams.
+    fn sync(&self, dir: &Path, streams: Option<&str>) -> BenchResult<RunFigures> {
+        let server = self.server()?;
+        server.handle.reset_counts();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["-q", "sync", "--no-progress", "--base-url"])
+            .arg(server.base_url())
+            .arg("--bot-id")
+            .arg(self.opts.bot_id.to_string())
+            .arg("--warehouse")
+            .arg(dir.join("warehouse.duckdb"))
+            .arg("--parquet-dir")
+            .arg(dir.join("parquet"))
+            .env("TGM_API_KEY", &self.opts.api_key)
+            .env("TGM_PAGES_IN_FLIGHT", PAGES_IN_FLIGHT.to_string())
+            .env_remove("TGM_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(streams) = streams {
+            cmd.arg("--streams").arg(streams);
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn()?;
+        // Read the summary while the child runs (a full pipe would block it).
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let reader = std::thread::spawn(move || std::io::read_to_string(stdout));
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `pid` is our own child, not yet reaped (`Child::wait` is never called);
+        // `status` and `usage` are valid for writes.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let wall = started.elapsed();
+        if reaped != pid {
+            return Err(format!("wait4 failed: {}", std::io::Error::last_os_error()).into());
+        }
+        let summary = reader.join().map_err(|_| "summary reader panicked")??;
+        let exit_code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        if exit_code != 0 {
+            return Err(format!("tgm-sync sync exited with {exit_code}:\n{summary}").into());
+        }
+        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        let mut figures = RunFigures {
+            wall,
+            cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+            max_rss_kib: usage.ru_maxrss,
+            requests: server.handle.requests().by_path,
+            ..RunFigures::default()
+        };
+        // "  1347378140 orders  read written deleted rejected requests retries  status"
+        for line in summary.lines() {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() >= 8 && cols[0].parse::<u64>().is_ok() {
+                figures.rows_read += cols[2].parse::<u64>().unwrap_or(0);
+                let written = cols[3].parse::<u64>().unwrap_or(0);
+                figures.rows_written += written;
+                if cols[1] != "users_count" {
+                    figures.data_rows_written += written;
+                }
+            }
+        }
+        Ok(figures)
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server.shutdown());
+        }
+    }
+}
+
+/// `/orders` pages an incremental run needs: those covering the orders of the last
+/// lookback window before the newest one, plus the page that lies wholly past them.
+fn orders_pages_needed(warehouse: &Path) -> BenchResult<u64> {
+    let conn = duckdb::Connection::open(warehouse)?;
+    let in_window: i64 = conn.query_row(
+        "SELECT count(*) FROM orders WHERE epoch(order_date::TIMESTAMP) >= \
+         (SELECT max(epoch(order_date::TIMESTAMP)) FROM orders) - ?",
+        [LOOKBACK_SECS],
+        |r| r.get(0),
+    )?;
+    Ok(pages_to_pass(in_window.max(0) as u64, ORDERS_PAGE))
+}
+
+fn scaled(n: usize, scale: f64) -> usize {
+    ((n as f64 * scale).round() as usize).max(1)
+}
+
+struct Row {
+    scenario: String,
+    figures: RunFigures,
+    note: String,
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "| scenario | wall s | CPU s | requests | rows read | rows written | rows/s | peak RSS MB | notes |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    for r in rows {
+        let f = &r.figures;
+        println!(
+            "| {} | {:.1} | {:.1} | {} | {} | {} | {:.0} | {:.0} | {} |",
+            r.scenario,
+            f.wall.as_secs_f64(),
+            f.cpu.as_secs_f64(),
+            f.total_requests(),
+            f.rows_read,
+            f.rows_written,
+            f.rows_per_sec(),
+            f.rss_mb(),
+            r.note
+        );
+    }
+    let _ = std::io::stdout().flush();
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "{cores} cores, {cpu}, {mem_gib:.1} GiB; load average at start: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
+fn main() -> BenchResult<()> {
+    // `cargo bench` passes `--bench`; a filter argument is not used.
+    let scale: f64 = std::env::var("TGM_BENCH_SCALE")
+        .ok()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1.0);
+    let wanted: Vec<String> = std::env::var("TGM_BENCH_SCENARIOS")
+        .unwrap_or_else(|_| "A,B,C,D".into())
+        .split(',')
+        .map(|s| s.trim().to_ascii_uppercase())
+        .collect();
+    let want = |s: &str| wanted.iter().any(|w| w == s);
+    let root = tempfile::tempdir()?;
+    println!("tgm-sync benchmark, scale {scale}: {}", machine());
+    println!("binary: {BIN}");
+    let mut rows: Vec<Row> = Vec::new();
+    let mut checks: Vec<String> = Vec::new();
+
+    // A (and C after it).
+    let mut a_rss = None;
+    if want("A") || want("C") || want("D") {
+        let (orders, members) = (scaled(1_000_000, scale), scaled(500_000, scale));
+        eprintln!("A: full sync of {orders} orders + {members} memberships");
+        let sim = Sim::start(orders, members, 0)?;
+        let dir = root.path().join("a");
+        let a = sim.sync(&dir, None)?;
+        checks.push(format!(
+            "A: {:.1} s (target < 30 s: {}), peak RSS {:.0} MB (target < 300 MB: {})",
+            a.wall.as_secs_f64(),
+            verdict(a.wall.as_secs_f64() < 30.0),
+            a.rss_mb(),
+            verdict(a.rss_mb() < 300.0)
+        ));
+        a_rss = Some((orders, a.rss_mb()));
+        rows.push(Row {
+            scenario: format!("A full, {orders} orders + {members} members"),
+            note: format!(
+                "/orders {}, /members {}",
+                a.requests_of("orders"),
+                a.requests_of("members")
+            ),
+            figures: a,
+        });
+        if want("C") {
+            eprintln!("C: the same sync again, nothing changed");
+            let c = sim.sync(&dir, None)?;
+            let needed = orders_pages_needed(&dir.join("warehouse.duckdb"))?;
+            let orders_pages = c.requests_of("orders");
+            checks.push(format!(
+                "C: /orders requests {orders_pages}, lookback window needs {needed} ({}); data rows written {} (target 0: {}; plus users_count's snapshot row)",
+                verdict(orders_pages <= needed),
+                c.data_rows_written,
+                verdict(c.data_rows_written == 0)
+            ));
+            let by_path = c
+                .requests
+                .iter()
+                .map(|(k, v)| format!("/{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            rows.push(Row {
+                scenario: "C no-change run after A".into(),
+                note: format!("window needs {needed} /orders pages; {by_path}"),
+                figures: c,
+            });
+        }
+    }
+
+    if want("B") {
+        let orders = scaled(100_000, scale);
+        let latency_ms = 50;
+        eprintln!("B: full sync of {orders} orders, {latency_ms} ms per request");
+        let sim = Sim::start(orders, scaled(200, scale), latency_ms)?;
+        let dir = root.path().join("b");
+        let b = sim.sync(&dir, Some("orders"))?;
+        let requests = b.total_requests();
+        let ideal = requests as f64 * latency_ms as f64 / 1000.0 / PAGES_IN_FLIGHT as f64;
+        let ratio = b.wall.as_secs_f64() / ideal;
+        checks.push(format!(
+            "B: {:.1} s for {requests} requests, ideal {ideal:.1} s, ratio {ratio:.2} (target <= 1.25: {})",
+            b.wall.as_secs_f64(),
+            verdict(ratio <= 1.25)
+        ));
+        rows.push(Row {
+            scenario: format!("B {orders} orders, {latency_ms} ms latency"),
+            note: format!("ideal {ideal:.1} s, ratio {ratio:.2}"),
+            figures: b,
+        });
+    }
+
+    if want("D") {
+        let (orders, members) = (scaled(100_000, scale), scaled(50_000, scale));
+        eprintln!("D: full sync of {orders} orders + {members} memberships (RSS)");
+        let sim = Sim::start(orders, members, 0)?;
+        let d = sim.sync(&root.path().join("d"), None)?;
+        if let Some((big, big_rss)) = a_rss {
+            let ratio = big_rss / d.rss_mb().max(1e-9);
+            checks.push(format!(
+                "D: peak RSS {:.0} MB at {orders} orders, {big_rss:.0} MB at {big}: {ratio:.2}x (target <= 1.3x: {})",
+                d.rss_mb(),
+                verdict(ratio <= 1.3)
+            ));
+        }
+        rows.push(Row {
+            scenario: format!("D full, {orders} orders + {members} members"),
+            note: "RSS baseline".into(),
+            figures: d,
+        });
+    }
+
+    print_table(&rows);
+    println!();
+    for c in &checks {
+        println!("{c}");
+    }
+    Ok(())
+}
