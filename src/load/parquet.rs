@@ -19,6 +19,8 @@ use super::table::TableSpec;
 
 /// The file name inside a partition directory.
 pub const PART_FILE: &str = "part-0.parquet";
+/// Rows per Parquet row group (see `write_partition`).
+const ROW_GROUP_ROWS: usize = 65_536;
 /// Marks a file still being written; left-overs of a killed run are removed.
 const TMP_MARK: &str = ".tmp-";
 
@@ -119,8 +121,11 @@ fn write_partition(
     std::fs::create_dir_all(dir).map_err(io_err("creating directory", dir))?;
     let tmp_path = dir.join(format!("{PART_FILE}{TMP_MARK}{}", std::process::id()));
     let file = File::create(&tmp_path).map_err(io_err("creating", &tmp_path))?;
+    // Row groups of 64k rows: the writer buffers a whole row group before it encodes it,
+    // so the default (1M rows) would hold a large partition in memory.
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build();
     let parquet_err = |e: parquet::errors::ParquetError| LoadError::Parquet {
         path: tmp_path.clone(),
