@@ -184,6 +184,17 @@ fn classify(err: &ApiError) -> FailureKind {
     }
 }
 
+/// What every stream of one bot's run shares.
+#[derive(Clone, Copy)]
+struct BotRun<'a> {
+    settings: &'a Settings,
+    options: &'a SyncOptions,
+    warehouse: &'a Warehouse,
+    bot_id: i64,
+    run: RunStamp,
+    progress: &'a Progress,
+}
+
 async fn sync_bot(
     settings: &Settings,
     options: &SyncOptions,
@@ -194,6 +205,14 @@ async fn sync_bot(
 ) -> Result<BotOutcome, SyncError> {
     let client = client_for(settings, bot)?;
     let bot_id = bot.bot_id as i64;
+    let ctx = BotRun {
+        settings,
+        options,
+        warehouse,
+        bot_id,
+        run,
+        progress,
+    };
     // Dimensions first (plans, projects, coupons, payment methods), then the streams that
     // refer to them: the orders stream checks whether a plan it names was renamed.
     let (dimensions, facts): (Vec<StreamName>, Vec<StreamName>) =
@@ -203,17 +222,7 @@ async fn sync_bot(
         let tasks = phase.into_iter().map(|stream| {
             let client = client.for_stream(stream.as_str());
             async move {
-                let result = sync_stream(
-                    settings,
-                    options,
-                    warehouse,
-                    bot_id,
-                    stream,
-                    run,
-                    client.clone(),
-                    progress,
-                )
-                .await;
+                let result = sync_stream(&ctx, stream, client.clone()).await;
                 let (figures, error) = match result {
                     Ok(figures) => (figures, None),
                     Err(failure) => {
@@ -335,29 +344,20 @@ async fn sync_bot(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn sync_stream(
-    settings: &Settings,
-    options: &SyncOptions,
-    warehouse: &Warehouse,
-    bot_id: i64,
+    bot: &BotRun<'_>,
     stream: StreamName,
-    run: RunStamp,
     client: ApiClient,
-    progress: &Progress,
 ) -> Result<StreamFigures, StreamFailure> {
-    let previous = read_state(warehouse.conn(), bot_id, stream.as_str()).map_err(fail_load)?;
+    let previous =
+        read_state(bot.warehouse.conn(), bot.bot_id, stream.as_str()).map_err(fail_load)?;
     if stream == StreamName::UsersCount {
-        return users_count(warehouse, bot_id, run, &client).await;
+        return users_count(bot.warehouse, bot.bot_id, bot.run, &client).await;
     }
-    let bar = progress.stream(format!("{bot_id} {stream}"));
+    let bar = bot.progress.stream(format!("{} {stream}", bot.bot_id));
     let pass = Pass {
-        settings,
-        options,
-        warehouse,
-        bot_id,
+        bot,
         stream,
-        run,
         client: &client,
         bar: &bar,
     };
@@ -379,12 +379,8 @@ fn fail_load(e: LoadError) -> StreamFailure {
 
 /// One fetch-and-load pass over a stream.
 struct Pass<'a> {
-    settings: &'a Settings,
-    options: &'a SyncOptions,
-    warehouse: &'a Warehouse,
-    bot_id: i64,
+    bot: &'a BotRun<'a>,
     stream: StreamName,
-    run: RunStamp,
     client: &'a ApiClient,
     bar: &'a crate::progress::StreamBar,
 }
@@ -395,22 +391,22 @@ impl Pass<'_> {
         previous: StreamState,
         orders: Option<OrdersPlan>,
     ) -> Result<StreamFigures, StreamFailure> {
-        let conn = self.warehouse.connect().map_err(fail_load)?;
+        let conn = self.bot.warehouse.connect().map_err(fail_load)?;
         let bar = self.bar.clone();
         let ctx = LoaderCtx {
             conn,
-            bot_id: self.bot_id,
-            run: self.run,
+            bot_id: self.bot.bot_id,
+            run: self.bot.run,
             stream: self.stream,
-            batch_rows: self.settings.batch_rows,
-            parquet_root: self.settings.parquet_dir.clone(),
-            strict: self.options.strict,
+            batch_rows: self.bot.settings.batch_rows,
+            parquet_root: self.bot.settings.parquet_dir.clone(),
+            strict: self.bot.options.strict,
             previous,
             client: self.client.clone(),
             on_rows: Box::new(move |rows| bar.set_rows(rows)),
         };
-        let (tx, rx) = mpsc::channel::<LoaderMsg>(self.settings.pages_in_flight.max(1) * 2);
-        let pages = self.settings.pages_in_flight;
+        let (tx, rx) = mpsc::channel::<LoaderMsg>(self.bot.settings.pages_in_flight.max(1) * 2);
+        let pages = self.bot.settings.pages_in_flight;
         let fetch = async {
             match orders {
                 Some(plan) => {
@@ -452,22 +448,14 @@ async fn sync_orders(
     pass: &Pass<'_>,
     previous: StreamState,
 ) -> Result<StreamFigures, StreamFailure> {
-    let plan = orders_plan(
-        pass.settings,
-        pass.options,
-        pass.warehouse,
-        pass.bot_id,
-        previous,
-        pass.run,
-    )
-    .map_err(fail_load)?;
+    let plan = orders_plan(pass.bot, previous).map_err(fail_load)?;
     let cutoff = plan.cutoff;
     let mut figures = pass.run(previous, Some(plan)).await?;
     let Some(cutoff) = cutoff else {
         return Ok(figures);
     };
-    let conn = pass.warehouse.conn();
-    let differ = match old_sales_differ(pass.client, conn, pass.bot_id, cutoff).await {
+    let conn = pass.bot.warehouse.conn();
+    let differ = match old_sales_differ(pass.client, conn, pass.bot.bot_id, cutoff).await {
         Ok(differ) => differ,
         Err(e) if e.is_auth() || e.is_unavailable() => {
             return Err(StreamFailure {
@@ -491,7 +479,8 @@ async fn sync_orders(
         warehouse = ours,
         "sales before the lookback window differ from the API: running a full scan of orders"
     );
-    let previous = read_state(conn, pass.bot_id, StreamName::Orders.as_str()).map_err(fail_load)?;
+    let previous =
+        read_state(conn, pass.bot.bot_id, StreamName::Orders.as_str()).map_err(fail_load)?;
     let full = OrdersPlan {
         full_scan: true,
         cutoff: None,
@@ -506,7 +495,14 @@ async fn sync_orders(
     figures.requests = second.requests;
     figures.retries = second.retries;
     figures.status = second.status;
-    record_stream(conn, pass.run.run_id, pass.bot_id, "orders", &figures).map_err(fail_load)?;
+    record_stream(
+        conn,
+        pass.bot.run.run_id,
+        pass.bot.bot_id,
+        "orders",
+        &figures,
+    )
+    .map_err(fail_load)?;
     Ok(figures)
 }
 
@@ -585,14 +581,15 @@ fn spawn_loader(
 }
 
 /// Decides between a full scan and an incremental read of orders.
-fn orders_plan(
-    settings: &Settings,
-    options: &SyncOptions,
-    warehouse: &Warehouse,
-    bot_id: i64,
-    previous: StreamState,
-    run: RunStamp,
-) -> Result<OrdersPlan, LoadError> {
+fn orders_plan(bot: &BotRun<'_>, previous: StreamState) -> Result<OrdersPlan, LoadError> {
+    let BotRun {
+        settings,
+        options,
+        warehouse,
+        bot_id,
+        run,
+        ..
+    } = *bot;
     let full = OrdersPlan {
         full_scan: true,
         cutoff: None,
