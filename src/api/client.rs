@@ -14,7 +14,9 @@ use tracing::{debug, warn};
 use super::endpoint::{ApiVersion, Endpoint, Method};
 use super::envelope::{Context, classify};
 use super::error::{ApiError, AttemptError};
+use super::models::RevenueReport;
 use super::retry::{Pacer, RetryPolicy};
+use crate::currency::Currency;
 use crate::secret::{ApiKey, redact};
 
 /// Everything needed to talk to one bot's API.
@@ -204,6 +206,41 @@ impl ApiClient {
         }
     }
 
+    /// `GET` a method whose `result` is a list (`null` reads as an empty one).
+    pub async fn get_list(
+        &self,
+        method: &Method,
+        query: &[(&str, String)],
+    ) -> Result<Vec<Value>, ApiError> {
+        match self.get(method, query).await? {
+            Value::Array(rows) => Ok(rows),
+            Value::Null => Ok(Vec::new()),
+            other => Err(ApiError::UnexpectedResult {
+                endpoint: method.label(),
+                cause: format!("expected a list, got {}", json_kind(&other)),
+            }),
+        }
+    }
+
+    /// `GET /revenue` for `from <= order_date < to`, in `currency` (the bot's preferred
+    /// one when `None`).
+    pub async fn revenue(
+        &self,
+        from: i64,
+        to: i64,
+        currency: Option<Currency>,
+    ) -> Result<RevenueReport, ApiError> {
+        let mut query = vec![("from", from.to_string()), ("to", to.to_string())];
+        if let Some(c) = currency {
+            query.push(("currency", c.query_value()));
+        }
+        let value = self.get(&Method::Revenue, &query).await?;
+        RevenueReport::from_json(value).map_err(|e| ApiError::UnexpectedResult {
+            endpoint: Method::Revenue.label(),
+            cause: e.to_string(),
+        })
+    }
+
     fn count_retry(&self) {
         self.stats.retries.fetch_add(1, Ordering::Relaxed);
         self.shared.total.retries.fetch_add(1, Ordering::Relaxed);
@@ -256,6 +293,18 @@ impl ApiClient {
             bot_id: self.bot_id(),
         };
         classify(&ctx, status, retry_after.as_deref(), &body)
+    }
+}
+
+/// `"an object"`, `"a string"`: for messages about unexpected shapes.
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }
 

@@ -103,14 +103,7 @@ async fn fetch(
     method: Method,
     params: Vec<(&'static str, String)>,
 ) -> Result<Vec<Value>, ApiError> {
-    match client.get(&method, &params).await? {
-        Value::Array(rows) => Ok(rows),
-        Value::Null => Ok(Vec::new()),
-        other => Err(ApiError::UnexpectedResult {
-            endpoint: method.label(),
-            cause: format!("expected a list, got {}", json_kind(&other)),
-        }),
-    }
+    client.get_list(&method, &params).await
 }
 
 impl Pager {
@@ -393,18 +386,6 @@ impl Pager {
 impl Drop for Pager {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// `"an object"`, `"a string"`: for messages about unexpected shapes.
-pub fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

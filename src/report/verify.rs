@@ -9,11 +9,8 @@ use std::collections::BTreeMap;
 
 use duckdb::{Connection, params};
 use rust_decimal::Decimal;
-use serde_json::Value;
 
-use crate::api::models::{
-    PaymentMethodReport, PeriodFigures, PlanReport, RevenueReport, UsersCount,
-};
+use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport, UsersCount};
 use crate::api::{ApiClient, ApiError, Method};
 use crate::currency::Currency;
 use crate::load::LoadError;
@@ -169,20 +166,6 @@ impl Comparer {
     }
 }
 
-fn as_list(endpoint: &Method, value: Value) -> Result<Vec<Value>, ApiError> {
-    match value {
-        Value::Array(rows) => Ok(rows),
-        Value::Null => Ok(Vec::new()),
-        other => Err(ApiError::UnexpectedResult {
-            endpoint: endpoint.label(),
-            cause: format!(
-                "expected a list, got {}",
-                crate::api::pager::json_kind(&other)
-            ),
-        }),
-    }
-}
-
 fn unreadable(endpoint: &Method, e: impl std::fmt::Display) -> ApiError {
     ApiError::UnexpectedResult {
         endpoint: endpoint.label(),
@@ -226,17 +209,9 @@ pub async fn verify_bot(
     let synced_at = last_sync(conn, bot_id)?;
     let now = chrono::Utc::now().timestamp();
     // Sales after the last sync explain differences in reports that cover that time.
-    let since = client
-        .get(
-            &Method::Revenue,
-            &[
-                ("from", synced_at.to_string()),
-                ("to", (now + 1).to_string()),
-            ],
-        )
-        .await?;
-    let newer_sales = RevenueReport::from_json(since)
-        .map_err(|e| unreadable(&Method::Revenue, e))?
+    let newer_sales = client
+        .revenue(synced_at, now + 1, None)
+        .await?
         .figures
         .sales
         > 0;
@@ -250,17 +225,7 @@ pub async fn verify_bot(
         let q = currency.query_value();
         // /revenue over all time up to the last sync, and over its last 30 days.
         for (label, from) in [("all time", 0), ("last 30 days", synced_at - 30 * 86_400)] {
-            let value = client
-                .get(
-                    &Method::Revenue,
-                    &[
-                        ("from", from.to_string()),
-                        ("to", synced_at.to_string()),
-                        ("currency", q.clone()),
-                    ],
-                )
-                .await?;
-            let r = RevenueReport::from_json(value).map_err(|e| unreadable(&Method::Revenue, e))?;
+            let r = client.revenue(from, synced_at, Some(currency)).await?;
             let api: Rows = BTreeMap::from([(label.to_string(), figures_row(&r.figures))]);
             let ours = query_rows(
                 conn,
@@ -272,8 +237,8 @@ pub async fn verify_bot(
         }
         // /orders/count by day, month and year.
         for (unit, count) in [("day", 7), ("month", 12), ("year", 3)] {
-            let value = client
-                .get(
+            let rows = client
+                .get_list(
                     &Method::OrdersCount,
                     &[
                         ("interval_unit", unit.into()),
@@ -283,7 +248,7 @@ pub async fn verify_bot(
                 )
                 .await?;
             let mut api = Rows::new();
-            for row in as_list(&Method::OrdersCount, value)? {
+            for row in rows {
                 let p = PeriodFigures::from_json(row)
                     .map_err(|e| unreadable(&Method::OrdersCount, e))?;
                 api.insert(format!("{unit} {}", p.period), figures_row(&p.figures));
@@ -301,11 +266,11 @@ pub async fn verify_bot(
             });
         }
         // /plans/report: totals and the monthly breakdown.
-        let value = client
-            .get(&Method::PlansReport, &[("currency", q.clone())])
+        let rows = client
+            .get_list(&Method::PlansReport, &[("currency", q.clone())])
             .await?;
         let mut api = Rows::new();
-        for row in as_list(&Method::PlansReport, value)? {
+        for row in rows {
             let p = PlanReport::from_json(row).map_err(|e| unreadable(&Method::PlansReport, e))?;
             let mut fields = figures_row(&p.figures);
             fields.insert("plan_name", p.plan_name.clone().unwrap_or_default());
@@ -339,11 +304,11 @@ pub async fn verify_bot(
             parts.len() < 3 || parts[2] >= since.as_str()
         });
         // /paymentMethods/report, all time.
-        let value = client
-            .get(&Method::PaymentMethodsReport, &[("currency", q.clone())])
+        let rows = client
+            .get_list(&Method::PaymentMethodsReport, &[("currency", q.clone())])
             .await?;
         let mut api = Rows::new();
-        for row in as_list(&Method::PaymentMethodsReport, value)? {
+        for row in rows {
             let g = PaymentMethodReport::from_json(row)
                 .map_err(|e| unreadable(&Method::PaymentMethodsReport, e))?;
             let mut fields = figures_row(&g.figures);

@@ -6,7 +6,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
-use crate::api::pager::{PageRequest, Pager, json_kind};
+use crate::api::pager::{PageRequest, Pager};
 use crate::api::{ApiClient, ApiError, Method};
 
 use super::catalog::FetchSpec;
@@ -48,16 +48,7 @@ pub async fn fetch_all(
     match spec.page_limit {
         None => {
             let method = (spec.method)();
-            let rows = match client.get(&method, &[]).await? {
-                Value::Array(rows) => rows,
-                Value::Null => Vec::new(),
-                other => {
-                    return Err(ApiError::UnexpectedResult {
-                        endpoint: method.label(),
-                        cause: format!("expected a list, got {}", json_kind(&other)),
-                    });
-                }
-            };
+            let rows = client.get_list(&method, &[]).await?;
             if !send(&tx, LoaderMsg::Page(rows)).await {
                 return Ok(());
             }

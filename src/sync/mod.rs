@@ -532,19 +532,7 @@ async fn old_sales_differ(
             |r| r.get(0),
         )
         .unwrap_or(-1);
-    let value = client
-        .get(
-            &Method::Revenue,
-            &[("from", "0".into()), ("to", boundary.to_string())],
-        )
-        .await?;
-    let api = crate::api::models::RevenueReport::from_json(value)
-        .map_err(|e| ApiError::UnexpectedResult {
-            endpoint: Method::Revenue.label(),
-            cause: e.to_string(),
-        })?
-        .figures
-        .sales;
+    let api = client.revenue(0, boundary, None).await?.figures.sales;
     Ok((api != ours).then_some((api, ours)))
 }
 

@@ -8,7 +8,6 @@ use rust_decimal::Decimal;
 use tracing::{info, warn};
 
 use crate::api::models::{PaymentMethodReport, RevenueReport};
-use crate::api::pager::json_kind;
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
 use crate::currency::Currency;
 use crate::load::LoadError;
@@ -34,18 +33,7 @@ pub async fn refresh_gateways(
     bot_id: i64,
     at_micros: i64,
 ) -> Result<usize, InputsError> {
-    let report = client.get(&Method::PaymentMethodsReport, &[]).await?;
-    let rows = match report {
-        serde_json::Value::Array(rows) => rows,
-        serde_json::Value::Null => Vec::new(),
-        other => {
-            return Err(ApiError::UnexpectedResult {
-                endpoint: Method::PaymentMethodsReport.label(),
-                cause: format!("expected a list, got {}", json_kind(&other)),
-            }
-            .into());
-        }
-    };
+    let rows = client.get_list(&Method::PaymentMethodsReport, &[]).await?;
     let reported: Vec<PaymentMethodReport> = rows
         .into_iter()
         .filter_map(|row| PaymentMethodReport::from_json(row).ok())
@@ -103,23 +91,6 @@ fn finish<T>(conn: &Connection, result: Result<T, LoadError>, what: &str) -> Res
     }
 }
 
-async fn revenue(
-    client: &ApiClient,
-    from: i64,
-    to: i64,
-    currency: Option<Currency>,
-) -> Result<RevenueReport, ApiError> {
-    let mut query = vec![("from", from.to_string()), ("to", to.to_string())];
-    if let Some(c) = currency {
-        query.push(("currency", c.query_value()));
-    }
-    let value = client.get(&Method::Revenue, &query).await?;
-    RevenueReport::from_json(value).map_err(|e| ApiError::UnexpectedResult {
-        endpoint: Method::Revenue.label(),
-        cause: e.to_string(),
-    })
-}
-
 /// Asks `/revenue` without a currency: the answer is in the bot's preferred currency.
 pub async fn refresh_preferred_currency(
     client: &ApiClient,
@@ -127,7 +98,7 @@ pub async fn refresh_preferred_currency(
     bot_id: i64,
     at_micros: i64,
 ) -> Result<String, InputsError> {
-    let report = revenue(client, 0, 1, None).await?;
+    let report = client.revenue(0, 1, None).await?;
     let currency = report.figures.currency.to_ascii_uppercase();
     conn.execute(
         &format!(
@@ -215,7 +186,7 @@ pub async fn refresh_fx(
         .flat_map(|(w, native)| Currency::ALL.into_iter().map(move |t| (w, native, t)))
         .collect();
     let reports: Vec<Result<RevenueReport, ApiError>> = futures::stream::iter(&asks)
-        .map(|(w, _, target)| revenue(client, w.from, w.to, Some(*target)))
+        .map(|(w, _, target)| client.revenue(w.from, w.to, Some(*target)))
         .buffered(in_flight.max(1))
         .collect()
         .await;
