@@ -1,7 +1,7 @@
 //! End-to-end benchmark: the simulator in this process, `tgm-sync sync` as a child.
 //!
 //! ```sh
-//! cargo bench --profile dev --bench sync                 # scenarios A, B, C, D at full size
+//! cargo bench --profile dev --bench sync                 # scenarios A to E at full size
 //! TGM_BENCH_SCALE=0.1 cargo bench --profile dev --bench sync
 //! TGM_BENCH_SCENARIOS=A,C cargo bench --profile dev --bench sync
 //! ```
@@ -16,7 +16,9 @@
 //!   compared with the ideal `requests × latency / pages_in_flight`;
 //! - C: the run after A with no changes: requests (`/orders` against what the lookback
 //!   window needs) and rows written;
-//! - D: peak RSS at 100,000 orders (+ 50,000 memberships) against A's at 1,000,000.
+//! - D: peak RSS at 100,000 orders (+ 50,000 memberships) against A's at 1,000,000;
+//! - E (no target in the issue): `--full-refresh` over A's warehouse with no changes,
+//!   the heaviest run for memory.
 //!
 //! `--profile dev` reuses the test build (dependencies at opt-level 2): the bundled DuckDB
 //! is compiled once per profile, which takes about an hour on a 2-core machine.
@@ -106,8 +108,9 @@ impl Sim {
             .ok_or_else(|| "simulator stopped".into())
     }
 
-    /// Runs `tgm-sync sync` against the simulator; `streams` limits the streams.
-    fn sync(&self, dir: &Path, streams: Option<&str>) -> BenchResult<RunFigures> {
+    /// Runs `tgm-sync sync` against the simulator; `streams` limits the streams, `extra`
+    /// adds options.
+    fn sync(&self, dir: &Path, streams: Option<&str>, extra: &[&str]) -> BenchResult<RunFigures> {
         let server = self.server()?;
         server.handle.reset_counts();
         let mut cmd = Command::new(BIN);
@@ -128,6 +131,7 @@ impl Sim {
         if let Some(streams) = streams {
             cmd.arg("--streams").arg(streams);
         }
+        cmd.args(extra);
         let started = Instant::now();
         let mut child = cmd.spawn()?;
         // Read the summary while the child runs (a full pipe would block it).
@@ -274,7 +278,7 @@ fn main() -> BenchResult<()> {
         .transpose()?
         .unwrap_or(1.0);
     let wanted: Vec<String> = std::env::var("TGM_BENCH_SCENARIOS")
-        .unwrap_or_else(|_| "A,B,C,D".into())
+        .unwrap_or_else(|_| "A,B,C,D,E".into())
         .split(',')
         .map(|s| s.trim().to_ascii_uppercase())
         .collect();
@@ -287,12 +291,12 @@ fn main() -> BenchResult<()> {
 
     // A (and C after it).
     let mut a_rss = None;
-    if want("A") || want("C") || want("D") {
+    if want("A") || want("C") || want("D") || want("E") {
         let (orders, members) = (scaled(1_000_000, scale), scaled(500_000, scale));
         eprintln!("A: full sync of {orders} orders + {members} memberships");
         let sim = Sim::start(orders, members, 0)?;
         let dir = root.path().join("a");
-        let a = sim.sync(&dir, None)?;
+        let a = sim.sync(&dir, None, &[])?;
         checks.push(format!(
             "A: {:.1} s (target < 30 s: {}), peak RSS {:.0} MB (target < 300 MB: {})",
             a.wall.as_secs_f64(),
@@ -312,7 +316,7 @@ fn main() -> BenchResult<()> {
         });
         if want("C") {
             eprintln!("C: the same sync again, nothing changed");
-            let c = sim.sync(&dir, None)?;
+            let c = sim.sync(&dir, None, &[])?;
             let needed = orders_pages_needed(&dir.join("warehouse.duckdb"))?;
             let orders_pages = c.requests_of("orders");
             checks.push(format!(
@@ -333,6 +337,24 @@ fn main() -> BenchResult<()> {
                 figures: c,
             });
         }
+        if want("E") {
+            // Not a target of the issue: the weekly full scan is the heaviest run for
+            // memory (every staged row is compared with the table, and a soft-delete
+            // anti-join runs over both).
+            eprintln!("E: a full refresh over A's warehouse, nothing changed");
+            let e = sim.sync(&dir, None, &["--full-refresh"])?;
+            checks.push(format!(
+                "E: full refresh {:.1} s, peak RSS {:.0} MB, data rows written {}",
+                e.wall.as_secs_f64(),
+                e.rss_mb(),
+                e.data_rows_written
+            ));
+            rows.push(Row {
+                scenario: "E full refresh after A, no changes".into(),
+                note: format!("/orders {}", e.requests_of("orders")),
+                figures: e,
+            });
+        }
     }
 
     if want("B") {
@@ -341,7 +363,7 @@ fn main() -> BenchResult<()> {
         eprintln!("B: full sync of {orders} orders, {latency_ms} ms per request");
         let sim = Sim::start(orders, scaled(200, scale), latency_ms)?;
         let dir = root.path().join("b");
-        let b = sim.sync(&dir, Some("orders"))?;
+        let b = sim.sync(&dir, Some("orders"), &[])?;
         let requests = b.total_requests();
         let ideal = requests as f64 * latency_ms as f64 / 1000.0 / PAGES_IN_FLIGHT as f64;
         let ratio = b.wall.as_secs_f64() / ideal;
@@ -361,7 +383,7 @@ fn main() -> BenchResult<()> {
         let (orders, members) = (scaled(100_000, scale), scaled(50_000, scale));
         eprintln!("D: full sync of {orders} orders + {members} memberships (RSS)");
         let sim = Sim::start(orders, members, 0)?;
-        let d = sim.sync(&root.path().join("d"), None)?;
+        let d = sim.sync(&root.path().join("d"), None, &[])?;
         if let Some((big, big_rss)) = a_rss {
             let ratio = big_rss / d.rss_mb().max(1e-9);
             checks.push(format!(

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         let inherited = libc::umask(0o077);
         libc::umask(inherited | 0o007);
     }
+    return_freed_blocks_to_the_system();
     // A panic message could quote a URL: print it redacted.
     std::panic::set_hook(Box::new(|info| {
         eprintln!(
@@ -45,5 +46,19 @@ fn main() -> ExitCode {
             eprintln!("tgm-sync: {}", secret::redact(&failure.message));
             failure.exit.into()
         }
+    }
+}
+
+/// DuckDB allocates its buffers in 256 KiB blocks. glibc serves blocks of that size with
+/// `mmap` at first, but raises its threshold after the first one is freed, and later
+/// blocks come from the heap, where freed ones stay part of the process. Pinning the
+/// threshold at glibc's initial 128 KiB gives every freed block back: peak RSS of the
+/// 1M-order benchmark fell from 221 MB to 173 MB, at the same wall time (README).
+fn return_freed_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a glibc malloc setting; it is called before any other
+    // thread exists, and a refused setting (return value 0) leaves glibc's default.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }

@@ -80,8 +80,8 @@ pub struct Pager {
     request: PageRequest,
     next_offset: u64,
     queue: VecDeque<(u64, PageTask)>,
-    /// Hashes of the keys seen so far: 8 bytes a row, enough to spot a repeating page.
-    seen: HashSet<u64>,
+    /// Key hashes of the first and the latest pages, to spot a repeating page.
+    seen: SeenKeys,
     /// Key hashes of the last page handed out, and whether it was full.
     previous: Option<(u64, HashSet<u64>, bool)>,
     /// Until the first full page, one request at a time: small streams cost one request.
@@ -90,6 +90,38 @@ pub struct Pager {
     pages: u64,
     repairs: u64,
     unrepaired: u64,
+}
+
+/// Key hashes of the pages handed out, in bounded memory: those of the first pages (an
+/// endpoint that ignores `offset`, or wraps around past the end, repeats them) and of the
+/// latest ones (one that clamps `offset` to its last page repeats that). Keeping every key
+/// instead grew with the stream: 19 MB at 1,000,000 orders (heaptrack, README).
+#[derive(Debug, Default)]
+struct SeenKeys {
+    first: HashSet<u64>,
+    first_pages: usize,
+    latest: VecDeque<HashSet<u64>>,
+}
+
+impl SeenKeys {
+    const FIRST_PAGES: usize = 4;
+    const LATEST_PAGES: usize = 16;
+
+    fn contains(&self, hash: u64) -> bool {
+        self.first.contains(&hash) || self.latest.iter().any(|page| page.contains(&hash))
+    }
+
+    fn add_page(&mut self, hashes: impl IntoIterator<Item = u64>) {
+        if self.first_pages < Self::FIRST_PAGES {
+            self.first_pages += 1;
+            self.first.extend(hashes);
+            return;
+        }
+        if self.latest.len() == Self::LATEST_PAGES {
+            self.latest.pop_front();
+        }
+        self.latest.push_back(hashes.into_iter().collect());
+    }
 }
 
 fn key_hash(key: &str) -> u64 {
@@ -113,7 +145,7 @@ impl Pager {
             request,
             next_offset: 0,
             queue: VecDeque::new(),
-            seen: HashSet::new(),
+            seen: SeenKeys::default(),
             previous: None,
             ramped_up: false,
             done: false,
@@ -188,7 +220,7 @@ impl Pager {
         let all_seen = any_key
             && hashes
                 .iter()
-                .all(|h| h.is_some_and(|h| self.seen.contains(&h)));
+                .all(|h| h.is_some_and(|h| self.seen.contains(h)));
         // A short page ends paging anyway (and may hold nothing but the overlap); a full
         // page of rows already seen means the endpoint ignores limit/offset.
         if full && all_seen {
@@ -239,8 +271,8 @@ impl Pager {
             }
             out_rows.push(row);
         }
-        self.seen.extend(hashes.iter().flatten().copied());
-        self.seen.extend(out_keys.iter().copied());
+        self.seen
+            .add_page(hashes.iter().flatten().copied().chain(out_keys));
         self.previous = Some((offset, hashes.iter().flatten().copied().collect(), full));
         self.pages += 1;
         Some(Ok(Page {
@@ -264,7 +296,7 @@ impl Pager {
         }
         let repeated = rows.len() >= self.request.limit as usize
             && rows.iter().all(|r| {
-                (self.request.key_of)(r).is_some_and(|k| self.seen.contains(&key_hash(&k)))
+                (self.request.key_of)(r).is_some_and(|k| self.seen.contains(key_hash(&k)))
             });
         (self.pages >= 2 && repeated).then(|| {
             format!("the page at offset {offset} repeats rows already read, though earlier pages moved on")
@@ -404,5 +436,27 @@ mod tests {
         assert_eq!(pages_to_pass(250, 100), 4);
         assert_eq!(pages_to_pass(0, 100), 1);
         assert_eq!(pages_to_pass(98, 100), 2);
+    }
+
+    #[test]
+    fn seen_keys_keep_the_first_and_the_latest_pages_only() {
+        let mut seen = SeenKeys::default();
+        let pages = SeenKeys::FIRST_PAGES + 3 * SeenKeys::LATEST_PAGES;
+        for page in 0..pages as u64 {
+            seen.add_page((page * 10)..(page * 10 + 10));
+        }
+        let page_seen = |page: usize| (0..10).all(|i| seen.contains(page as u64 * 10 + i));
+        for page in 0..SeenKeys::FIRST_PAGES {
+            assert!(page_seen(page), "first page {page} forgotten");
+        }
+        for page in SeenKeys::FIRST_PAGES..pages - SeenKeys::LATEST_PAGES {
+            assert!(!seen.contains(page as u64 * 10), "middle page {page} kept");
+        }
+        for page in pages - SeenKeys::LATEST_PAGES..pages {
+            assert!(page_seen(page), "latest page {page} forgotten");
+        }
+        assert!(!seen.contains(pages as u64 * 10));
+        let held: usize = seen.first.len() + seen.latest.iter().map(HashSet::len).sum::<usize>();
+        assert_eq!(held, 10 * (SeenKeys::FIRST_PAGES + SeenKeys::LATEST_PAGES));
     }
 }

@@ -122,6 +122,13 @@ pub fn partition_expr(spec: &TableSpec, alias: &str) -> String {
 
 /// Merges the staging table into the target table for one bot. Must run inside a
 /// transaction; `full_scan` soft-deletes the bot's rows that were not staged.
+///
+/// The order keeps DuckDB's working set small (it is capped, see `warehouse`): the
+/// staging table is de-duplicated in place rather than copied, and the soft delete runs
+/// before the upsert, while the target holds only committed rows that DuckDB can page
+/// out; run after a large insert, its anti-join over the same transaction's new rows did
+/// not fit the cap. The two steps touch disjoint keys (staged and not staged), so their
+/// order does not change the result.
 pub fn merge(
     conn: &Connection,
     spec: &'static TableSpec,
@@ -131,7 +138,6 @@ pub fn merge(
 ) -> Result<MergeOutcome, LoadError> {
     let table = spec.name;
     let stage = spec.stage_name();
-    let dedup = format!("_dedup_{table}");
     let changed = format!("_changed_{table}");
     let keys = std::iter::once("bot_id")
         .chain(spec.keys.iter().copied())
@@ -141,15 +147,45 @@ pub fn merge(
 
     // 1. The last copy of each key wins (offset drift can deliver a row twice).
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE {dedup} AS SELECT * EXCLUDE (_seq) FROM {stage} \
-         QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _seq DESC) = 1"
+        "DELETE FROM {stage} WHERE _seq IN (SELECT _seq FROM {stage} \
+         QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _seq DESC) > 1)"
     ))
     .during(|| ctx("de-duplicating"))?;
     let distinct: i64 = conn
-        .query_row(&format!("SELECT count(*) FROM {dedup}"), [], |r| r.get(0))
+        .query_row(&format!("SELECT count(*) FROM {stage}"), [], |r| r.get(0))
         .during(|| ctx("counting"))?;
 
-    // 2. Keep only rows that are new, changed, or back from deletion.
+    // 2. A full scan soft-deletes the rows it no longer saw.
+    let mut deleted = 0;
+    if full_scan {
+        let gone = format!(
+            "t.bot_id = ? AND t._deleted_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {on})",
+            on = key_match(spec, "t", "s"),
+        );
+        mark_dirty(
+            conn,
+            &format!(
+                "SELECT DISTINCT t.bot_id, '{table}', {part} FROM {table} t WHERE {gone}",
+                part = partition_expr(spec, "t")
+            ),
+            params![bot_id],
+        )
+        .map_err(|source| LoadError::Db {
+            context: ctx("marking deleted partitions of"),
+            source,
+        })?;
+        deleted = conn
+            .execute(
+                &format!(
+                    "UPDATE {table} AS t SET _deleted_at = {RUN_TS}, _synced_at = {RUN_TS}, _run_id = ? WHERE {gone}"
+                ),
+                params![run.at_micros, run.at_micros, run.run_id, bot_id],
+            )
+            .during(|| ctx("soft-deleting from"))?;
+    }
+
+    // 3. Keep only rows that are new, changed, or back from deletion.
     let differs: Vec<String> = spec
         .value_columns()
         .map(|c| format!("s.{c} IS DISTINCT FROM t.{c}"))
@@ -160,15 +196,15 @@ pub fn merge(
         differs.join(" OR ")
     };
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE {changed} AS SELECT s.*, {old_partition} AS _old_partition \
-         FROM {dedup} s LEFT JOIN {table} t ON {on} \
+        "CREATE OR REPLACE TEMP TABLE {changed} AS SELECT s.* EXCLUDE (_seq), {old_partition} AS _old_partition, \
+         t.bot_id IS NOT NULL AS _existed FROM {stage} s LEFT JOIN {table} t ON {on} \
          WHERE t.bot_id IS NULL OR t._deleted_at IS NOT NULL OR {differs}",
         on = key_match(spec, "t", "s"),
         old_partition = partition_or_null(spec, "t"),
     ))
     .during(|| ctx("comparing"))?;
 
-    // 3. Mark the Parquet partitions these rows live in (before and after).
+    // 4. Mark the Parquet partitions these rows live in (before and after).
     mark_dirty(
         conn,
         &format!(
@@ -183,7 +219,8 @@ pub fn merge(
         source,
     })?;
 
-    // 4. Upsert the changed rows.
+    // 5. Upsert the changed rows (nothing else writes this table meanwhile, so whether
+    //    a row existed at step 3 still holds).
     let staged_cols: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
     let mut target_cols: Vec<String> = staged_cols.iter().map(|c| c.to_string()).collect();
     let mut source_exprs: Vec<String> = staged_cols.iter().map(|c| format!("s.{c}")).collect();
@@ -201,7 +238,7 @@ pub fn merge(
         .execute(
             &format!(
                 "UPDATE {table} AS t SET {sets}, _synced_at = {RUN_TS}, _run_id = ?, _deleted_at = NULL \
-                 FROM {changed} AS s WHERE {on}",
+                 FROM {changed} AS s WHERE s._existed AND {on}",
                 sets = set_list.join(", "),
                 on = key_match(spec, "t", "s"),
             ),
@@ -212,51 +249,16 @@ pub fn merge(
         .execute(
             &format!(
                 "INSERT INTO {table} ({cols}, _synced_at, _run_id, _deleted_at) \
-                 SELECT {exprs}, {RUN_TS}, ?, NULL FROM {changed} AS s \
-                 WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})",
+                 SELECT {exprs}, {RUN_TS}, ?, NULL FROM {changed} AS s WHERE NOT s._existed",
                 cols = target_cols.join(", "),
                 exprs = source_exprs.join(", "),
-                on = key_match(spec, "t", "s"),
             ),
             params![run.at_micros, run.run_id],
         )
         .during(|| ctx("inserting into"))?;
 
-    // 5. A full scan soft-deletes the rows it no longer saw.
-    let mut deleted = 0;
-    if full_scan {
-        let gone = format!(
-            "FROM {table} t WHERE t.bot_id = ? AND t._deleted_at IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM {dedup} s WHERE {on})",
-            on = key_match(spec, "t", "s"),
-        );
-        mark_dirty(
-            conn,
-            &format!(
-                "SELECT DISTINCT t.bot_id, '{table}', {part} {gone}",
-                part = partition_expr(spec, "t")
-            ),
-            params![bot_id],
-        )
-        .map_err(|source| LoadError::Db {
-            context: ctx("marking deleted partitions of"),
-            source,
-        })?;
-        deleted = conn
-            .execute(
-                &format!(
-                    "UPDATE {table} AS t SET _deleted_at = {RUN_TS}, _synced_at = {RUN_TS}, _run_id = ? \
-                     WHERE t.bot_id = ? AND t._deleted_at IS NULL \
-                     AND NOT EXISTS (SELECT 1 FROM {dedup} s WHERE {on})",
-                    on = key_match(spec, "t", "s"),
-                ),
-                params![run.at_micros, run.at_micros, run.run_id, bot_id],
-            )
-            .during(|| ctx("soft-deleting from"))?;
-    }
-
     conn.execute_batch(&format!(
-        "DROP TABLE IF EXISTS {changed}; DROP TABLE IF EXISTS {dedup}; DELETE FROM {stage};"
+        "DROP TABLE IF EXISTS {changed}; DELETE FROM {stage};"
     ))
     .during(|| ctx("cleaning up staging of"))?;
     Ok(MergeOutcome {

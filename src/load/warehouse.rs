@@ -95,7 +95,7 @@ impl Warehouse {
 /// DuckDB's own memory cap (its default is 80% of RAM). Staging tables, the merge's
 /// joins and the Parquet export spill to `<warehouse>.tmp/` past it, so a sync's peak
 /// memory stays flat however many rows a stream has (README "Performance").
-const DUCKDB_MEMORY_LIMIT: &str = "192MB";
+const DUCKDB_MEMORY_LIMIT: &str = "96MB";
 
 fn base_config(read_only: bool) -> Result<Config, LoadError> {
     let memory_limit =

@@ -7,15 +7,13 @@ use futures::StreamExt;
 use rust_decimal::Decimal;
 use tracing::{info, warn};
 
+use super::fx_windows::{FxWindow, find_windows};
 use crate::api::models::{PaymentMethodReport, RevenueReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
 use crate::currency::Currency;
 use crate::load::LoadError;
 use crate::load::error::DbContext;
 use crate::load::merge::RUN_TS;
-use crate::money::Amount;
-
-const FX_WINDOWS_SQL: &str = include_str!("../../sql/fx_windows.sql");
 
 /// Failure of one report-input step.
 #[derive(Debug, thiserror::Error)]
@@ -126,17 +124,8 @@ pub fn split_rate(rate: Decimal) -> (String, String) {
     (head.normalize().to_string(), tail.normalize().to_string())
 }
 
-/// One window to read rates from.
-struct FxWindow {
-    currency: String,
-    from: i64,
-    to: i64,
-    native: Amount,
-    sales: i64,
-}
-
 /// Reads the rate of every native currency into all 13 report currencies off `/revenue`
-/// (see `sql/fx_windows.sql`) and records them in `fx_rates` as source `api`.
+/// (see [`super::fx_windows`]) and records them in `fx_rates` as source `api`.
 /// Returns the number of rates recorded.
 pub async fn refresh_fx(
     client: &ApiClient,
@@ -148,36 +137,7 @@ pub async fn refresh_fx(
     if client.api_version() == ApiVersion::Legacy {
         return Ok(0);
     }
-    let windows: Vec<FxWindow> = {
-        let mut stmt = conn
-            .prepare(FX_WINDOWS_SQL)
-            .during(|| "finding FX windows".into())?;
-        let rows = stmt
-            .query_map(params![bot_id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            })
-            .during(|| "finding FX windows".into())?;
-        let mut windows = Vec::new();
-        for row in rows {
-            let (currency, from, to, native, sales) = row.during(|| "finding FX windows".into())?;
-            if let Ok(native) = Amount::parse(&native) {
-                windows.push(FxWindow {
-                    currency,
-                    from,
-                    to,
-                    native,
-                    sales,
-                });
-            }
-        }
-        windows
-    };
+    let windows = find_windows(conn, bot_id)?;
     // One `/revenue` request per window and target currency, `in_flight` at a time, in
     // order: sequential, they cost a round trip each (91 of them for 7 currencies).
     let asks: Vec<(&FxWindow, Decimal, Currency)> = windows

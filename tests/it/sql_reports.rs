@@ -96,6 +96,82 @@ fn migrate_and_install_are_idempotent() {
     );
 }
 
+/// A warehouse left at schema version 2 (orders and members with a PRIMARY KEY) keeps
+/// every row and every column through migration 003, which drops those keys' indexes.
+#[test]
+fn migration_003_keeps_the_rows_and_drops_the_key_indexes() {
+    let conn = Connection::open_in_memory().expect("open in-memory DuckDB");
+    conn.execute_batch(
+        "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;
+         CREATE TABLE _schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
+                                       applied_at TIMESTAMPTZ NOT NULL);",
+    )
+    .expect("version table");
+    for m in &schema::MIGRATIONS[..2] {
+        conn.execute_batch(m.sql).expect("an old migration");
+        conn.execute(
+            "INSERT INTO _schema_version VALUES (?, ?, now())",
+            duckdb::params![m.version, m.name],
+        )
+        .expect("record the old version");
+    }
+    conn.execute_batch(
+        "INSERT INTO orders VALUES
+           (7, 'k1', 1, '2024-05-01 10:00:00+00', 'COMPLETED', 11, 'Ann', 'a@x', 3, 'Gold', 1,
+            'Stripe', 12.5, 'USD', '{\"x\":1}', '2024-05-02 00:00:00+00', 1, NULL),
+           (7, 'k2', 1, '2024-06-01 10:00:00+00', 'PENDING', 12, NULL, NULL, 3, 'Gold', 1,
+            NULL, NULL, NULL, NULL, '2024-06-02 00:00:00+00', 2, '2024-06-03 00:00:00+00');
+         INSERT INTO members VALUES
+           (7, 11, 3, 1, '2024-05-01 10:00:00+00', NULL, NULL, '2024-05-02 00:00:00+00', 1, NULL);",
+    )
+    .expect("rows at version 2");
+    let columns = |table: &str| {
+        rows(
+            &conn,
+            &format!(
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
+                      WHERE table_name = '{table}' ORDER BY ordinal_position"
+            ),
+        )
+    };
+    let before = (
+        columns("orders"),
+        columns("members"),
+        rows(&conn, "SELECT * FROM orders ORDER BY order_key"),
+        rows(&conn, "SELECT * FROM members"),
+    );
+    assert_eq!(
+        schema::migrate(&conn).expect("migrate to the latest"),
+        schema::latest_version()
+    );
+    schema::install_report_layer(&conn).expect("install sql/reports.sql");
+    let after = (
+        columns("orders"),
+        columns("members"),
+        rows(&conn, "SELECT * FROM orders ORDER BY order_key"),
+        rows(&conn, "SELECT * FROM members"),
+    );
+    assert_eq!(before, after);
+    assert_eq!(before.2.len(), 2);
+    assert_eq!(
+        scalar(
+            &conn,
+            "SELECT count(*) FROM duckdb_constraints() \
+             WHERE table_name IN ('orders', 'members') AND constraint_type = 'PRIMARY KEY'"
+        ),
+        "0"
+    );
+    // The small tables keep theirs.
+    assert_eq!(
+        scalar(
+            &conn,
+            "SELECT count(*) FROM duckdb_constraints() \
+             WHERE table_name = 'plans' AND constraint_type = 'PRIMARY KEY'"
+        ),
+        "1"
+    );
+}
+
 #[test]
 fn migrate_refuses_a_warehouse_from_a_newer_binary() {
     let conn = warehouse();

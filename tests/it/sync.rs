@@ -116,6 +116,23 @@ fn strings(conn: &Connection, sql: &str) -> BTreeSet<String> {
 
 /// The warehouse holds exactly the simulator's data (live rows) and has soft-deleted the rest.
 pub fn assert_equals_sim(conn: &Connection, data: &SimData) {
+    // orders and members carry no PRIMARY KEY index (migration 003): the merge alone
+    // keeps their keys unique, deleted rows included.
+    for (table, key) in [
+        ("orders", "bot_id, order_key"),
+        ("members", "bot_id, member_id, plan_id, project_id"),
+    ] {
+        let repeated: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .expect("count repeated keys");
+        assert_eq!(repeated, 0, "{table}: keys held by more than one row");
+    }
     let ours = warehouse_orders(conn);
     let theirs = sim_orders(data);
     let missing: Vec<&String> = theirs.keys().filter(|k| !ours.contains_key(*k)).collect();
