@@ -121,7 +121,34 @@ pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
         "Wall time of the last run.",
         vec![(String::new(), outcome.elapsed_secs)],
     );
+    if let Some(bytes) = outcome.peak_rss_bytes {
+        family(
+            "tgm_sync_peak_rss_bytes",
+            "gauge",
+            "Peak resident memory of the last run.",
+            vec![(String::new(), bytes as f64)],
+        );
+    }
     out
+}
+
+/// This process's peak resident memory (`VmHWM` in `/proc/self/status`); `None` where
+/// there is no such file. Unlike a parent's `wait4` figure, it starts afresh at `exec`:
+/// Linux hands a child spawned with `vfork` (as `std::process::Command` does) its
+/// parent's peak as a starting value.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_hwm_bytes(&status)
+}
+
+fn vm_hwm_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let mut fields = line.split_whitespace().skip(1);
+    let value: u64 = fields.next()?.parse().ok()?;
+    match fields.next() {
+        Some("kB") => Some(value * 1024),
+        _ => None,
+    }
 }
 
 /// Writes the file atomically (temporary name in the same directory, then rename).
@@ -155,4 +182,18 @@ pub fn write(path: &Path, outcome: &RunOutcome, finished_unix: i64) -> std::io::
     ));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vm_hwm_bytes;
+
+    #[test]
+    fn reads_vm_hwm_in_bytes() {
+        let status =
+            "Name:\ttgm-sync\nVmPeak:\t  900000 kB\nVmHWM:\t  175204 kB\nVmRSS:\t  1000 kB\n";
+        assert_eq!(vm_hwm_bytes(status), Some(175_204 * 1024));
+        assert_eq!(vm_hwm_bytes("VmRSS:\t 1000 kB\n"), None);
+        assert_eq!(vm_hwm_bytes("VmHWM:\t 1000 MB\n"), None);
+    }
 }

@@ -43,7 +43,9 @@ pub async fn run(config: Option<PathBuf>, args: SyncArgs) -> Result<Exit, Failur
         strict: args.strict,
         progress: !args.no_progress,
     };
-    let outcome = sync::run(&settings, &options).await?;
+    let mut outcome = sync::run(&settings, &options).await?;
+    // The warehouse is closed by now, so the figure covers the whole run.
+    outcome.peak_rss_bytes = crate::metrics::peak_rss_bytes();
     print_summary(&outcome);
     if let Some(path) = &args.metrics_file {
         crate::metrics::write(path, &outcome, chrono::Utc::now().timestamp()).map_err(|e| {
@@ -84,7 +86,14 @@ fn print_summary(outcome: &RunOutcome) {
         (false, Some(id)) => format!("run {id}"),
         (false, None) => "run".to_string(),
     };
-    println!("tgm-sync {title}: {:.1}s", outcome.elapsed_secs);
+    match outcome.peak_rss_bytes {
+        Some(bytes) => println!(
+            "tgm-sync {title}: {:.1}s, peak memory {:.1} MiB",
+            outcome.elapsed_secs,
+            bytes as f64 / (1024.0 * 1024.0)
+        ),
+        None => println!("tgm-sync {title}: {:.1}s", outcome.elapsed_secs),
+    }
     println!(
         "{:>12} {:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  status",
         "bot", "stream", "read", "written", "deleted", "rejected", "requests", "retries"

@@ -83,6 +83,9 @@ pub struct RunOutcome {
     pub bots: Vec<BotOutcome>,
     pub dry_run: bool,
     pub elapsed_secs: f64,
+    /// The process's peak resident memory, read once the warehouse is closed (the
+    /// command line fills it in: see [`crate::metrics::peak_rss_bytes`]).
+    pub peak_rss_bytes: Option<u64>,
 }
 
 impl RunOutcome {
@@ -167,6 +170,7 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
         bots,
         dry_run: false,
         elapsed_secs: started.elapsed().as_secs_f64(),
+        peak_rss_bytes: None,
     };
     Ok(outcome)
 }
@@ -814,6 +818,7 @@ async fn dry_run(
         bots,
         dry_run: true,
         elapsed_secs: started.elapsed().as_secs_f64(),
+        peak_rss_bytes: None,
     })
 }
 

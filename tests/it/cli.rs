@@ -101,6 +101,29 @@ async fn a_scheduled_run_logs_json_writes_metrics_and_leaks_no_key() {
         text.contains("tgm_sync_rows_read{bot_id=\"1347378140\",stream=\"orders\"} 400"),
         "{text}"
     );
+    // Peak memory: in the metrics and on the summary's first line, the same figure.
+    let peak_bytes: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tgm_sync_peak_rss_bytes "))
+        .expect("tgm_sync_peak_rss_bytes sample")
+        .parse()
+        .expect("numeric peak");
+    assert!(
+        (20.0 * 1024.0 * 1024.0..4096.0 * 1024.0 * 1024.0).contains(&peak_bytes),
+        "a plausible peak for a process with DuckDB in it: {peak_bytes}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary_mib: f64 = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.split("peak memory ").nth(1))
+        .and_then(|rest| rest.strip_suffix(" MiB"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("peak memory on the summary line: {stdout}"));
+    assert!(
+        (summary_mib - peak_bytes / 1024.0 / 1024.0).abs() < 0.051,
+        "summary {summary_mib} MiB, metrics {peak_bytes} bytes"
+    );
 
     // Permissions: nothing readable by others.
     use std::os::unix::fs::PermissionsExt;
