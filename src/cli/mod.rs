@@ -94,7 +94,9 @@ impl From<LoadError> for Failure {
     fn from(e: LoadError) -> Failure {
         let exit = match &e {
             LoadError::LockHeld { .. } | LoadError::InUse { .. } => Exit::Locked,
-            LoadError::NotDuckDb { .. } | LoadError::NotWritable { .. } => Exit::Config,
+            LoadError::NotDuckDb { .. }
+            | LoadError::NotWritable { .. }
+            | LoadError::BadMemoryLimit { .. } => Exit::Config,
             _ => Exit::Internal,
         };
         Failure::new(exit, e.to_string())

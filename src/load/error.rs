@@ -18,6 +18,13 @@ pub enum LoadError {
     )]
     InUse { path: PathBuf, detail: String },
 
+    #[error("{name}={value:?} is not a memory size DuckDB accepts, such as 96MB or 1GB ({detail})")]
+    BadMemoryLimit {
+        name: &'static str,
+        value: String,
+        detail: String,
+    },
+
     #[error("{path} is not a DuckDB database ({detail})")]
     NotDuckDb { path: PathBuf, detail: String },
 

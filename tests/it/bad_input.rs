@@ -315,3 +315,27 @@ fn an_unwritable_warehouse_directory_exits_2_naming_the_path() {
     assert!(stderr.contains("locked/w.duckdb"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn a_memory_limit_duckdb_cannot_read_names_the_variable() {
+    let dir = tempdir();
+    let out = bin()
+        .args(["sync", "--bot-id", "1", "--base-url", LOOPBACK])
+        .args(["--warehouse", "w.duckdb", "--parquet-dir", "pq"])
+        .current_dir(dir.path())
+        .env("TGM_API_KEY", TEST_KEY)
+        .env("TGM_DUCKDB_MEMORY_LIMIT", "lots")
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("TGM_DUCKDB_MEMORY_LIMIT=\"lots\""),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("w.duckdb").exists(),
+        "no warehouse is created"
+    );
+}
