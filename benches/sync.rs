@@ -21,7 +21,7 @@
 //!   window needs) and rows written;
 //! - D: peak RSS at 100,000 orders (+ 50,000 memberships) against A's at 1,000,000;
 //! - E (no target in the issue): `--full-refresh` over A's warehouse with no changes,
-//!   the heaviest run for memory.
+//!   the most work for the merge (every staged row compared, a soft-delete anti-join).
 //!
 //! `--profile dev` reuses the test build (dependencies at opt-level 2): the bundled DuckDB
 //! is compiled once per profile, which takes about an hour on a 2-core machine.
@@ -354,8 +354,8 @@ fn main() -> BenchResult<()> {
             });
         }
         if want("E") {
-            // Not a target of the issue: the weekly full scan is the heaviest run for
-            // memory (every staged row is compared with the table, and a soft-delete
+            // Not a target of the issue: the weekly full scan gives the merge the most
+            // work (every staged row is compared with the table, and a soft-delete
             // anti-join runs over both).
             eprintln!("E: a full refresh over A's warehouse, nothing changed");
             let e = sim.sync(&dir, None, &["--full-refresh"])?;
