@@ -52,6 +52,19 @@ impl StreamName {
         )
     }
 
+    /// The stream as a paged table, or `None` for `users_count` (one snapshot a run).
+    pub fn table(self) -> Option<TableStream> {
+        match self {
+            StreamName::Plans => Some(TableStream::Plans),
+            StreamName::Projects => Some(TableStream::Projects),
+            StreamName::Coupons => Some(TableStream::Coupons),
+            StreamName::PaymentMethods => Some(TableStream::PaymentMethods),
+            StreamName::Members => Some(TableStream::Members),
+            StreamName::Orders => Some(TableStream::Orders),
+            StreamName::UsersCount => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StreamName::Plans => "plans",
@@ -61,6 +74,31 @@ impl StreamName {
             StreamName::Members => "members",
             StreamName::Orders => "orders",
             StreamName::UsersCount => "users_count",
+        }
+    }
+}
+
+/// A stream that is paged from a list endpoint and merged into its table by key: every
+/// stream but `users_count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TableStream {
+    Plans,
+    Projects,
+    Coupons,
+    PaymentMethods,
+    Members,
+    Orders,
+}
+
+impl TableStream {
+    pub fn name(self) -> StreamName {
+        match self {
+            TableStream::Plans => StreamName::Plans,
+            TableStream::Projects => StreamName::Projects,
+            TableStream::Coupons => StreamName::Coupons,
+            TableStream::PaymentMethods => StreamName::PaymentMethods,
+            TableStream::Members => StreamName::Members,
+            TableStream::Orders => StreamName::Orders,
         }
     }
 }
@@ -108,5 +146,11 @@ mod tests {
             Ok(StreamName::UsersCount)
         );
         assert!("bogus".parse::<StreamName>().is_err());
+        for s in StreamName::ALL {
+            match s.table() {
+                Some(table) => assert_eq!(table.name(), s),
+                None => assert_eq!(s, StreamName::UsersCount),
+            }
+        }
     }
 }

@@ -29,9 +29,9 @@ use crate::load::state::{
 use crate::load::{LoadError, Warehouse, parquet};
 use crate::progress::Progress;
 use crate::secret::redact;
-use crate::streams::StreamName;
 use crate::streams::catalog::{self, FetchSpec, StagedRow};
 use crate::streams::fetch::{LoaderMsg, OrdersPlan, fetch_all, fetch_orders};
+use crate::streams::{StreamName, TableStream};
 
 use loader::{LoaderCtx, LoaderError, load_stream};
 
@@ -356,17 +356,17 @@ async fn sync_stream(
 ) -> Result<StreamFigures, StreamFailure> {
     let previous =
         read_state(bot.warehouse.conn(), bot.bot_id, stream.as_str()).map_err(fail_load)?;
-    if stream == StreamName::UsersCount {
+    let Some(table) = stream.table() else {
         return users_count(bot.warehouse, bot.bot_id, bot.run, &client).await;
-    }
+    };
     let bar = bot.progress.stream(format!("{} {stream}", bot.bot_id));
     let pass = Pass {
         bot,
-        stream,
+        table,
         client: &client,
         bar: &bar,
     };
-    let result = if stream == StreamName::Orders {
+    let result = if table == TableStream::Orders {
         sync_orders(&pass, previous).await
     } else {
         pass.run(previous, None).await
@@ -385,7 +385,7 @@ fn fail_load(e: LoadError) -> StreamFailure {
 /// One fetch-and-load pass over a stream.
 struct Pass<'a> {
     bot: &'a BotRun<'a>,
-    stream: StreamName,
+    table: TableStream,
     client: &'a ApiClient,
     bar: &'a crate::progress::StreamBar,
 }
@@ -402,7 +402,7 @@ impl Pass<'_> {
             conn,
             bot_id: self.bot.bot_id,
             run: self.bot.run,
-            stream: self.stream,
+            stream: self.table.name(),
             batch_rows: self.bot.settings.batch_rows,
             parquet_root: self.bot.settings.parquet_dir.clone(),
             strict: self.bot.options.strict,
@@ -417,10 +417,10 @@ impl Pass<'_> {
                 Some(plan) => {
                     fetch_orders(self.client, catalog::ORDERS_FETCH, pages, plan, tx).await
                 }
-                None => fetch_all(self.client, fetch_spec(self.stream), pages, tx).await,
+                None => fetch_all(self.client, fetch_spec(self.table), pages, tx).await,
             }
         };
-        let load = spawn_loader(self.stream, ctx, rx);
+        let load = spawn_loader(self.table, ctx, rx);
         let (fetched, loaded) = tokio::join!(fetch, load);
         match (fetched, loaded) {
             (Err(api), _) => Err(StreamFailure {
@@ -541,19 +541,19 @@ async fn old_sales_differ(
     Ok((api != ours).then_some((api, ours)))
 }
 
-fn fetch_spec(stream: StreamName) -> FetchSpec {
-    match stream {
-        StreamName::Orders => catalog::ORDERS_FETCH,
-        StreamName::Members => catalog::MEMBERS_FETCH,
-        StreamName::Plans => catalog::PLANS_FETCH,
-        StreamName::Projects => catalog::PROJECTS_FETCH,
-        StreamName::Coupons => catalog::COUPONS_FETCH,
-        StreamName::PaymentMethods | StreamName::UsersCount => catalog::PAYMENT_METHODS_FETCH,
+fn fetch_spec(table: TableStream) -> FetchSpec {
+    match table {
+        TableStream::Orders => catalog::ORDERS_FETCH,
+        TableStream::Members => catalog::MEMBERS_FETCH,
+        TableStream::Plans => catalog::PLANS_FETCH,
+        TableStream::Projects => catalog::PROJECTS_FETCH,
+        TableStream::Coupons => catalog::COUPONS_FETCH,
+        TableStream::PaymentMethods => catalog::PAYMENT_METHODS_FETCH,
     }
 }
 
 fn spawn_loader(
-    stream: StreamName,
+    table: TableStream,
     ctx: LoaderCtx,
     rx: mpsc::Receiver<LoaderMsg>,
 ) -> tokio::task::JoinHandle<Result<StreamFigures, LoaderError>> {
@@ -563,13 +563,13 @@ fn spawn_loader(
     ) -> tokio::task::JoinHandle<Result<StreamFigures, LoaderError>> {
         tokio::task::spawn_blocking(move || load_stream::<R>(ctx, rx))
     }
-    match stream {
-        StreamName::Orders => go::<Order>(ctx, rx),
-        StreamName::Members => go::<Membership>(ctx, rx),
-        StreamName::Plans => go::<Plan>(ctx, rx),
-        StreamName::Projects => go::<Project>(ctx, rx),
-        StreamName::Coupons => go::<Coupon>(ctx, rx),
-        StreamName::PaymentMethods | StreamName::UsersCount => go::<PaymentMethod>(ctx, rx),
+    match table {
+        TableStream::Orders => go::<Order>(ctx, rx),
+        TableStream::Members => go::<Membership>(ctx, rx),
+        TableStream::Plans => go::<Plan>(ctx, rx),
+        TableStream::Projects => go::<Project>(ctx, rx),
+        TableStream::Coupons => go::<Coupon>(ctx, rx),
+        TableStream::PaymentMethods => go::<PaymentMethod>(ctx, rx),
     }
 }
 
@@ -748,14 +748,14 @@ async fn dry_run(
             let bar = progress.stream(format!("{} {stream} (dry run)", bot.bot_id));
             let (tx, mut rx) = mpsc::channel::<LoaderMsg>(settings.pages_in_flight.max(1) * 2);
             let fetch = async {
-                match stream {
-                    StreamName::UsersCount => {
+                match stream.table() {
+                    None => {
                         let v = client.get(&Method::UsersCount, &[]).await?;
                         let _ = tx.send(LoaderMsg::Page(vec![v])).await;
                         let _ = tx.send(LoaderMsg::Done(Default::default())).await;
                         Ok(())
                     }
-                    StreamName::Orders => {
+                    Some(TableStream::Orders) => {
                         let plan = OrdersPlan {
                             full_scan: true,
                             cutoff: None,
@@ -771,7 +771,9 @@ async fn dry_run(
                         )
                         .await
                     }
-                    _ => fetch_all(&client, fetch_spec(stream), settings.pages_in_flight, tx).await,
+                    Some(table) => {
+                        fetch_all(&client, fetch_spec(table), settings.pages_in_flight, tx).await
+                    }
                 }
             };
             let count = async {
@@ -823,13 +825,13 @@ async fn dry_run(
 }
 
 fn row_parses(stream: StreamName, row: serde_json::Value) -> bool {
-    match stream {
-        StreamName::Orders => Order::from_json(row).is_ok(),
-        StreamName::Members => Membership::from_json(row).is_ok(),
-        StreamName::Plans => Plan::from_json(row).is_ok(),
-        StreamName::Projects => Project::from_json(row).is_ok(),
-        StreamName::Coupons => Coupon::from_json(row).is_ok(),
-        StreamName::PaymentMethods => PaymentMethod::from_json(row).is_ok(),
-        StreamName::UsersCount => UsersCount::from_json(row).is_ok(),
+    match stream.table() {
+        Some(TableStream::Orders) => Order::from_json(row).is_ok(),
+        Some(TableStream::Members) => Membership::from_json(row).is_ok(),
+        Some(TableStream::Plans) => Plan::from_json(row).is_ok(),
+        Some(TableStream::Projects) => Project::from_json(row).is_ok(),
+        Some(TableStream::Coupons) => Coupon::from_json(row).is_ok(),
+        Some(TableStream::PaymentMethods) => PaymentMethod::from_json(row).is_ok(),
+        None => UsersCount::from_json(row).is_ok(),
     }
 }
