@@ -96,7 +96,8 @@ impl From<LoadError> for Failure {
             LoadError::LockHeld { .. } | LoadError::InUse { .. } => Exit::Locked,
             LoadError::NotDuckDb { .. }
             | LoadError::NotWritable { .. }
-            | LoadError::BadMemoryLimit { .. } => Exit::Config,
+            | LoadError::BadMemoryLimit { .. }
+            | LoadError::ParquetNotWritable { .. } => Exit::Config,
             _ => Exit::Internal,
         };
         Failure::new(exit, e.to_string())

@@ -25,6 +25,9 @@ pub enum LoadError {
         detail: String,
     },
 
+    #[error("cannot write the Parquet mirror at {path}: {detail}")]
+    ParquetNotWritable { path: PathBuf, detail: String },
+
     #[error("{path} is not a DuckDB database ({detail})")]
     NotDuckDb { path: PathBuf, detail: String },
 

@@ -190,6 +190,22 @@ fn write_partition(
     Ok(true)
 }
 
+/// Makes sure the mirror's root exists and takes files, before anything is synced: a
+/// mistyped or read-only `parquet_dir` is a configuration error, not a failure found
+/// after the first stream has committed.
+pub fn check_writable(root: &Path) -> Result<(), LoadError> {
+    let fail = |detail: String| LoadError::ParquetNotWritable {
+        path: root.to_path_buf(),
+        detail,
+    };
+    std::fs::create_dir_all(root).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
+    // Named like a temporary Parquet file, so that a run killed right here leaves
+    // nothing that `remove_leftovers` does not clean up.
+    let probe = root.join(format!("probe{TMP_MARK}{}", std::process::id()));
+    File::create(&probe).map_err(|e| fail(format!("cannot create a file in it: {e}")))?;
+    std::fs::remove_file(&probe).map_err(|e| fail(format!("cannot remove a file from it: {e}")))
+}
+
 /// Removes temporary files a killed run left behind; returns how many.
 pub fn remove_leftovers(root: &Path) -> Result<usize, LoadError> {
     fn walk(dir: &Path, removed: &mut usize) -> Result<(), LoadError> {

@@ -130,6 +130,9 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     if options.dry_run {
         return dry_run(settings, &progress, started).await;
     }
+    if let Some(root) = &settings.parquet_dir {
+        parquet::check_writable(root)?;
+    }
     let warehouse = Warehouse::open(&settings.warehouse)?;
     let at_micros = now_micros();
     let closed = close_abandoned_runs(warehouse.conn(), at_micros)?;

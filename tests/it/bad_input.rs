@@ -200,6 +200,22 @@ fn cases() -> Vec<BadInput> {
             &[("rates.csv", "from_currency,to_currency,rate\nEUR,xyz,1.1\n")],
             "rates.csv line 2: to_currency",
         ),
+        case(
+            "a Parquet directory where a file is",
+            &[
+                "sync",
+                "--bot-id",
+                "1",
+                "--base-url",
+                LOOPBACK,
+                "--warehouse",
+                "w.duckdb",
+                "--parquet-dir",
+                "mirror/bot",
+            ],
+            &[("mirror", "a file, not a directory\n")],
+            "cannot write the Parquet mirror at mirror/bot",
+        ),
     ];
     let mut not_duckdb = case(
         "a file that is not DuckDB (sync)",
@@ -284,7 +300,7 @@ fn run_case(c: &BadInput) {
 #[test]
 fn each_bad_input_exits_2_with_one_line_naming_the_value_and_writes_nothing() {
     let cases = cases();
-    assert_eq!(cases.len(), 22);
+    assert_eq!(cases.len(), 23);
     for c in &cases {
         run_case(c);
     }
