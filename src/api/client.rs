@@ -147,23 +147,33 @@ impl ApiClient {
         let label = method.label();
         let started = Instant::now();
         let attempts = std::sync::atomic::AtomicU32::new(0);
+        // Time spent waiting to retry, in microseconds: the backoff's sleeps and the
+        // pacer's waits before each retry (after 429s the pacer can hold a request for
+        // seconds a time). Both count against `max_elapsed`.
+        let waited = AtomicU64::new(0);
+        let budget = self.shared.retry.max_elapsed;
         let attempt = || {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            self.attempt(url.clone(), &label, query, n)
+            self.attempt(url.clone(), &label, query, n, &waited)
         };
         let outcome = attempt
             .retry(self.shared.retry.backoff())
             .when(AttemptError::is_retryable)
             .adjust(|err: &AttemptError, planned: Option<Duration>| {
-                // A Retry-After is honoured as long as the backoff still allows a retry
-                // and the wait fits the total budget.
+                // A Retry-After is honoured as long as the backoff still allows a retry;
+                // either wait must fit what is left of the budget.
                 let planned = planned?;
-                match err.retry_after() {
-                    Some(asked) if asked <= self.shared.retry.max_elapsed => Some(asked),
-                    _ => Some(planned),
-                }
+                let wait = match err.retry_after() {
+                    Some(asked) if asked <= budget => asked,
+                    _ => planned,
+                };
+                // The retry also waits for its pacer slot, if that comes later.
+                let next = wait.max(self.shared.pacer.pending_wait());
+                let spent = Duration::from_micros(waited.load(Ordering::Relaxed));
+                (spent + next <= budget).then_some(wait)
             })
             .notify(|err: &AttemptError, wait: Duration| {
+                waited.fetch_add(wait.as_micros() as u64, Ordering::Relaxed);
                 self.count_retry();
                 if let AttemptError::Transient {
                     cause,
@@ -252,8 +262,12 @@ impl ApiClient {
         label: &str,
         query: &[(&str, String)],
         attempt: u32,
+        waited: &AtomicU64,
     ) -> Result<Value, AttemptError> {
-        self.shared.pacer.wait_turn().await;
+        let paced = self.shared.pacer.wait_turn().await;
+        if attempt > 1 {
+            waited.fetch_add(paced.as_micros() as u64, Ordering::Relaxed);
+        }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         self.shared.total.requests.fetch_add(1, Ordering::Relaxed);
         debug!(stream = self.stream, endpoint = label, attempt, "request");

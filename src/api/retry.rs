@@ -19,7 +19,8 @@ pub struct RetryPolicy {
     pub min_delay: Duration,
     /// Longest single wait from the backoff (a `Retry-After` may ask for more, up to `max_elapsed`).
     pub max_delay: Duration,
-    /// Upper bound on the time spent waiting between attempts of one request.
+    /// Upper bound on the time spent waiting between attempts of one request: backoff
+    /// sleeps, `Retry-After` waits and the pacer's waits before a retry alike.
     pub max_elapsed: Duration,
 }
 
@@ -78,22 +79,36 @@ impl Pacer {
         }
     }
 
-    /// Waits for this request's slot.
-    pub async fn wait_turn(&self) {
+    /// How long a request asking for a slot now would wait (other requests asking
+    /// first can make it longer).
+    pub fn pending_wait(&self) -> Duration {
+        let state = match self.state.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        state.next_slot.map_or(Duration::ZERO, |next| {
+            next.saturating_duration_since(Instant::now())
+        })
+    }
+
+    /// Waits for this request's slot; returns how long it waited.
+    pub async fn wait_turn(&self) -> Duration {
         let slot = {
             let mut state = match self.state.lock() {
                 Ok(s) => s,
                 Err(poisoned) => poisoned.into_inner(),
             };
             if state.interval.is_zero() {
-                return;
+                return Duration::ZERO;
             }
             let now = Instant::now();
             let slot = state.next_slot.map_or(now, |next| next.max(now));
             state.next_slot = Some(slot + state.interval);
             slot
         };
+        let now = Instant::now();
         tokio::time::sleep_until(slot).await;
+        slot.saturating_duration_since(now)
     }
 
     /// After a 429: double the spacing (at least 50 ms), up to 5 s.

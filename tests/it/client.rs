@@ -9,6 +9,7 @@ use tgm_sync::api::models::{
     Project, RevenueReport, UsersCount,
 };
 use tgm_sync::api::pager::{PageRequest, Pager};
+use tgm_sync::api::retry::RetryPolicy;
 use tgm_sync::api::{ApiClient, ApiError, ApiVersion, ClientSettings, Method};
 use tgm_sync::currency::Currency;
 use tgm_sync::secret::ApiKey;
@@ -422,6 +423,57 @@ async fn a_failing_api_is_given_up_within_the_bound_naming_endpoint_and_cause() 
     assert!(
         text.contains("/plans") && !text.contains(TEST_KEY),
         "{text}"
+    );
+    server.shutdown().await;
+}
+
+/// After each 429 the pacer slows the bot's requests down (up to 5 s apart); those waits
+/// count against the retry budget like the backoff's own, so a 429 storm ends within it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_is_given_up_within_the_retry_budget() {
+    let mut options = sim_options(50, 10);
+    options.faults = FaultOptions {
+        share_429: 1.0,
+        ..FaultOptions::default()
+    };
+    let server = start_sim(options).await;
+    let mut settings = ClientSettings::new(server.base_url(), BOT_ID, ApiKey::new(TEST_KEY));
+    let budget = std::time::Duration::from_secs(2);
+    settings.retry = RetryPolicy {
+        max_elapsed: budget,
+        ..fast_retry()
+    };
+    let client = ApiClient::new(settings).expect("client");
+    let started = std::time::Instant::now();
+    let err = client
+        .get(&Method::Plans, &[])
+        .await
+        .expect_err("always 429");
+    let elapsed = started.elapsed();
+    // Without the pacer's waits in the budget, 12 attempts waited about 26 s here
+    // (50 ms doubling up to 5 s between them).
+    assert!(
+        elapsed <= budget + std::time::Duration::from_secs(1),
+        "gave up within the budget: {elapsed:?}"
+    );
+    match &err {
+        ApiError::Unavailable {
+            attempts, cause, ..
+        } => {
+            assert!(
+                (2..fast_retry().max_attempts).contains(attempts),
+                "the budget, not the attempt cap, ended it: {attempts} attempts"
+            );
+            assert!(cause.contains("429"), "cause names the status: {cause}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert_eq!(
+        server.handle.requests().get("plans"),
+        u64::from(match err {
+            ApiError::Unavailable { attempts, .. } => attempts,
+            _ => 0,
+        })
     );
     server.shutdown().await;
 }
