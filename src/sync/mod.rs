@@ -7,6 +7,7 @@
 //! next run completes the rest. After the streams, the report inputs (gateways,
 //! preferred currency, exchange rates) are refreshed.
 
+pub mod fx_rate;
 pub mod fx_windows;
 pub mod loader;
 pub mod report_inputs;

@@ -4,9 +4,9 @@
 
 use duckdb::{Connection, params};
 use futures::StreamExt;
-use rust_decimal::Decimal;
 use tracing::{info, warn};
 
+use super::fx_rate::rate_parts;
 use super::fx_windows::{FxWindow, find_windows};
 use crate::api::models::{PaymentMethodReport, RevenueReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
@@ -14,6 +14,7 @@ use crate::currency::Currency;
 use crate::load::LoadError;
 use crate::load::error::DbContext;
 use crate::load::merge::RUN_TS;
+use crate::money::Amount;
 
 /// Failure of one report-input step.
 #[derive(Debug, thiserror::Error)]
@@ -110,20 +111,6 @@ pub async fn refresh_preferred_currency(
     Ok(currency)
 }
 
-/// A rate as `fx_rates` stores it: its first 18 decimal places (truncated toward zero)
-/// and the next 18 as a fraction, so that `rate = head + tail * 1e-18` to 36 places
-/// (`sql/002_fx_rate_tail.sql`). Rounding to 18 places was not enough: 0.54 USD at
-/// 0.787037037037037037 GBP/USD is 0.42499999999999999998, which `formatted` rounds to
-/// £0.42 where the API says £0.43, and a JPY->BTC rate (1.02e-7) kept 11 digits.
-pub fn split_rate(rate: Decimal) -> (String, String) {
-    let head = rate.trunc_with_scale(18);
-    let tail = (rate - head)
-        .checked_mul(Decimal::from(1_000_000_000_000_000_000_i64))
-        .map(|t| t.trunc_with_scale(18))
-        .unwrap_or_default();
-    (head.normalize().to_string(), tail.normalize().to_string())
-}
-
 /// Reads the rate of every native currency into all 13 report currencies off `/revenue`
 /// (see [`super::fx_windows`]) and records them in `fx_rates` as source `api`.
 /// Returns the number of rates recorded.
@@ -140,28 +127,25 @@ pub async fn refresh_fx(
     let windows = find_windows(conn, bot_id)?;
     // One `/revenue` request per window and target currency, `in_flight` at a time, in
     // order: sequential, they cost a round trip each (91 of them for 7 currencies).
-    let asks: Vec<(&FxWindow, Decimal, Currency)> = windows
+    let asks: Vec<(&FxWindow, Currency)> = windows
         .iter()
-        .filter_map(|w| Some((w, w.native.to_decimal().filter(|d| !d.is_zero())?)))
-        .flat_map(|(w, native)| Currency::ALL.into_iter().map(move |t| (w, native, t)))
+        .filter(|w| w.native > Amount::ZERO)
+        .flat_map(|w| Currency::ALL.into_iter().map(move |t| (w, t)))
         .collect();
     let reports: Vec<Result<RevenueReport, ApiError>> = futures::stream::iter(&asks)
-        .map(|(w, _, target)| client.revenue(w.from, w.to, Some(*target)))
+        .map(|(w, target)| client.revenue(w.from, w.to, Some(*target)))
         .buffered(in_flight.max(1))
         .collect()
         .await;
-    let mut rates: Vec<(String, Currency, Decimal)> = Vec::new();
-    for ((window, native, target), report) in asks.iter().zip(reports) {
+    let mut rates: Vec<(String, Currency, (String, String))> = Vec::new();
+    for ((window, target), report) in asks.iter().zip(reports) {
         let report = report?;
         if report.figures.sales != window.sales {
             warn!(currency = %window.currency, target = %target, "FX window changed since the sync (sales {} vs {}); skipped", report.figures.sales, window.sales);
             continue;
         }
-        let Some(converted) = report.figures.revenue.to_decimal() else {
-            continue;
-        };
-        if let Some(rate) = converted.checked_div(*native) {
-            rates.push((window.currency.clone(), *target, rate));
+        if let Some(parts) = rate_parts(report.figures.revenue, window.native) {
+            rates.push((window.currency.clone(), *target, parts));
         }
     }
     if rates.is_empty() {
@@ -170,8 +154,7 @@ pub async fn refresh_fx(
     conn.execute_batch("BEGIN TRANSACTION")
         .during(|| "starting the fx transaction".into())?;
     let result = (|| -> Result<usize, LoadError> {
-        for (from, to, rate) in &rates {
-            let (head, tail) = split_rate(*rate);
+        for (from, to, (head, tail)) in &rates {
             conn.execute(
                 &format!(
                     "INSERT OR REPLACE INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, rate_tail, source) \
@@ -190,27 +173,4 @@ pub async fn refresh_fx(
         "exchange rates captured from /revenue"
     );
     Ok(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_rate;
-    use rust_decimal::Decimal;
-    use std::str::FromStr;
-
-    #[test]
-    fn rates_keep_36_places_in_two_parts() {
-        // 0.85 / 1.08 at rust_decimal's 28 places.
-        let r = Decimal::from_str("0.7870370370370370370370370370").unwrap_or_default();
-        assert_eq!(
-            split_rate(r),
-            ("0.787037037037037037".into(), "0.037037037".into())
-        );
-        assert_eq!(split_rate(Decimal::new(15, 1)), ("1.5".into(), "0".into()));
-        let tiny = Decimal::from_str("0.0000001021671826625386996904").unwrap_or_default();
-        assert_eq!(
-            split_rate(tiny),
-            ("0.000000102167182662".into(), "0.5386996904".into())
-        );
-    }
 }

@@ -659,3 +659,39 @@ async fn verify_passes_after_a_sync_fails_on_tampering_and_tolerates_newer_data(
     );
     server.shutdown().await;
 }
+
+/// At 100,000 orders a plan's BRL total lies exactly on a half-cent edge (1708744.725 in
+/// the simulator's data; the API rounds it up). Rates read off `/revenue`, whose revenue
+/// is rounded to 18 places, were right to about 20 digits, and the warehouse's total came
+/// out a hair below the edge: `,72` where the API says `,73`. Verify must find no
+/// difference there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_agrees_on_a_half_cent_edge_at_100k_orders() {
+    let server = start_sim(sim_options(100_000, 50_000)).await;
+    let client = client_for(&server);
+    let plans = api(
+        &client,
+        Method::PlansReport,
+        &[("currency", Currency::Brl.query_value())],
+    )
+    .await;
+    let on_edge: Vec<String> = plans
+        .as_array()
+        .expect("a list of plans")
+        .iter()
+        .map(|p| text_of(&p["revenue"]))
+        .filter(|r| {
+            r.split_once('.')
+                .is_some_and(|(_, f)| f.len() == 3 && f.ends_with('5'))
+        })
+        .collect();
+    assert!(
+        !on_edge.is_empty(),
+        "the data has a plan total on a half-cent edge: {plans}"
+    );
+    let dir = tempdir();
+    sync_once(&settings_for(&server, dir.path())).await;
+    let (code, text) = verify(&server.base_url(), dir.path(), "brl");
+    assert_eq!(code, Some(0), "verify on {on_edge:?}:\n{text}");
+    server.shutdown().await;
+}
