@@ -93,6 +93,7 @@ impl Pacer {
 
     /// Waits for this request's slot; returns how long it waited.
     pub async fn wait_turn(&self) -> Duration {
+        let now = Instant::now();
         let slot = {
             let mut state = match self.state.lock() {
                 Ok(s) => s,
@@ -101,12 +102,10 @@ impl Pacer {
             if state.interval.is_zero() {
                 return Duration::ZERO;
             }
-            let now = Instant::now();
             let slot = state.next_slot.map_or(now, |next| next.max(now));
             state.next_slot = Some(slot + state.interval);
             slot
         };
-        let now = Instant::now();
         tokio::time::sleep_until(slot).await;
         slot.saturating_duration_since(now)
     }
