@@ -171,10 +171,7 @@ pub fn merge(
             ),
             params![bot_id],
         )
-        .map_err(|source| LoadError::Db {
-            context: ctx("marking deleted partitions of"),
-            source,
-        })?;
+        .during(|| ctx("marking deleted partitions of"))?;
         deleted = conn
             .execute(
                 &format!(
@@ -214,10 +211,7 @@ pub fn merge(
         ),
         [],
     )
-    .map_err(|source| LoadError::Db {
-        context: ctx("marking partitions of"),
-        source,
-    })?;
+    .during(|| ctx("marking partitions of"))?;
 
     // 5. Upsert the changed rows (nothing else writes this table meanwhile, so whether
     //    a row existed at step 3 still holds).
