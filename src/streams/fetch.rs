@@ -158,7 +158,7 @@ pub async fn fetch_orders(
                         Err(e) => Err(e),
                     }
                 })
-                .buffer_unordered(pages_in_flight.max(1))
+                .buffer_unordered(pages_in_flight)
                 .collect()
                 .await;
         let mut rows = Vec::new();

@@ -295,7 +295,7 @@ async fn sync_bot(
                     conn,
                     bot_id,
                     run.at_micros,
-                    settings.pages_in_flight,
+                    settings.fx_requests_in_flight(),
                 )
                 .await?;
             }
@@ -414,7 +414,7 @@ impl Pass<'_> {
             client: self.client.clone(),
             on_rows: Box::new(move |rows| bar.set_rows(rows)),
         };
-        let (tx, rx) = mpsc::channel::<LoaderMsg>(self.bot.settings.pages_in_flight.max(1) * 2);
+        let (tx, rx) = mpsc::channel::<LoaderMsg>(self.bot.settings.pages_ahead_of_loader());
         let pages = self.bot.settings.pages_in_flight;
         let fetch = async {
             match orders {
@@ -750,7 +750,7 @@ async fn dry_run(
         for &stream in &settings.streams {
             let client = client.for_stream(stream.as_str());
             let bar = progress.stream(format!("{} {stream} (dry run)", bot.bot_id));
-            let (tx, mut rx) = mpsc::channel::<LoaderMsg>(settings.pages_in_flight.max(1) * 2);
+            let (tx, mut rx) = mpsc::channel::<LoaderMsg>(settings.pages_ahead_of_loader());
             let fetch = async {
                 match stream.table() {
                     None => {

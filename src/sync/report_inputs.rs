@@ -134,7 +134,7 @@ pub async fn refresh_fx(
         .collect();
     let reports: Vec<Result<RevenueReport, ApiError>> = futures::stream::iter(&asks)
         .map(|(w, target)| client.revenue(w.from, w.to, Some(*target)))
-        .buffered(in_flight.max(1))
+        .buffered(in_flight)
         .collect()
         .await;
     let mut rates: Vec<(String, Currency, (String, String))> = Vec::new();

@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod client;
 mod commands;
+mod config_table;
 mod crash;
 mod faults;
 mod interop;
