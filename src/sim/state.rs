@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::data::new_order;
 use super::faults::RateLimiter;
-use super::model::{OrderStatus, SimData};
+use rust_decimal::Decimal;
+
+use super::model::{Order, OrderStatus, SimData};
 use super::{FaultOptions, Quirks};
 
 /// What a response hook learns about the request it may rewrite.
@@ -224,6 +226,26 @@ impl SimState {
         removed
     }
 
+    /// Applies `change` to the order with this key; false if there is none.
+    pub fn edit_order(&self, order_key: &str, change: impl FnOnce(&mut Order)) -> bool {
+        let mut data = self.write();
+        match data.orders.iter_mut().find(|o| o.order_key == order_key) {
+            Some(order) => {
+                change(order);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the orders with these keys; returns how many there were.
+    pub fn remove_orders(&self, keys: &[String]) -> usize {
+        let mut data = self.write();
+        let before = data.orders.len();
+        data.orders.retain(|o| !keys.contains(&o.order_key));
+        before - data.orders.len()
+    }
+
     pub fn rename_plan(&self, plan_id: u64, name: &str) {
         let mut data = self.write();
         if let Some(plan) = data.plans.iter_mut().find(|p| p.plan_id == plan_id) {
@@ -287,6 +309,24 @@ impl SimHandle {
     pub fn refund(&self, n: usize) -> Vec<String> {
         self.state
             .change_status(n, OrderStatus::Completed, OrderStatus::Refunded)
+    }
+
+    /// Sets one order's status (its date stays); false if no order has this key.
+    pub fn set_order_status(&self, order_key: &str, status: OrderStatus) -> bool {
+        self.state
+            .edit_order(order_key, |o| o.order_status = status)
+    }
+
+    /// Sets one order's native amount (its currency stays); false if no order has this
+    /// key.
+    pub fn set_order_amount(&self, order_key: &str, amount: Decimal) -> bool {
+        self.state.edit_order(order_key, |o| o.amount = amount)
+    }
+
+    /// The orders with these keys disappear (`/orders/{key}` answers 404); returns how
+    /// many there were.
+    pub fn remove_orders(&self, keys: &[String]) -> usize {
+        self.state.remove_orders(keys)
     }
 
     /// Up to `n` random memberships disappear; returns `(member_id, plan_id, project_id)`.

@@ -10,6 +10,7 @@ mod commands;
 mod crash;
 mod faults;
 mod interop;
+mod reconcile;
 mod reports;
 mod schedule;
 mod secrets;

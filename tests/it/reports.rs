@@ -16,6 +16,7 @@ use serde_json::Value;
 use tgm_sync::api::{ApiClient, Method};
 use tgm_sync::currency::Currency;
 use tgm_sync::money::Amount;
+use tgm_sync::sim::Quirks;
 
 use crate::support::*;
 use crate::sync::sync_once;
@@ -224,9 +225,25 @@ fn month_start(year: i32, month: u32) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_report_in_every_currency_matches_the_simulator() {
+    every_report_in_every_currency(Quirks::default()).await;
+}
+
+/// The same with `revenue` summed in f64 as the real API does (`"398.60636332000007"`):
+/// the rates read off such revenue still make every report exact, and `verify` agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_report_in_every_currency_matches_an_api_summing_in_floating_point() {
+    every_report_in_every_currency(Quirks {
+        float_revenue: true,
+        ..Quirks::default()
+    })
+    .await;
+}
+
+async fn every_report_in_every_currency(quirks: Quirks) {
     // 15 plans: every plan currency the simulator knows (all 13), several twice.
     let mut options = sim_options(4000, 800);
     options.plans = 15;
+    options.quirks = quirks;
     let server = start_sim(options).await;
     let dir = tempdir();
     let settings = settings_for(&server, dir.path());
@@ -346,7 +363,53 @@ async fn every_report_in_every_currency_matches_the_simulator() {
         problems.join("\n")
     );
     drop(conn);
+    if quirks.float_revenue {
+        assert_float_residue(&server, &client).await;
+        let (code, text) = verify(&server.base_url(), dir.path(), "all");
+        assert_eq!(
+            code,
+            Some(0),
+            "verify --currency all on float revenue:\n{text}"
+        );
+        assert!(verdict_lines(&text, "DIFFERS").is_empty(), "{text}");
+    }
     server.shutdown().await;
+}
+
+/// The float quirk really sends residue: all-time `/revenue` in some currency differs
+/// from the exact figure (the simulator with the quirk off) in its last digits only, and
+/// `formatted` does not differ at all.
+async fn assert_float_residue(server: &tgm_sync::sim::SimServer, client: &ApiClient) {
+    let all_time = |c: Currency| {
+        vec![
+            ("from", "0".to_string()),
+            ("to", (now() + DAY).to_string()),
+            ("currency", c.query_value()),
+        ]
+    };
+    let mut floats = Vec::new();
+    for c in Currency::ALL {
+        floats.push(api(client, Method::Revenue, &all_time(c)).await);
+    }
+    server.handle.set_quirks(Quirks::default());
+    let mut residues = Vec::new();
+    for (c, float) in Currency::ALL.into_iter().zip(&floats) {
+        let exact = api(client, Method::Revenue, &all_time(c)).await;
+        assert_eq!(float["formatted"], exact["formatted"], "{c}: formatted");
+        let (f, e) = (text_of(&float["revenue"]), text_of(&exact["revenue"]));
+        let (x, y) = (dec(&f), dec(&e));
+        assert!(
+            (x - y).abs() <= y.abs() * Decimal::new(1, 12),
+            "{c}: float {f} is the exact {e} to 12 digits"
+        );
+        if f != e {
+            residues.push(format!("{c}: {f} (exact {e})"));
+        }
+    }
+    assert!(
+        !residues.is_empty(),
+        "the float quirk changed no revenue: {floats:?}"
+    );
 }
 
 /// `tgm-sync report ...` against the warehouse in `dir`.
