@@ -760,7 +760,7 @@ async fn dry_run(
                 let mut figures = StreamFigures::default();
                 while let Some(msg) = rx.recv().await {
                     match msg {
-                        LoaderMsg::Page(rows) | LoaderMsg::Refetched(rows) => {
+                        LoaderMsg::Page(rows) | LoaderMsg::Refetched { rows, .. } => {
                             for row in rows {
                                 figures.rows_read += 1;
                                 if !row_parses(stream, row) {

@@ -121,9 +121,10 @@ pub async fn old_sales_differ(
         return Ok(None);
     };
     let mut expected = 0.0;
-    // Relative error the converted sum may carry, in units of EPSILON: the API's float
-    // sum (`sales + 8`), each rate's window (the same bound), our own f64 arithmetic.
-    let mut slack = (api.sales.max(0) as f64) + 8.0 + 2.0 * by_currency.len() as f64;
+    // Relative error the comparison may carry: the API's float sum (`sales + 8` units of
+    // EPSILON), our own f64 arithmetic (2 per currency), and each rate's: its window's
+    // float sum, plus its window's revenue rounded to 18 places.
+    let mut relative = (api.sales.max(0) as f64 + 8.0 + 2.0 * by_currency.len() as f64) * EPSILON;
     let windows = if by_currency.iter().any(|c| c.currency != Some(target)) {
         find_windows(conn, bot_id)?
     } else {
@@ -166,12 +167,17 @@ pub async fn old_sales_differ(
                 }));
             }
         }
-        expected += native * to_f64(report.figures.revenue) / to_f64(window.native);
-        slack += window.sales as f64 + 8.0;
+        let window_revenue = to_f64(report.figures.revenue);
+        if window_revenue.is_nan() || window_revenue <= 0.0 {
+            // No rate to be had from it: the count is all there is to compare.
+            return Ok(None);
+        }
+        expected += native * window_revenue / to_f64(window.native);
+        relative += (window.sales as f64 + 8.0) * EPSILON + 1e-18 / window_revenue.abs();
     }
     let got = to_f64(api.revenue);
     let tolerance =
-        slack * EPSILON * got.abs().max(expected.abs()) + 1e-18 * (by_currency.len() as f64 + 1.0);
+        relative * got.abs().max(expected.abs()) + 1e-18 * (by_currency.len() as f64 + 1.0);
     if (got - expected).abs() > tolerance {
         return Ok(Some(OldSalesDiffer::Revenue {
             currency: target.code().to_string(),
