@@ -68,7 +68,7 @@ fn significant_digits(mut units: u128) -> u32 {
     if units == 0 {
         return 0;
     }
-    while units % 10 == 0 {
+    while units.is_multiple_of(10) {
         units /= 10;
     }
     units.ilog10() + 1
