@@ -83,7 +83,7 @@ pub async fn fetch_all(
 }
 
 /// More than half of the re-fetched orders answered 404.
-pub fn most_not_found(not_found: u64, asked: u64) -> bool {
+fn most_not_found(not_found: u64, asked: u64) -> bool {
     not_found > 0 && not_found * 2 > asked
 }
 
