@@ -200,7 +200,7 @@ async fn the_binary_runs_on_the_clock_it_is_given() {
     let conn = duckdb::Connection::open(dir.path().join("warehouse.duckdb")).expect("opens");
     let (started, finished): (i64, i64) = conn
         .query_row(
-            "SELECT epoch(started_at::TIMESTAMP)::BIGINT, epoch(finished_at::TIMESTAMP)::BIGINT \
+            "SELECT floor(epoch(started_at::TIMESTAMP))::BIGINT, floor(epoch(finished_at::TIMESTAMP))::BIGINT \
              FROM _sync_runs",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
