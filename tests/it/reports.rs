@@ -791,3 +791,57 @@ async fn verify_agrees_on_a_half_cent_edge_at_100k_orders() {
     }
     server.shutdown().await;
 }
+
+/// Half-cent edges under float revenue: the API sums in f64 (`"398.60636332000007"`), so
+/// the rates read off its `/revenue` windows come from figures right to 15-17 digits, and
+/// the quotient lands a hair above or below the rate. The rate search takes the simplest
+/// fraction within the f64 sum's error, so each edge total stays on its edge and rounds
+/// as the API's exact total does: 5.454 USD is 29.795 BRL, 491.75 USD is 737.625 AUD,
+/// 0.54 USD is 0.425 GBP, 12.31 EUR is 0.000203115 BTC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_cent_edges_verify_under_float_revenue() {
+    let mut options = sim_options(3_000, 500);
+    options.plans = 13; // sales in many currencies: rate windows of every kind
+    options.quirks = Quirks {
+        float_revenue: true,
+        ..Quirks::default()
+    };
+    let server = start_sim(options).await;
+    let handle = server.handle();
+    let edges = [
+        ("Edge BRL", "5.454", Currency::Usd, Currency::Brl, 10),
+        ("Edge AUD", "491.75", Currency::Usd, Currency::Aud, 20),
+        ("Edge GBP", "0.54", Currency::Usd, Currency::Gbp, 30),
+        ("Edge BTC", "12.31", Currency::Eur, Currency::Btc, 40),
+    ];
+    for (name, price, native, target, days_ago) in edges {
+        let amount = dec(price);
+        let plan_id = handle.add_plan(name, amount, native);
+        handle.add_sale(plan_id, amount, native, now() - days_ago * DAY);
+        // The exact total, from the rate table: one digit past the minor unit, a 5.
+        let exact = amount * tgm_sync::sim::rates::rate_per_eur(target)
+            / tgm_sync::sim::rates::rate_per_eur(native);
+        let text = exact.normalize().to_string();
+        let places = if target == Currency::Btc { 9 } else { 3 };
+        assert!(
+            text.split_once('.')
+                .is_some_and(|(_, f)| f.len() == places && f.ends_with('5')),
+            "{price} {native} is {text} {target}: not on an edge"
+        );
+    }
+    let dir = tempdir();
+    sync_once(&settings_for(&server, dir.path())).await;
+    for (_, _, _, target, _) in edges {
+        let (code, text) = verify(
+            &server.base_url(),
+            dir.path(),
+            target.query_value().as_str(),
+        );
+        assert_eq!(
+            code,
+            Some(0),
+            "verify in {target} under float revenue:\n{text}"
+        );
+    }
+    server.shutdown().await;
+}
