@@ -144,7 +144,8 @@ pub async fn refresh_fx(
             warn!(currency = %window.currency, target = %target, "FX window changed since the sync (sales {} vs {}); skipped", report.figures.sales, window.sales);
             continue;
         }
-        if let Some(parts) = rate_parts(report.figures.revenue, window.native) {
+        if let Some(parts) = rate_parts(report.figures.revenue, window.native, report.figures.sales)
+        {
             rates.push((window.currency.clone(), *target, parts));
         }
     }

@@ -11,6 +11,7 @@ mod config_table;
 mod crash;
 mod faults;
 mod interop;
+mod reconcile;
 mod reports;
 mod schedule;
 mod secrets;
