@@ -233,9 +233,9 @@ settings! {
     full_scan_max_age_days: f64, env "TGM_FULL_SCAN_MAX_AGE_DAYS", value "DAYS",
         default "7" => 7.0,
         check |d: &f64| d.is_finite() && (0.0..=3650.0).contains(d), "expected a number of days from 0 to 3650";
-    /// old PENDING orders re-fetched by key per run, at most
+    /// old PENDING orders re-read by key per run, least recently re-read first
     pending_refetch_limit: usize, env "TGM_PENDING_REFETCH_LIMIT", value "N",
-        default "200" => 200;
+        default "50" => 50;
     /// rows per Arrow batch appended to DuckDB (100–1000000)
     batch_rows: usize, env "TGM_BATCH_ROWS", value "N",
         default "20000" => 20_000,

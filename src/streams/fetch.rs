@@ -106,6 +106,9 @@ pub struct OrdersPlan {
     pub pending_keys: Vec<String>,
     /// Pages the incremental pass is expected to need (no requests beyond, unless needed).
     pub expected_pages: Option<u64>,
+    /// `false`: no `/orders` pages, only the pending keys (the re-read pass that follows
+    /// a reconciliation of the older sales finding no difference).
+    pub list: bool,
 }
 
 /// Orders newest-first: all of them on a full scan; otherwise until a whole page is older
@@ -129,6 +132,9 @@ pub async fn fetch_orders(
         },
     );
     let mut newest: Option<i64> = None;
+    if !plan.list {
+        pager.stop();
+    }
     while let Some(page) = pager.next_page().await {
         let rows = page?.rows;
         let dates: Vec<Option<i64>> = rows.iter().map(order_date).collect();

@@ -31,13 +31,48 @@ const MAX_DENOMINATOR: u128 = 100_000_000;
 pub fn rate_parts(revenue: Amount, native: Amount, sales: i64) -> Option<(String, String)> {
     let r = u128::try_from(revenue.scaled()).ok()?;
     let n = u128::try_from(native.scaled()).ok().filter(|n| *n > 0)?;
-    let slack = revenue_slack(revenue, sales);
-    let (p, q) = simplest_fraction(r, n, slack).unwrap_or((r, n));
+    let (p, q) = rate_fraction(revenue, native, sales).unwrap_or((r, n));
     expand_36(p, q).or_else(|| {
         // Only for natives past 3.4e19, where the remainder would overflow.
         let rate = revenue.to_decimal()?.checked_div(native.to_decimal()?)?;
         Some(split_rate(rate))
     })
+}
+
+/// The rate `revenue / native` as the simplest fraction the revenue allows (see
+/// [`rate_parts`]), in lowest terms; `None` when there is none (the rate is then only
+/// the quotient, which another rate must not be multiplied by).
+pub fn rate_fraction(revenue: Amount, native: Amount, sales: i64) -> Option<(u128, u128)> {
+    let r = u128::try_from(revenue.scaled()).ok()?;
+    let n = u128::try_from(native.scaled()).ok().filter(|n| *n > 0)?;
+    simplest_fraction(r, n, revenue_slack(revenue, sales))
+}
+
+/// Two rates chained, `a` then `b` (C → P → T), as one fraction in lowest terms: exact,
+/// since both are. `None` if the product overflows.
+pub fn compose(a: (u128, u128), b: (u128, u128)) -> Option<(u128, u128)> {
+    // Cross-reduce first, so the products stay as small as the result.
+    let g1 = gcd(a.0, b.1).max(1);
+    let g2 = gcd(b.0, a.1).max(1);
+    let p = (a.0 / g1).checked_mul(b.0 / g2)?;
+    let q = (a.1 / g2).checked_mul(b.1 / g1)?;
+    (q > 0).then_some((p, q))
+}
+
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// A fraction as `fx_rates` stores it (see [`rate_parts`]); `None` if `q` is 0 or the
+/// long division would overflow.
+pub fn fraction_parts(p: u128, q: u128) -> Option<(String, String)> {
+    if q == 0 {
+        return None;
+    }
+    expand_36(p, q)
 }
 
 /// Significant digits an f64 prints with at most (its shortest round-trip decimal).
@@ -281,6 +316,41 @@ mod tests {
         assert_eq!(
             rate_parts(amount("1234.5678901234567"), amount("1000"), 1),
             parts("1.2345678901234567", "0")
+        );
+    }
+
+    #[test]
+    fn chained_fractions_give_the_direct_rate_to_36_places() {
+        // A rate table per EUR: USD 1.08, BRL 5.9, JPY 161.5. USD → JPY → BRL must be the
+        // USD → BRL rate the API converts with, 5.9/1.08 = 295/54.
+        let usd_jpy = rate_fraction(amount("1615"), amount("10.8"), 1);
+        assert_eq!(usd_jpy, Some((8075, 54)), "16150/108 in lowest terms");
+        let jpy_brl = rate_fraction(amount("5.9"), amount("161.5"), 1);
+        assert_eq!(jpy_brl, Some((59, 1615)));
+        let (Some(a), Some(b)) = (usd_jpy, jpy_brl) else {
+            panic!("both legs are fractions");
+        };
+        let chained = compose(a, b).expect("no overflow");
+        assert_eq!(chained, (295, 54));
+        assert_eq!(
+            fraction_parts(chained.0, chained.1),
+            parts("5.462962962962962962", "0.962962962962962962")
+        );
+        // The same as reading USD → BRL directly.
+        assert_eq!(
+            fraction_parts(chained.0, chained.1),
+            rate_parts(amount("5462.962962962962962963"), amount("1000"), 1)
+        );
+        assert_eq!(compose((3, 4), (0, 1)), Some((0, 1)));
+        assert_eq!(compose((u128::MAX, 1), (3, 1)), None);
+        assert_eq!(fraction_parts(1, 0), None);
+    }
+
+    #[test]
+    fn a_quotient_is_no_fraction_to_chain() {
+        assert_eq!(
+            rate_fraction(amount("1234.567891234567891"), amount("1000"), 1),
+            None
         );
     }
 

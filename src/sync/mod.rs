@@ -12,6 +12,7 @@ pub mod fx_windows;
 pub mod loader;
 pub mod reconcile;
 pub mod report_inputs;
+pub mod revenue_memo;
 
 use std::time::Instant;
 
@@ -37,6 +38,7 @@ use crate::streams::{StreamName, TableStream};
 
 use loader::{LoaderCtx, LoaderError, load_stream};
 use reconcile::{ReconcileError, old_sales_differ};
+use revenue_memo::RevenueMemo;
 
 /// Choices of one invocation of `tgm-sync sync`.
 #[derive(Debug, Clone, Default)]
@@ -204,6 +206,8 @@ struct BotRun<'a> {
     bot_id: i64,
     run: RunStamp,
     progress: &'a Progress,
+    /// `/revenue` answers the reconciliation and the exchange-rate capture share.
+    revenue: &'a RevenueMemo,
 }
 
 async fn sync_bot(
@@ -216,6 +220,7 @@ async fn sync_bot(
 ) -> Result<BotOutcome, SyncError> {
     let client = client_for(settings, bot)?;
     let bot_id = bot.bot_id as i64;
+    let revenue = RevenueMemo::default();
     let ctx = BotRun {
         settings,
         options,
@@ -223,6 +228,7 @@ async fn sync_bot(
         bot_id,
         run,
         progress,
+        revenue: &revenue,
     };
     // Dimensions first (plans, projects, coupons, payment methods), then the streams that
     // refer to them: the orders stream checks whether a plan it names was renamed.
@@ -298,6 +304,7 @@ async fn sync_bot(
                     bot_id,
                     run.at_micros,
                     settings.fx_requests_in_flight(),
+                    &revenue,
                 )
                 .await?;
             }
@@ -465,12 +472,20 @@ async fn sync_orders(
 ) -> Result<StreamFigures, StreamFailure> {
     let plan = orders_plan(pass.bot, previous).map_err(fail_load)?;
     let cutoff = plan.cutoff;
-    let mut figures = pass.run(previous, Some(plan)).await?;
+    let figures = pass.run(previous, Some(plan)).await?;
     let Some(cutoff) = cutoff else {
         return Ok(figures);
     };
     let conn = pass.bot.warehouse.conn();
-    let differ = match old_sales_differ(pass.client, conn, pass.bot.bot_id, cutoff).await {
+    let differ = match old_sales_differ(
+        pass.client,
+        conn,
+        pass.bot.bot_id,
+        cutoff,
+        pass.bot.revenue,
+    )
+    .await
+    {
         Ok(differ) => differ,
         // A warehouse that cannot be read is no evidence of a difference: the stream fails.
         Err(ReconcileError::Load(e)) => return Err(fail_load(e)),
@@ -489,7 +504,27 @@ async fn sync_orders(
         }
     };
     let Some(difference) = differ else {
-        return Ok(figures);
+        // No old sale appeared or vanished (a late completion moves the count or the
+        // revenue): only non-sale statuses of old PENDING orders can be stale. A budget
+        // of them is re-read, in rotation.
+        let budget = pass.bot.settings.orders.pending_refetch_limit;
+        let keys = pending_due(conn, pass.bot.bot_id, cutoff, budget).map_err(fail_load)?;
+        if keys.is_empty() {
+            return Ok(figures);
+        }
+        let previous =
+            read_state(conn, pass.bot.bot_id, StreamName::Orders.as_str()).map_err(fail_load)?;
+        let reread = OrdersPlan {
+            full_scan: false,
+            cutoff: Some(cutoff),
+            pending_keys: keys.clone(),
+            expected_pages: Some(0),
+            list: false,
+        };
+        let second = pass.run(previous, Some(reread)).await?;
+        record_pending_checks(conn, pass.bot.bot_id, &keys, pass.bot.run.at_micros)
+            .map_err(fail_load)?;
+        return add_pass(pass, figures, second);
     };
     info!(
         "sales before the lookback window differ from the API ({difference}): running a full scan of orders"
@@ -501,17 +536,28 @@ async fn sync_orders(
         cutoff: None,
         pending_keys: Vec::new(),
         expected_pages: None,
+        list: true,
     };
     let second = pass.run(previous, Some(full)).await?;
+    add_pass(pass, figures, second)
+}
+
+/// The orders stream's figures over its two passes in this run, recorded.
+fn add_pass(
+    pass: &Pass<'_>,
+    mut figures: StreamFigures,
+    second: StreamFigures,
+) -> Result<StreamFigures, StreamFailure> {
     figures.rows_read += second.rows_read;
     figures.rows_written += second.rows_written;
     figures.rows_deleted += second.rows_deleted;
     figures.rows_rejected += second.rows_rejected;
+    figures.refetch_not_found += second.refetch_not_found;
     figures.requests = second.requests;
     figures.retries = second.retries;
     figures.status = second.status;
     record_stream(
-        conn,
+        pass.bot.warehouse.conn(),
         pass.bot.run.run_id,
         pass.bot.bot_id,
         "orders",
@@ -568,6 +614,7 @@ fn orders_plan(bot: &BotRun<'_>, previous: StreamState) -> Result<OrdersPlan, Lo
         cutoff: None,
         pending_keys: Vec::new(),
         expected_pages: None,
+        list: true,
     };
     let max_age_micros = settings.orders.full_scan_max_age.as_micros() as i64;
     let due = match previous.last_full_scan_micros {
@@ -606,37 +653,73 @@ fn orders_plan(bot: &BotRun<'_>, previous: StreamState) -> Result<OrdersPlan, Lo
         )
         .during(|| "counting orders in the lookback window".into())?;
     let limit = catalog::ORDERS_FETCH.page_limit.unwrap_or(100);
-    let pending_keys = pending_before(conn, bot_id, cutoff, settings.orders.pending_refetch_limit)?;
+    // Old PENDING orders are re-read after the reconciliation, not here (see
+    // `sync_orders`).
     Ok(OrdersPlan {
         full_scan: false,
         cutoff: Some(cutoff),
-        pending_keys,
+        pending_keys: Vec::new(),
         expected_pages: Some(crate::api::pager::pages_to_pass(
             in_window.max(0) as u64,
             limit,
         )),
+        list: true,
     })
 }
 
-fn pending_before(
+/// The old PENDING orders (before `cutoff`) to re-read this run: `budget` of them, least
+/// recently re-read first (never re-read counts as oldest), newest orders first among
+/// equals. Each run moves the ones it re-read to the back, so every old PENDING order is
+/// re-read within ⌈old PENDING orders / budget⌉ runs.
+fn pending_due(
     conn: &Connection,
     bot_id: i64,
     cutoff: i64,
-    limit: usize,
+    budget: usize,
 ) -> Result<Vec<String>, LoadError> {
+    let context = || "listing pending orders to re-read".to_string();
     let mut stmt = conn
         .prepare(
-            "SELECT order_key FROM orders WHERE bot_id = ? AND order_status = 'PENDING' \
-             AND _deleted_at IS NULL AND order_date < to_timestamp(?) ORDER BY order_date DESC LIMIT ?",
+            "SELECT o.order_key FROM orders o LEFT JOIN _pending_checks c                ON c.bot_id = o.bot_id AND c.order_key = o.order_key              WHERE o.bot_id = ? AND o.order_status = 'PENDING' AND o._deleted_at IS NULL                AND o.order_date < to_timestamp(?)              ORDER BY c.checked_at ASC NULLS FIRST, o.order_date DESC, o.order_key LIMIT ?",
         )
-        .during(|| "listing pending orders".into())?;
+        .during(context)?;
     let rows = stmt
-        .query_map(duckdb::params![bot_id, cutoff, limit as i64], |r| {
+        .query_map(duckdb::params![bot_id, cutoff, budget as i64], |r| {
             r.get::<_, String>(0)
         })
-        .during(|| "listing pending orders".into())?;
-    rows.collect::<Result<Vec<_>, _>>()
-        .during(|| "listing pending orders".into())
+        .during(context)?;
+    rows.collect::<Result<Vec<_>, _>>().during(context)
+}
+
+/// Marks `keys` as re-read by this run.
+fn record_pending_checks(
+    conn: &Connection,
+    bot_id: i64,
+    keys: &[String],
+    at_micros: i64,
+) -> Result<(), LoadError> {
+    let context = || "recording re-read pending orders".to_string();
+    conn.execute_batch("BEGIN TRANSACTION").during(context)?;
+    let result = (|| -> Result<(), LoadError> {
+        let mut stmt = conn
+            .prepare(&format!(
+                "INSERT OR REPLACE INTO _pending_checks (bot_id, order_key, checked_at) \
+                 VALUES (?, ?, {RUN_TS})"
+            ))
+            .during(context)?;
+        for key in keys {
+            stmt.execute(duckdb::params![bot_id, key, at_micros])
+                .during(context)?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").during(context),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
 }
 
 /// `/users/count`: one snapshot row per run, with the stream's state and figures.
@@ -741,6 +824,7 @@ async fn dry_run(
                             cutoff: None,
                             pending_keys: Vec::new(),
                             expected_pages: None,
+                            list: true,
                         };
                         fetch_orders(
                             &client,

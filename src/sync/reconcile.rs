@@ -16,6 +16,7 @@ use std::fmt;
 use duckdb::{Connection, params};
 
 use super::fx_windows::find_windows;
+use super::revenue_memo::RevenueMemo;
 use crate::api::{ApiClient, ApiError};
 use crate::currency::Currency;
 use crate::load::LoadError;
@@ -97,6 +98,7 @@ pub async fn old_sales_differ(
     conn: &Connection,
     bot_id: i64,
     cutoff: i64,
+    memo: &RevenueMemo,
 ) -> Result<Option<OldSalesDiffer>, ReconcileError> {
     let boundary = boundary_after(conn, bot_id, cutoff)?;
     let by_currency = native_sales(conn, bot_id, boundary)?;
@@ -120,6 +122,9 @@ pub async fn old_sales_differ(
     let Some(target) = target else {
         return Ok(None);
     };
+    // The exchange-rate capture chains its rates through this currency, so the window
+    // reads below serve it as well.
+    memo.suggest_pivot(target);
     let mut expected = 0.0;
     // Relative error the comparison may carry: the API's float sum (`sales + 8` units of
     // EPSILON), our own f64 arithmetic (2 per currency), and each rate's: its window's
@@ -144,7 +149,9 @@ pub async fn old_sales_differ(
             // No window clear of other currencies: no rate to convert with.
             return Ok(None);
         };
-        let report = client.revenue(window.from, window.to, Some(target)).await?;
+        let report = memo
+            .revenue(client, window.from, window.to, Some(target))
+            .await?;
         if report.figures.sales != window.sales {
             return Ok(Some(OldSalesDiffer::RateWindow {
                 currency: code.to_string(),

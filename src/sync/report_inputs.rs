@@ -6,8 +6,11 @@ use duckdb::{Connection, params};
 use futures::StreamExt;
 use tracing::{info, warn};
 
-use super::fx_rate::rate_parts;
+use std::collections::BTreeMap;
+
+use super::fx_rate::{compose, fraction_parts, rate_fraction, rate_parts};
 use super::fx_windows::{FxWindow, find_windows};
+use super::revenue_memo::RevenueMemo;
 use crate::api::models::{PaymentMethodReport, RevenueReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
 use crate::currency::Currency;
@@ -111,51 +114,60 @@ pub async fn refresh_preferred_currency(
     Ok(currency)
 }
 
-/// Reads the rate of every native currency into all 13 report currencies off `/revenue`
-/// (see [`super::fx_windows`]) and records them in `fx_rates` as source `api`.
-/// Returns the number of rates recorded.
+/// Reads the rate of every native currency C into the 13 report currencies off
+/// `/revenue` (windows: [`super::fx_windows`]) and records them in `fx_rates` as source
+/// `api`. Returns the number of rates recorded.
+///
+/// Through a pivot P (the currency the reconciliation converted into, else the native
+/// currency whose window has the most sales): C → P once per other native currency and
+/// P → T once per report currency, and C → T = (C → P) × (P → T), exact when both legs
+/// are fractions ([`super::fx_rate::rate_fraction`]); a pair with a leg that is not is
+/// asked directly. With n native currencies that is n − 1 + 12 requests instead of
+/// 13·n; identity pairs are not stored (`fx_effective` ignores them). Answers the
+/// reconciliation already has come from `memo`.
 pub async fn refresh_fx(
     client: &ApiClient,
     conn: &Connection,
     bot_id: i64,
     at_micros: i64,
     in_flight: usize,
+    memo: &RevenueMemo,
 ) -> Result<usize, InputsError> {
     if client.api_version() == ApiVersion::Legacy {
         return Ok(0);
     }
-    let windows = find_windows(conn, bot_id)?;
-    // One `/revenue` request per window and target currency, `in_flight` at a time, in
-    // order: sequential, they cost a round trip each (91 of them for 7 currencies).
-    let asks: Vec<(&FxWindow, Currency)> = windows
-        .iter()
+    let windows: Vec<FxWindow> = find_windows(conn, bot_id)?
+        .into_iter()
         .filter(|w| w.native > Amount::ZERO)
-        .flat_map(|w| Currency::ALL.into_iter().map(move |t| (w, t)))
         .collect();
-    let reports: Vec<Result<RevenueReport, ApiError>> = futures::stream::iter(&asks)
-        .map(|(w, target)| client.revenue(w.from, w.to, Some(*target)))
-        .buffered(in_flight)
-        .collect()
-        .await;
-    let mut rates: Vec<(String, Currency, (String, String))> = Vec::new();
-    for ((window, target), report) in asks.iter().zip(reports) {
-        let report = report?;
-        if report.figures.sales != window.sales {
-            warn!(currency = %window.currency, target = %target, "FX window changed since the sync (sales {} vs {}); skipped", report.figures.sales, window.sales);
-            continue;
-        }
-        if let Some(parts) = rate_parts(report.figures.revenue, window.native, report.figures.sales)
-        {
-            rates.push((window.currency.clone(), *target, parts));
-        }
+    let plan = FxPlan::new(&windows, memo.pivot());
+    let first = ask_all(client, memo, in_flight, plan.first_asks()).await?;
+    let mut rates = Rates::default();
+    for read in &first {
+        rates.record(read);
     }
-    if rates.is_empty() {
+    // Pairs the legs could not give exactly: asked directly.
+    let missing = plan.missing(&rates);
+    let second = ask_all(client, memo, in_flight, missing).await?;
+    for read in &second {
+        rates.record(read);
+    }
+    let composed = plan.composed(&rates);
+    let requests = first.len() + second.len();
+    let stored: Vec<(String, Currency, (String, String))> = rates
+        .direct
+        .into_iter()
+        .filter(|((from, to), _)| from != to.code())
+        .map(|((from, to), parts)| (from, to, parts))
+        .chain(composed)
+        .collect();
+    if stored.is_empty() {
         return Ok(0);
     }
     conn.execute_batch("BEGIN TRANSACTION")
         .during(|| "starting the fx transaction".into())?;
     let result = (|| -> Result<usize, LoadError> {
-        for (from, to, (head, tail)) in &rates {
+        for (from, to, (head, tail)) in &stored {
             conn.execute(
                 &format!(
                     "INSERT OR REPLACE INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, rate_tail, source) \
@@ -165,13 +177,156 @@ pub async fn refresh_fx(
             )
             .during(|| "recording exchange rates".into())?;
         }
-        Ok(rates.len())
+        Ok(stored.len())
     })();
     let n = finish(conn, result, "exchange rates")?;
     info!(
         rates = n,
         windows = windows.len(),
+        pivot = plan.pivot.map(|p| p.code()).unwrap_or("none"),
+        requests,
         "exchange rates captured from /revenue"
     );
     Ok(n)
+}
+
+/// One `/revenue` read for a rate: `window` in `target`.
+struct FxRead<'a> {
+    window: &'a FxWindow,
+    target: Currency,
+    report: RevenueReport,
+}
+
+async fn ask_all<'a>(
+    client: &ApiClient,
+    memo: &RevenueMemo,
+    in_flight: usize,
+    asks: Vec<(&'a FxWindow, Currency)>,
+) -> Result<Vec<FxRead<'a>>, ApiError> {
+    futures::stream::iter(asks)
+        .map(|(window, target)| async move {
+            let report = memo
+                .revenue(client, window.from, window.to, Some(target))
+                .await?;
+            Ok(FxRead {
+                window,
+                target,
+                report,
+            })
+        })
+        .buffered(in_flight.max(1))
+        .collect::<Vec<Result<FxRead<'a>, ApiError>>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// Rates read so far: as stored (`direct`), and as exact fractions where they are.
+#[derive(Default)]
+struct Rates {
+    direct: BTreeMap<(String, Currency), (String, String)>,
+    fractions: BTreeMap<(String, Currency), (u128, u128)>,
+}
+
+impl Rates {
+    fn record(&mut self, read: &FxRead<'_>) {
+        let (window, figures) = (read.window, &read.report.figures);
+        if figures.sales != window.sales {
+            warn!(currency = %window.currency, target = %read.target, "FX window changed since the sync (sales {} vs {}); skipped", figures.sales, window.sales);
+            return;
+        }
+        let key = (window.currency.clone(), read.target);
+        if let Some(fraction) = rate_fraction(figures.revenue, window.native, figures.sales) {
+            self.fractions.insert(key.clone(), fraction);
+        }
+        if let Some(parts) = rate_parts(figures.revenue, window.native, figures.sales) {
+            self.direct.insert(key, parts);
+        }
+    }
+}
+
+/// Which pairs to read, and which to chain through the pivot.
+struct FxPlan<'a> {
+    windows: &'a [FxWindow],
+    pivot: Option<Currency>,
+}
+
+impl<'a> FxPlan<'a> {
+    fn new(windows: &'a [FxWindow], suggested: Option<Currency>) -> FxPlan<'a> {
+        let has_window = |c: Currency| windows.iter().any(|w| w.currency == c.code());
+        let pivot = suggested.filter(|c| has_window(*c)).or_else(|| {
+            windows
+                .iter()
+                .filter_map(|w| Some((w, w.currency.parse::<Currency>().ok()?)))
+                .max_by(|(a, _), (b, _)| (a.sales, &b.currency).cmp(&(b.sales, &a.currency)))
+                .map(|(_, c)| c)
+        });
+        FxPlan { windows, pivot }
+    }
+
+    fn pivot_window(&self) -> Option<&'a FxWindow> {
+        let pivot = self.pivot?;
+        self.windows.iter().find(|w| w.currency == pivot.code())
+    }
+
+    /// C → P for every other C, P → T for every T ≠ P; with no pivot, every pair.
+    fn first_asks(&self) -> Vec<(&'a FxWindow, Currency)> {
+        let (Some(pivot), Some(pivot_window)) = (self.pivot, self.pivot_window()) else {
+            return self.every_pair(|_, _| true);
+        };
+        let mut asks: Vec<(&'a FxWindow, Currency)> = self
+            .windows
+            .iter()
+            .filter(|w| w.currency != pivot.code())
+            .map(|w| (w, pivot))
+            .collect();
+        asks.extend(
+            Currency::ALL
+                .into_iter()
+                .filter(|t| *t != pivot)
+                .map(|t| (pivot_window, t)),
+        );
+        asks
+    }
+
+    /// Pairs C → T (C ≠ T) with no direct read and no exact chain through the pivot.
+    fn missing(&self, rates: &Rates) -> Vec<(&'a FxWindow, Currency)> {
+        self.every_pair(|w, t| {
+            let key = (w.currency.clone(), t);
+            !rates.direct.contains_key(&key) && self.chain(rates, &w.currency, t).is_none()
+        })
+    }
+
+    fn every_pair(
+        &self,
+        wanted: impl Fn(&FxWindow, Currency) -> bool,
+    ) -> Vec<(&'a FxWindow, Currency)> {
+        self.windows
+            .iter()
+            .flat_map(|w| Currency::ALL.into_iter().map(move |t| (w, t)))
+            .filter(|(w, t)| w.currency != t.code() && wanted(w, *t))
+            .collect()
+    }
+
+    /// C → P → T as one exact fraction, if both legs are fractions.
+    fn chain(&self, rates: &Rates, from: &str, to: Currency) -> Option<(u128, u128)> {
+        let pivot = self.pivot?;
+        if from == pivot.code() || to == pivot {
+            return None;
+        }
+        let leg_in = rates.fractions.get(&(from.to_string(), pivot))?;
+        let leg_out = rates.fractions.get(&(pivot.code().to_string(), to))?;
+        compose(*leg_in, *leg_out)
+    }
+
+    /// The chained rates of every pair not read directly.
+    fn composed(&self, rates: &Rates) -> Vec<(String, Currency, (String, String))> {
+        self.every_pair(|w, t| !rates.direct.contains_key(&(w.currency.clone(), t)))
+            .into_iter()
+            .filter_map(|(w, t)| {
+                let (p, q) = self.chain(rates, &w.currency, t)?;
+                Some((w.currency.clone(), t, fraction_parts(p, q)?))
+            })
+            .collect()
+    }
 }

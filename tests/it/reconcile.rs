@@ -141,7 +141,8 @@ async fn a_warehouse_error_in_the_old_sales_check_is_an_error_not_a_difference()
     let dir = tempdir();
     // A DuckDB file without the orders table: the check cannot read its side.
     let conn = Connection::open(dir.path().join("empty.duckdb")).expect("duckdb opens");
-    let got = old_sales_differ(&client, &conn, BOT_ID as i64, 1_700_000_000).await;
+    let memo = tgm_sync::sync::revenue_memo::RevenueMemo::default();
+    let got = old_sales_differ(&client, &conn, BOT_ID as i64, 1_700_000_000, &memo).await;
     match got {
         Err(ReconcileError::Load(e)) => {
             assert!(
