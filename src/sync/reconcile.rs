@@ -14,6 +14,7 @@
 use std::fmt;
 
 use duckdb::{Connection, params};
+use futures::StreamExt;
 
 use super::fx_windows::find_windows;
 use super::revenue_memo::RevenueMemo;
@@ -135,6 +136,7 @@ pub async fn old_sales_differ(
     } else {
         Vec::new()
     };
+    prefetch_rates(client, memo, &by_currency, &windows, target).await;
     for sales in &by_currency {
         let Some(currency) = sales.currency else {
             continue;
@@ -194,6 +196,34 @@ pub async fn old_sales_differ(
     }
     Ok(None)
 }
+
+/// Asks every rate window the comparison below reads, a few at a time instead of one
+/// after another; the answers wait in `memo`. A failed ask is left for the comparison to
+/// repeat and report.
+async fn prefetch_rates(
+    client: &ApiClient,
+    memo: &RevenueMemo,
+    by_currency: &[NativeSales],
+    windows: &[super::fx_windows::FxWindow],
+    target: Currency,
+) {
+    let wanted = by_currency
+        .iter()
+        .filter(|c| c.currency.is_some_and(|c| c != target))
+        .filter_map(|c| {
+            windows
+                .iter()
+                .find(|w| Some(&w.currency) == c.code.as_ref())
+        });
+    futures::stream::iter(wanted)
+        .map(|w| memo.revenue(client, w.from, w.to, Some(target)))
+        .buffer_unordered(RATE_READS_IN_FLIGHT)
+        .for_each(|_| async {})
+        .await;
+}
+
+/// `/revenue` window reads in flight at once during the comparison.
+const RATE_READS_IN_FLIGHT: usize = 4;
 
 /// The first second from `cutoff` at which the warehouse has no order, so that an API
 /// reading `to` as inclusive or exclusive counts the same orders.

@@ -153,7 +153,8 @@ pub async fn refresh_fx(
         rates.record(read);
     }
     let composed = plan.composed(&rates);
-    let requests = first.len() + second.len();
+    // Reads, some of them answered by the reconciliation's requests (`memo`).
+    let reads = first.len() + second.len();
     let stored: Vec<(String, Currency, (String, String))> = rates
         .direct
         .into_iter()
@@ -166,25 +167,38 @@ pub async fn refresh_fx(
     }
     conn.execute_batch("BEGIN TRANSACTION")
         .during(|| "starting the fx transaction".into())?;
-    let result = (|| -> Result<usize, LoadError> {
-        for (from, to, (head, tail)) in &stored {
-            conn.execute(
-                &format!(
-                    "INSERT OR REPLACE INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, rate_tail, source) \
-                     VALUES (?, {RUN_TS}, ?, ?, CAST(? AS DECIMAL(38,18)), CAST(? AS DECIMAL(38,18)), 'api')"
-                ),
-                params![bot_id, at_micros, from, to.code(), head, tail],
-            )
-            .during(|| "recording exchange rates".into())?;
-        }
-        Ok(stored.len())
-    })();
+    // One statement for all rows: DuckDB's cost per statement, not per row, dominated
+    // (156 single-row inserts took 1.7 s of a 4 s run).
+    let rows = vec![
+        format!(
+            "({bot_id}, {RUN_TS}, ?, ?, CAST(? AS DECIMAL(38,18)), CAST(? AS DECIMAL(38,18)), 'api')"
+        );
+        stored.len()
+    ]
+    .join(", ");
+    let mut values: Vec<Box<dyn duckdb::ToSql>> = Vec::with_capacity(stored.len() * 5);
+    for (from, to, (head, tail)) in &stored {
+        values.push(Box::new(at_micros));
+        values.push(Box::new(from.clone()));
+        values.push(Box::new(to.code()));
+        values.push(Box::new(head.clone()));
+        values.push(Box::new(tail.clone()));
+    }
+    let result = conn
+        .execute(
+            &format!(
+                "INSERT OR REPLACE INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, rate_tail, source) \
+                 VALUES {rows}"
+            ),
+            duckdb::params_from_iter(values.iter().map(|v| v.as_ref())),
+        )
+        .during(|| "recording exchange rates".into());
     let n = finish(conn, result, "exchange rates")?;
     info!(
         rates = n,
         windows = windows.len(),
         pivot = plan.pivot.map(|p| p.code()).unwrap_or("none"),
-        requests,
+        reads,
         "exchange rates captured from /revenue"
     );
     Ok(n)
