@@ -152,16 +152,9 @@ pub async fn refresh_fx(
     for read in &second {
         rates.record(read);
     }
-    let composed = plan.composed(&rates);
     // Reads, some of them answered by the reconciliation's requests (`memo`).
     let reads = first.len() + second.len();
-    let stored: Vec<(String, Currency, (String, String))> = rates
-        .direct
-        .into_iter()
-        .filter(|((from, to), _)| from != to.code())
-        .map(|((from, to), parts)| (from, to, parts))
-        .chain(composed)
-        .collect();
+    let stored = plan.to_store(&rates);
     if stored.is_empty() {
         return Ok(0);
     }
@@ -303,11 +296,11 @@ impl<'a> FxPlan<'a> {
         asks
     }
 
-    /// Pairs C → T (C ≠ T) with no direct read and no exact chain through the pivot.
+    /// Pairs C → T (C ≠ T) with neither a read nor an exact fraction.
     fn missing(&self, rates: &Rates) -> Vec<(&'a FxWindow, Currency)> {
         self.every_pair(|w, t| {
-            let key = (w.currency.clone(), t);
-            !rates.direct.contains_key(&key) && self.chain(rates, &w.currency, t).is_none()
+            !rates.direct.contains_key(&(w.currency.clone(), t))
+                && self.exact(rates, &w.currency, t).is_none()
         })
     }
 
@@ -322,24 +315,48 @@ impl<'a> FxPlan<'a> {
             .collect()
     }
 
+    /// The rate `from` → `to` as an exact fraction, if there is one: read, read the other
+    /// way, or chained through the pivot.
+    fn exact(&self, rates: &Rates, from: &str, to: Currency) -> Option<(u128, u128)> {
+        self.leg(rates, from, to)
+            .or_else(|| self.chain(rates, from, to))
+    }
+
+    /// A fraction read `from` → `to`, or the inverse of one read `to` → `from`: the pivot's
+    /// window in BTC has too few digits (18 places of 0.0009 BTC) to pin down INR → BTC
+    /// (33/18100000), but BTC's own window in INR gives 18100000/33 with room to spare,
+    /// and it was asked anyway (the leg into the pivot).
+    fn leg(&self, rates: &Rates, from: &str, to: Currency) -> Option<(u128, u128)> {
+        if let Some(fraction) = rates.fractions.get(&(from.to_string(), to)) {
+            return Some(*fraction);
+        }
+        let back: Currency = from.parse().ok()?;
+        let (p, q) = rates.fractions.get(&(to.code().to_string(), back))?;
+        (*p > 0).then_some((*q, *p))
+    }
+
     /// C → P → T as one exact fraction, if both legs are fractions.
     fn chain(&self, rates: &Rates, from: &str, to: Currency) -> Option<(u128, u128)> {
         let pivot = self.pivot?;
         if from == pivot.code() || to == pivot {
             return None;
         }
-        let leg_in = rates.fractions.get(&(from.to_string(), pivot))?;
-        let leg_out = rates.fractions.get(&(pivot.code().to_string(), to))?;
-        compose(*leg_in, *leg_out)
+        let leg_in = self.leg(rates, from, pivot)?;
+        let leg_out = self.leg(rates, pivot.code(), to)?;
+        compose(leg_in, leg_out)
     }
 
-    /// The chained rates of every pair not read directly.
-    fn composed(&self, rates: &Rates) -> Vec<(String, Currency, (String, String))> {
-        self.every_pair(|w, t| !rates.direct.contains_key(&(w.currency.clone(), t)))
+    /// Every pair's rate: the exact fraction where there is one, else the one read.
+    fn to_store(&self, rates: &Rates) -> Vec<(String, Currency, (String, String))> {
+        self.every_pair(|_, _| true)
             .into_iter()
             .filter_map(|(w, t)| {
-                let (p, q) = self.chain(rates, &w.currency, t)?;
-                Some((w.currency.clone(), t, fraction_parts(p, q)?))
+                let key = (w.currency.clone(), t);
+                let parts = self
+                    .exact(rates, &w.currency, t)
+                    .and_then(|(p, q)| fraction_parts(p, q))
+                    .or_else(|| rates.direct.get(&key).cloned())?;
+                Some((key.0, t, parts))
             })
             .collect()
     }

@@ -11,6 +11,7 @@ mod config_table;
 mod crash;
 mod faults;
 mod interop;
+mod nightly;
 mod reconcile;
 mod reports;
 mod schedule;

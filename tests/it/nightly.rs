@@ -1,0 +1,287 @@
+//! What a nightly run costs: exchange rates read through one pivot currency (and exact to
+//! 36 places against the simulator's own rate table), the reconciliation's rate reads
+//! shared with the capture, and old PENDING orders re-read in rotation, a budget a run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use duckdb::Connection;
+use tgm_sync::currency::Currency;
+use tgm_sync::load::state::read_state;
+use tgm_sync::sim::OrderStatus;
+use tgm_sync::sim::rates::rate_per_eur;
+
+use crate::support::*;
+use crate::sync::{assert_equals_sim, open, sync_once};
+
+/// Native currencies of the completed orders in the warehouse.
+fn native_currencies(conn: &Connection) -> BTreeSet<String> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT DISTINCT upper(currency) FROM orders \
+             WHERE order_status = 'COMPLETED' AND _deleted_at IS NULL AND currency IS NOT NULL",
+        )
+        .expect("query");
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+/// `to` per `from` in the simulator's table, `per_eur(to) / per_eur(from)`, written to 36
+/// places (truncated) by long division: `"5.462962962962962962962962962962962962"`.
+fn expected_rate(from: Currency, to: Currency) -> String {
+    let (t, f) = (rate_per_eur(to), rate_per_eur(from));
+    // (mt / 10^st) / (mf / 10^sf) = mt·10^sf / (mf·10^st)
+    let p = t.mantissa() as u128 * 10u128.pow(f.scale());
+    let q = f.mantissa() as u128 * 10u128.pow(t.scale());
+    let mut text = format!("{}.", p / q);
+    let mut rem = p % q;
+    for _ in 0..36 {
+        rem *= 10;
+        text.push(char::from(b'0' + (rem / q) as u8));
+        rem %= q;
+    }
+    text
+}
+
+/// `rate` and `rate_tail` as stored, joined to one 36-place figure.
+fn stored_rate(rate: &str, tail: &str) -> String {
+    let (int, frac) = rate.split_once('.').unwrap_or((rate, ""));
+    let tail_digits = tail.split_once('.').map(|(_, d)| d).unwrap_or("");
+    format!("{int}.{frac:0<18}{tail_digits:0<18}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchange_rates_come_through_one_pivot_exact_to_36_places() {
+    let mut options = sim_options(3_000, 100);
+    // 24 plans cover every plan currency the simulator draws from.
+    options.plans = 24;
+    let server = start_sim(options).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    let conn = open(&settings);
+    let natives = native_currencies(&conn);
+    let n = natives.len() as u64;
+    assert!(n >= 8, "a data set in many currencies: {natives:?}");
+
+    // The full sync: 1 for the preferred currency, n − 1 legs into the pivot, 12 out.
+    // Reading every pair directly took 13 per native currency.
+    let revenue = server.handle.requests().get("revenue");
+    assert!(
+        revenue <= 1 + (n - 1) + 12,
+        "{revenue} /revenue requests for {n} native currencies (at most {})",
+        1 + (n - 1) + 12
+    );
+
+    // Every native currency into every other report currency, as the simulator converts.
+    let mut stmt = conn
+        .prepare(
+            "SELECT from_currency, to_currency, rate::VARCHAR, rate_tail::VARCHAR \
+             FROM fx_rates WHERE source = 'api'",
+        )
+        .expect("query");
+    let rows: Vec<(String, String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let mut targets: BTreeMap<String, usize> = BTreeMap::new();
+    for (from, to, rate, tail) in &rows {
+        assert_ne!(from, to, "identity pairs are not stored");
+        let (Ok(f), Ok(t)) = (from.parse::<Currency>(), to.parse::<Currency>()) else {
+            panic!("a rate between unknown currencies: {from} → {to}");
+        };
+        assert_eq!(
+            stored_rate(rate, tail),
+            expected_rate(f, t),
+            "{from} → {to} (rate {rate}, tail {tail})"
+        );
+        *targets.entry(from.clone()).or_default() += 1;
+    }
+    let sources: BTreeSet<String> = targets.keys().cloned().collect();
+    assert_eq!(sources, natives, "a rate from every native currency");
+    for (from, count) in &targets {
+        assert_eq!(
+            *count, 12,
+            "{from} has a rate into each other report currency"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_change_run_shares_the_rate_reads_of_the_reconciliation() {
+    let mut options = sim_options(3_000, 100);
+    options.plans = 24;
+    let server = start_sim(options).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    let n = native_currencies(&open(&settings)).len() as u64;
+    let full_scan_before = read_state(&open(&settings), BOT_ID as i64, "orders")
+        .expect("state")
+        .last_full_scan_micros;
+
+    server.handle.reset_counts();
+    sync_once(&settings).await;
+    let revenue = server.handle.requests().get("revenue");
+    // Preferred currency 1, the old sales in their majority currency 1, each other native
+    // currency's window into it n − 1 (the capture's legs into the pivot, not asked
+    // again), the pivot into the 12 others; at most one own-currency check per currency.
+    let shared = 1 + 1 + (n - 1) + 12;
+    assert!(
+        revenue <= shared + (n - 1),
+        "{revenue} /revenue requests in a no-change run with {n} native currencies (at most {})",
+        shared + (n - 1)
+    );
+    assert!(
+        revenue < 2 * n + 13,
+        "the capture asked the windows the reconciliation had read again: {revenue} requests"
+    );
+    let conn = open(&settings);
+    assert_eq!(
+        read_state(&conn, BOT_ID as i64, "orders")
+            .expect("state")
+            .last_full_scan_micros,
+        full_scan_before,
+        "nothing changed: no full scan"
+    );
+    assert_equals_sim(&conn, &server.handle.data());
+    server.shutdown().await;
+}
+
+/// Old PENDING orders in the warehouse: before the newest order less the lookback.
+fn old_pending(conn: &Connection, lookback_secs: i64) -> BTreeSet<String> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT order_key FROM orders WHERE order_status = 'PENDING' AND _deleted_at IS NULL \
+             AND epoch(order_date::TIMESTAMP) \
+                 < (SELECT max(epoch(order_date::TIMESTAMP)) FROM orders) - ?",
+        )
+        .expect("query");
+    stmt.query_map([lookback_secs], |r| r.get::<_, String>(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+fn checked(conn: &Connection) -> BTreeSet<String> {
+    let mut stmt = conn
+        .prepare("SELECT order_key FROM _pending_checks")
+        .expect("query");
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_pending_orders_are_re_read_in_rotation_within_a_bounded_number_of_runs() {
+    let server = start_sim(sim_options(3_000, 100)).await;
+    let dir = tempdir();
+    let mut settings = settings_for(&server, dir.path());
+    let budget = 7;
+    settings.orders.pending_refetch_limit = budget;
+    sync_once(&settings).await;
+    let lookback = settings.orders.lookback.as_secs() as i64;
+    let pending = old_pending(&open(&settings), lookback);
+    let n = pending.len();
+    assert!(n > 2 * budget, "enough old pending orders to rotate: {n}");
+    let full_scan_before = read_state(&open(&settings), BOT_ID as i64, "orders")
+        .expect("state")
+        .last_full_scan_micros;
+
+    // The oldest of them is cancelled in the API: not a sale, so the reconciliation of
+    // the older sales cannot see it; the rotation must.
+    let data = server.handle.data();
+    let oldest = data
+        .orders
+        .iter()
+        .filter(|o| pending.contains(&o.order_key))
+        .min_by_key(|o| (o.order_date, o.order_key.clone()))
+        .map(|o| o.order_key.clone())
+        .expect("an old pending order");
+    assert!(
+        server
+            .handle
+            .set_order_status(&oldest, OrderStatus::Canceled)
+    );
+
+    let runs = n.div_ceil(budget);
+    for run in 1..=runs {
+        server.handle.reset_counts();
+        sync_once(&settings).await;
+        let by_key = server.handle.requests().get("orders/key");
+        assert_eq!(
+            by_key, budget as u64,
+            "run {run}: re-reads by key (budget {budget})"
+        );
+        let seen = checked(&open(&settings));
+        let covered = seen.intersection(&pending).count();
+        assert_eq!(
+            covered,
+            (run * budget).min(n),
+            "run {run}: old pending orders re-read so far"
+        );
+    }
+    let conn = open(&settings);
+    assert_eq!(
+        checked(&conn).intersection(&pending).count(),
+        n,
+        "every old pending order re-read within ⌈{n}/{budget}⌉ = {runs} runs"
+    );
+    let status: String = conn
+        .query_row(
+            "SELECT order_status FROM orders WHERE order_key = ?",
+            [&oldest],
+            |r| r.get(0),
+        )
+        .expect("the cancelled order");
+    assert_eq!(status, "CANCELED", "the cancelled old order, brought over");
+    assert_eq!(
+        read_state(&conn, BOT_ID as i64, "orders")
+            .expect("state")
+            .last_full_scan_micros,
+        full_scan_before,
+        "by the rotation, not a full scan"
+    );
+    assert_equals_sim(&conn, &server.handle.data());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_completion_before_the_window_brings_a_full_scan_not_a_re_read() {
+    let server = start_sim(sim_options(3_000, 100)).await;
+    let dir = tempdir();
+    let mut settings = settings_for(&server, dir.path());
+    settings.orders.pending_refetch_limit = 5;
+    sync_once(&settings).await;
+    let lookback = settings.orders.lookback.as_secs() as i64;
+    let pending = old_pending(&open(&settings), lookback);
+    let data = server.handle.data();
+    // The old pending order the rotation would reach last: the oldest.
+    let last = data
+        .orders
+        .iter()
+        .filter(|o| pending.contains(&o.order_key))
+        .min_by_key(|o| (o.order_date, o.order_key.clone()))
+        .map(|o| o.order_key.clone())
+        .expect("an old pending order");
+    assert!(
+        server
+            .handle
+            .set_order_status(&last, OrderStatus::Completed)
+    );
+
+    server.handle.reset_counts();
+    sync_once(&settings).await;
+    let conn = open(&settings);
+    assert_eq!(
+        server.handle.requests().get("orders/key"),
+        0,
+        "a difference in the older sales: the full scan re-reads everything, no re-reads by key"
+    );
+    assert_equals_sim(&conn, &server.handle.data());
+    server.shutdown().await;
+}
