@@ -235,6 +235,19 @@ fn order_currencies(warehouse: &Path) -> BenchResult<i64> {
     )?)
 }
 
+/// Old PENDING orders (before the newest order less the default 3-day lookback): the
+/// rotation re-reads `pending_refetch_limit` of them a run.
+fn old_pending(warehouse: &Path) -> BenchResult<i64> {
+    let conn = duckdb::Connection::open(warehouse)?;
+    Ok(conn.query_row(
+        "SELECT count(*) FROM orders WHERE order_status = 'PENDING' AND _deleted_at IS NULL \
+         AND epoch(order_date::TIMESTAMP) \
+             < (SELECT max(epoch(order_date::TIMESTAMP)) FROM orders) - 3 * 86400",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 fn by_endpoint(f: &RunFigures) -> String {
     f.requests
         .iter()
@@ -455,6 +468,7 @@ fn main() -> BenchResult<()> {
         let dir = root.path().join("f");
         let full = sim.sync(&dir, None, &[])?;
         let currencies = order_currencies(&dir.join("warehouse.duckdb"))?;
+        let pending = old_pending(&dir.join("warehouse.duckdb"))?;
         let again = sim.sync(&dir, None, &[])?;
         let request_share = again.total_requests() as f64 / full.total_requests().max(1) as f64;
         let time_share = again.wall.as_secs_f64() / full.wall.as_secs_f64().max(1e-9);
@@ -468,6 +482,11 @@ fn main() -> BenchResult<()> {
             full.wall.as_secs_f64(),
             time_share * 100.0,
             verdict(time_share <= 0.35)
+        ));
+        checks.push(format!(
+            "F: {pending} old PENDING orders, {} re-read by key in the no-change run: each re-read at least every {} runs",
+            again.requests.get("orders/key").copied().unwrap_or(0),
+            (pending as f64 / again.requests.get("orders/key").copied().unwrap_or(0).max(1) as f64).ceil()
         ));
         rows.push(Row {
             scenario: format!(
