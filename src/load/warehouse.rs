@@ -33,7 +33,7 @@ impl Warehouse {
         let conn = open_connection(path, false)?;
         restrict_permissions(path);
         schema::migrate(&conn)?;
-        schema::install_report_layer(&conn)?;
+        schema::ensure_report_layer(&conn)?;
         Ok(Warehouse {
             conn,
             path: path.to_path_buf(),

@@ -235,7 +235,11 @@ async fn sync_bot(
     let (dimensions, facts): (Vec<StreamName>, Vec<StreamName>) =
         settings.streams.iter().partition(|s| s.is_dimension());
     let mut streams = Vec::new();
-    for phase in [dimensions, facts] {
+    let inputs = client.for_stream("report_inputs");
+    // The preferred currency and the gateways need only the dimensions: they are read
+    // while the facts load (a few round trips off every run's wall time).
+    let mut first_inputs = None;
+    for (facts_phase, phase) in [(false, dimensions), (true, facts)] {
         let tasks = phase.into_iter().map(|stream| {
             let client = client.for_stream(stream.as_str());
             async move {
@@ -270,7 +274,15 @@ async fn sync_bot(
                 }
             }
         });
-        streams.extend(futures::future::join_all(tasks).await);
+        let phase_done = futures::future::join_all(tasks);
+        if facts_phase && settings.api_version == crate::api::ApiVersion::V1 {
+            let first = first_report_inputs(settings, &inputs, warehouse.conn(), bot_id, run);
+            let (done, first) = tokio::join!(phase_done, first);
+            first_inputs = Some(first);
+            streams.extend(done);
+        } else {
+            streams.extend(phase_done.await);
+        }
         if streams.iter().any(|s| {
             s.error
                 .as_ref()
@@ -288,14 +300,11 @@ async fn sync_bot(
             .is_some_and(|e| e.kind == FailureKind::Auth)
     });
     if !auth_failed && settings.api_version == crate::api::ApiVersion::V1 {
-        let inputs = client.for_stream("report_inputs");
         let conn = warehouse.conn();
         let steps = async {
-            report_inputs::refresh_preferred_currency(&inputs, conn, bot_id, run.at_micros).await?;
-            if settings.streams.contains(&StreamName::PaymentMethods)
-                || settings.streams.contains(&StreamName::Orders)
-            {
-                report_inputs::refresh_gateways(&inputs, conn, bot_id, run.at_micros).await?;
+            match first_inputs {
+                Some(first) => first?,
+                None => first_report_inputs(settings, &inputs, conn, bot_id, run).await?,
             }
             if settings.streams.contains(&StreamName::Orders) {
                 report_inputs::refresh_fx(
@@ -364,6 +373,23 @@ async fn sync_bot(
         streams,
         warnings,
     })
+}
+
+/// The report inputs that need no facts: the preferred currency, and the gateways.
+async fn first_report_inputs(
+    settings: &Settings,
+    inputs: &ApiClient,
+    conn: &Connection,
+    bot_id: i64,
+    run: RunStamp,
+) -> Result<(), report_inputs::InputsError> {
+    report_inputs::refresh_preferred_currency(inputs, conn, bot_id, run.at_micros).await?;
+    if settings.streams.contains(&StreamName::PaymentMethods)
+        || settings.streams.contains(&StreamName::Orders)
+    {
+        report_inputs::refresh_gateways(inputs, conn, bot_id, run.at_micros).await?;
+    }
+    Ok(())
 }
 
 async fn sync_stream(
