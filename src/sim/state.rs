@@ -6,11 +6,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use fastrand::Rng;
+use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::data::new_order;
+use crate::currency::Currency;
+
+use super::data::{name_for, new_order};
 use super::faults::RateLimiter;
-use super::model::{OrderStatus, SimData};
+use super::keys::order_key;
+use super::model::{GATEWAYS, Order, OrderStatus, SimData};
 use super::{FaultOptions, Quirks};
 
 /// What a response hook learns about the request it may rewrite.
@@ -178,6 +182,39 @@ impl SimState {
             .collect()
     }
 
+    /// Inserts one completed order on `plan_id`, paid `amount` in `currency` at `date`;
+    /// returns its key, or `None` for an unknown plan.
+    pub fn add_sale(
+        &self,
+        plan_id: u64,
+        currency: Currency,
+        amount: Decimal,
+        date: i64,
+    ) -> Option<String> {
+        let mut rng = lock(&self.mutation_rng);
+        let mut data = self.write();
+        let project_id = data.plan(plan_id)?.project_id;
+        let gateway = &GATEWAYS[0];
+        let serial = data.next_order_serial;
+        data.next_order_serial += 1;
+        let order = Order {
+            order_key: order_key(&mut rng, gateway, serial, date, 0),
+            order_type: 1,
+            order_date: date,
+            order_status: OrderStatus::Completed,
+            member_id: 0,
+            member_name: name_for(0),
+            plan_id,
+            project_id,
+            gateway,
+            amount,
+            currency,
+        };
+        let key = order.order_key.clone();
+        data.insert_order(order);
+        Some(key)
+    }
+
     /// Moves up to `n` randomly chosen orders from one status to another.
     pub fn change_status(&self, n: usize, from: OrderStatus, to: OrderStatus) -> Vec<String> {
         let mut rng = lock(&self.mutation_rng);
@@ -275,6 +312,19 @@ impl SimHandle {
     /// New orders dated now (status COMPLETED or PENDING); returns their keys.
     pub fn add_orders(&self, n: usize) -> Vec<String> {
         self.state.add_orders(n)
+    }
+
+    /// One completed order on `plan_id`, paid `amount` in `currency` (any of the 13,
+    /// the plan's or not) at `date` (UNIX seconds); returns its key, `None` for an
+    /// unknown plan.
+    pub fn add_sale(
+        &self,
+        plan_id: u64,
+        currency: Currency,
+        amount: Decimal,
+        date: i64,
+    ) -> Option<String> {
+        self.state.add_sale(plan_id, currency, amount, date)
     }
 
     /// Up to `n` random PENDING orders become COMPLETED; returns their keys.
