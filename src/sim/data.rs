@@ -751,9 +751,9 @@ mod tests {
                 .plan(o.plan_id)
                 .is_some_and(|p| p.currency != o.currency)
             {
-                let near = |j: usize| (orders[j].order_date - o.order_date).abs() < 2;
+                let apart = |j: usize| (orders[j].order_date - o.order_date).abs() >= 2;
                 assert!(
-                    !(i > 0 && near(i - 1)) && !(i + 1 < orders.len() && near(i + 1)),
+                    (i == 0 || apart(i - 1)) && (i + 1 == orders.len() || apart(i + 1)),
                     "{} has a neighbour within a second",
                     o.order_key
                 );

@@ -758,7 +758,7 @@ async fn verify_compares_a_months_breakdown_entries_as_a_multiset() {
     let got = api(&client, Method::PlansReport, &[("currency", "eur".into())]).await;
     let entries: Vec<(String, String)> = got
         .as_array()
-        .and_then(|list| list.iter().find(|p| p["plan_id"] == Value::from(plan_id)))
+        .and_then(|list| list.iter().find(|p| p["plan_id"].as_u64() == Some(plan_id)))
         .and_then(|p| p["breakdown"].as_array())
         .map(|b| {
             b.iter()
