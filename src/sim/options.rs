@@ -26,8 +26,10 @@ pub struct SimOptions {
     pub leads: Option<usize>,
     /// `None`: reports default to EUR.
     pub preferred_currency: Option<Currency>,
-    /// Share of generated orders paid in another of the 13 currencies than their plan's
-    /// (the API text's sample has a TRY sale on a USD plan), 0.0 ..= 1.0.
+    /// Share of the generated data set's orders paid in another of the 13 currencies
+    /// than their plan's (the API text's sample has a TRY sale on a USD plan), 0.0 ..= 1.0.
+    /// Orders the handle adds later (`add_orders`) are in their plan's currency;
+    /// `SimHandle::add_sale` makes one in any currency.
     pub cross_currency_share: f64,
     pub faults: FaultOptions,
     pub quirks: Quirks,
