@@ -54,6 +54,9 @@ struct Shared {
     /// The first phase line of the bot being synced: its stream lines go above it, so
     /// a stream that starts after a phase line appeared still sits with the streams.
     first_phase: Mutex<Option<(u64, ProgressBar)>>,
+    /// Every line of the run, kept to its end: indicatif forgets a finished line once its
+    /// last handle is dropped, and the next log line would then wipe it off the screen.
+    lines: Mutex<Vec<ProgressBar>>,
 }
 
 impl Progress {
@@ -65,6 +68,7 @@ impl Progress {
             Arc::new(Shared {
                 multi,
                 first_phase: Mutex::new(None),
+                lines: Mutex::new(Vec::new()),
             })
         });
         Progress { shared }
@@ -90,7 +94,9 @@ impl Progress {
                 Some((bot, first)) if *bot == bot_id => shared.multi.insert_before(first, bar),
                 _ => shared.multi.add(bar),
             };
+            drop(anchor);
             bar.enable_steady_tick(TICK);
+            lock(&shared.lines).push(bar.clone());
             bar
         });
         StreamBar { bar }
@@ -118,7 +124,9 @@ impl Progress {
         if anchor.as_ref().is_none_or(|(bot, _)| *bot != bot_id) {
             *anchor = Some((bot_id, bar.clone()));
         }
+        drop(anchor);
         bar.enable_steady_tick(TICK);
+        lock(&shared.lines).push(bar.clone());
         Some(bar)
     }
 }
@@ -173,7 +181,8 @@ fn columns(state: &ProgressState, unit: &str, with_rate: bool) -> String {
     let total_text = total
         .map(|t| format!("of ~{}", format::thousands(t)))
         .unwrap_or_default();
-    let rate = if with_rate {
+    // A rate of one row says nothing.
+    let rate = if with_rate && rows > 1 {
         format::rate(rows, elapsed, unit)
     } else {
         String::new()
@@ -182,6 +191,12 @@ fn columns(state: &ProgressState, unit: &str, with_rate: bool) -> String {
         String::new()
     } else {
         format::eta(rows, total, elapsed)
+    };
+    // `1 row`, `2 rows`: every unit is a plural in `s`.
+    let unit = if rows == 1 {
+        unit.strip_suffix('s').unwrap_or(unit)
+    } else {
+        unit
     };
     format!(
         "{:>COUNT_WIDTH$} {unit:<UNIT_WIDTH$} {total_text:<TOTAL_WIDTH$} {rate:>RATE_WIDTH$} {:>ELAPSED_WIDTH$}  {eta}",

@@ -142,9 +142,15 @@ fn the_man_page_renders_with_every_subcommand() {
         "groff failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // NAME: the program and the package's one-line description.
+    let name_line = format!("tgm-sync - {}", env!("CARGO_PKG_DESCRIPTION"));
     assert!(
-        shown.contains("tgm-sync - Copies a bot") && shown.contains("TGmembership API into DuckDB"),
-        "no NAME line in the rendered page:\n{shown}"
+        shown.contains(&name_line),
+        "no `{name_line}` in the rendered page:\n{shown}"
+    );
+    assert!(
+        shown.contains("4  authentication failed"),
+        "the exit codes are not in the page:\n{shown}"
     );
     for sub in SUBCOMMANDS {
         assert!(

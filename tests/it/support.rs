@@ -135,7 +135,10 @@ impl PtyRun {
         let size = |n: u16| std::num::NonZeroU16::new(n).expect("a screen has a size");
         let mut parser = vt100::Parser::new(size(self.rows), size(self.cols), 0);
         parser.process(&self.terminal);
-        parser.screen().contents()
+        // Row by row: a line as wide as the screen wraps without a newline, and
+        // `contents()` would join it to the next.
+        let rows: Vec<String> = parser.screen().rows(0, self.cols).collect();
+        rows.join("\n")
     }
 
     /// Everything ever drawn, escape sequences removed (earlier frames included).
