@@ -125,21 +125,23 @@ pub fn classify(
     if on_path {
         return Invocation::OnPath;
     }
-    if let Some(target) = cargo_target_dir(exe) {
-        // cargo finds the package by walking up from the working directory.
-        let package = manifest_dir
+    // A build whose package is known: cargo set CARGO_MANIFEST_DIR (`cargo run`), or the
+    // target directory sits in the package. A target directory elsewhere
+    // (CARGO_TARGET_DIR) run by hand leaves the package unknown: the full path works.
+    let package = cargo_target_dir(exe).and_then(|target| {
+        manifest_dir
             .map(Path::to_path_buf)
-            .or_else(|| target.parent().map(Path::to_path_buf));
-        let found_from_cwd = match (cwd, &package) {
-            (Some(cwd), Some(package)) => cwd.starts_with(package),
-            _ => true,
-        };
-        let manifest = package
-            .filter(|p| !found_from_cwd && p.join("Cargo.toml").is_file())
-            .map(|p| p.join("Cargo.toml"));
-        return Invocation::Cargo { manifest };
+            .or_else(|| target.parent().map(Path::to_path_buf))
+            .filter(|p| p.join("Cargo.toml").is_file())
+    });
+    let Some(package) = package else {
+        return Invocation::Path(exe.to_path_buf());
+    };
+    // cargo finds the package by walking up from the working directory.
+    let found_from_cwd = cwd.is_none_or(|cwd| cwd.starts_with(&package));
+    Invocation::Cargo {
+        manifest: (!found_from_cwd).then(|| package.join("Cargo.toml")),
     }
-    Invocation::Path(exe.to_path_buf())
 }
 
 /// The cargo target directory holding `exe` (`target/debug/tgm-sync`,
@@ -235,6 +237,14 @@ mod tests {
             "'my data/w.duckdb'"
         );
         assert_eq!(shell_word(Path::new("it's")), "'it'\\''s'");
+    }
+
+    #[test]
+    fn a_target_dir_outside_any_known_package_is_named_by_its_path() {
+        let (dir, exe) = package();
+        std::fs::remove_file(dir.path().join("Cargo.toml")).expect("rm");
+        let got = classify(&exe, Vec::new(), Some(dir.path()), None);
+        assert_eq!(got, Invocation::Path(exe.clone()));
     }
 
     #[test]

@@ -110,6 +110,7 @@ impl Progress {
             phase,
             shown: OnceLock::new(),
             count: AtomicU64::new(0),
+            busy_micros: AtomicU64::new(0),
             ended: AtomicBool::new(false),
         }
     }
@@ -307,6 +308,9 @@ pub struct PhaseLine {
     phase: Phase,
     shown: OnceLock<(Instant, Option<ProgressBar>)>,
     count: AtomicU64,
+    /// Time spent in the phase, when it runs in bursts (Parquet files are rewritten as
+    /// each stream commits): shown instead of the time since it first started.
+    busy_micros: AtomicU64,
     ended: AtomicBool,
 }
 
@@ -333,6 +337,22 @@ impl PhaseLine {
         }
     }
 
+    /// Counts `n` more done in one burst of `busy` time.
+    pub fn add_burst(&self, n: u64, busy: Duration) {
+        let micros = u64::try_from(busy.as_micros()).unwrap_or(u64::MAX);
+        self.busy_micros.fetch_add(micros, Ordering::Relaxed);
+        self.add(n);
+    }
+
+    /// How many the phase is expected to count: shown as `of ~N` with an ETA.
+    pub fn set_expected(&self, n: u64) {
+        if let (_, Some(bar)) = self.shown() {
+            if n > 0 {
+                bar.set_length(n);
+            }
+        }
+    }
+
     /// Sets the count (and shows the line if it is not yet).
     pub fn set(&self, n: u64) {
         self.count.store(n, Ordering::Relaxed);
@@ -355,13 +375,24 @@ impl PhaseLine {
             return;
         }
         let count = self.count();
+        let busy = Duration::from_micros(self.busy_micros.load(Ordering::Relaxed));
+        let elapsed = if busy.is_zero() {
+            started.elapsed()
+        } else {
+            busy
+        };
         match bar {
-            Some(bar) => end(bar, self.phase.unit(), false, ok, note),
+            Some(bar) => {
+                if !busy.is_zero() {
+                    bar.set_elapsed(busy);
+                }
+                end(bar, self.phase.unit(), false, ok, note)
+            }
             None => info!(
                 bot_id = self.bot_id,
                 phase = self.phase.label(),
                 count,
-                elapsed = %format::duration(started.elapsed()),
+                elapsed = %format::duration(elapsed),
                 "{}: {} {}, {note}",
                 self.phase.label(),
                 format::thousands(count),

@@ -152,6 +152,7 @@ pub async fn fetch_orders(
             "re-fetching pending orders older than the lookback window"
         );
         rereads.start();
+        rereads.set_expected(plan.pending_keys.len() as u64);
         let fetched: Vec<Result<Option<Value>, ApiError>> =
             futures::stream::iter(plan.pending_keys)
                 .map(|key| async move {
