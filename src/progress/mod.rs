@@ -222,10 +222,10 @@ impl StreamBar {
     /// The rows this stream is expected to read (e.g. what the warehouse held after the
     /// previous run): shown as `of ~N` with an ETA until the count passes it.
     pub fn set_expected(&self, rows: u64) {
-        if let Some(bar) = &self.bar {
-            if rows > 0 {
-                bar.set_length(rows);
-            }
+        if let Some(bar) = &self.bar
+            && rows > 0
+        {
+            bar.set_length(rows);
         }
     }
 
@@ -346,10 +346,10 @@ impl PhaseLine {
 
     /// How many the phase is expected to count: shown as `of ~N` with an ETA.
     pub fn set_expected(&self, n: u64) {
-        if let (_, Some(bar)) = self.shown() {
-            if n > 0 {
-                bar.set_length(n);
-            }
+        if let (_, Some(bar)) = self.shown()
+            && n > 0
+        {
+            bar.set_length(n);
         }
     }
 
@@ -405,10 +405,10 @@ impl PhaseLine {
 impl Drop for PhaseLine {
     /// A phase left by an early return (an error) does not leave a spinner turning.
     fn drop(&mut self) {
-        if !self.ended.load(Ordering::Relaxed) {
-            if let Some((_, Some(_))) = self.shown.get() {
-                self.finish(false, "stopped");
-            }
+        if !self.ended.load(Ordering::Relaxed)
+            && let Some((_, Some(_))) = self.shown.get()
+        {
+            self.finish(false, "stopped");
         }
     }
 }

@@ -200,13 +200,13 @@ pub fn load_stream<R: StagedRow>(
         "committed"
     );
 
-    if let Some(root) = &ctx.parquet_root {
-        if parquet::dirty_partitions(conn, spec, bot_id)? > 0 {
-            ctx.parquet_files.start();
-            let started = std::time::Instant::now();
-            let files = parquet::rewrite_dirty(conn, root, spec, bot_id)?;
-            ctx.parquet_files.add_burst(files as u64, started.elapsed());
-        }
+    if let Some(root) = &ctx.parquet_root
+        && parquet::dirty_partitions(conn, spec, bot_id)? > 0
+    {
+        ctx.parquet_files.start();
+        let started = std::time::Instant::now();
+        let files = parquet::rewrite_dirty(conn, root, spec, bot_id)?;
+        ctx.parquet_files.add_burst(files as u64, started.elapsed());
     }
     Ok(figures)
 }

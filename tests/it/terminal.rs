@@ -118,8 +118,7 @@ fn progress_lines(screen: &str) -> Vec<Line> {
 fn char_tokens(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start: Option<(usize, usize)> = None;
-    let mut chars = 0;
-    for (byte, c) in text.char_indices() {
+    for (chars, (byte, c)) in text.char_indices().enumerate() {
         if c.is_whitespace() {
             if let Some((at, from)) = start.take() {
                 out.push((at, &text[from..byte]));
@@ -127,7 +126,6 @@ fn char_tokens(text: &str) -> Vec<(usize, &str)> {
         } else if start.is_none() {
             start = Some((chars, byte));
         }
-        chars += 1;
     }
     if let Some((at, from)) = start {
         out.push((at, &text[from..]));
