@@ -65,6 +65,11 @@ pub enum Command {
     Schedule(schedule::ScheduleArgs),
     /// First run: ask for the bot id, API key and warehouse; check the key; write the key
     /// file (mode 600) and a commented tgm-sync.toml.
+    ///
+    /// The configuration goes where --config (or TGM_CONFIG) points, ./tgm-sync.toml by
+    /// default. The key is typed without echo, piped on stdin, or taken from TGM_API_KEY:
+    /// it is never a flag. Nothing is written when the API refuses the key, and an
+    /// existing file is kept unless --force is given.
     Init(init::InitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
