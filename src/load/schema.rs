@@ -38,6 +38,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "merge_keys_without_index",
         sql: include_str!("../../sql/003_merge_keys_without_index.sql"),
     },
+    Migration {
+        version: 4,
+        name: "refetch_not_found",
+        sql: include_str!("../../sql/004_refetch_not_found.sql"),
+    },
 ];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.

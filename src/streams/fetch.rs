@@ -4,7 +4,7 @@
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::api::pager::{PageRequest, Pager};
 use crate::api::{ApiClient, ApiError, Method};
@@ -17,8 +17,9 @@ use crate::progress::PhaseLine;
 pub enum LoaderMsg {
     /// Rows of one page, in API order.
     Page(Vec<Value>),
-    /// Orders re-fetched one by one (still-PENDING orders older than the lookback).
-    Refetched(Vec<Value>),
+    /// Orders re-fetched one by one (still-PENDING orders older than the lookback), and
+    /// how many of the keys asked for answered 404.
+    Refetched { rows: Vec<Value>, not_found: u64 },
     /// Fetching finished: everything the stream returned has been sent.
     Done(FetchSummary),
 }
@@ -80,6 +81,11 @@ pub async fn fetch_all(
     };
     send(&tx, LoaderMsg::Done(done)).await;
     Ok(())
+}
+
+/// More than half of the re-fetched orders answered 404.
+fn most_not_found(not_found: u64, asked: u64) -> bool {
+    not_found > 0 && not_found * 2 > asked
 }
 
 /// The order_date of a raw order row, if readable.
@@ -165,16 +171,27 @@ pub async fn fetch_orders(
                         Err(e) => Err(e),
                     }
                 })
-                .buffer_unordered(pages_in_flight.max(1))
+                .buffer_unordered(pages_in_flight)
                 .collect()
                 .await;
+        let asked = fetched.len() as u64;
         let mut rows = Vec::new();
         for outcome in fetched {
             if let Some(row) = outcome? {
                 rows.push(row);
             }
         }
-        if !send(&tx, LoaderMsg::Refetched(rows)).await {
+        let not_found = asked - rows.len() as u64;
+        if most_not_found(not_found, asked) {
+            // A few orders may be gone; most of them gone looks like a wrong path or key
+            // scope, which would otherwise leave their statuses stale in silence.
+            warn!(
+                not_found,
+                asked,
+                "most re-fetched pending orders answered 404 (/orders/{{key}}): their status stays as last synced; check the base URL, or run a full refresh"
+            );
+        }
+        if !send(&tx, LoaderMsg::Refetched { rows, not_found }).await {
             return Ok(());
         }
     }
