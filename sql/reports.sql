@@ -29,6 +29,8 @@
 --   orders_count(interval_unit, interval_count, currency,
 --                now_ts := now(), bot := NULL)                            /orders/count
 --   plans_report(currency, now_ts := now(), bot := NULL)                  /plans/report
+--   plans_report_converted(currency, now_ts := now(), bot := NULL)  the same, breakdown
+--                                                   converted (not an API endpoint)
 --   payment_methods_report(currency, bot := NULL)                  /paymentMethods/report
 --   users_count(bot := NULL)                                              /users/count
 -- `currency` is a code in any case ('eur', 'EUR'); NULL means each bot's preferred
@@ -386,31 +388,38 @@ FROM report_target(currency, bot) AS t
 LEFT JOIN totals AS tot ON tot.bot_id = t.bot_id
 ORDER BY t.bot_id;
 
+-- /orders/count's defaults (the API text): interval_unit 'month', interval_count 1.
+CREATE OR REPLACE MACRO _unit_or_month(interval_unit) AS
+    coalesce(CAST(interval_unit AS VARCHAR), 'month');
+CREATE OR REPLACE MACRO _count_or_one(interval_count) AS
+    coalesce(CAST(interval_count AS BIGINT), 1);
+
 -- /orders/count: the last interval_count UTC periods up to and including the one holding
--- now_ts, newest first, every period present (zero-filled).
+-- now_ts, newest first, every period present (zero-filled). NULL interval_unit or
+-- interval_count take the API's defaults: 'month' and 1.
 -- Columns: bot_id, period, revenue, currency, formatted, sales.
 CREATE OR REPLACE MACRO orders_count(interval_unit, interval_count, currency, now_ts := now(), bot := NULL) AS TABLE
 WITH periods AS (
     SELECT k.i AS age,
-           period_start(_period_unit(interval_unit), now_ts, -k.i) AS start_utc
+           period_start(_period_unit(_unit_or_month(interval_unit)), now_ts, -k.i) AS start_utc
     FROM (SELECT unnest(range(
-              CASE WHEN CAST(interval_count AS BIGINT) >= 1 THEN CAST(interval_count AS BIGINT)
+              CASE WHEN _count_or_one(interval_count) >= 1 THEN _count_or_one(interval_count)
                    ELSE error('interval_count must be at least 1, not '
-                              || coalesce(CAST(interval_count AS VARCHAR), 'NULL'))
+                              || CAST(_count_or_one(interval_count) AS VARCHAR))
               END)) AS i) AS k
 ),
 per_currency AS (
     SELECT x.bot_id,
-           date_trunc(_period_unit(interval_unit), x.order_date_utc) AS start_utc,
+           date_trunc(_period_unit(_unit_or_month(interval_unit)), x.order_date_utc) AS start_utc,
            x.fx_rate, x.fx_rate_tail,
            sum(x.amount) AS native,
            count(*) AS sales
     FROM sales_in(currency,
-                  period_start(_period_unit(interval_unit), now_ts,
-                               1 - CAST(interval_count AS BIGINT)),
-                  period_start(_period_unit(interval_unit), now_ts, 1),
+                  period_start(_period_unit(_unit_or_month(interval_unit)), now_ts,
+                               1 - _count_or_one(interval_count)),
+                  period_start(_period_unit(_unit_or_month(interval_unit)), now_ts, 1),
                   bot) AS x
-    GROUP BY x.bot_id, date_trunc(_period_unit(interval_unit), x.order_date_utc),
+    GROUP BY x.bot_id, date_trunc(_period_unit(_unit_or_month(interval_unit)), x.order_date_utc),
              x.currency, x.fx_rate, x.fx_rate_tail
 ),
 per_period AS (
@@ -421,7 +430,7 @@ per_period AS (
     GROUP BY c.bot_id, c.start_utc
 )
 SELECT t.bot_id,
-       period_label(_period_unit(interval_unit), p.start_utc) AS period,
+       period_label(_period_unit(_unit_or_month(interval_unit)), p.start_utc) AS period,
        CAST(coalesce(pp.revenue, 0) AS DECIMAL(38,18)) AS revenue,
        t.report_currency AS currency,
        format_money(coalesce(pp.revenue, 0), t.report_currency) AS formatted,
@@ -431,15 +440,9 @@ CROSS JOIN periods AS p
 LEFT JOIN per_period AS pp ON pp.bot_id = t.bot_id AND pp.start_utc = p.start_utc
 ORDER BY t.bot_id, p.age;
 
--- /plans/report: each plan with a sale in the UTC month holding now_ts or the 5 before
--- it; revenue and sales over those months, and `breakdown`, one entry per month with
--- sales, newest first. Plans by revenue descending (then plan_id). A plan's total
--- converts each currency's six-month total once, as the API does, so it is not the sum
--- of the rounded monthly figures.
--- plan_name: from the plans table, else the name on the plan's latest order.
--- Columns: bot_id, plan_id, plan_name, revenue, currency, formatted, sales,
---          breakdown LIST(STRUCT(period, revenue, currency, formatted, sales)).
-CREATE OR REPLACE MACRO plans_report(currency, now_ts := now(), bot := NULL) AS TABLE
+-- plans_report() and plans_report_converted() below: `converted_breakdown` picks the
+-- breakdown.
+CREATE OR REPLACE MACRO _plans_report(currency, now_ts, bot, converted_breakdown) AS TABLE
 WITH per_currency AS (
     SELECT x.bot_id,
            x.plan_id,
@@ -457,16 +460,37 @@ WITH per_currency AS (
     GROUP BY x.bot_id, x.plan_id, date_trunc('month', x.order_date_utc),
              x.currency, x.fx_rate, x.fx_rate_tail
 ),
-per_month AS (
+-- The API's entries: one per (month, order currency), the native sum.
+native_entries AS (
     SELECT c.bot_id,
            c.plan_id,
            c.month_utc,
+           c.currency AS order_currency,
+           any_value(c.report_currency) AS report_currency,
+           CAST(coalesce(sum(c.native), 0) AS DECIMAL(38,18)) AS revenue,
+           CAST(sum(c.sales) AS BIGINT) AS sales
+    FROM per_currency AS c
+    WHERE NOT CAST(converted_breakdown AS BOOLEAN)
+    GROUP BY c.bot_id, c.plan_id, c.month_utc, c.currency
+),
+-- The converted entries: one per month, every currency converted.
+converted_entries AS (
+    SELECT c.bot_id,
+           c.plan_id,
+           c.month_utc,
+           '' AS order_currency,
            any_value(c.report_currency) AS report_currency,
            CAST(coalesce(sum(fx_mul36(c.native, c.fx_rate, c.fx_rate_tail)), 0)
                 AS DECIMAL(38,18)) AS revenue,
            CAST(sum(c.sales) AS BIGINT) AS sales
     FROM per_currency AS c
+    WHERE CAST(converted_breakdown AS BOOLEAN)
     GROUP BY c.bot_id, c.plan_id, c.month_utc
+),
+entries AS (
+    SELECT * FROM native_entries
+    UNION ALL
+    SELECT * FROM converted_entries
 ),
 plan_currency AS (
     SELECT c.bot_id, c.plan_id, c.fx_rate, c.fx_rate_tail,
@@ -490,16 +514,16 @@ per_plan AS (
     GROUP BY pc.bot_id, pc.plan_id
 ),
 breakdowns AS (
-    SELECT m.bot_id,
-           m.plan_id,
-           list({'period': period_label('month', m.month_utc),
-                 'revenue': m.revenue,
-                 'currency': m.report_currency,
-                 'formatted': format_money(m.revenue, m.report_currency),
-                 'sales': m.sales}
-                ORDER BY m.month_utc DESC) AS breakdown
-    FROM per_month AS m
-    GROUP BY m.bot_id, m.plan_id
+    SELECT e.bot_id,
+           e.plan_id,
+           list({'period': period_label('month', e.month_utc),
+                 'revenue': e.revenue,
+                 'currency': e.report_currency,
+                 'formatted': format_money(e.revenue, e.report_currency),
+                 'sales': e.sales}
+                ORDER BY e.month_utc DESC, e.order_currency) AS breakdown
+    FROM entries AS e
+    GROUP BY e.bot_id, e.plan_id
 )
 SELECT p.bot_id,
        p.plan_id,
@@ -513,6 +537,32 @@ FROM per_plan AS p
 JOIN breakdowns AS b ON b.bot_id = p.bot_id AND b.plan_id = p.plan_id
 LEFT JOIN plans AS pl ON pl.bot_id = p.bot_id AND pl.plan_id = p.plan_id
 ORDER BY p.bot_id, p.revenue DESC, p.plan_id;
+
+-- /plans/report: each plan with a sale in the UTC month holding now_ts or the 5 before
+-- it; revenue and sales over those months, and `breakdown`. Plans by revenue descending
+-- (then plan_id). A plan's total converts each currency's six-month total once, as the
+-- API does, so it is not the sum of rounded monthly figures.
+--
+-- `breakdown` is what the API returns (SPEC §2, corrected 2026-11-29; the API text's
+-- sample is the proof): one entry per month AND per order currency, months newest first
+-- (within a month by currency code; the API leaves that order open), each holding that
+-- currency's NATIVE sum, not converted, while `currency` and `formatted` carry the
+-- report's currency. Plan 38 of the sample: total 31.05438 EUR from 3,000 RUB, breakdown
+-- "2000" / "2 000,00€" and "1000" / "1 000,00€". So a breakdown entry's revenue is only
+-- a money amount when the order currency is the report currency; the correctly converted
+-- monthly figures are plans_report_converted() (same columns, one entry per month).
+-- plan_name: from the plans table, else the name on the plan's latest order.
+-- Columns: bot_id, plan_id, plan_name, revenue, currency, formatted, sales,
+--          breakdown LIST(STRUCT(period, revenue, currency, formatted, sales)).
+CREATE OR REPLACE MACRO plans_report(currency, now_ts := now(), bot := NULL) AS TABLE
+SELECT * FROM _plans_report(currency, now_ts, bot, false);
+
+-- plans_report() with a breakdown that means what it says: one entry per month, the
+-- month's sales in every currency converted to the report currency (each currency's
+-- monthly total converted once), `formatted` from that. Totals are plans_report()'s.
+-- Not an API endpoint: the API's own breakdown is the native one above.
+CREATE OR REPLACE MACRO plans_report_converted(currency, now_ts := now(), bot := NULL) AS TABLE
+SELECT * FROM _plans_report(currency, now_ts, bot, true);
 
 -- /paymentMethods/report: each gateway code with sales, all time, by revenue descending
 -- (then name). display_name from gateways/payment_methods, else the order's own text.
@@ -574,6 +624,10 @@ SELECT * FROM orders_count('month', 12, NULL);
 
 CREATE OR REPLACE VIEW report_plans AS
 SELECT * FROM plans_report(NULL);
+
+-- The same plans with the monthly breakdown converted (see plans_report_converted).
+CREATE OR REPLACE VIEW report_plans_converted AS
+SELECT * FROM plans_report_converted(NULL);
 
 CREATE OR REPLACE VIEW report_payment_methods AS
 SELECT * FROM payment_methods_report(NULL);

@@ -7,6 +7,14 @@
 //! `formatted` must be equal: the warehouse's exact sum rounds as the API's does. A difference in a report that
 //! covers time after the last sync, while the API has sales after it, is reported as
 //! "newer than the last sync" rather than as an error.
+//!
+//! A `/plans/report` breakdown may hold several entries for one month (one per order
+//! currency, SPEC §2), in an order the API text leaves open: entries are compared as a
+//! multiset per plan and month (see [`align_entries`]).
+//!
+//! Against the legacy API (`api_version = legacy`) only `/users/count` is compared: the
+//! legacy API lists no orders, so the warehouse has none to compute the order reports
+//! from. The reports skipped are listed as checks with the verdict [`Verdict::Skipped`].
 
 use std::collections::BTreeMap;
 
@@ -14,7 +22,7 @@ use duckdb::{Connection, params};
 use rust_decimal::Decimal;
 
 use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport, UsersCount};
-use crate::api::{ApiClient, ApiError, Method};
+use crate::api::{ApiClient, ApiError, ApiVersion, Method};
 use crate::currency::Currency;
 use crate::load::LoadError;
 use crate::load::error::DbContext;
@@ -27,6 +35,8 @@ pub enum Verdict {
     Differs,
     /// Differs, but the API has sales after the last sync that this report covers.
     NewerThanSync,
+    /// Not compared: the API version in use cannot back it (`api` says why).
+    Skipped,
 }
 
 /// One compared field.
@@ -48,7 +58,10 @@ pub enum VerifyError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("the warehouse has no completed sync of bot {0}: run `tgm-sync sync` first")]
+    #[error(
+        "the warehouse has no completed sync of bot {0}: run `{sync}` first",
+        sync = crate::hint::command("sync")
+    )]
     NeverSynced(i64),
 }
 
@@ -89,6 +102,96 @@ fn query_rows(
         out.insert(key, values);
     }
     Ok(out)
+}
+
+/// Like [`query_rows`], but keeps every row, repeated keys included, in query order.
+fn query_list(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn duckdb::ToSql],
+    fields: &[&'static str],
+) -> Result<Vec<(String, Fields)>, LoadError> {
+    let mut stmt = conn.prepare(sql).during(|| format!("preparing {sql}"))?;
+    let mut rows = stmt.query(params).during(|| format!("running {sql}"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().during(|| format!("reading {sql}"))? {
+        let key: String = row.get(0).during(|| "reading a key".into())?;
+        let mut values = Fields::new();
+        for (i, field) in fields.iter().enumerate() {
+            let v: Option<String> = row.get(i + 1).during(|| format!("reading {field}"))?;
+            values.insert(*field, v.unwrap_or_default());
+        }
+        out.push((key, values));
+    }
+    Ok(out)
+}
+
+/// The fields of one row.
+type Fields = BTreeMap<&'static str, String>;
+
+/// Whether two rows agree on every field (revenue within the tolerance).
+fn same_fields(a: &Fields, b: &Fields) -> bool {
+    a.len() == b.len()
+        && a.iter().all(|(field, av)| {
+            b.get(field).is_some_and(|bv| {
+                if *field == "revenue" {
+                    revenue_close(av, bv)
+                } else {
+                    av == bv
+                }
+            })
+        })
+}
+
+/// Pairs the entries of the API and of the warehouse that share a key (a plan and a
+/// month) as multisets, and gives each pair one key of its own, so [`Comparer`] sees
+/// them side by side: equal entries are paired first, whatever their order; the rest
+/// pair up in the order they came (their fields then show as differences) and the
+/// surplus of either side is a row the other lacks. A key with a single entry on both
+/// sides stays as it was (`plan 7 2024-05`); otherwise the n-th pair is
+/// `plan 7 2024-05 #n`.
+fn align_entries(api: Vec<(String, Fields)>, ours: Vec<(String, Fields)>) -> (Rows, Rows) {
+    let mut groups: BTreeMap<String, (Vec<Fields>, Vec<Fields>)> = BTreeMap::new();
+    for (key, fields) in api {
+        groups.entry(key).or_default().0.push(fields);
+    }
+    for (key, fields) in ours {
+        groups.entry(key).or_default().1.push(fields);
+    }
+    let (mut api_rows, mut our_rows) = (Rows::new(), Rows::new());
+    for (key, (a, mut o)) in groups {
+        let single = a.len() <= 1 && o.len() <= 1;
+        let mut pairs: Vec<(Option<Fields>, Option<Fields>)> = Vec::new();
+        let mut unmatched_api = Vec::new();
+        for entry in a {
+            match o
+                .iter()
+                .position(|candidate| same_fields(&entry, candidate))
+            {
+                Some(at) => pairs.push((Some(entry), Some(o.remove(at)))),
+                None => unmatched_api.push(entry),
+            }
+        }
+        let mut rest = o.into_iter();
+        for entry in unmatched_api {
+            pairs.push((Some(entry), rest.next()));
+        }
+        pairs.extend(rest.map(|entry| (None, Some(entry))));
+        for (n, (a, o)) in pairs.into_iter().enumerate() {
+            let label = if single {
+                key.clone()
+            } else {
+                format!("{key} #{}", n + 1)
+            };
+            if let Some(a) = a {
+                api_rows.insert(label.clone(), a);
+            }
+            if let Some(o) = o {
+                our_rows.insert(label, o);
+            }
+        }
+    }
+    (api_rows, our_rows)
 }
 
 fn money(a: Amount) -> String {
@@ -210,21 +313,28 @@ pub async fn verify_bot(
     currencies: &[Currency],
 ) -> Result<Vec<Check>, VerifyError> {
     let synced_at = last_sync(conn, bot_id)?;
+    // The legacy API lists no orders: nothing in the warehouse backs an order report.
+    let legacy = client.api_version() == ApiVersion::Legacy;
     let now = crate::clock::now_secs();
     let now_micros = now * 1_000_000;
     // Sales after the last sync explain differences in reports that cover that time.
-    let newer_sales = client
-        .revenue(synced_at, now + 1, None)
-        .await?
-        .figures
-        .sales
-        > 0;
+    let newer_sales = !legacy
+        && client
+            .revenue(synced_at, now + 1, None)
+            .await?
+            .figures
+            .sales
+            > 0;
     let mut cmp = Comparer {
         checks: Vec::new(),
         newer_sales,
     };
+    if legacy {
+        cmp.checks.extend(skipped_in_legacy(currencies));
+    }
+    let order_report_currencies = if legacy { &[][..] } else { currencies };
 
-    for &currency in currencies {
+    for &currency in order_report_currencies {
         let cur = currency.code();
         let q = currency.query_value();
         // /revenue over all time up to the last sync, and over its last 30 days.
@@ -269,21 +379,23 @@ pub async fn verify_bot(
                 key.rsplit(' ').next().is_some_and(|p| p >= since.as_str())
             });
         }
-        // /plans/report: totals and the monthly breakdown.
+        // /plans/report: totals, and the breakdown entries as a multiset per plan and
+        // month (several per month: one per order currency).
         let rows = client
             .get_list(&Method::PlansReport, &[("currency", q.clone())])
             .await?;
         let mut api = Rows::new();
+        let mut api_entries: Vec<(String, Fields)> = Vec::new();
         for row in rows {
             let p = PlanReport::from_json(row).map_err(|e| unreadable(&Method::PlansReport, e))?;
             let mut fields = figures_row(&p.figures);
             fields.insert("plan_name", p.plan_name.clone().unwrap_or_default());
             api.insert(format!("plan {}", p.plan_id), fields);
             for b in &p.breakdown {
-                api.insert(
+                api_entries.push((
                     format!("plan {} {}", p.plan_id, b.period),
                     figures_row(&b.figures),
-                );
+                ));
             }
         }
         let mut ours = query_rows(
@@ -293,13 +405,16 @@ pub async fn verify_bot(
             &[&cur, &now_micros, &bot_id],
             &["revenue", "currency", "formatted", "sales", "plan_name"],
         )?;
-        ours.extend(query_rows(
+        let our_entries = query_list(
             conn,
             "SELECT 'plan ' || plan_id || ' ' || b.period, money_text(b.revenue), b.currency, b.formatted, b.sales::VARCHAR \
              FROM plans_report(?, now_ts := make_timestamp(?), bot := ?), unnest(breakdown) AS t(b)",
             &[&cur, &now_micros, &bot_id],
             &["revenue", "currency", "formatted", "sales"],
-        )?);
+        )?;
+        let (api_aligned, ours_aligned) = align_entries(api_entries, our_entries);
+        api.extend(api_aligned);
+        ours.extend(ours_aligned);
         // Plan totals cover the current month; a breakdown month ("plan 7 2024-05") only
         // if it ends after the sync.
         let since = period_label("month", synced_at);
@@ -356,6 +471,32 @@ pub async fn verify_bot(
     Ok(cmp.checks)
 }
 
+/// The reports computed from orders: what a legacy verify skips.
+pub const ORDER_REPORTS: [&str; 4] = [
+    "revenue",
+    "orders/count",
+    "plans/report",
+    "paymentMethods/report",
+];
+
+/// One [`Verdict::Skipped`] check per order report and currency, saying why.
+fn skipped_in_legacy(currencies: &[Currency]) -> Vec<Check> {
+    currencies
+        .iter()
+        .flat_map(|c| {
+            ORDER_REPORTS.into_iter().map(move |report| Check {
+                report,
+                currency: c.code().to_string(),
+                key: "all".to_string(),
+                field: "report",
+                api: "legacy API: no order list".to_string(),
+                warehouse: "no orders synced".to_string(),
+                verdict: Verdict::Skipped,
+            })
+        })
+        .collect()
+}
+
 fn figures_row(f: &crate::api::models::Figures) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         ("revenue", money(f.revenue)),
@@ -378,6 +519,97 @@ mod tests {
         // 2024-06-30T23:59:59Z is still June.
         assert_eq!(period_label("month", 1_719_791_999), "2024-06");
         assert!("2024-06" < period_label("month", 1_721_283_834).as_str());
+    }
+
+    fn entry(key: &str, revenue: &str, sales: &str) -> (String, Fields) {
+        (
+            key.to_string(),
+            Fields::from([
+                ("revenue", revenue.to_string()),
+                ("currency", "EUR".to_string()),
+                ("sales", sales.to_string()),
+            ]),
+        )
+    }
+
+    fn compared(api: &Rows, ours: &Rows) -> Vec<(String, &'static str, Verdict)> {
+        let mut cmp = Comparer {
+            checks: Vec::new(),
+            newer_sales: false,
+        };
+        cmp.compare("plans/report", "EUR", api, ours, &|_| false);
+        cmp.checks
+            .into_iter()
+            .filter(|c| c.verdict != Verdict::Match)
+            .map(|c| (c.key, c.field, c.verdict))
+            .collect()
+    }
+
+    #[test]
+    fn a_months_entries_compare_as_a_multiset() {
+        // Two entries in 2024-06 (RUB 2000 in 2 sales, EUR 5 in 1), in either order.
+        let api = vec![
+            entry("plan 38 2024-06", "2000", "2"),
+            entry("plan 38 2024-06", "5", "1"),
+            entry("plan 38 2024-05", "1000", "1"),
+        ];
+        let ours = vec![
+            entry("plan 38 2024-06", "5.0000000000001", "1"),
+            entry("plan 38 2024-06", "2000", "2"),
+            entry("plan 38 2024-05", "1000", "1"),
+        ];
+        let (a, o) = align_entries(api.clone(), ours);
+        assert_eq!(a.len(), 3, "{a:?}");
+        assert!(
+            a.contains_key("plan 38 2024-05"),
+            "a single entry keeps its key: {a:?}"
+        );
+        assert_eq!(compared(&a, &o), vec![]);
+
+        // One entry's amount differs: that pair differs, the other still matches.
+        let ours = vec![
+            entry("plan 38 2024-06", "2000", "2"),
+            entry("plan 38 2024-06", "6", "1"),
+            entry("plan 38 2024-05", "1000", "1"),
+        ];
+        let (a, o) = align_entries(api.clone(), ours);
+        assert_eq!(
+            compared(&a, &o),
+            vec![(
+                "plan 38 2024-06 #2".to_string(),
+                "revenue",
+                Verdict::Differs
+            )]
+        );
+
+        // A repeated month no longer hides an entry: one missing is a missing row.
+        let ours = vec![
+            entry("plan 38 2024-06", "5", "1"),
+            entry("plan 38 2024-05", "1000", "1"),
+        ];
+        let (a, o) = align_entries(api.clone(), ours);
+        assert_eq!(
+            compared(&a, &o),
+            vec![("plan 38 2024-06 #2".to_string(), "row", Verdict::Differs)]
+        );
+        let (a, o) = align_entries(api[..1].to_vec(), api.clone());
+        assert_eq!(
+            compared(&a, &o),
+            vec![
+                ("plan 38 2024-05".to_string(), "row", Verdict::Differs),
+                ("plan 38 2024-06 #2".to_string(), "row", Verdict::Differs)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_legacy_verify_skips_each_order_report_in_each_currency() {
+        let checks = skipped_in_legacy(&[Currency::Eur, Currency::Usd]);
+        assert_eq!(checks.len(), 2 * ORDER_REPORTS.len());
+        assert!(checks.iter().all(|c| c.verdict == Verdict::Skipped));
+        let reports: std::collections::BTreeSet<&str> = checks.iter().map(|c| c.report).collect();
+        assert!(!reports.contains("users/count"), "{reports:?}");
+        assert_eq!(reports.len(), 4, "{reports:?}");
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct SimArgs {
     /// The bot's preferred report currency (reports default to EUR without it).
     #[arg(long)]
     pub preferred_currency: Option<Currency>,
+    /// Share of orders paid in another currency than their plan's (0..1).
+    #[arg(long, default_value_t = super::options::DEFAULT_CROSS_CURRENCY_SHARE)]
+    pub cross_currency_share: f64,
     /// Latency added to every API request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -82,6 +85,7 @@ impl SimArgs {
             coupons: self.coupons,
             leads: self.leads,
             preferred_currency: self.preferred_currency,
+            cross_currency_share: self.cross_currency_share,
             faults: FaultOptions {
                 latency_ms: self.latency_ms,
                 share_429: self.share_429,

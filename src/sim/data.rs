@@ -14,6 +14,7 @@ use super::model::{
     Coupon, CouponRevenue, Gateway, Membership, Order, OrderStatus, Plan, PlanOptions, Project,
     SimData, gateway,
 };
+use super::rates::convert;
 
 const DAY: i64 = 86_400;
 /// Orders spread over about three years before "now".
@@ -155,8 +156,53 @@ pub fn generate(opts: &SimOptions, now: i64) -> SimData {
         orders.push(new_order(&mut data, &mut rng, date, now));
     }
     orders.sort_unstable_by(Order::api_order);
+    pay_some_in_other_currencies(&mut orders, opts);
     data.orders = VecDeque::from(orders);
     data
+}
+
+/// Seeds the choice of cross-currency orders apart from the main generator, so turning
+/// them on or off leaves every other order of a seed as it was.
+const CROSS_CURRENCY_SEED: u64 = 0xC055_C0DE;
+
+/// Makes about `opts.cross_currency_share` of `orders` (in `/orders` order) paid in
+/// another of the 13 currencies than their plan's, as the API text's sample shows (a TRY
+/// sale on a USD plan): the same price, converted at the simulator's rates and rounded
+/// to the new currency's minor unit.
+///
+/// Only an order at least two seconds from both neighbours is chosen. The ETL reads
+/// each currency's rate off `/revenue` over a window of sales in that currency alone
+/// (src/sync/fx_windows.rs), so a currency whose only sales shared a second with other
+/// currencies would have no rate, and every report in it would fail.
+fn pay_some_in_other_currencies(orders: &mut [Order], opts: &SimOptions) {
+    if opts.cross_currency_share <= 0.0 {
+        return;
+    }
+    let mut rng = Rng::with_seed(opts.seed ^ CROSS_CURRENCY_SEED);
+    let apart = |a: &Order, b: &Order| (a.order_date - b.order_date).abs() >= 2;
+    for i in 0..orders.len() {
+        // One draw per order whatever its neighbours, so the choice is stable.
+        let roll = rng.f64();
+        let pick = rng.usize(..Currency::ALL.len() - 1);
+        let alone = (i == 0 || apart(&orders[i - 1], &orders[i]))
+            && (i + 1 == orders.len() || apart(&orders[i], &orders[i + 1]));
+        if roll >= opts.cross_currency_share || !alone {
+            continue;
+        }
+        let order = &mut orders[i];
+        let others: Vec<Currency> = Currency::ALL
+            .into_iter()
+            .filter(|c| *c != order.currency)
+            .collect();
+        let to = others[pick % others.len()];
+        let amount = convert(order.amount, order.currency, to)
+            .round_dp_with_strategy(to.minor_units(), RoundingStrategy::MidpointAwayFromZero);
+        // A price too small for the new currency's minor unit stays as it was.
+        if amount > Decimal::ZERO {
+            order.amount = amount;
+            order.currency = to;
+        }
+    }
 }
 
 fn make_projects(rng: &mut Rng, count: usize) -> Vec<Project> {
@@ -654,6 +700,70 @@ mod tests {
                 "no key like {style}"
             );
         }
+    }
+
+    #[test]
+    fn some_orders_are_paid_in_another_currency_and_nothing_else_changes() {
+        let opts = SimOptions {
+            orders: 3_000,
+            plans: 15,
+            ..SimOptions::default()
+        };
+        let with = generate(&opts, NOW);
+        let without = generate(
+            &SimOptions {
+                cross_currency_share: 0.0,
+                ..opts.clone()
+            },
+            NOW,
+        );
+        assert_eq!(with.orders.len(), without.orders.len());
+        let mut crossed: HashSet<Currency> = HashSet::new();
+        let mut count = 0;
+        for (a, b) in with.orders.iter().zip(&without.orders) {
+            // Same order, same position: only what was paid can differ.
+            assert_eq!(
+                (&a.order_key, a.order_date, a.plan_id, a.order_status),
+                (&b.order_key, b.order_date, b.plan_id, b.order_status)
+            );
+            let plan_currency = with.plan(a.plan_id).map(|p| p.currency);
+            assert_eq!(plan_currency, Some(b.currency), "{}", b.order_key);
+            if a.currency != b.currency {
+                count += 1;
+                crossed.insert(a.currency);
+                // The same price at the simulator's rates, in the new minor unit.
+                let want = crate::sim::rates::convert(b.amount, b.currency, a.currency)
+                    .round_dp_with_strategy(
+                        a.currency.minor_units(),
+                        RoundingStrategy::MidpointAwayFromZero,
+                    );
+                assert_eq!(a.amount, want, "{}", a.order_key);
+            } else {
+                assert_eq!(a.amount, b.amount, "{}", a.order_key);
+            }
+        }
+        // About 3% of 3,000, each at least two seconds from its neighbours.
+        assert!((40..=130).contains(&count), "{count} cross-currency orders");
+        assert!(crossed.len() >= 10, "paid in {crossed:?}");
+        let orders: Vec<&Order> = with.orders.iter().collect();
+        for (i, o) in orders.iter().enumerate() {
+            if with
+                .plan(o.plan_id)
+                .is_some_and(|p| p.currency != o.currency)
+            {
+                let apart = |j: usize| (orders[j].order_date - o.order_date).abs() >= 2;
+                assert!(
+                    (i == 0 || apart(i - 1)) && (i + 1 == orders.len() || apart(i + 1)),
+                    "{} has a neighbour within a second",
+                    o.order_key
+                );
+            }
+        }
+        let bad = SimOptions {
+            cross_currency_share: 1.5,
+            ..SimOptions::default()
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -168,7 +168,7 @@ pub struct Order {
     pub gateway: &'static Gateway,
     /// Native amount: the plan price, or less after a coupon. Exact.
     pub amount: Decimal,
-    /// The plan's currency.
+    /// The currency paid in: usually the plan's, for some orders another one.
     pub currency: Currency,
 }
 

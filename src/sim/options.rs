@@ -4,6 +4,10 @@ use crate::currency::Currency;
 
 use super::SimError;
 
+/// The default [`SimOptions::cross_currency_share`]: a small share, so most currencies
+/// still have runs of sales of their own for the ETL's exchange-rate capture.
+pub const DEFAULT_CROSS_CURRENCY_SHARE: f64 = 0.03;
+
 /// The simulated bot and its data set. `Default` is a small data set for tests.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
@@ -22,6 +26,11 @@ pub struct SimOptions {
     pub leads: Option<usize>,
     /// `None`: reports default to EUR.
     pub preferred_currency: Option<Currency>,
+    /// Share of the generated data set's orders paid in another of the 13 currencies
+    /// than their plan's (the API text's sample has a TRY sale on a USD plan), 0.0 ..= 1.0.
+    /// Orders the handle adds later (`add_orders`) are in their plan's currency;
+    /// `SimHandle::add_sale` makes one in any currency.
+    pub cross_currency_share: f64,
     pub faults: FaultOptions,
     pub quirks: Quirks,
 }
@@ -39,6 +48,7 @@ impl Default for SimOptions {
             coupons: 4,
             leads: None,
             preferred_currency: None,
+            cross_currency_share: DEFAULT_CROSS_CURRENCY_SHARE,
             faults: FaultOptions::default(),
             quirks: Quirks::default(),
         }
@@ -52,6 +62,12 @@ impl SimOptions {
             return Err(SimError::InvalidOption(
                 "plans must be at least 1 (orders and memberships need a plan)".to_string(),
             ));
+        }
+        if !(0.0..=1.0).contains(&self.cross_currency_share) {
+            return Err(SimError::InvalidOption(format!(
+                "cross_currency_share must be between 0 and 1, got {}",
+                self.cross_currency_share
+            )));
         }
         if self.api_key.is_empty() || self.api_key.contains('/') {
             return Err(SimError::InvalidOption(

@@ -35,6 +35,8 @@ pub struct Tally {
     native: [Decimal; 13],
     /// The same sums in f64, added sale by sale.
     native_f64: [f64; 13],
+    /// Sales per currency, in the same slots as `native`.
+    sales_in: [u64; 13],
     pub sales: u64,
 }
 
@@ -52,8 +54,34 @@ impl Tally {
             let at = slot(order.currency);
             self.native[at] = self.native[at].saturating_add(order.amount);
             self.native_f64[at] += order.amount.to_f64().unwrap_or(0.0);
+            self.sales_in[at] += 1;
             self.sales += 1;
         }
+    }
+
+    /// Adds another tally's sales to this one.
+    fn absorb(&mut self, other: &Tally) {
+        for at in 0..self.native.len() {
+            self.native[at] = self.native[at].saturating_add(other.native[at]);
+            self.native_f64[at] += other.native_f64[at];
+            self.sales_in[at] += other.sales_in[at];
+        }
+        self.sales += other.sales;
+    }
+
+    /// `(currency, native sum, the same in f64, sales)` of each currency with sales, by
+    /// currency code.
+    pub fn by_currency(&self) -> Vec<(Currency, Decimal, f64, u64)> {
+        let mut out: Vec<(Currency, Decimal, f64, u64)> = Currency::ALL
+            .iter()
+            .map(|c| {
+                let at = slot(*c);
+                (*c, self.native[at], self.native_f64[at], self.sales_in[at])
+            })
+            .filter(|(_, _, _, sales)| *sales > 0)
+            .collect();
+        out.sort_by_key(|(c, _, _, _)| c.code());
+        out
     }
 
     /// The native sum in one currency.
@@ -112,7 +140,8 @@ pub fn revenue(data: &SimData, from: i64, to: i64, currency: Currency) -> Revenu
     }
 }
 
-/// One period of `/orders/count` or one month of a `/plans/report` breakdown.
+/// One period of `/orders/count`, or one entry of a `/plans/report` breakdown (one month
+/// and one order currency: `revenue` is then that currency's native sum).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeriodRow {
     pub period: String,
@@ -172,7 +201,9 @@ pub struct PlanReportRow {
     pub revenue: Decimal,
     pub revenue_f64: f64,
     pub sales: u64,
-    /// Months with sales, newest first.
+    /// One entry per month with sales and per currency its orders were paid in, months
+    /// newest first, currencies by code within a month; each entry's `revenue` is that
+    /// currency's NATIVE sum (SPEC §2 as corrected: the API text's sample shows it so).
     pub breakdown: Vec<PeriodRow>,
 }
 
@@ -180,7 +211,9 @@ pub struct PlanReportRow {
 pub const PLAN_REPORT_MONTHS: u32 = 6;
 
 /// `/plans/report`: plans with a sale in the last six calendar months (this one included),
-/// by revenue descending (ties by `plan_id`).
+/// by revenue descending (ties by `plan_id`). Totals are converted to `currency`; the
+/// breakdown is not (see [`PlanReportRow::breakdown`]): the report labels each native sum
+/// with `currency`, as the API does.
 pub fn plans_report(data: &SimData, now: i64, currency: Currency) -> Vec<PlanReportRow> {
     let periods = last_periods(now, IntervalUnit::Month, PLAN_REPORT_MONTHS);
     let Some(window_start) = periods.last().map(|p| p.start) else {
@@ -211,18 +244,15 @@ pub fn plans_report(data: &SimData, now: i64, currency: Currency) -> Vec<PlanRep
             let mut total = Tally::default();
             let mut breakdown = Vec::with_capacity(months.len());
             for (month, tally) in months.iter().rev() {
-                for c in Currency::ALL {
-                    let at = slot(c);
-                    total.native[at] = total.native[at].saturating_add(tally.native[at]);
-                    total.native_f64[at] += tally.native_f64[at];
+                total.absorb(tally);
+                for (_, native, native_f64, sales) in tally.by_currency() {
+                    breakdown.push(PeriodRow {
+                        period: month_label(*month),
+                        revenue: native,
+                        revenue_f64: native_f64,
+                        sales,
+                    });
                 }
-                total.sales += tally.sales;
-                breakdown.push(PeriodRow {
-                    period: month_label(*month),
-                    revenue: tally.revenue(currency),
-                    revenue_f64: tally.revenue_f64(currency),
-                    sales: tally.sales,
-                });
             }
             PlanReportRow {
                 plan_id,
@@ -517,6 +547,87 @@ mod tests {
         assert_eq!(rows[1].sales, 1);
         assert_eq!(rows[2].plan_name, "USD plan");
         assert_eq!(rows[2].revenue, d("9.25"));
+    }
+
+    /// The API text's sample, plans 38 and 19: a breakdown entry per month and per order
+    /// currency, holding the native sum, labelled with the report's currency.
+    #[test]
+    fn plans_report_breaks_down_by_month_and_order_currency_in_native_sums() {
+        use Currency::*;
+        use OrderStatus::*;
+        const MAY_10: i64 = 1_715_299_200;
+        let mut data = fixture();
+        data.plans = vec![];
+        let mut orders = vec![
+            // plan 38 (RUB): 2 x 1000 RUB in June, 1000 RUB in May.
+            order("r1", JUN_1 + 100, Completed, 38, "stripe", "1000", Rub),
+            order("r2", JUN_1 + 200, Completed, 38, "paypal", "1000", Rub),
+            order("r3", MAY_10, Completed, 38, "stripe", "1000", Rub),
+            // plan 19 (USD): June, one TRY sale and 4 USD sales; May, 2 USD sales.
+            order("u1", JUN_1 + 300, Completed, 19, "stripe", "89.8184", Try),
+            order("u2", JUN_1 + 400, Completed, 19, "stripe", "99.99", Usd),
+            order("u3", JUN_1 + 500, Completed, 19, "stripe", "99.99", Usd),
+            order("u4", JUN_1 + 600, Completed, 19, "stripe", "99.99", Usd),
+            order("u5", JUN_1 + 700, Completed, 19, "stripe", "99.99", Usd),
+            order("u6", JUN_1 + 800, Refunded, 19, "stripe", "99.99", Usd),
+            order("u7", MAY_10, Completed, 19, "stripe", "99.99", Usd),
+            order("u8", MAY_10 + 1, Completed, 19, "stripe", "99.99", Usd),
+        ];
+        orders.sort_by(Order::api_order);
+        data.orders = VecDeque::from(orders);
+        let rows = plans_report(&data, NOW, Eur);
+        let entries = |plan: u64| -> Vec<(String, String, u64)> {
+            rows.iter()
+                .find(|r| r.plan_id == plan)
+                .map(|r| {
+                    r.breakdown
+                        .iter()
+                        .map(|b| (b.period.clone(), b.revenue.normalize().to_string(), b.sales))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let e = |p: &str, r: &str, n: u64| (p.to_string(), r.to_string(), n);
+        assert_eq!(
+            entries(38),
+            [e("2024-06", "2000", 2), e("2024-05", "1000", 1)]
+        );
+        // Within a month by currency code: TRY before USD (the sample's order too).
+        assert_eq!(
+            entries(19),
+            [
+                e("2024-06", "89.8184", 1),
+                e("2024-06", "399.96", 4),
+                e("2024-05", "199.98", 2)
+            ]
+        );
+        // Totals stay converted, each currency's total once (sim rates: RUB 98.5, USD
+        // 1.08, TRY 35.5 per EUR).
+        let plan = |id: u64| {
+            rows.iter()
+                .find(|r| r.plan_id == id)
+                .map(|r| (r.revenue, r.sales))
+        };
+        assert_eq!(plan(38), Some((d("3000") / d("98.5"), 3)));
+        assert_eq!(
+            plan(19),
+            Some((d("599.94") / d("1.08") + d("89.8184") / d("35.5"), 7))
+        );
+        // Rendered as the sample shows plan 38: the native sum, in the report's currency.
+        let render = crate::sim::render::Render {
+            quirks: crate::sim::Quirks::default(),
+        };
+        let plan_38 = rows
+            .iter()
+            .find(|r| r.plan_id == 38)
+            .map(|r| render.plan_report(r, Eur));
+        assert_eq!(
+            plan_38.map(|v| v["breakdown"].clone()),
+            Some(serde_json::json!([
+                {"period": "2024-06", "revenue": "2000", "currency": "EUR", "formatted": "2 000,00€", "sales": 2},
+                {"period": "2024-05", "revenue": "1000", "currency": "EUR", "formatted": "1 000,00€", "sales": 1}
+            ]))
+        );
     }
 
     #[test]

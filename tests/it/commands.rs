@@ -206,3 +206,64 @@ async fn a_legacy_sync_reads_members_plans_and_users() {
     );
     server.shutdown().await;
 }
+
+/// Against the legacy API, verify compares `/users/count` (which the legacy API backs)
+/// and says it skipped the order reports (the legacy API lists no orders, so every one
+/// of them would "differ" against a warehouse without orders).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_verify_compares_users_and_names_what_it_skipped() {
+    let server = start_sim(sim_options(60, 90)).await;
+    let dir = tempdir();
+    let url = server.base_url();
+    let out = sync(&url, dir.path(), &["--api-version", "legacy"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    server.handle.reset_counts();
+    let out = bin()
+        .args(["verify", "--api-version", "legacy", "--currency", "all"])
+        .args(["--bot-id", &BOT_ID.to_string(), "--base-url", &url])
+        .arg("--warehouse")
+        .arg(dir.path().join("warehouse.duckdb"))
+        .env("TGM_API_KEY", TEST_KEY)
+        .output()
+        .expect("binary runs");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("DIFFERS"), "{stdout}");
+    // users, leads, churned, members: compared and equal.
+    assert!(
+        stdout.contains("4 fields compared: 4 match, 0 differ"),
+        "{stdout}"
+    );
+    for report in [
+        "revenue",
+        "orders/count",
+        "plans/report",
+        "paymentMethods/report",
+    ] {
+        let skipped: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains(&format!(" {report} ")) && l.trim_end().ends_with("skipped"))
+            .collect();
+        assert_eq!(
+            skipped.len(),
+            13,
+            "{report} skipped in each currency:\n{stdout}"
+        );
+    }
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("not compared"))
+        .unwrap_or_else(|| panic!("no line naming what was skipped:\n{stdout}"));
+    assert!(
+        summary.contains("revenue, orders/count, plans/report, paymentMethods/report")
+            && summary.contains("legacy API lists no orders"),
+        "{summary}"
+    );
+    let requests = server.handle.requests();
+    assert_eq!(
+        (requests.total, requests.get("users/count"), requests.legacy),
+        (1, 1, 1),
+        "verify asked the legacy API for /users/count only: {requests:?}"
+    );
+    server.shutdown().await;
+}

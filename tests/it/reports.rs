@@ -268,6 +268,35 @@ async fn every_report_in_every_currency(quirks: Quirks) {
     .map(|r| r[0].1.clone())
     .collect();
     assert_eq!(native.len(), 13, "sales in every currency: {native:?}");
+    // ...and some of them are paid in another currency than their plan's (SPEC §2), as
+    // the simulator's own data says, not only the warehouse.
+    let data = server.handle.data();
+    let crossed: Vec<(&str, Currency, Currency)> = data
+        .orders
+        .iter()
+        .filter(|o| o.is_sale())
+        .filter_map(|o| {
+            let plan = data.plan(o.plan_id)?;
+            (plan.currency != o.currency).then_some((
+                o.order_key.as_str(),
+                plan.currency,
+                o.currency,
+            ))
+        })
+        .collect();
+    assert!(
+        crossed.len() >= 20,
+        "cross-currency sales in the simulator's data: {crossed:?}"
+    );
+    let crossed_in_warehouse: i64 = warehouse_rows(
+        &conn,
+        "SELECT count(*) AS n FROM sales AS s JOIN plans AS p USING (bot_id, plan_id) \
+         WHERE upper(p.currency) <> s.currency",
+    )[0][0]
+        .1
+        .parse()
+        .expect("a count");
+    assert_eq!(crossed_in_warehouse as usize, crossed.len());
 
     // Revenue windows: all time, the last 30 days, a past calendar month, and a window
     // whose ends sit exactly on sales (from inclusive, to exclusive).
@@ -337,6 +366,20 @@ async fn every_report_in_every_currency(quirks: Quirks) {
         let got = api(&client, Method::PlansReport, &[("currency", q.clone())]).await;
         let plans = api_rows(&got);
         assert!(plans.len() > 15, "plans with breakdowns: {plans:?}");
+        // The breakdown's own shape is exercised: some plan has two entries in a month.
+        let repeated_month = got.as_array().is_some_and(|list| {
+            list.iter().any(|plan| {
+                let periods: Vec<&Value> = plan["breakdown"]
+                    .as_array()
+                    .map(|b| b.iter().map(|e| &e["period"]).collect())
+                    .unwrap_or_default();
+                periods.windows(2).any(|w| w[0] == w[1])
+            })
+        });
+        assert!(
+            repeated_month,
+            "no plan with two entries in one month: {got}"
+        );
         problems.extend(differences(
             &format!("plans/report {c}"),
             &plans,
@@ -725,6 +768,99 @@ async fn verify_passes_after_a_sync_fails_on_tampering_and_tolerates_newer_data(
             .iter()
             .all(|l| !l.contains(" paymentMethods/report ")),
         "all-time gateway totals include the new sales, so they are excused:\n{}",
+        differs.join("\n")
+    );
+    server.shutdown().await;
+}
+
+/// A plan with two breakdown entries in one month (its own currency and another), which
+/// the API sends in the opposite order from the warehouse: verify pairs them as a
+/// multiset and passes; a changed amount in one of them is named as a difference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_compares_a_months_breakdown_entries_as_a_multiset() {
+    let server = start_sim(sim_options(400, 100)).await;
+    let handle = server.handle();
+    let data = handle.data();
+    let plan = data.plans.first().expect("a plan");
+    let (plan_id, own) = (plan.plan_id, plan.currency);
+    // Another plan's currency, so its rate is read off that plan's own sales too.
+    let other = data
+        .plans
+        .iter()
+        .map(|p| p.currency)
+        .find(|c| *c != own)
+        .expect("plans in two currencies");
+    // Mid last month (always inside the report's six months), whatever today is.
+    let today = chrono::DateTime::from_timestamp(now(), 0).expect("a time");
+    let this_month = month_start(
+        chrono::Datelike::year(&today),
+        chrono::Datelike::month(&today),
+    );
+    let t = this_month - 15 * DAY;
+    let month = chrono::DateTime::from_timestamp(t, 0)
+        .expect("a time")
+        .format("%Y-%m")
+        .to_string();
+    let amount = |text: &str| text.parse::<Decimal>().expect("a decimal");
+    handle.add_sale(plan_id, amount("10"), own, t);
+    let foreign = handle.add_sale(plan_id, amount("1000"), other, t + 100);
+    handle.add_sale(plan_id, amount("500"), other, t + 200);
+    // The API lists each month's entries in reverse of the warehouse's order.
+    handle.set_response_hook(Some(std::sync::Arc::new(
+        |info: &tgm_sync::sim::RequestInfo, body: &mut Value| {
+            if info.method_path != "plans/report" {
+                return;
+            }
+            for plan in body["result"].as_array_mut().into_iter().flatten() {
+                if let Some(entries) = plan["breakdown"].as_array_mut() {
+                    entries.reverse();
+                    // Months stay newest first.
+                    entries.sort_by(|a, b| text_of(&b["period"]).cmp(&text_of(&a["period"])));
+                }
+            }
+        },
+    )));
+    let client = client_for(&server);
+    let got = api(&client, Method::PlansReport, &[("currency", "eur".into())]).await;
+    let entries: Vec<(String, String)> = got
+        .as_array()
+        .and_then(|list| list.iter().find(|p| p["plan_id"].as_u64() == Some(plan_id)))
+        .and_then(|p| p["breakdown"].as_array())
+        .map(|b| {
+            b.iter()
+                .filter(|e| text_of(&e["period"]) == month)
+                .map(|e| (text_of(&e["revenue"]), text_of(&e["sales"])))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        entries.len() == 2 && entries.contains(&("1500".to_string(), "2".to_string())),
+        "plan {plan_id} in {month}: two entries, {other} 1500 in 2 sales: {entries:?}"
+    );
+
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    let url = server.base_url();
+    let (code, text) = verify(&url, dir.path(), "all");
+    assert_eq!(code, Some(0), "verify right after a sync:\n{text}");
+    assert!(verdict_lines(&text, "DIFFERS").is_empty(), "{text}");
+
+    // One of the two entries changes in the warehouse: that plan and month differ.
+    tamper(&settings.warehouse, Some(&foreign), 1);
+    let (code, text) = verify(&url, dir.path(), "eur");
+    assert_eq!(code, Some(7), "verify on a tampered warehouse:\n{text}");
+    let differs = verdict_lines(&text, "DIFFERS");
+    let key = format!(" plan {plan_id} {month} #");
+    assert!(
+        differs
+            .iter()
+            .any(|l| l.contains(" plans/report ") && l.contains(&key) && l.contains(" revenue ")),
+        "no revenue difference named for{key}:\n{text}"
+    );
+    assert!(
+        differs.iter().all(|l| !l.contains(" row ")),
+        "the entries pair up, none is missing:\n{}",
         differs.join("\n")
     );
     server.shutdown().await;

@@ -7,18 +7,16 @@
 //! function in the SQL fails here rather than on a user's machine.
 
 use duckdb::Connection;
+use tgm_sync::load::Warehouse;
 use tgm_sync::load::schema::{self, SchemaError};
 
 /// A fresh warehouse: settings as the ETL uses them, migrations, report layer.
 fn warehouse() -> Connection {
-    let conn = Connection::open_in_memory().expect("open in-memory DuckDB");
-    conn.execute_batch(
-        "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;",
-    )
-    .expect("turn extension auto-loading off");
-    let version = schema::migrate(&conn).expect("migrate a new warehouse");
-    assert_eq!(version, schema::latest_version());
-    schema::install_report_layer(&conn).expect("install sql/reports.sql");
+    let conn = Warehouse::in_memory().expect("an in-memory warehouse");
+    let version: i64 = conn
+        .query_row("SELECT max(version) FROM _schema_version", [], |r| r.get(0))
+        .expect("schema version");
+    assert_eq!(version, i64::from(schema::latest_version()));
     conn
 }
 
@@ -59,6 +57,11 @@ fn error_of(conn: &Connection, sql: &str) -> String {
         Ok(_) => panic!("expected an error from {sql}"),
         Err(e) => e.to_string(),
     }
+}
+
+fn assert_owned_rows(conn: &Connection, sql: &str, expected: &[String]) {
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_rows(conn, sql, &expected);
 }
 
 fn assert_rows(conn: &Connection, sql: &str, expected: &[&str]) {
@@ -733,11 +736,42 @@ fn plans_report_covers_this_month_and_the_five_before() {
              FROM plans_report('usd', {NOW}, bot := 1)"
         ),
         &[
+            // The breakdown holds native sums labelled in the report's currency, as the
+            // API text's sample does (SPEC §2, corrected): o1 10 EUR, o2 1000 RUB.
+            "1 | 20 | EUR Demo Plan | 22 | USD | $22.00 | 2 | \
+             2024-07 10 USD $10.00 1; 2024-06 1000 USD $1,000.00 1",
+            "1 | 21 | GBP Demo Plan | 5 | USD | $5.00 | 1 | 2024-07 5 USD $5.00 1",
+            "1 | 22 | Old plan renamed | 3.3 | USD | $3.30 | 1 | 2024-02 3 USD $3.00 1",
+        ],
+    );
+    // The converted breakdown: the figures this test expected of plans_report before
+    // the correction (o1 10 EUR x 1.10 = 11, o2 1000 RUB x 0.011 = 11, o7 3 x 1.10).
+    assert_rows(
+        &conn,
+        &format!(
+            "SELECT bot_id, plan_id, plan_name, money_text(revenue), currency, formatted, sales,
+                    array_to_string(list_transform(breakdown, lambda b:
+                        b.period || ' ' || money_text(b.revenue) || ' ' || b.currency || ' '
+                        || b.formatted || ' ' || b.sales), '; ')
+             FROM plans_report_converted('usd', {NOW}, bot := 1)"
+        ),
+        &[
             "1 | 20 | EUR Demo Plan | 22 | USD | $22.00 | 2 | \
              2024-07 11 USD $11.00 1; 2024-06 11 USD $11.00 1",
             "1 | 21 | GBP Demo Plan | 5 | USD | $5.00 | 1 | 2024-07 5 USD $5.00 1",
             "1 | 22 | Old plan renamed | 3.3 | USD | $3.30 | 1 | 2024-02 3.3 USD $3.30 1",
         ],
+    );
+    // The view: each bot's preferred currency (bot 1 USD), the same rows.
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT * FROM report_plans_converted WHERE bot_id = 1"
+        ),
+        rows(
+            &conn,
+            "SELECT * FROM plans_report_converted('usd', bot := 1)"
+        )
     );
     assert_eq!(
         scalar(
@@ -746,6 +780,125 @@ fn plans_report_covers_this_month_and_the_five_before() {
         ),
         "STRUCT(period VARCHAR, revenue DECIMAL(38,18), currency VARCHAR, \
          formatted VARCHAR, sales BIGINT)[]"
+    );
+}
+
+/// The API text's `/plans/report` sample, plans 38 and 19, rebuilt from orders: total
+/// 31.05438 EUR from 3,000 RUB at 0.01035146, breakdown "2000" / "2 000,00€" and
+/// "1000" / "1 000,00€"; plan 19 with two 2024-06 entries, a TRY sale and USD sales.
+#[test]
+fn plans_report_reproduces_the_api_samples_plans_38_and_19() {
+    use rust_decimal::Decimal;
+    let conn = warehouse();
+    conn.execute_batch(
+        "INSERT INTO plans (bot_id, plan_id, plan_name, currency, _synced_at, _run_id) VALUES
+             (9, 19, 'USD Demo Plan', 'USD', now(), 1), (9, 38, 'RUB Demo Plan', 'RUB', now(), 1);
+         INSERT INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, source) VALUES
+             (9, TIMESTAMPTZ '2024-07-01 00:00:00+00', 'RUB', 'EUR', 0.01035146, 'api'),
+             (9, TIMESTAMPTZ '2024-07-01 00:00:00+00', 'USD', 'EUR', 0.91882, 'api'),
+             (9, TIMESTAMPTZ '2024-07-01 00:00:00+00', 'TRY', 'EUR', 0.0283, 'api');
+         INSERT INTO orders (bot_id, order_key, order_date, order_status, plan_id, plan_name,
+                             payment_gateway, amount, currency, _synced_at, _run_id) VALUES
+             (9, 'r1', TIMESTAMPTZ '2024-06-03 10:00:00+00', 'COMPLETED', 38, 'RUB Demo Plan', 'stripe', '1000', 'RUB', now(), 1),
+             (9, 'r2', TIMESTAMPTZ '2024-06-20 10:00:00+00', 'COMPLETED', 38, 'RUB Demo Plan', 'stripe', '1000', 'RUB', now(), 1),
+             (9, 'r3', TIMESTAMPTZ '2024-05-11 10:00:00+00', 'COMPLETED', 38, 'RUB Demo Plan', 'stripe', '1000', 'RUB', now(), 1),
+             (9, 'r4', TIMESTAMPTZ '2024-05-12 10:00:00+00', 'REFUNDED', 38, 'RUB Demo Plan', 'stripe', '1000', 'RUB', now(), 1),
+             (9, 'u1', TIMESTAMPTZ '2024-06-05 10:00:00+00', 'COMPLETED', 19, 'USD Demo Plan', 'stripe', '89.8184', 'TRY', now(), 1),
+             (9, 'u2', TIMESTAMPTZ '2024-06-06 10:00:00+00', 'COMPLETED', 19, 'USD Demo Plan', 'stripe', '99.99', 'USD', now(), 1),
+             (9, 'u3', TIMESTAMPTZ '2024-06-07 10:00:00+00', 'COMPLETED', 19, 'USD Demo Plan', 'stripe', '99.99', 'USD', now(), 1),
+             (9, 'u4', TIMESTAMPTZ '2024-06-08 10:00:00+00', 'COMPLETED', 19, 'USD Demo Plan', 'stripe', '99.99', 'USD', now(), 1),
+             (9, 'u5', TIMESTAMPTZ '2024-06-09 10:00:00+00', 'COMPLETED', 19, 'USD Demo Plan', 'stripe', '99.99', 'USD', now(), 1),
+             (9, 'u6', TIMESTAMPTZ '2024-05-06 10:00:00+00', 'COMPLETED', 19, 'USD Demo Plan', 'stripe', '99.99', 'USD', now(), 1),
+             (9, 'u7', TIMESTAMPTZ '2024-05-07 10:00:00+00', 'COMPLETED', 19, 'USD Demo Plan', 'stripe', '99.99', 'USD', now(), 1);",
+    )
+    .expect("the sample's orders");
+    // Totals are converted, each currency's six-month total once, computed here apart
+    // from DuckDB.
+    let d = |t: &str| t.parse::<Decimal>().expect("a decimal");
+    let total_38 = d("3000") * d("0.01035146");
+    assert_eq!(total_38, d("31.05438"), "the sample's own arithmetic");
+    let total_19 = d("599.94") * d("0.91882") + d("89.8184") * d("0.0283");
+    let euros = |x: Decimal| {
+        let cents =
+            x.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        format!("{}€", cents.to_string().replace('.', ","))
+    };
+    let breakdown = "array_to_string(list_transform(breakdown, lambda b:
+                        b.period || ' ' || money_text(b.revenue) || ' ' || b.currency || ' '
+                        || b.formatted || ' ' || b.sales), '; ')";
+    assert_owned_rows(
+        &conn,
+        &format!(
+            "SELECT plan_id, plan_name, money_text(revenue), currency, formatted, sales, {breakdown}
+             FROM plans_report('eur', {NOW}, bot := 9)"
+        ),
+        &[
+            format!(
+                "19 | USD Demo Plan | {} | EUR | {} | 7 | \
+                 2024-06 89.8184 EUR 89,82€ 1; 2024-06 399.96 EUR 399,96€ 4; \
+                 2024-05 199.98 EUR 199,98€ 2",
+                total_19.normalize(),
+                euros(total_19)
+            ),
+            format!(
+                "38 | RUB Demo Plan | {} | EUR | 31,05€ | 3 | \
+                 2024-06 2000 EUR 2 000,00€ 2; 2024-05 1000 EUR 1 000,00€ 1",
+                total_38.normalize()
+            ),
+        ],
+    );
+    // The converted breakdown beside it: one entry per month, every currency converted.
+    let june_19 = d("399.96") * d("0.91882") + d("89.8184") * d("0.0283");
+    let may_19 = d("199.98") * d("0.91882");
+    let show = |x: Decimal| format!("{} EUR {}", x.normalize(), euros(x));
+    assert_owned_rows(
+        &conn,
+        &format!(
+            "SELECT plan_id, money_text(revenue), sales, {breakdown}
+             FROM plans_report_converted('eur', {NOW}, bot := 9)"
+        ),
+        &[
+            format!(
+                "19 | {} | 7 | 2024-06 {} 5; 2024-05 {} 2",
+                total_19.normalize(),
+                show(june_19),
+                show(may_19)
+            ),
+            format!(
+                "38 | {} | 3 | 2024-06 {} 2; 2024-05 {} 1",
+                total_38.normalize(),
+                show(d("2000") * d("0.01035146")),
+                show(d("1000") * d("0.01035146"))
+            ),
+        ],
+    );
+}
+
+#[test]
+fn orders_count_takes_the_apis_defaults_for_null() {
+    let conn = fixture();
+    // The API's defaults: interval_unit 'month', interval_count 1.
+    let want = rows(
+        &conn,
+        &format!("SELECT * FROM orders_count('month', 1, 'usd', {NOW}, bot := 1)"),
+    );
+    assert_eq!(want.len(), 1, "{want:?}");
+    assert!(want[0].starts_with("1 | 2024-07 | 16"), "{want:?}");
+    for (unit, count) in [("NULL", "NULL"), ("NULL", "1"), ("'month'", "NULL")] {
+        assert_eq!(
+            rows(
+                &conn,
+                &format!("SELECT * FROM orders_count({unit}, {count}, 'usd', {NOW}, bot := 1)")
+            ),
+            want,
+            "orders_count({unit}, {count})"
+        );
+    }
+    // A NULL count with another unit: one period of that unit.
+    assert_rows(
+        &conn,
+        &format!("SELECT period, sales FROM orders_count('year', NULL, 'usd', {NOW}, bot := 1)"),
+        &["2024 | 5"],
     );
 }
 
@@ -812,6 +965,10 @@ fn report_columns_are_the_api_fields() {
     );
     assert_eq!(
         columns("SELECT * FROM plans_report('eur', bot := 1)"),
+        "bot_id,plan_id,plan_name,revenue,currency,formatted,sales,breakdown"
+    );
+    assert_eq!(
+        columns("SELECT * FROM plans_report_converted('eur', bot := 1)"),
         "bot_id,plan_id,plan_name,revenue,currency,formatted,sales,breakdown"
     );
     assert_eq!(
