@@ -38,6 +38,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "merge_keys_without_index",
         sql: include_str!("../../sql/003_merge_keys_without_index.sql"),
     },
+    Migration {
+        version: 4,
+        name: "users_count_extra",
+        sql: include_str!("../../sql/004_users_count_extra.sql"),
+    },
 ];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.

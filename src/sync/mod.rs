@@ -691,10 +691,10 @@ async fn users_count(
         let result = (|| {
             conn.execute(
                 &format!(
-                    "INSERT OR REPLACE INTO users_count_history (bot_id, run_id, captured_at, users, leads, churned, members) \
-                     VALUES (?, ?, {RUN_TS}, ?, ?, ?, ?)"
+                    "INSERT OR REPLACE INTO users_count_history (bot_id, run_id, captured_at, users, leads, churned, members, _extra) \
+                     VALUES (?, ?, {RUN_TS}, ?, ?, ?, ?, ?)"
                 ),
-                duckdb::params![bot_id, run.run_id, run.at_micros, counts.users, counts.leads, counts.churned, counts.members],
+                duckdb::params![bot_id, run.run_id, run.at_micros, counts.users, counts.leads, counts.churned, counts.members, counts.extra],
             )
             .during(|| "recording the users count".into())?;
             write_state(

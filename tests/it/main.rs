@@ -9,6 +9,7 @@ mod client;
 mod commands;
 mod crash;
 mod faults;
+mod fixtures;
 mod interop;
 mod reports;
 mod schedule;
