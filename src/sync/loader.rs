@@ -229,8 +229,8 @@ fn record_rejects(ctx: &LoaderCtx, rejects: &[(String, String)]) -> Result<(), L
 /// Applies re-fetched single orders: their status may have moved on, and
 /// `member_email`, which only `/orders/{order_key}` carries, is stored (a NULL there
 /// keeps the stored one). The single-order endpoint names the gateway by code and sends
-/// no amount, so the list's display name and amount are kept. Returns how many rows
-/// changed.
+/// no amount, so the list's display name and amount are kept. Returns how many rows it
+/// changed that the merge had not already written in this run.
 fn apply_refetched(
     conn: &Connection,
     bot_id: i64,
@@ -251,7 +251,25 @@ fn apply_refetched(
             params![bot_id, order.order_key, order.order_status, email, email],
         )
         .during(|| "marking a re-fetched order's partition".into())?;
+        // Rows the merge already wrote in this run count once (after a full scan, the
+        // re-fetch adds the email to rows just inserted).
         changed += conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM orders WHERE {condition} AND _run_id IS DISTINCT FROM ?"
+                ),
+                params![
+                    bot_id,
+                    order.order_key,
+                    order.order_status,
+                    email,
+                    email,
+                    run.run_id
+                ],
+                |r| r.get::<_, i64>(0),
+            )
+            .during(|| "checking a re-fetched order".into())? as u64;
+        conn
             .execute(
                 &format!(
                     "UPDATE orders SET order_status = ?, member_email = coalesce(CAST(? AS VARCHAR), member_email), \
@@ -269,7 +287,7 @@ fn apply_refetched(
                     email
                 ],
             )
-            .during(|| "updating a re-fetched order".into())? as u64;
+            .during(|| "updating a re-fetched order".into())?;
     }
     Ok(changed)
 }

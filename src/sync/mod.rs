@@ -31,7 +31,7 @@ use crate::load::{LoadError, Warehouse, parquet};
 use crate::progress::Progress;
 use crate::secret::redact;
 use crate::streams::catalog::{self, FetchSpec, StagedRow};
-use crate::streams::fetch::{LoaderMsg, OrdersPlan, fetch_all, fetch_orders};
+use crate::streams::fetch::{LoaderMsg, OrdersPlan, PendingWindow, fetch_all, fetch_orders};
 use crate::streams::{StreamName, TableStream};
 
 use loader::{LoaderCtx, LoaderError, load_stream};
@@ -495,6 +495,7 @@ async fn sync_orders(
         cutoff: None,
         pending_keys: Vec::new(),
         expected_pages: None,
+        pending_after_scan: Some(pending_window(pass.bot.settings)),
     };
     let second = pass.run(previous, Some(full)).await?;
     figures.rows_read += second.rows_read;
@@ -592,6 +593,7 @@ fn orders_plan(bot: &BotRun<'_>, previous: StreamState) -> Result<OrdersPlan, Lo
         cutoff: None,
         pending_keys: Vec::new(),
         expected_pages: None,
+        pending_after_scan: Some(pending_window(settings)),
     };
     let max_age_micros = settings.orders.full_scan_max_age.as_micros() as i64;
     let due = match previous.last_full_scan_micros {
@@ -635,6 +637,7 @@ fn orders_plan(bot: &BotRun<'_>, previous: StreamState) -> Result<OrdersPlan, Lo
         full_scan: false,
         cutoff: Some(cutoff),
         pending_keys,
+        pending_after_scan: None,
         expected_pages: Some(crate::api::pager::pages_to_pass(
             in_window.max(0) as u64,
             limit,
@@ -642,6 +645,16 @@ fn orders_plan(bot: &BotRun<'_>, previous: StreamState) -> Result<OrdersPlan, Lo
     })
 }
 
+/// Which PENDING orders a run re-fetches by key (see [`PendingWindow`]).
+fn pending_window(settings: &Settings) -> PendingWindow {
+    PendingWindow {
+        lookback_secs: settings.orders.lookback.as_secs() as i64,
+        limit: settings.orders.pending_refetch_limit,
+    }
+}
+
+/// Still-PENDING orders older than `cutoff`, newest first (ties by key, as
+/// [`PendingWindow`] orders them after a full scan).
 fn pending_before(
     conn: &Connection,
     bot_id: i64,
@@ -651,7 +664,7 @@ fn pending_before(
     let mut stmt = conn
         .prepare(
             "SELECT order_key FROM orders WHERE bot_id = ? AND order_status = 'PENDING' \
-             AND _deleted_at IS NULL AND order_date < to_timestamp(?) ORDER BY order_date DESC LIMIT ?",
+             AND _deleted_at IS NULL AND order_date < to_timestamp(?) ORDER BY order_date DESC, order_key DESC LIMIT ?",
         )
         .during(|| "listing pending orders".into())?;
     let rows = stmt
@@ -765,6 +778,7 @@ async fn dry_run(
                             cutoff: None,
                             pending_keys: Vec::new(),
                             expected_pages: None,
+                            pending_after_scan: None,
                         };
                         fetch_orders(
                             &client,

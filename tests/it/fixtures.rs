@@ -722,8 +722,8 @@ async fn the_client_and_loader_keep_every_documented_field_of_every_sample() {
 }
 
 /// `member_email` only comes from `/orders/{order_key}`: the sync re-fetches an old
-/// PENDING order by key, stores its email, and later reads of the list (which has no
-/// email) keep it.
+/// PENDING order by key (after an incremental read or a full scan alike), stores its
+/// email, and later reads of the list (which has no email) keep it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn member_email_from_the_single_order_sample_is_stored_and_kept() {
     let detail = fixture("get_orders_order_key")["result"].clone();
@@ -792,8 +792,20 @@ async fn member_email_from_the_single_order_sample_is_stored_and_kept() {
     .await;
     assert_eq!(
         email_of(&settings),
-        Some(email),
+        Some(email.clone()),
         "email kept by a full scan"
+    );
+
+    // A first (full) sync re-fetches the same old PENDING orders as an incremental one
+    // would, so one run into a new warehouse stores the email too.
+    let fresh = tempdir();
+    let mut settings = api.settings(fresh.path());
+    settings.orders.lookback = Duration::from_secs(3600);
+    sync_ok(&settings, SyncOptions::default()).await;
+    assert_eq!(
+        email_of(&settings),
+        Some(email),
+        "email stored by a full scan"
     );
 }
 
