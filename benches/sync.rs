@@ -22,6 +22,10 @@
 //! - D: peak RSS at 100,000 orders (+ 50,000 memberships) against A's at 1,000,000;
 //! - E (no target in the issue): `--full-refresh` over A's warehouse with no changes,
 //!   the most work for the merge (every staged row compared, a soft-delete anti-join).
+//! - F: a nightly run's cost on data with a dozen order currencies (50,000 orders, 20,000
+//!   memberships, 20 ms per request): a full sync, then a run with nothing changed, with
+//!   requests per endpoint; the no-change run should make at most 25% of the full sync's
+//!   requests in at most 35% of its time.
 //!
 //! `--profile dev` reuses the test build (dependencies at opt-level 2): the bundled DuckDB
 //! is compiled once per profile, which takes about an hour on a 2-core machine.
@@ -83,10 +87,7 @@ struct Sim {
 
 impl Sim {
     fn start(orders: usize, members: usize, latency_ms: u64) -> BenchResult<Sim> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
-        let opts = SimOptions {
+        Sim::start_with(SimOptions {
             orders,
             members,
             faults: FaultOptions {
@@ -94,7 +95,14 @@ impl Sim {
                 ..FaultOptions::default()
             },
             ..SimOptions::default()
-        };
+        })
+    }
+
+    fn start_with(opts: SimOptions) -> BenchResult<Sim> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let (orders, members, latency_ms) = (opts.orders, opts.members, opts.faults.latency_ms);
         let started = Instant::now();
         let server = runtime.block_on(SimServer::start(opts.clone()))?;
         eprintln!(
@@ -217,6 +225,24 @@ fn orders_pages_needed(warehouse: &Path) -> BenchResult<u64> {
     Ok(pages_to_pass(in_window.max(0) as u64, ORDERS_PAGE))
 }
 
+/// Distinct currencies the synced orders were paid in.
+fn order_currencies(warehouse: &Path) -> BenchResult<i64> {
+    let conn = duckdb::Connection::open(warehouse)?;
+    Ok(conn.query_row(
+        "SELECT count(DISTINCT upper(currency)) FROM orders",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+fn by_endpoint(f: &RunFigures) -> String {
+    f.requests
+        .iter()
+        .map(|(k, v)| format!("/{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn scaled(n: usize, scale: f64) -> usize {
     ((n as f64 * scale).round() as usize).max(1)
 }
@@ -294,7 +320,7 @@ fn main() -> BenchResult<()> {
         .transpose()?
         .unwrap_or(1.0);
     let wanted: Vec<String> = std::env::var("TGM_BENCH_SCENARIOS")
-        .unwrap_or_else(|_| "A,B,C,D,E".into())
+        .unwrap_or_else(|_| "A,B,C,D,E,F".into())
         .split(',')
         .map(|s| s.trim().to_ascii_uppercase())
         .collect();
@@ -341,12 +367,7 @@ fn main() -> BenchResult<()> {
                 c.data_rows_written,
                 verdict(c.data_rows_written == 0)
             ));
-            let by_path = c
-                .requests
-                .iter()
-                .map(|(k, v)| format!("/{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let by_path = by_endpoint(&c);
             rows.push(Row {
                 scenario: "C no-change run after A".into(),
                 note: format!("window needs {needed} /orders pages; {by_path}"),
@@ -412,6 +433,53 @@ fn main() -> BenchResult<()> {
             scenario: format!("D full, {orders} orders + {members} members"),
             note: "RSS baseline".into(),
             figures: d,
+        });
+    }
+
+    if want("F") {
+        let (orders, members, latency_ms) = (scaled(50_000, scale), scaled(20_000, scale), 20);
+        eprintln!(
+            "F: full sync then a no-change run, {orders} orders in many currencies, {latency_ms} ms per request"
+        );
+        // 24 plans cover every plan currency the simulator draws from.
+        let sim = Sim::start_with(SimOptions {
+            orders,
+            members,
+            plans: 24,
+            faults: FaultOptions {
+                latency_ms,
+                ..FaultOptions::default()
+            },
+            ..SimOptions::default()
+        })?;
+        let dir = root.path().join("f");
+        let full = sim.sync(&dir, None, &[])?;
+        let currencies = order_currencies(&dir.join("warehouse.duckdb"))?;
+        let again = sim.sync(&dir, None, &[])?;
+        let request_share = again.total_requests() as f64 / full.total_requests().max(1) as f64;
+        let time_share = again.wall.as_secs_f64() / full.wall.as_secs_f64().max(1e-9);
+        checks.push(format!(
+            "F: {currencies} order currencies; no-change run {} of the full sync's {} requests = {:.0}% (target <= 25%: {}), {:.1} s of {:.1} s = {:.0}% (target <= 35%: {})",
+            again.total_requests(),
+            full.total_requests(),
+            request_share * 100.0,
+            verdict(request_share <= 0.25),
+            again.wall.as_secs_f64(),
+            full.wall.as_secs_f64(),
+            time_share * 100.0,
+            verdict(time_share <= 0.35)
+        ));
+        rows.push(Row {
+            scenario: format!(
+                "F full, {orders} orders in {currencies} currencies, {latency_ms} ms"
+            ),
+            note: by_endpoint(&full),
+            figures: full,
+        });
+        rows.push(Row {
+            scenario: "F no-change run after F full".into(),
+            note: by_endpoint(&again),
+            figures: again,
         });
     }
 

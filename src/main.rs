@@ -25,6 +25,10 @@ fn main() -> ExitCode {
         );
     }));
     let cli = Cli::parse();
+    if let Err(e) = tgm_sync::clock::init_from_env() {
+        eprintln!("tgm-sync: {e}");
+        return Exit::Config.into();
+    }
     logging::init(
         cli.log_format,
         cli.verbosity(),

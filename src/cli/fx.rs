@@ -121,7 +121,7 @@ pub fn read_rates(path: &Path, now_micros: i64) -> Result<Vec<ImportedRate>, Fai
 pub fn run(config: Option<PathBuf>, args: FxArgs) -> Result<Exit, Failure> {
     let FxCommand::Import { file, settings } = args.command;
     let settings = settings.resolve_without_keys(config.as_deref())?;
-    let rates = read_rates(&file, chrono::Utc::now().timestamp_micros())?;
+    let rates = read_rates(&file, crate::clock::now_micros())?;
     let warehouse = Warehouse::open(&settings.warehouse)?;
     let conn = warehouse.conn();
     let bots: Vec<i64> = if settings.bot_ids.is_empty() {

@@ -160,6 +160,7 @@ fn request(args: &ReportArgs, bot_id: i64, now: i64) -> Result<ReportRequest, Fa
         to,
         unit,
         count: args.count,
+        now,
     })
 }
 
@@ -177,7 +178,7 @@ pub fn run(config: Option<PathBuf>, args: ReportArgs) -> Result<Exit, Failure> {
         })
         .during(|| "listing the warehouse's bots".into())?;
     let bot_id = pick_bot(&settings.bot_ids, &known)?;
-    let req = request(&args, bot_id, chrono::Utc::now().timestamp())?;
+    let req = request(&args, bot_id, crate::clock::now_secs())?;
     let mut out = std::io::stdout().lock();
     let written = match args.format {
         ReportFormat::Json => {

@@ -48,7 +48,7 @@ pub async fn run(config: Option<PathBuf>, args: SyncArgs) -> Result<Exit, Failur
     outcome.peak_rss_bytes = crate::metrics::peak_rss_bytes();
     print_summary(&outcome);
     if let Some(path) = &args.metrics_file {
-        crate::metrics::write(path, &outcome, chrono::Utc::now().timestamp()).map_err(|e| {
+        crate::metrics::write(path, &outcome, crate::clock::now_secs()).map_err(|e| {
             Failure::new(
                 Exit::Internal,
                 format!("cannot write metrics file {}: {e}", path.display()),

@@ -123,6 +123,9 @@ pub struct ReportRequest {
     /// `orders-count`: the last `count` periods of `unit`, newest first.
     pub unit: Unit,
     pub count: u32,
+    /// UNIX seconds that fix "the current period" of `orders-count` and `plans` (the
+    /// process clock, which tests pin).
+    pub now: i64,
 }
 
 impl ReportRequest {
@@ -137,7 +140,7 @@ impl ReportRequest {
     /// `plans` flattened to one row per plan (`period` = `total`) followed by one per
     /// month of its breakdown. What `table` and `csv` print.
     pub fn flat_sql(&self) -> String {
-        let (cur, bot) = (self.currency_sql(), self.bot_id);
+        let (cur, bot, now_micros) = (self.currency_sql(), self.bot_id, self.now * 1_000_000);
         match self.name {
             ReportName::Revenue => format!(
                 "SELECT \"from\", \"to\", money_text(revenue) AS revenue, currency, formatted, sales \
@@ -146,13 +149,14 @@ impl ReportRequest {
             ),
             ReportName::OrdersCount => format!(
                 "SELECT period, money_text(revenue) AS revenue, currency, formatted, sales \
-                 FROM orders_count('{}', {}, {cur}, bot := {bot})",
+                 FROM orders_count('{}', {}, {cur}, now_ts := make_timestamp({}), bot := {bot})",
                 self.unit.as_str(),
-                self.count
+                self.count,
+                self.now * 1_000_000
             ),
             ReportName::Plans => format!(
                 "WITH p AS (SELECT row_number() OVER (ORDER BY revenue DESC, plan_id) AS n, * \
-                            FROM plans_report({cur}, bot := {bot})), \
+                            FROM plans_report({cur}, now_ts := make_timestamp({now_micros}), bot := {bot})), \
                       b AS (SELECT n, plan_id, plan_name, \
                                    unnest(range(1, len(breakdown) + 1)) AS m, \
                                    unnest(breakdown) AS e FROM p) \

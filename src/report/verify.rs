@@ -207,7 +207,8 @@ pub async fn verify_bot(
     currencies: &[Currency],
 ) -> Result<Vec<Check>, VerifyError> {
     let synced_at = last_sync(conn, bot_id)?;
-    let now = chrono::Utc::now().timestamp();
+    let now = crate::clock::now_secs();
+    let now_micros = now * 1_000_000;
     // Sales after the last sync explain differences in reports that cover that time.
     let newer_sales = client
         .revenue(synced_at, now + 1, None)
@@ -255,8 +256,8 @@ pub async fn verify_bot(
             }
             let ours = query_rows(
                 conn,
-                "SELECT ? || ' ' || period, money_text(revenue), currency, formatted, sales::VARCHAR FROM orders_count(?, ?, ?, bot := ?)",
-                &[&unit, &unit, &count, &cur, &bot_id],
+                "SELECT ? || ' ' || period, money_text(revenue), currency, formatted, sales::VARCHAR FROM orders_count(?, ?, ?, now_ts := make_timestamp(?), bot := ?)",
+                &[&unit, &unit, &count, &cur, &now_micros, &bot_id],
                 &["revenue", "currency", "formatted", "sales"],
             )?;
             // Only the periods that end after the sync can hold newer sales.
@@ -285,15 +286,15 @@ pub async fn verify_bot(
         let mut ours = query_rows(
             conn,
             "SELECT 'plan ' || plan_id, money_text(revenue), currency, formatted, sales::VARCHAR, plan_name \
-             FROM plans_report(?, bot := ?)",
-            &[&cur, &bot_id],
+             FROM plans_report(?, now_ts := make_timestamp(?), bot := ?)",
+            &[&cur, &now_micros, &bot_id],
             &["revenue", "currency", "formatted", "sales", "plan_name"],
         )?;
         ours.extend(query_rows(
             conn,
             "SELECT 'plan ' || plan_id || ' ' || b.period, money_text(b.revenue), b.currency, b.formatted, b.sales::VARCHAR \
-             FROM plans_report(?, bot := ?), unnest(breakdown) AS t(b)",
-            &[&cur, &bot_id],
+             FROM plans_report(?, now_ts := make_timestamp(?), bot := ?), unnest(breakdown) AS t(b)",
+            &[&cur, &now_micros, &bot_id],
             &["revenue", "currency", "formatted", "sales"],
         )?);
         // Plan totals cover the current month; a breakdown month ("plan 7 2024-05") only

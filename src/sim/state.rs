@@ -8,9 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use fastrand::Rng;
 use serde_json::Value;
 
+use rust_decimal::Decimal;
+
+use crate::currency::Currency;
+
 use super::data::new_order;
 use super::faults::RateLimiter;
-use super::model::{OrderStatus, SimData};
+use super::keys::order_key;
+use super::model::{GATEWAYS, Order, OrderStatus, Plan, PlanOptions, SimData};
 use super::{FaultOptions, Quirks};
 
 /// What a response hook learns about the request it may rewrite.
@@ -112,9 +117,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Current UNIX time in seconds.
+/// Current UNIX time in seconds, from the process clock (pinned in tests).
 pub(crate) fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
+    crate::clock::now_secs()
 }
 
 impl SimState {
@@ -224,6 +229,66 @@ impl SimState {
         removed
     }
 
+    /// Adds a plan after the others in `/plans` order; returns its id.
+    pub fn add_plan(&self, name: &str, price: Decimal, currency: Currency) -> u64 {
+        let mut data = self.write();
+        let plan_id = data.plans.iter().map(|p| p.plan_id).max().unwrap_or(0) + 1;
+        let sort_order = data.plans.iter().map(|p| p.sort_order).min().unwrap_or(0) - 1;
+        let project_id = data.projects.first().map_or(0, |p| p.project_id);
+        data.plans.push(Plan {
+            plan_id,
+            plan_name: name.to_string(),
+            duration: "1 month".to_string(),
+            duration_secs: 30 * 86_400,
+            price,
+            currency,
+            project_id,
+            options: PlanOptions {
+                recurring: false,
+                newcomers: 0,
+                singleuse: 0,
+                token_only: false,
+                credit_only: false,
+                invitee_only: 0,
+                is_hidden: false,
+            },
+            max_customers: 0,
+            sort_order,
+            enabled: true,
+        });
+        plan_id
+    }
+
+    /// Adds one COMPLETED order (a sale) of `amount` in `currency` on `plan_id`, dated
+    /// `date`, paid through the first installed gateway; returns its key.
+    pub fn add_sale(&self, plan_id: u64, amount: Decimal, currency: Currency, date: i64) -> String {
+        let mut rng = lock(&self.mutation_rng);
+        let mut data = self.write();
+        let gateway = GATEWAYS
+            .iter()
+            .find(|g| g.installed)
+            .unwrap_or(&GATEWAYS[0]);
+        let serial = data.next_order_serial;
+        data.next_order_serial += 1;
+        let project_id = data.plan(plan_id).map_or(0, |p| p.project_id);
+        let order = Order {
+            order_key: order_key(&mut rng, gateway, serial, date, 0),
+            order_type: 1,
+            order_date: date,
+            order_status: OrderStatus::Completed,
+            member_id: 0,
+            member_name: "Tom",
+            plan_id,
+            project_id,
+            gateway,
+            amount,
+            currency,
+        };
+        let key = order.order_key.clone();
+        data.insert_order(order);
+        key
+    }
+
     pub fn rename_plan(&self, plan_id: u64, name: &str) {
         let mut data = self.write();
         if let Some(plan) = data.plans.iter_mut().find(|p| p.plan_id == plan_id) {
@@ -292,6 +357,17 @@ impl SimHandle {
     /// Up to `n` random memberships disappear; returns `(member_id, plan_id, project_id)`.
     pub fn remove_memberships(&self, n: usize) -> Vec<(u64, u64, u64)> {
         self.state.remove_memberships(n)
+    }
+
+    /// Adds a plan (after the others in `/plans` order, in the first project); returns its id.
+    pub fn add_plan(&self, name: &str, price: Decimal, currency: Currency) -> u64 {
+        self.state.add_plan(name, price, currency)
+    }
+
+    /// Adds one sale: a COMPLETED order of `amount` in `currency` (any of the 13, not only
+    /// the plan's) on `plan_id`, dated `date`, without a member; returns its key.
+    pub fn add_sale(&self, plan_id: u64, amount: Decimal, currency: Currency, date: i64) -> String {
+        self.state.add_sale(plan_id, amount, currency, date)
     }
 
     /// Renames a plan (no-op for an unknown id); orders and reports show the new name.

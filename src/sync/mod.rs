@@ -117,7 +117,7 @@ pub enum SyncError {
 }
 
 fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
+    crate::clock::now_micros()
 }
 
 /// Runs a sync of every configured bot.

@@ -2,9 +2,13 @@
 //! that names the offending value, and leaves no warehouse behind.
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use crate::support::*;
+
+/// The uid and gid of `nobody`, for running the binary unprivileged when the tests run as root.
+const NOBODY: u32 = 65_534;
 
 /// One mistake: the command line, the files it needs, and what the message must name.
 struct BadInput {
@@ -312,13 +316,23 @@ fn an_unwritable_warehouse_directory_exits_2_naming_the_path() {
     let locked = dir.path().join("locked");
     std::fs::create_dir(&locked).expect("dir");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).expect("chmod");
-    // root writes anywhere: the permission bits cannot be tested then (the case above,
-    // a file where a directory should be, covers the path).
+    let mut cmd = bin();
+    // root writes anywhere: as root (CI runs as root), the binary runs as `nobody` from a
+    // copy it can read, in a directory it can enter, so the permission bits apply.
     if std::fs::write(locked.join("probe"), "x").is_ok() {
-        eprintln!("running as root: directory permissions do not apply; skipped");
-        return;
+        std::fs::remove_file(locked.join("probe")).expect("probe removed");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod");
+        let copy = dir.path().join("tgm-sync");
+        std::fs::copy(env!("CARGO_BIN_EXE_tgm-sync"), &copy).expect("binary copied");
+        cmd = std::process::Command::new(&copy);
+        cmd.env(tgm_sync::clock::PIN_VAR, tgm_sync::clock::now_for_child())
+            .env_remove("TGM_CONFIG")
+            .env("NO_COLOR", "1")
+            .uid(NOBODY)
+            .gid(NOBODY);
     }
-    let out = bin()
+    let out = cmd
         .args(["sync", "--bot-id", "1", "--base-url", LOOPBACK])
         .arg("--warehouse")
         .arg(locked.join("w.duckdb"))

@@ -198,3 +198,44 @@ async fn each_failure_class_has_its_exit_code() {
     assert!(stderr.contains("nonsense"), "{stderr}");
     server.shutdown().await;
 }
+
+/// The binary reads "now" from `TGM_NOW` (the tests hand it their pinned clock): its run
+/// is stamped at the pinned instant, not today; an unreadable value is a config error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_runs_on_the_clock_it_is_given() {
+    let server = start_sim(sim_options(60, 20)).await;
+    let dir = tempdir();
+    let before = pinned_now();
+    let out = sync_command(&server.base_url(), dir.path())
+        .output()
+        .expect("binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = duckdb::Connection::open(dir.path().join("warehouse.duckdb")).expect("opens");
+    let (started, finished): (i64, i64) = conn
+        .query_row(
+            "SELECT floor(epoch(started_at::TIMESTAMP))::BIGINT, floor(epoch(finished_at::TIMESTAMP))::BIGINT \
+             FROM _sync_runs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("one run");
+    let after = pinned_now();
+    assert!(
+        before <= started && started <= finished && finished <= after,
+        "run stamped {started}..{finished}, the pinned clock read {before} then {after}"
+    );
+    server.shutdown().await;
+
+    let out = bin()
+        .env(tgm_sync::clock::PIN_VAR, "yesterday")
+        .args(["schedule", "cron"])
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("TGM_NOW=\"yesterday\""), "{stderr}");
+}

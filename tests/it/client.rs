@@ -254,7 +254,7 @@ async fn report_endpoints_match_sums_computed_here() {
             .to_string();
         *by_month.entry(month).or_default() += 1;
     }
-    let now = chrono::Utc::now();
+    let now = chrono::DateTime::from_timestamp(pinned_now(), 0).expect("pinned time");
     assert_eq!(
         periods[0].period,
         now.format("%Y-%m").to_string(),

@@ -357,17 +357,17 @@ async fn timeouts_are_retried_until_the_api_answers_in_time() {
         latency_ms: 700,
         ..FaultOptions::default()
     });
-    // Heal only once requests have been sent and have had time to time out, however
-    // long the warehouse takes to open on a busy machine (bounded wait).
+    // Heal once a request has timed out and been sent again: `/plans` fits one page
+    // (one request per run), so a second `/plans` request is a retry. Bounded wait,
+    // however long the warehouse takes to open on a busy machine.
     let handle = server.handle.clone();
     let healer = tokio::spawn(async move {
-        for _ in 0..200 {
-            if handle.requests().total >= 3 {
+        for _ in 0..600 {
+            if handle.requests().get("plans") >= 2 {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(400)).await;
         handle.set_faults(FaultOptions::default());
     });
     let (outcome, exit) = run(&settings, &SyncOptions::default()).await;

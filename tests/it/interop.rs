@@ -33,8 +33,9 @@ async fn duckdb_and_pyarrow_read_the_parquet_tree() {
         .args(["-c", "import duckdb, pyarrow"])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        println!(
-            "SKIPPED: python3 with duckdb and pyarrow is not available (.ci/run installs them)"
+        skip_unless_ci(
+            "duckdb_and_pyarrow_read_the_parquet_tree",
+            "python3 with duckdb and pyarrow is not available",
         );
         return;
     }

@@ -31,7 +31,7 @@ fn read_only(path: &Path) -> Connection {
 }
 
 fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    pinned_now()
 }
 
 fn dec(text: &str) -> Decimal {
@@ -164,6 +164,11 @@ async fn api(client: &ApiClient, method: Method, query: &[(&str, String)]) -> Va
         .unwrap_or_else(|e| panic!("{method:?} {query:?}: {e}"))
 }
 
+/// The pinned clock as a `now_ts` argument: the macros' own default is DuckDB's `now()`.
+fn now_sql() -> String {
+    format!("make_timestamp({})", now() * 1_000_000)
+}
+
 /// The SQL a user would write for each report, with the API's field names.
 fn revenue_sql(from: i64, to: i64, c: Currency) -> String {
     format!(
@@ -176,8 +181,9 @@ fn revenue_sql(from: i64, to: i64, c: Currency) -> String {
 fn orders_count_sql(unit: &str, count: u32, c: Currency) -> String {
     format!(
         "SELECT period, money_text(revenue) AS revenue, currency, formatted, sales \
-         FROM orders_count('{unit}', {count}, '{}', bot := {BOT_ID})",
-        c.query_value()
+         FROM orders_count('{unit}', {count}, '{}', now_ts := {}, bot := {BOT_ID})",
+        c.query_value(),
+        now_sql()
     )
 }
 
@@ -185,7 +191,7 @@ fn orders_count_sql(unit: &str, count: u32, c: Currency) -> String {
 fn plans_sql(c: Currency) -> String {
     format!(
         "WITH p AS (SELECT row_number() OVER (ORDER BY revenue DESC, plan_id) AS n, * \
-                    FROM plans_report('{}', bot := {BOT_ID})), \
+                    FROM plans_report('{}', now_ts := {}, bot := {BOT_ID})), \
               b AS (SELECT n, plan_id, unnest(range(1, len(breakdown) + 1)) AS m, \
                            unnest(breakdown) AS e FROM p) \
          SELECT plan_id, plan_name, revenue, currency, formatted, sales, period FROM ( \
@@ -195,7 +201,8 @@ fn plans_sql(c: Currency) -> String {
            SELECT n, m, plan_id, NULL, money_text(e.revenue), e.currency, e.formatted, \
                   e.sales, e.period FROM b) \
          ORDER BY n, m",
-        c.query_value()
+        c.query_value(),
+        now_sql()
     )
 }
 
@@ -560,10 +567,10 @@ fn tamper(warehouse: &Path, key: Option<&str>, delta: i32) -> String {
         None => conn
             .query_row(
                 "SELECT order_key FROM orders WHERE order_status = 'COMPLETED' \
-                 AND order_date::TIMESTAMP < now()::TIMESTAMP - INTERVAL 60 DAY \
-                 AND order_date::TIMESTAMP > now()::TIMESTAMP - INTERVAL 200 DAY \
+                 AND order_date::TIMESTAMP < make_timestamp(? * 1000000) - INTERVAL 60 DAY \
+                 AND order_date::TIMESTAMP > make_timestamp(? * 1000000) - INTERVAL 200 DAY \
                  ORDER BY order_date DESC LIMIT 1",
-                [],
+                duckdb::params![now(), now()],
                 |r| r.get(0),
             )
             .expect("a completed order 60 to 200 days old"),
@@ -660,38 +667,64 @@ async fn verify_passes_after_a_sync_fails_on_tampering_and_tolerates_newer_data(
     server.shutdown().await;
 }
 
-/// At 100,000 orders a plan's BRL total lies exactly on a half-cent edge (1708744.725 in
-/// the simulator's data; the API rounds it up). Rates read off `/revenue`, whose revenue
-/// is rounded to 18 places, were right to about 20 digits, and the warehouse's total came
-/// out a hair below the edge: `,72` where the API says `,73`. Verify must find no
-/// difference there.
+/// A plan total exactly on a half-cent edge, reached through a cross rate: rates read off
+/// `/revenue` (whose revenue is rounded to 18 places) were right to about 20 digits, and
+/// the warehouse's total came out a hair below the edge (`,72` where the API said `,73`).
+/// The edges are built on purpose, among 100,000 orders whose `/revenue` windows the
+/// rates are read from: 5.454 USD is 29.795 BRL, 491.75 USD is 737.625 AUD (at the
+/// simulator's 1.08 USD, 5.9 BRL and 1.62 AUD per EUR). Verify must find no difference.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_agrees_on_a_half_cent_edge_at_100k_orders() {
     let server = start_sim(sim_options(100_000, 50_000)).await;
+    let handle = server.handle();
+    let mut edges = Vec::new();
+    for (name, usd, target, days_ago) in [
+        ("Edge BRL", "5.454", Currency::Brl, 10),
+        ("Edge AUD", "491.75", Currency::Aud, 20),
+    ] {
+        let amount = dec(usd);
+        let plan_id = handle.add_plan(name, amount, Currency::Usd);
+        handle.add_sale(plan_id, amount, Currency::Usd, now() - days_ago * DAY);
+        // The total the API must report, from the rate table: exactly on the edge.
+        let exact = amount * tgm_sync::sim::rates::rate_per_eur(target)
+            / tgm_sync::sim::rates::rate_per_eur(Currency::Usd);
+        let text = exact.normalize().to_string();
+        assert!(
+            text.split_once('.')
+                .is_some_and(|(_, f)| f.len() == 3 && f.ends_with('5')),
+            "{usd} USD is {text} {target}: not on a half-cent edge"
+        );
+        edges.push((plan_id, target, text));
+    }
     let client = client_for(&server);
-    let plans = api(
-        &client,
-        Method::PlansReport,
-        &[("currency", Currency::Brl.query_value())],
-    )
-    .await;
-    let on_edge: Vec<String> = plans
-        .as_array()
-        .expect("a list of plans")
-        .iter()
-        .map(|p| text_of(&p["revenue"]))
-        .filter(|r| {
-            r.split_once('.')
-                .is_some_and(|(_, f)| f.len() == 3 && f.ends_with('5'))
-        })
-        .collect();
-    assert!(
-        !on_edge.is_empty(),
-        "the data has a plan total on a half-cent edge: {plans}"
-    );
+    for (plan_id, target, text) in &edges {
+        let plans = api(
+            &client,
+            Method::PlansReport,
+            &[("currency", target.query_value())],
+        )
+        .await;
+        let plan = plans
+            .as_array()
+            .expect("a list of plans")
+            .iter()
+            .find(|p| p["plan_id"].as_u64() == Some(*plan_id))
+            .unwrap_or_else(|| panic!("plan {plan_id} in the {target} report: {plans}"));
+        assert_eq!(
+            dec(&text_of(&plan["revenue"])),
+            dec(text),
+            "plan {plan_id}'s {target} total"
+        );
+    }
     let dir = tempdir();
     sync_once(&settings_for(&server, dir.path())).await;
-    let (code, text) = verify(&server.base_url(), dir.path(), "brl");
-    assert_eq!(code, Some(0), "verify on {on_edge:?}:\n{text}");
+    for (_, target, _) in &edges {
+        let (code, text) = verify(
+            &server.base_url(),
+            dir.path(),
+            target.query_value().as_str(),
+        );
+        assert_eq!(code, Some(0), "verify in {target} on {edges:?}:\n{text}");
+    }
     server.shutdown().await;
 }

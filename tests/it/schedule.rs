@@ -41,7 +41,10 @@ fn systemd_analyze_accepts_the_generated_units() {
     assert!(timer_text.contains("Persistent=true") && timer_text.contains("RandomizedDelaySec="));
 
     let Ok(analyze) = Command::new("systemd-analyze").arg("--version").output() else {
-        println!("SKIPPED: systemd-analyze is not installed, the units were not verified");
+        skip_unless_ci(
+            "systemd_analyze_accepts_the_generated_units",
+            "systemd-analyze is not installed, the units were not verified",
+        );
         return;
     };
     assert!(analyze.status.success());

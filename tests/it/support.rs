@@ -16,8 +16,24 @@ use tgm_sync::sim::{SimOptions, SimServer};
 pub const TEST_KEY: &str = "TGMKEY-leakcheck-5f0c2a9e71";
 pub const BOT_ID: u64 = 1_347_378_140;
 
+/// The instant every test runs at (2026-06-17T12:00:00Z), whatever today's date:
+/// `TGM_NOW=<UNIX seconds or RFC 3339> cargo test` reruns the suite at another date.
+pub const PINNED_NOW: i64 = tgm_sync::clock::TEST_NOW_SECS;
+
+/// Pins this process's clock (the simulator's data, run timestamps, reports) at
+/// `PINNED_NOW` and returns its reading; every entry point below calls it first.
+pub fn pinned_now() -> i64 {
+    let now = tgm_sync::clock::pin_unless_set(PINNED_NOW);
+    assert!(
+        tgm_sync::clock::is_pinned(),
+        "the clock was read before the tests pinned it"
+    );
+    now
+}
+
 /// Simulator options with the test key and a data set of the given size.
 pub fn sim_options(orders: usize, members: usize) -> SimOptions {
+    pinned_now();
     SimOptions {
         api_key: TEST_KEY.to_string(),
         bot_id: BOT_ID,
@@ -28,6 +44,7 @@ pub fn sim_options(orders: usize, members: usize) -> SimOptions {
 }
 
 pub async fn start_sim(options: SimOptions) -> SimServer {
+    pinned_now();
     SimServer::start(options)
         .await
         .expect("simulator starts on 127.0.0.1")
@@ -44,6 +61,7 @@ pub fn fast_retry() -> RetryPolicy {
 }
 
 pub fn client_for(server: &SimServer) -> ApiClient {
+    pinned_now();
     let mut settings = ClientSettings::new(server.base_url(), BOT_ID, ApiKey::new(TEST_KEY));
     settings.retry = fast_retry();
     settings.timeout = Duration::from_secs(10);
@@ -52,6 +70,7 @@ pub fn client_for(server: &SimServer) -> ApiClient {
 
 /// Settings syncing the simulator into `dir` (warehouse + Parquet).
 pub fn settings_for(server: &SimServer, dir: &Path) -> Settings {
+    pinned_now();
     let mut s = Settings::with_defaults(
         server.base_url(),
         BotSettings {
@@ -66,10 +85,12 @@ pub fn settings_for(server: &SimServer, dir: &Path) -> Settings {
     s
 }
 
-/// The binary `cargo test` built.
+/// The binary `cargo test` built, on this process's pinned clock.
 pub fn bin() -> Command {
+    pinned_now();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tgm-sync"));
-    cmd.env_remove("TGM_API_KEY")
+    cmd.env(tgm_sync::clock::PIN_VAR, tgm_sync::clock::now_for_child())
+        .env_remove("TGM_API_KEY")
         .env_remove("TGM_CONFIG")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
@@ -112,6 +133,18 @@ pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
+}
+
+/// A test that cannot run here because a tool it needs is missing. Under `CI` (where
+/// `.ci/run` installs every tool) that is a failure; elsewhere the test says "skipped" on
+/// the terminal (written to stderr directly, past the harness's output capture, so a
+/// passing run still shows it) and returns.
+pub fn skip_unless_ci(test: &str, reason: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{test} cannot run: {reason}; under CI this is a failure (.ci/run installs it)");
+    }
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "skipped: {test}: {reason}");
 }
 
 pub fn tempdir() -> tempfile::TempDir {
