@@ -1,16 +1,15 @@
 //! Settings: the TOML file, then `TGM_*` environment variables, then command-line flags,
 //! each overriding the one before; resolved and validated here, once.
 //!
-//! Every field of [`FileConfig`] is a configuration key; its doc comment is the user
-//! documentation (the README's configuration reference follows it). The API key is never
+//! Each setting is declared once, in [`declared`]: the file's keys, the flags, their
+//! environment variables, defaults, checks and the README's table follow from that list.
+//! This module merges and checks them, and resolves what is not a plain value: the API
+//! version, the streams, the bots and their keys. The API key is never
 //! a flag: it comes from `TGM_API_KEY` (or `TGM_API_KEY_<BOT_ID>`) or from a key file, so
 //! that it does not show in `ps` or shell history, and systemd credentials work.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use serde::Deserialize;
 
 use crate::api::ApiVersion;
 use crate::api::retry::RetryPolicy;
@@ -22,82 +21,9 @@ pub const DEFAULT_CONFIG: &str = "tgm-sync.toml";
 /// Default API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.tgmembership.com";
 
-/// The configuration file, as written by the user. Unknown keys are an error.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// DuckDB warehouse file. Env `TGM_WAREHOUSE`. Default `./tgm-warehouse.duckdb`.
-    pub warehouse: Option<PathBuf>,
-    /// Root of the Parquet mirror; `""` turns the mirror off. Env `TGM_PARQUET_DIR`.
-    /// Default `./tgm-parquet`.
-    pub parquet_dir: Option<PathBuf>,
-    /// API base URL. Env `TGM_BASE_URL`. Default `https://api.tgmembership.com`.
-    pub base_url: Option<String>,
-    /// `v1` or `legacy`. Env `TGM_API_VERSION`. Default `v1`.
-    pub api_version: Option<String>,
-    /// File holding the API key (first line). Env `TGM_API_KEY_FILE`.
-    pub api_key_file: Option<PathBuf>,
-    /// Bots to sync. Env `TGM_BOT_ID` (comma-separated ids) replaces this list.
-    #[serde(default)]
-    pub bots: Vec<BotConfig>,
-    /// Streams to sync. Env `TGM_STREAMS` (comma-separated). Default: all.
-    pub streams: Option<Vec<String>>,
-    /// Pages of one stream requested at once. Env `TGM_PAGES_IN_FLIGHT`. Default 4.
-    pub pages_in_flight: Option<usize>,
-    /// Requests per second per bot, at most; slows down further on HTTP 429.
-    /// Env `TGM_MAX_RPS`. Default: no cap.
-    pub max_rps: Option<f64>,
-    /// Timeout of one request, in seconds. Env `TGM_TIMEOUT_SECS`. Default 30.
-    pub timeout_secs: Option<u64>,
-    /// Attempts per request, the first included. Env `TGM_MAX_ATTEMPTS`. Default 8.
-    pub max_attempts: Option<u32>,
-    /// Time one request may spend waiting between retries, in seconds.
-    /// Env `TGM_MAX_RETRY_SECS`. Default 120.
-    pub max_retry_secs: Option<u64>,
-    /// Orders: how far behind the newest synced order each run looks again, in days.
-    /// Env `TGM_ORDERS_LOOKBACK_DAYS`. Default 3.
-    pub orders_lookback_days: Option<f64>,
-    /// Orders: a full scan runs when the last one is older than this, in days.
-    /// Env `TGM_FULL_SCAN_MAX_AGE_DAYS`. Default 7.
-    pub full_scan_max_age_days: Option<f64>,
-    /// Orders: still-PENDING orders older than the lookback re-fetched per run, at most.
-    /// Env `TGM_PENDING_REFETCH_LIMIT`. Default 200.
-    pub pending_refetch_limit: Option<usize>,
-    /// Rows per Arrow batch loaded into DuckDB. Env `TGM_BATCH_ROWS`. Default 20000.
-    pub batch_rows: Option<usize>,
-}
+mod declared;
 
-/// One bot in the configuration file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BotConfig {
-    /// The bot's numeric id.
-    pub bot_id: u64,
-    /// Key file for this bot; otherwise `TGM_API_KEY_<BOT_ID>`, the global `api_key_file`
-    /// or `TGM_API_KEY`, in that order.
-    pub api_key_file: Option<PathBuf>,
-}
-
-/// Values from flags and the environment (clap merges the two: a flag wins over its env var).
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    pub warehouse: Option<PathBuf>,
-    pub parquet_dir: Option<PathBuf>,
-    pub base_url: Option<String>,
-    pub api_version: Option<String>,
-    pub api_key_file: Option<PathBuf>,
-    pub bot_ids: Option<String>,
-    pub streams: Option<String>,
-    pub pages_in_flight: Option<usize>,
-    pub max_rps: Option<f64>,
-    pub timeout_secs: Option<u64>,
-    pub max_attempts: Option<u32>,
-    pub max_retry_secs: Option<u64>,
-    pub orders_lookback_days: Option<f64>,
-    pub full_scan_max_age_days: Option<f64>,
-    pub pending_refetch_limit: Option<usize>,
-    pub batch_rows: Option<usize>,
-}
+pub use declared::{BotConfig, DECLARED, Declared, FileConfig, Merged, SettingsArgs, readme_rows};
 
 /// A configuration problem; the message names the key, value or file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -202,7 +128,7 @@ fn world_readable_warning(path: &Path, what: &str) -> Option<String> {
     })
 }
 
-fn invalid(key: &'static str, value: impl ToString, reason: &str) -> ConfigError {
+pub(crate) fn invalid(key: &'static str, value: impl ToString, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         key,
         value: value.to_string(),
@@ -210,15 +136,9 @@ fn invalid(key: &'static str, value: impl ToString, reason: &str) -> ConfigError
     }
 }
 
-fn positive_days(key: &'static str, days: f64) -> Result<Duration, ConfigError> {
-    if !days.is_finite() || !(0.0..=3650.0).contains(&days) {
-        return Err(invalid(
-            key,
-            days,
-            "expected a number of days from 0 to 3650",
-        ));
-    }
-    Ok(Duration::from_secs_f64(days * 86_400.0))
+/// Days as a duration; the declared check keeps them within 0..=3650.
+fn days(days: f64) -> Duration {
+    Duration::from_secs_f64(days.clamp(0.0, 3650.0) * 86_400.0)
 }
 
 /// Parses a comma-separated list of bot ids.
@@ -262,41 +182,26 @@ impl KeySource for ProcessEnv {
     }
 }
 
-/// Merges file and overrides into validated settings, reading key files.
+/// Merges file, environment and flags into validated settings, reading key files.
+/// `streams` is the `--streams` / `TGM_STREAMS` list, which replaces the file's.
 pub fn resolve(
     config_path: &Path,
     file: FileConfig,
-    over: Overrides,
+    args: &SettingsArgs,
+    streams: Option<String>,
     env: &dyn KeySource,
     require_bots: bool,
 ) -> Result<Settings, ConfigError> {
     let mut warnings = Vec::new();
-    let warehouse = over
-        .warehouse
-        .or(file.warehouse)
-        .unwrap_or_else(|| PathBuf::from("tgm-warehouse.duckdb"));
-    if warehouse.as_os_str().is_empty() {
-        return Err(invalid("warehouse", "", "expected a file path"));
-    }
-    let parquet_dir = over
-        .parquet_dir
-        .or(file.parquet_dir)
-        .unwrap_or_else(|| PathBuf::from("tgm-parquet"));
-    let parquet_dir = (!parquet_dir.as_os_str().is_empty()).then_some(parquet_dir);
-    let base_url = over
-        .base_url
-        .or(file.base_url)
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-    let api_version = match over.api_version.or(file.api_version) {
-        Some(v) => v
-            .parse::<ApiVersion>()
-            .map_err(|reason| invalid("api_version", &v, &reason))?,
-        None => ApiVersion::V1,
-    };
-    let streams = match over.streams {
+    let merged = Merged::merge(&file, args).checked()?;
+    let api_version = merged
+        .api_version
+        .parse::<ApiVersion>()
+        .map_err(|reason| invalid("api_version", &merged.api_version, &reason))?;
+    let streams = match streams {
         Some(list) => parse_streams(&list.split(',').map(str::to_string).collect::<Vec<_>>())?,
-        None => match file.streams {
-            Some(list) => parse_streams(&list)?,
+        None => match &file.streams {
+            Some(list) => parse_streams(list)?,
             // The legacy API has no orders, projects, coupons or payment methods list.
             None if api_version == ApiVersion::Legacy => {
                 vec![
@@ -311,61 +216,10 @@ pub fn resolve(
     if streams.is_empty() {
         return Err(invalid("streams", "", "name at least one stream"));
     }
-    let pages_in_flight = over.pages_in_flight.or(file.pages_in_flight).unwrap_or(4);
-    if !(1..=64).contains(&pages_in_flight) {
-        return Err(invalid(
-            "pages_in_flight",
-            pages_in_flight,
-            "expected 1 to 64",
-        ));
-    }
-    let max_rps = over.max_rps.or(file.max_rps);
-    if let Some(rps) = max_rps
-        && (!rps.is_finite() || rps <= 0.0)
-    {
-        return Err(invalid("max_rps", rps, "expected a positive number"));
-    }
-    let timeout_secs = over.timeout_secs.or(file.timeout_secs).unwrap_or(30);
-    if !(1..=3600).contains(&timeout_secs) {
-        return Err(invalid("timeout_secs", timeout_secs, "expected 1 to 3600"));
-    }
-    let max_attempts = over.max_attempts.or(file.max_attempts).unwrap_or(8);
-    if !(1..=100).contains(&max_attempts) {
-        return Err(invalid("max_attempts", max_attempts, "expected 1 to 100"));
-    }
-    let max_retry_secs = over.max_retry_secs.or(file.max_retry_secs).unwrap_or(120);
-    let retry = RetryPolicy {
-        max_attempts,
-        max_elapsed: Duration::from_secs(max_retry_secs),
-        ..RetryPolicy::default()
-    };
-    let orders = OrdersSettings {
-        lookback: positive_days(
-            "orders_lookback_days",
-            over.orders_lookback_days
-                .or(file.orders_lookback_days)
-                .unwrap_or(3.0),
-        )?,
-        full_scan_max_age: positive_days(
-            "full_scan_max_age_days",
-            over.full_scan_max_age_days
-                .or(file.full_scan_max_age_days)
-                .unwrap_or(7.0),
-        )?,
-        pending_refetch_limit: over
-            .pending_refetch_limit
-            .or(file.pending_refetch_limit)
-            .unwrap_or(200),
-    };
-    let batch_rows = over.batch_rows.or(file.batch_rows).unwrap_or(20_000);
-    if !(100..=1_000_000).contains(&batch_rows) {
-        return Err(invalid("batch_rows", batch_rows, "expected 100 to 1000000"));
-    }
 
     // Bots: TGM_BOT_ID / --bot-id replace the file's list.
-    let global_key_file = over.api_key_file.or(file.api_key_file);
-    let bot_configs: Vec<BotConfig> = match over.bot_ids {
-        Some(ids) => parse_bot_ids(&ids)?
+    let bot_configs: Vec<BotConfig> = match &args.bot_ids {
+        Some(ids) => parse_bot_ids(ids)?
             .into_iter()
             .map(|bot_id| {
                 let api_key_file = file
@@ -392,27 +246,15 @@ pub fn resolve(
         if bots.iter().any(|b: &BotSettings| b.bot_id == bot.bot_id) {
             continue;
         }
-        let key = find_key(&bot, global_key_file.as_deref(), env, &mut warnings)?;
+        let key = find_key(&bot, merged.api_key_file.as_deref(), env, &mut warnings)?;
         bots.push(BotSettings {
             bot_id: bot.bot_id,
             api_key: key,
         });
     }
-    Ok(Settings {
-        warehouse,
-        parquet_dir,
-        base_url,
-        api_version,
-        bots,
-        streams,
-        pages_in_flight,
-        max_rps,
-        timeout: Duration::from_secs(timeout_secs),
-        retry,
-        orders,
-        batch_rows,
-        warnings,
-    })
+    let mut settings = Settings::from_merged(merged, api_version, bots, streams);
+    settings.warnings = warnings;
+    Ok(settings)
 }
 
 fn find_key(
@@ -451,32 +293,18 @@ fn read_key_file(path: &Path, warnings: &mut Vec<String>) -> Result<ApiKey, Conf
     Ok(ApiKey::new(key))
 }
 
-/// Pretty names for the keys of an environment, for `--help` texts and the README.
-pub fn env_vars() -> BTreeMap<&'static str, &'static str> {
-    BTreeMap::from([
-        ("TGM_CONFIG", "config file path"),
-        ("TGM_WAREHOUSE", "warehouse"),
-        ("TGM_PARQUET_DIR", "parquet_dir"),
-        ("TGM_BASE_URL", "base_url"),
-        ("TGM_API_VERSION", "api_version"),
-        ("TGM_API_KEY", "the API key (all bots)"),
-        ("TGM_API_KEY_<BOT_ID>", "the API key of one bot"),
-        ("TGM_API_KEY_FILE", "api_key_file"),
-        ("TGM_BOT_ID", "bots (comma-separated ids)"),
-        ("TGM_STREAMS", "streams"),
-        ("TGM_PAGES_IN_FLIGHT", "pages_in_flight"),
-        ("TGM_MAX_RPS", "max_rps"),
-        ("TGM_TIMEOUT_SECS", "timeout_secs"),
-        ("TGM_MAX_ATTEMPTS", "max_attempts"),
-        ("TGM_MAX_RETRY_SECS", "max_retry_secs"),
-        ("TGM_ORDERS_LOOKBACK_DAYS", "orders_lookback_days"),
-        ("TGM_FULL_SCAN_MAX_AGE_DAYS", "full_scan_max_age_days"),
-        ("TGM_PENDING_REFETCH_LIMIT", "pending_refetch_limit"),
-        ("TGM_BATCH_ROWS", "batch_rows"),
-    ])
-}
-
 impl Settings {
+    /// Pages a stream's fetcher may hold ahead of its loader (the channel between them):
+    /// twice `pages_in_flight`.
+    pub fn pages_ahead_of_loader(&self) -> usize {
+        self.pages_in_flight * 2
+    }
+
+    /// `/revenue` requests for exchange rates in flight at once: `pages_in_flight`.
+    pub fn fx_requests_in_flight(&self) -> usize {
+        self.pages_in_flight
+    }
+
     /// The API client settings for one of the configured bots.
     pub fn client_settings(&self, bot: &BotSettings) -> crate::api::ClientSettings {
         crate::api::ClientSettings {
@@ -490,32 +318,57 @@ impl Settings {
         }
     }
 
-    /// Settings with every default, for one bot: the demo, tests and benchmarks.
+    /// Settings from merged and checked values; the bots and streams resolved apart.
+    fn from_merged(
+        merged: Merged,
+        api_version: ApiVersion,
+        bots: Vec<BotSettings>,
+        streams: Vec<StreamName>,
+    ) -> Settings {
+        let parquet_dir =
+            (!merged.parquet_dir.as_os_str().is_empty()).then_some(merged.parquet_dir);
+        Settings {
+            warehouse: merged.warehouse,
+            parquet_dir,
+            base_url: merged.base_url,
+            api_version,
+            bots,
+            streams,
+            pages_in_flight: merged.pages_in_flight,
+            max_rps: merged.max_rps,
+            timeout: Duration::from_secs(merged.timeout_secs),
+            retry: RetryPolicy {
+                max_attempts: merged.max_attempts,
+                max_elapsed: Duration::from_secs(merged.max_retry_secs),
+                ..RetryPolicy::default()
+            },
+            orders: OrdersSettings {
+                lookback: days(merged.orders_lookback_days),
+                full_scan_max_age: days(merged.full_scan_max_age_days),
+                pending_refetch_limit: merged.pending_refetch_limit,
+            },
+            batch_rows: merged.batch_rows,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Settings with every declared default, for one bot: the demo, tests and benchmarks.
     pub fn with_defaults(
         base_url: impl Into<String>,
         bot: BotSettings,
         warehouse: PathBuf,
         parquet_dir: Option<PathBuf>,
     ) -> Settings {
-        Settings {
-            warehouse,
-            parquet_dir,
-            base_url: base_url.into(),
-            api_version: ApiVersion::V1,
-            bots: vec![bot],
-            streams: StreamName::ALL.to_vec(),
-            pages_in_flight: 4,
-            max_rps: None,
-            timeout: Duration::from_secs(30),
-            retry: RetryPolicy::default(),
-            orders: OrdersSettings {
-                lookback: Duration::from_secs(3 * 86_400),
-                full_scan_max_age: Duration::from_secs(7 * 86_400),
-                pending_refetch_limit: 200,
-            },
-            batch_rows: 20_000,
-            warnings: Vec::new(),
-        }
+        let mut s = Settings::from_merged(
+            Merged::defaults(),
+            ApiVersion::V1,
+            vec![bot],
+            StreamName::ALL.to_vec(),
+        );
+        s.base_url = base_url.into();
+        s.warehouse = warehouse;
+        s.parquet_dir = parquet_dir;
+        s
     }
 }
 
@@ -540,13 +393,20 @@ mod tests {
     #[test]
     fn legacy_defaults_to_the_streams_it_has() {
         let env = Env(vec![("TGM_API_KEY", "legacy-key-1")]);
-        let over = Overrides {
+        let args = SettingsArgs {
             bot_ids: Some("9".into()),
             api_version: Some("legacy".into()),
-            ..Overrides::default()
+            ..SettingsArgs::default()
         };
-        let s =
-            resolve(Path::new("c.toml"), FileConfig::default(), over, &env, true).expect("valid");
+        let s = resolve(
+            Path::new("c.toml"),
+            FileConfig::default(),
+            &args,
+            None,
+            &env,
+            true,
+        )
+        .expect("valid");
         assert_eq!(
             s.streams,
             [
@@ -567,12 +427,12 @@ mod tests {
     fn flags_and_env_override_the_file() {
         let file = parse("warehouse = 'file.duckdb'\npages_in_flight = 2\n[[bots]]\nbot_id = 5")
             .expect("valid");
-        let over = Overrides {
+        let args = SettingsArgs {
             warehouse: Some("flag.duckdb".into()),
-            ..Overrides::default()
+            ..SettingsArgs::default()
         };
         let env = Env(vec![("TGM_API_KEY", "config-test-key")]);
-        let s = resolve(Path::new("c.toml"), file, over, &env, true).expect("valid");
+        let s = resolve(Path::new("c.toml"), file, &args, None, &env, true).expect("valid");
         assert_eq!(s.warehouse, PathBuf::from("flag.duckdb"));
         assert_eq!(s.pages_in_flight, 2);
         assert_eq!(s.bots.len(), 1);
@@ -586,12 +446,19 @@ mod tests {
             ("TGM_API_KEY", "global-key-1"),
             ("TGM_API_KEY_7", "bot7-key-1"),
         ]);
-        let over = Overrides {
+        let args = SettingsArgs {
             bot_ids: Some("7, 8".into()),
-            ..Overrides::default()
+            ..SettingsArgs::default()
         };
-        let s =
-            resolve(Path::new("c.toml"), FileConfig::default(), over, &env, true).expect("valid");
+        let s = resolve(
+            Path::new("c.toml"),
+            FileConfig::default(),
+            &args,
+            None,
+            &env,
+            true,
+        )
+        .expect("valid");
         assert_eq!(s.bots[0].api_key.expose(), "bot7-key-1");
         assert_eq!(s.bots[1].api_key.expose(), "global-key-1");
     }
@@ -599,42 +466,47 @@ mod tests {
     #[test]
     fn bad_values_name_themselves() {
         let env = Env(vec![("TGM_API_KEY", "k-123456")]);
+        let one = || SettingsArgs {
+            bot_ids: Some("1".into()),
+            ..SettingsArgs::default()
+        };
         let cases = [
             (
-                Overrides {
+                SettingsArgs {
                     bot_ids: Some("12x".into()),
-                    ..Overrides::default()
+                    ..SettingsArgs::default()
                 },
+                None,
                 "12x",
             ),
+            (one(), Some("orders,bogus".to_string()), "bogus"),
             (
-                Overrides {
-                    bot_ids: Some("1".into()),
-                    streams: Some("orders,bogus".into()),
-                    ..Overrides::default()
-                },
-                "bogus",
-            ),
-            (
-                Overrides {
-                    bot_ids: Some("1".into()),
+                SettingsArgs {
                     api_version: Some("v9".into()),
-                    ..Overrides::default()
+                    ..one()
                 },
+                None,
                 "v9",
             ),
             (
-                Overrides {
-                    bot_ids: Some("1".into()),
+                SettingsArgs {
                     pages_in_flight: Some(0),
-                    ..Overrides::default()
+                    ..one()
                 },
+                None,
                 "pages_in_flight",
             ),
         ];
-        for (over, needle) in cases {
-            let err = resolve(Path::new("c.toml"), FileConfig::default(), over, &env, true)
-                .expect_err("invalid");
+        for (args, streams, needle) in cases {
+            let err = resolve(
+                Path::new("c.toml"),
+                FileConfig::default(),
+                &args,
+                streams,
+                &env,
+                true,
+            )
+            .expect_err("invalid");
             assert!(
                 err.to_string().contains(needle),
                 "{err} should name {needle}"
@@ -644,14 +516,15 @@ mod tests {
 
     #[test]
     fn missing_key_and_missing_bots_are_errors() {
-        let over = Overrides {
+        let args = SettingsArgs {
             bot_ids: Some("3".into()),
-            ..Overrides::default()
+            ..SettingsArgs::default()
         };
         let err = resolve(
             Path::new("c.toml"),
             FileConfig::default(),
-            over,
+            &args,
+            None,
             &Env(vec![]),
             true,
         )
@@ -660,7 +533,8 @@ mod tests {
         let err = resolve(
             Path::new("c.toml"),
             FileConfig::default(),
-            Overrides::default(),
+            &SettingsArgs::default(),
+            None,
             &Env(vec![]),
             true,
         )

@@ -88,7 +88,6 @@ pub struct Pager {
     ramped_up: bool,
     done: bool,
     pages: u64,
-    repairs: u64,
     unrepaired: u64,
 }
 
@@ -150,7 +149,6 @@ impl Pager {
             ramped_up: false,
             done: false,
             pages: 0,
-            repairs: 0,
             unrepaired: 0,
         }
     }
@@ -158,11 +156,6 @@ impl Pager {
     /// Pages handed out so far.
     pub fn pages(&self) -> u64 {
         self.pages
-    }
-
-    /// Boundaries re-read because a gap was possible.
-    pub fn repairs(&self) -> u64 {
-        self.repairs
     }
 
     /// Boundaries whose re-read gave up: rows may be missing, so this read must not be
@@ -349,7 +342,6 @@ impl Pager {
         from_offset: u64,
         until: &HashSet<u64>,
     ) -> Result<Vec<Value>, ApiError> {
-        self.repairs += 1;
         debug!(endpoint = %self.request.method, from_offset, "pages shared no row: re-reading the boundary one page at a time");
         let mut rows = Vec::new();
         let mut offset = from_offset;

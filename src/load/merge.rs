@@ -87,8 +87,6 @@ impl<'c> Stager<'c> {
 /// What a merge changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct MergeOutcome {
-    /// Distinct keys staged (after de-duplication).
-    pub distinct: u64,
     /// Rows inserted or updated (changed, new, or back from deletion).
     pub written: u64,
     /// Rows newly soft-deleted.
@@ -151,9 +149,6 @@ pub fn merge(
          QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _seq DESC) > 1)"
     ))
     .during(|| ctx("de-duplicating"))?;
-    let distinct: i64 = conn
-        .query_row(&format!("SELECT count(*) FROM {stage}"), [], |r| r.get(0))
-        .during(|| ctx("counting"))?;
 
     // 2. A full scan soft-deletes the rows it no longer saw.
     let mut deleted = 0;
@@ -268,7 +263,6 @@ pub fn merge(
     ))
     .during(|| ctx("cleaning up staging of"))?;
     Ok(MergeOutcome {
-        distinct: distinct as u64,
         written: (updated + inserted) as u64,
         deleted: deleted as u64,
     })

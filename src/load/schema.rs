@@ -40,8 +40,13 @@ pub static MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
+        name: "refetch_not_found",
+        sql: include_str!("../../sql/004_refetch_not_found.sql"),
+    },
+    Migration {
+        version: 5,
         name: "users_count_extra",
-        sql: include_str!("../../sql/004_users_count_extra.sql"),
+        sql: include_str!("../../sql/005_users_count_extra.sql"),
     },
 ];
 

@@ -94,6 +94,8 @@ pub struct StreamFigures {
     pub rows_rejected: u64,
     pub requests: u64,
     pub retries: u64,
+    /// Orders: pending orders re-fetched by key that answered 404.
+    pub refetch_not_found: u64,
     pub error: Option<String>,
 }
 
@@ -125,30 +127,39 @@ pub fn record_stream(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a bot's run amounted to, for its `_sync_runs` row.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunTotals<'a> {
+    pub status: &'a str,
+    pub requests: u64,
+    pub retries: u64,
+    pub rows_rejected: u64,
+    /// Pending orders re-fetched by key that answered 404.
+    pub refetch_not_found: u64,
+    /// Key redacted here too.
+    pub error: Option<&'a str>,
+}
+
 pub fn finish_run(
     conn: &Connection,
     run_id: i64,
     bot_id: i64,
-    status: &str,
-    requests: u64,
-    retries: u64,
-    rows_rejected: u64,
-    error: Option<&str>,
+    totals: &RunTotals<'_>,
     now_micros: i64,
 ) -> Result<(), LoadError> {
     conn.execute(
         &format!(
             "UPDATE _sync_runs SET finished_at = {RUN_TS}, status = ?, requests = ?, retries = ?, \
-             rows_rejected = ?, error = ? WHERE run_id = ? AND bot_id = ?"
+             rows_rejected = ?, refetch_not_found = ?, error = ? WHERE run_id = ? AND bot_id = ?"
         ),
         params![
             now_micros,
-            status,
-            requests as i64,
-            retries as i64,
-            rows_rejected as i64,
-            error.map(redact),
+            totals.status,
+            totals.requests as i64,
+            totals.retries as i64,
+            totals.rows_rejected as i64,
+            totals.refetch_not_found as i64,
+            totals.error.map(redact),
             run_id,
             bot_id
         ],

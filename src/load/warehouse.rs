@@ -21,7 +21,6 @@ pub const CONNECTION_SETUP: &str =
 /// An open warehouse, with this run's lock held until it is dropped.
 pub struct Warehouse {
     conn: Connection,
-    path: PathBuf,
     _lock: Option<File>,
 }
 
@@ -36,7 +35,6 @@ impl Warehouse {
         schema::install_report_layer(&conn)?;
         Ok(Warehouse {
             conn,
-            path: path.to_path_buf(),
             _lock: Some(lock),
         })
     }
@@ -50,34 +48,23 @@ impl Warehouse {
             });
         }
         let conn = open_connection(path, true)?;
-        Ok(Warehouse {
-            conn,
-            path: path.to_path_buf(),
-            _lock: None,
-        })
+        Ok(Warehouse { conn, _lock: None })
     }
 
-    /// An in-memory warehouse with the full schema, for tests and dry runs.
-    pub fn in_memory() -> Result<Warehouse, LoadError> {
+    /// An in-memory database set up as a warehouse (connection settings, every
+    /// migration, the report layer), for the SQL tests: no file, no lock.
+    pub fn in_memory() -> Result<Connection, LoadError> {
         let conn = Connection::open_in_memory_with_flags(base_config(false)?)
             .during(|| "opening an in-memory database".into())?;
         conn.execute_batch(CONNECTION_SETUP)
             .during(|| "configuring the connection".into())?;
         schema::migrate(&conn)?;
         schema::install_report_layer(&conn)?;
-        Ok(Warehouse {
-            conn,
-            path: PathBuf::from(":memory:"),
-            _lock: None,
-        })
+        Ok(conn)
     }
 
     pub fn conn(&self) -> &Connection {
         &self.conn
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Another connection to the same database (one per concurrently loading stream).

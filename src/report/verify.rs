@@ -1,7 +1,10 @@
 //! `tgm-sync verify`: each report endpoint against the warehouse's answer, field by field.
 //!
-//! Revenue may differ by 1e-9 relative (the API computes in floating point); sales,
-//! periods, ids, names and `formatted` must be equal. A difference in a report that
+//! Revenue may differ by 1e-9 relative: the API sums in binary floating point and prints
+//! the f64 it gets (`"398.60636332000007"`), which is within `n * 2^-53` (relative) of the
+//! exact sum of n sales, so 1e-9 holds residue up to millions of sales, while a changed
+//! amount of one unit in a total of a million still shows. Sales, periods, ids, names and
+//! `formatted` must be equal: the warehouse's exact sum rounds as the API's does. A difference in a report that
 //! covers time after the last sync, while the API has sales after it, is reported as
 //! "newer than the last sync" rather than as an error.
 

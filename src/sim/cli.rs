@@ -63,6 +63,9 @@ pub struct SimArgs {
     /// Requests per second above which the server answers 429.
     #[arg(long)]
     pub max_rps: Option<f64>,
+    /// Report `revenue` as a binary floating-point sum prints it ("398.60636332000007").
+    #[arg(long)]
+    pub float_revenue: bool,
 }
 
 impl SimArgs {
@@ -90,7 +93,10 @@ impl SimArgs {
                 share_ok_false_200: 0.0,
                 max_rps: self.max_rps,
             },
-            quirks: Quirks::default(),
+            quirks: Quirks {
+                float_revenue: self.float_revenue,
+                ..Quirks::default()
+            },
         }
     }
 }

@@ -130,4 +130,8 @@ pub struct Quirks {
     pub omit_ok: bool,
     /// Unknown fields (`sim_extra`, `sim_meta`) added to every result row.
     pub extra_fields: bool,
+    /// The report endpoints' `revenue` summed in binary floating point and printed as the
+    /// shortest decimal that reads back as the same f64, residue and all, like the API
+    /// text's `"398.60636332000007"`. `formatted` stays the exact sum's rounding.
+    pub float_revenue: bool,
 }

@@ -31,7 +31,11 @@ impl Render {
     /// Money: a plain decimal string, or a JSON number with the same digits under
     /// `money_as_numbers`.
     pub fn money(&self, amount: Decimal) -> Value {
-        let text = decimal_string(amount);
+        self.money_text(decimal_string(amount))
+    }
+
+    /// A money text as [`Render::money`] sends it.
+    fn money_text(&self, text: String) -> Value {
         if self.quirks.money_as_numbers
             && let Ok(number) = serde_json::from_str::<Number>(&text)
         {
@@ -203,9 +207,22 @@ impl Render {
         self.row(m)
     }
 
-    /// `revenue`, `currency`, `formatted` of a report entry.
-    fn money_fields(&self, m: &mut Map<String, Value>, revenue: Decimal, currency: Currency) {
-        m.insert("revenue".into(), self.money(revenue));
+    /// `revenue`, `currency`, `formatted` of a report entry. Under `float_revenue`,
+    /// `revenue` is the float sum's shortest round-trip decimal (Rust's `Display` of an
+    /// f64 prints exactly that, without an exponent); `formatted` is the exact sum's.
+    fn money_fields(
+        &self,
+        m: &mut Map<String, Value>,
+        revenue: Decimal,
+        revenue_f64: f64,
+        currency: Currency,
+    ) {
+        let wire = if self.quirks.float_revenue && revenue_f64.is_finite() {
+            self.money_text(revenue_f64.to_string())
+        } else {
+            self.money(revenue)
+        };
+        m.insert("revenue".into(), wire);
         m.insert("currency".into(), Value::from(currency.code()));
         m.insert(
             "formatted".into(),
@@ -217,7 +234,7 @@ impl Render {
         let mut m = Map::new();
         m.insert("from".into(), Value::from(r.from));
         m.insert("to".into(), Value::from(r.to));
-        self.money_fields(&mut m, r.revenue, currency);
+        self.money_fields(&mut m, r.revenue, r.revenue_f64, currency);
         m.insert("sales".into(), Value::from(r.sales));
         self.row(m)
     }
@@ -225,7 +242,7 @@ impl Render {
     pub fn period(&self, p: &PeriodRow, currency: Currency) -> Value {
         let mut m = Map::new();
         m.insert("period".into(), Value::from(p.period.as_str()));
-        self.money_fields(&mut m, p.revenue, currency);
+        self.money_fields(&mut m, p.revenue, p.revenue_f64, currency);
         m.insert("sales".into(), Value::from(p.sales));
         self.row(m)
     }
@@ -234,7 +251,7 @@ impl Render {
         let mut m = Map::new();
         m.insert("plan_id".into(), self.id(r.plan_id));
         m.insert("plan_name".into(), Value::from(r.plan_name.as_str()));
-        self.money_fields(&mut m, r.revenue, currency);
+        self.money_fields(&mut m, r.revenue, r.revenue_f64, currency);
         m.insert("sales".into(), Value::from(r.sales));
         let breakdown = r
             .breakdown
@@ -249,7 +266,7 @@ impl Render {
         let mut m = Map::new();
         m.insert("name".into(), Value::from(r.name));
         m.insert("display_name".into(), Value::from(r.display_name));
-        self.money_fields(&mut m, r.revenue, currency);
+        self.money_fields(&mut m, r.revenue, r.revenue_f64, currency);
         m.insert("sales".into(), Value::from(r.sales));
         self.row(m)
     }
@@ -318,6 +335,7 @@ mod tests {
                 money_as_numbers: true,
                 omit_ok: false,
                 extra_fields: true,
+                float_revenue: true,
             },
         };
         let v = r.order(&order(), "x", None);

@@ -4,21 +4,37 @@
 //! Revenue sums the native amounts per currency first and converts each sum once
 //! (`Σ_c convert(Σ amounts in c, c, target)`): mathematically the sum of converted
 //! amounts, and exact whenever the target is the orders' own currency.
+//!
+//! Each figure also carries the same sum done in binary floating point (`*_f64`), which
+//! the `float_revenue` quirk sends as `revenue`, as the real API does
+//! (`"398.60636332000007"`); `formatted` stays the exact sum's.
 
 use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 use crate::currency::Currency;
 
 use super::model::{GATEWAYS, Gateway, Order, SimData};
 use super::periods::{IntervalUnit, Period, last_periods, month_index, month_label};
-use super::rates::convert;
+use super::rates::{convert, rate_per_eur};
+
+/// The rate `from` → `to` as an f64 quotient of the f64 rates per EUR.
+fn rate_f64(from: Currency, to: Currency) -> f64 {
+    if from == to {
+        return 1.0;
+    }
+    let per_eur = |c| rate_per_eur(c).to_f64().unwrap_or(f64::NAN);
+    per_eur(to) / per_eur(from)
+}
 
 /// Sales and their native sums, one per currency.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tally {
     native: [Decimal; 13],
+    /// The same sums in f64, added sale by sale.
+    native_f64: [f64; 13],
     pub sales: u64,
 }
 
@@ -33,8 +49,9 @@ impl Tally {
     /// Counts `order` if it is a sale.
     pub fn add(&mut self, order: &Order) {
         if order.is_sale() {
-            let s = &mut self.native[slot(order.currency)];
-            *s = s.saturating_add(order.amount);
+            let at = slot(order.currency);
+            self.native[at] = self.native[at].saturating_add(order.amount);
+            self.native_f64[at] += order.amount.to_f64().unwrap_or(0.0);
             self.sales += 1;
         }
     }
@@ -42,6 +59,17 @@ impl Tally {
     /// The native sum in one currency.
     pub fn native(&self, currency: Currency) -> Decimal {
         self.native[slot(currency)]
+    }
+
+    /// Revenue converted to `target` in binary floating point: each currency's f64 sum
+    /// times the f64 rate, added up in f64. Off from [`Tally::revenue`] in the last
+    /// digits, as a float sum is.
+    pub fn revenue_f64(&self, target: Currency) -> f64 {
+        Currency::ALL
+            .iter()
+            .zip(self.native_f64.iter())
+            .filter(|(_, sum)| **sum != 0.0)
+            .fold(0.0, |acc, (c, sum)| acc + sum * rate_f64(*c, target))
     }
 
     /// Revenue converted to `target`.
@@ -62,6 +90,7 @@ pub struct RevenueReport {
     pub from: i64,
     pub to: i64,
     pub revenue: Decimal,
+    pub revenue_f64: f64,
     pub sales: u64,
 }
 
@@ -78,6 +107,7 @@ pub fn revenue(data: &SimData, from: i64, to: i64, currency: Currency) -> Revenu
         from,
         to,
         revenue: tally.revenue(currency),
+        revenue_f64: tally.revenue_f64(currency),
         sales: tally.sales,
     }
 }
@@ -87,6 +117,7 @@ pub fn revenue(data: &SimData, from: i64, to: i64, currency: Currency) -> Revenu
 pub struct PeriodRow {
     pub period: String,
     pub revenue: Decimal,
+    pub revenue_f64: f64,
     pub sales: u64,
 }
 
@@ -107,6 +138,7 @@ pub fn orders_count(
         .map(|(p, t)| PeriodRow {
             period: p.label,
             revenue: t.revenue(currency),
+            revenue_f64: t.revenue_f64(currency),
             sales: t.sales,
         })
         .collect()
@@ -138,6 +170,7 @@ pub struct PlanReportRow {
     pub plan_id: u64,
     pub plan_name: String,
     pub revenue: Decimal,
+    pub revenue_f64: f64,
     pub sales: u64,
     /// Months with sales, newest first.
     pub breakdown: Vec<PeriodRow>,
@@ -179,12 +212,15 @@ pub fn plans_report(data: &SimData, now: i64, currency: Currency) -> Vec<PlanRep
             let mut breakdown = Vec::with_capacity(months.len());
             for (month, tally) in months.iter().rev() {
                 for c in Currency::ALL {
-                    total.native[slot(c)] = total.native[slot(c)].saturating_add(tally.native(c));
+                    let at = slot(c);
+                    total.native[at] = total.native[at].saturating_add(tally.native[at]);
+                    total.native_f64[at] += tally.native_f64[at];
                 }
                 total.sales += tally.sales;
                 breakdown.push(PeriodRow {
                     period: month_label(*month),
                     revenue: tally.revenue(currency),
+                    revenue_f64: tally.revenue_f64(currency),
                     sales: tally.sales,
                 });
             }
@@ -195,6 +231,7 @@ pub fn plans_report(data: &SimData, now: i64, currency: Currency) -> Vec<PlanRep
                     .map(|p| p.plan_name.clone())
                     .unwrap_or_default(),
                 revenue: total.revenue(currency),
+                revenue_f64: total.revenue_f64(currency),
                 sales: total.sales,
                 breakdown,
             }
@@ -210,6 +247,7 @@ pub struct GatewayReportRow {
     pub name: &'static str,
     pub display_name: &'static str,
     pub revenue: Decimal,
+    pub revenue_f64: f64,
     pub sales: u64,
 }
 
@@ -232,6 +270,7 @@ pub fn payment_methods_report(data: &SimData, currency: Currency) -> Vec<Gateway
             name: gateway.code,
             display_name: gateway.display_name,
             revenue: tally.revenue(currency),
+            revenue_f64: tally.revenue_f64(currency),
             sales: tally.sales,
         })
         .collect();
@@ -379,6 +418,26 @@ mod tests {
             leads: vec![100, 101, 102],
             next_order_serial: 1,
         }
+    }
+
+    #[test]
+    fn float_revenue_is_the_f64_sum_with_its_residue() {
+        let sale = |key: &str, amount: &str, c: Currency| {
+            order(key, NOW, OrderStatus::Completed, 1, "stripe", amount, c)
+        };
+        let mut tally = Tally::default();
+        tally.add(&sale("a", "0.1", Currency::Eur));
+        tally.add(&sale("b", "0.2", Currency::Eur));
+        assert_eq!(tally.revenue(Currency::Eur), d("0.3"));
+        assert_eq!(
+            tally.revenue_f64(Currency::Eur).to_string(),
+            "0.30000000000000004"
+        );
+        // Another currency: the f64 sum times the f64 rate 1.08 / 1.
+        tally.add(&sale("c", "9.99", Currency::Usd));
+        let want = (0.1_f64 + 0.2) * 1.08 + 9.99;
+        assert_eq!(tally.revenue_f64(Currency::Usd), want);
+        assert_eq!(tally.revenue(Currency::Usd), d("10.314"));
     }
 
     #[test]

@@ -317,6 +317,7 @@ async fn hooks_quirks_and_drift() {
         money_as_numbers: true,
         omit_ok: true,
         extra_fields: true,
+        float_revenue: true,
     });
     let quirky = get(&server, "plans?limit=1").await.json();
     assert!(quirky.get("ok").is_none());

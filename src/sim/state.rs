@@ -229,6 +229,26 @@ impl SimState {
         removed
     }
 
+    /// Applies `change` to the order with this key; false if there is none.
+    pub fn edit_order(&self, order_key: &str, change: impl FnOnce(&mut Order)) -> bool {
+        let mut data = self.write();
+        match data.orders.iter_mut().find(|o| o.order_key == order_key) {
+            Some(order) => {
+                change(order);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the orders with these keys; returns how many there were.
+    pub fn remove_orders(&self, keys: &[String]) -> usize {
+        let mut data = self.write();
+        let before = data.orders.len();
+        data.orders.retain(|o| !keys.contains(&o.order_key));
+        before - data.orders.len()
+    }
+
     /// Adds a plan after the others in `/plans` order; returns its id.
     pub fn add_plan(&self, name: &str, price: Decimal, currency: Currency) -> u64 {
         let mut data = self.write();
@@ -352,6 +372,24 @@ impl SimHandle {
     pub fn refund(&self, n: usize) -> Vec<String> {
         self.state
             .change_status(n, OrderStatus::Completed, OrderStatus::Refunded)
+    }
+
+    /// Sets one order's status (its date stays); false if no order has this key.
+    pub fn set_order_status(&self, order_key: &str, status: OrderStatus) -> bool {
+        self.state
+            .edit_order(order_key, |o| o.order_status = status)
+    }
+
+    /// Sets one order's native amount (its currency stays); false if no order has this
+    /// key.
+    pub fn set_order_amount(&self, order_key: &str, amount: Decimal) -> bool {
+        self.state.edit_order(order_key, |o| o.amount = amount)
+    }
+
+    /// The orders with these keys disappear (`/orders/{key}` answers 404); returns how
+    /// many there were.
+    pub fn remove_orders(&self, keys: &[String]) -> usize {
+        self.state.remove_orders(keys)
     }
 
     /// Up to `n` random memberships disappear; returns `(member_id, plan_id, project_id)`.

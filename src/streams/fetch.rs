@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::api::pager::{PageRequest, Pager};
 use crate::api::{ApiClient, ApiError, Method};
@@ -18,8 +18,9 @@ use super::catalog::FetchSpec;
 pub enum LoaderMsg {
     /// Rows of one page, in API order.
     Page(Vec<Value>),
-    /// Orders re-fetched one by one (still-PENDING orders older than the lookback).
-    Refetched(Vec<Value>),
+    /// Orders re-fetched one by one (still-PENDING orders older than the lookback), and
+    /// how many of the keys asked for answered 404.
+    Refetched { rows: Vec<Value>, not_found: u64 },
     /// Fetching finished: everything the stream returned has been sent.
     Done(FetchSummary),
 }
@@ -81,6 +82,11 @@ pub async fn fetch_all(
     };
     send(&tx, LoaderMsg::Done(done)).await;
     Ok(())
+}
+
+/// More than half of the re-fetched orders answered 404.
+fn most_not_found(not_found: u64, asked: u64) -> bool {
+    not_found > 0 && not_found * 2 > asked
 }
 
 /// The order_date of a raw order row, if readable.
@@ -263,8 +269,36 @@ pub async fn fetch_orders(
             count = pending_keys.len(),
             "re-fetching pending orders older than the lookback window"
         );
-        let rows = refetch(client, pending_keys, pages_in_flight).await?;
-        if !send(&tx, LoaderMsg::Refetched(rows)).await {
+        let fetched: Vec<Result<Option<Value>, ApiError>> = futures::stream::iter(pending_keys)
+            .map(|key| async move {
+                match client.get(&Method::Order(key), &[]).await {
+                    Ok(row) => Ok(Some(row)),
+                    // Gone from the API: left as it is; a full scan will soft-delete it.
+                    Err(ApiError::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(pages_in_flight.max(1))
+            .collect()
+            .await;
+        let asked = fetched.len() as u64;
+        let mut rows = Vec::new();
+        for outcome in fetched {
+            if let Some(row) = outcome? {
+                rows.push(row);
+            }
+        }
+        let not_found = asked - rows.len() as u64;
+        if most_not_found(not_found, asked) {
+            // A few orders may be gone; most of them gone looks like a wrong path or key
+            // scope, which would otherwise leave their statuses stale in silence.
+            warn!(
+                not_found,
+                asked,
+                "most re-fetched pending orders answered 404 (/orders/{{key}}): their status stays as last synced; check the base URL, or run a full refresh"
+            );
+        }
+        if !send(&tx, LoaderMsg::Refetched { rows, not_found }).await {
             return Ok(());
         }
     }
@@ -277,34 +311,6 @@ pub async fn fetch_orders(
     )
     .await;
     Ok(())
-}
-
-/// `/orders/{order_key}` for each key, `in_flight` at a time; orders the API no longer
-/// knows (404) are left out.
-async fn refetch(
-    client: &ApiClient,
-    keys: Vec<String>,
-    in_flight: usize,
-) -> Result<Vec<Value>, ApiError> {
-    let fetched: Vec<Result<Option<Value>, ApiError>> = futures::stream::iter(keys)
-        .map(|key| async move {
-            match client.get(&Method::Order(key), &[]).await {
-                Ok(row) => Ok(Some(row)),
-                // Gone from the API: left as it is; a full scan will soft-delete it.
-                Err(ApiError::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
-        .buffer_unordered(in_flight.max(1))
-        .collect()
-        .await;
-    let mut rows = Vec::new();
-    for outcome in fetched {
-        if let Some(row) = outcome? {
-            rows.push(row);
-        }
-    }
-    Ok(rows)
 }
 
 #[cfg(test)]

@@ -95,7 +95,8 @@ pub fn load_stream<R: StagedRow>(
                 }
                 (ctx.on_rows)(figures.rows_read);
             }
-            LoaderMsg::Refetched(rows) => {
+            LoaderMsg::Refetched { rows, not_found } => {
+                figures.refetch_not_found += not_found;
                 for row in rows {
                     figures.rows_read += 1;
                     let raw = row.to_string();

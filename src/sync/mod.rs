@@ -10,6 +10,7 @@
 pub mod fx_rate;
 pub mod fx_windows;
 pub mod loader;
+pub mod reconcile;
 pub mod report_inputs;
 
 use std::time::Instant;
@@ -24,8 +25,8 @@ use crate::config::{BotSettings, Settings};
 use crate::load::error::DbContext;
 use crate::load::merge::{RUN_TS, RunStamp};
 use crate::load::state::{
-    StreamFigures, StreamState, close_abandoned_runs, finish_run, read_state, record_stream,
-    start_run, write_state,
+    RunTotals, StreamFigures, StreamState, close_abandoned_runs, finish_run, read_state,
+    record_stream, start_run, write_state,
 };
 use crate::load::{LoadError, Warehouse, parquet};
 use crate::progress::Progress;
@@ -35,6 +36,7 @@ use crate::streams::fetch::{LoaderMsg, OrdersPlan, PendingWindow, fetch_all, fet
 use crate::streams::{StreamName, TableStream};
 
 use loader::{LoaderCtx, LoaderError, load_stream};
+use reconcile::{ReconcileError, old_sales_differ};
 
 /// Choices of one invocation of `tgm-sync sync`.
 #[derive(Debug, Clone, Default)]
@@ -295,7 +297,7 @@ async fn sync_bot(
                     conn,
                     bot_id,
                     run.at_micros,
-                    settings.pages_in_flight,
+                    settings.fx_requests_in_flight(),
                 )
                 .await?;
             }
@@ -328,15 +330,19 @@ async fn sync_bot(
         .chain(warnings.iter().cloned())
         .collect::<Vec<_>>()
         .join("; ");
+    let refetch_not_found: u64 = streams.iter().map(|s| s.figures.refetch_not_found).sum();
     finish_run(
         warehouse.conn(),
         run.run_id,
         bot_id,
-        status,
-        total.requests(),
-        total.retries(),
-        rejected,
-        (!error_text.is_empty()).then_some(error_text.as_str()),
+        &RunTotals {
+            status,
+            requests: total.requests(),
+            retries: total.retries(),
+            rows_rejected: rejected,
+            refetch_not_found,
+            error: (!error_text.is_empty()).then_some(error_text.as_str()),
+        },
         now_micros(),
     )?;
     info!(
@@ -414,7 +420,7 @@ impl Pass<'_> {
             client: self.client.clone(),
             on_rows: Box::new(move |rows| bar.set_rows(rows)),
         };
-        let (tx, rx) = mpsc::channel::<LoaderMsg>(self.bot.settings.pages_in_flight.max(1) * 2);
+        let (tx, rx) = mpsc::channel::<LoaderMsg>(self.bot.settings.pages_ahead_of_loader());
         let pages = self.bot.settings.pages_in_flight;
         let fetch = async {
             match orders {
@@ -466,13 +472,15 @@ async fn sync_orders(
     let conn = pass.bot.warehouse.conn();
     let differ = match old_sales_differ(pass.client, conn, pass.bot.bot_id, cutoff).await {
         Ok(differ) => differ,
-        Err(e) if e.is_auth() || e.is_unavailable() => {
+        // A warehouse that cannot be read is no evidence of a difference: the stream fails.
+        Err(ReconcileError::Load(e)) => return Err(fail_load(e)),
+        Err(ReconcileError::Api(e)) if e.is_auth() || e.is_unavailable() => {
             return Err(StreamFailure {
                 kind: classify(&e),
                 message: redact(&e.to_string()),
             });
         }
-        Err(e) => {
+        Err(ReconcileError::Api(e)) => {
             warn!(
                 "could not reconcile older orders: {}",
                 redact(&e.to_string())
@@ -480,13 +488,11 @@ async fn sync_orders(
             None
         }
     };
-    let Some((api, ours)) = differ else {
+    let Some(difference) = differ else {
         return Ok(figures);
     };
     info!(
-        api,
-        warehouse = ours,
-        "sales before the lookback window differ from the API: running a full scan of orders"
+        "sales before the lookback window differ from the API ({difference}): running a full scan of orders"
     );
     let previous =
         read_state(conn, pass.bot.bot_id, StreamName::Orders.as_str()).map_err(fail_load)?;
@@ -514,36 +520,6 @@ async fn sync_orders(
     )
     .map_err(fail_load)?;
     Ok(figures)
-}
-
-/// Compares the number of sales before `cutoff` in the API (`/revenue`) and in the
-/// warehouse; `Some((api, warehouse))` when they differ.
-async fn old_sales_differ(
-    client: &ApiClient,
-    conn: &Connection,
-    bot_id: i64,
-    cutoff: i64,
-) -> Result<Option<(i64, i64)>, ApiError> {
-    // A boundary second at which the warehouse has no order, so that an API reading `to`
-    // as inclusive or exclusive counts the same orders.
-    let boundary: i64 = conn
-        .query_row(
-            "SELECT min(b) FROM range(?, ? + 3600) r(b)              WHERE NOT EXISTS (SELECT 1 FROM orders WHERE bot_id = ? AND epoch(order_date::TIMESTAMP)::BIGINT = b)",
-            duckdb::params![cutoff, cutoff, bot_id],
-            |r| r.get::<_, Option<i64>>(0),
-        )
-        .ok()
-        .flatten()
-        .unwrap_or(cutoff);
-    let ours: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM orders WHERE bot_id = ? AND _deleted_at IS NULL              AND order_status = 'COMPLETED' AND order_date < to_timestamp(?)",
-            duckdb::params![bot_id, boundary],
-            |r| r.get(0),
-        )
-        .unwrap_or(-1);
-    let api = client.revenue(0, boundary, None).await?.figures.sales;
-    Ok((api != ours).then_some((api, ours)))
 }
 
 fn fetch_spec(table: TableStream) -> FetchSpec {
@@ -763,7 +739,7 @@ async fn dry_run(
         for &stream in &settings.streams {
             let client = client.for_stream(stream.as_str());
             let bar = progress.stream(format!("{} {stream} (dry run)", bot.bot_id));
-            let (tx, mut rx) = mpsc::channel::<LoaderMsg>(settings.pages_in_flight.max(1) * 2);
+            let (tx, mut rx) = mpsc::channel::<LoaderMsg>(settings.pages_ahead_of_loader());
             let fetch = async {
                 match stream.table() {
                     None => {
@@ -798,7 +774,7 @@ async fn dry_run(
                 let mut figures = StreamFigures::default();
                 while let Some(msg) = rx.recv().await {
                     match msg {
-                        LoaderMsg::Page(rows) | LoaderMsg::Refetched(rows) => {
+                        LoaderMsg::Page(rows) | LoaderMsg::Refetched { rows, .. } => {
                             for row in rows {
                                 figures.rows_read += 1;
                                 if !row_parses(stream, row) {

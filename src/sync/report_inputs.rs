@@ -134,7 +134,7 @@ pub async fn refresh_fx(
         .collect();
     let reports: Vec<Result<RevenueReport, ApiError>> = futures::stream::iter(&asks)
         .map(|(w, target)| client.revenue(w.from, w.to, Some(*target)))
-        .buffered(in_flight.max(1))
+        .buffered(in_flight)
         .collect()
         .await;
     let mut rates: Vec<(String, Currency, (String, String))> = Vec::new();
@@ -144,7 +144,8 @@ pub async fn refresh_fx(
             warn!(currency = %window.currency, target = %target, "FX window changed since the sync (sales {} vs {}); skipped", report.figures.sales, window.sales);
             continue;
         }
-        if let Some(parts) = rate_parts(report.figures.revenue, window.native) {
+        if let Some(parts) = rate_parts(report.figures.revenue, window.native, report.figures.sales)
+        {
             rates.push((window.currency.clone(), *target, parts));
         }
     }

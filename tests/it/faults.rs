@@ -403,6 +403,10 @@ async fn wire_quirks_load_the_same_data_and_unknown_fields_land_in_extra() {
             extra_fields: true,
             ..Quirks::default()
         },
+        Quirks {
+            float_revenue: true,
+            ..Quirks::default()
+        },
     ];
     for q in quirks {
         server.handle.set_quirks(q);

@@ -16,6 +16,7 @@ use serde_json::Value;
 use tgm_sync::api::{ApiClient, Method};
 use tgm_sync::currency::Currency;
 use tgm_sync::money::Amount;
+use tgm_sync::sim::Quirks;
 
 use crate::support::*;
 use crate::sync::sync_once;
@@ -231,9 +232,25 @@ fn month_start(year: i32, month: u32) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_report_in_every_currency_matches_the_simulator() {
+    every_report_in_every_currency(Quirks::default()).await;
+}
+
+/// The same with `revenue` summed in f64 as the real API does (`"398.60636332000007"`):
+/// the rates read off such revenue still make every report exact, and `verify` agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_report_in_every_currency_matches_an_api_summing_in_floating_point() {
+    every_report_in_every_currency(Quirks {
+        float_revenue: true,
+        ..Quirks::default()
+    })
+    .await;
+}
+
+async fn every_report_in_every_currency(quirks: Quirks) {
     // 15 plans: every plan currency the simulator knows (all 13), several twice.
     let mut options = sim_options(4000, 800);
     options.plans = 15;
+    options.quirks = quirks;
     let server = start_sim(options).await;
     let dir = tempdir();
     let settings = settings_for(&server, dir.path());
@@ -353,7 +370,53 @@ async fn every_report_in_every_currency_matches_the_simulator() {
         problems.join("\n")
     );
     drop(conn);
+    if quirks.float_revenue {
+        assert_float_residue(&server, &client).await;
+        let (code, text) = verify(&server.base_url(), dir.path(), "all");
+        assert_eq!(
+            code,
+            Some(0),
+            "verify --currency all on float revenue:\n{text}"
+        );
+        assert!(verdict_lines(&text, "DIFFERS").is_empty(), "{text}");
+    }
     server.shutdown().await;
+}
+
+/// The float quirk really sends residue: all-time `/revenue` in some currency differs
+/// from the exact figure (the simulator with the quirk off) in its last digits only, and
+/// `formatted` does not differ at all.
+async fn assert_float_residue(server: &tgm_sync::sim::SimServer, client: &ApiClient) {
+    let all_time = |c: Currency| {
+        vec![
+            ("from", "0".to_string()),
+            ("to", (now() + DAY).to_string()),
+            ("currency", c.query_value()),
+        ]
+    };
+    let mut floats = Vec::new();
+    for c in Currency::ALL {
+        floats.push(api(client, Method::Revenue, &all_time(c)).await);
+    }
+    server.handle.set_quirks(Quirks::default());
+    let mut residues = Vec::new();
+    for (c, float) in Currency::ALL.into_iter().zip(&floats) {
+        let exact = api(client, Method::Revenue, &all_time(c)).await;
+        assert_eq!(float["formatted"], exact["formatted"], "{c}: formatted");
+        let (f, e) = (text_of(&float["revenue"]), text_of(&exact["revenue"]));
+        let (x, y) = (dec(&f), dec(&e));
+        assert!(
+            (x - y).abs() <= y.abs() * Decimal::new(1, 12),
+            "{c}: float {f} is the exact {e} to 12 digits"
+        );
+        if f != e {
+            residues.push(format!("{c}: {f} (exact {e})"));
+        }
+    }
+    assert!(
+        !residues.is_empty(),
+        "the float quirk changed no revenue: {floats:?}"
+    );
 }
 
 /// `tgm-sync report ...` against the warehouse in `dir`.
@@ -725,6 +788,60 @@ async fn verify_agrees_on_a_half_cent_edge_at_100k_orders() {
             target.query_value().as_str(),
         );
         assert_eq!(code, Some(0), "verify in {target} on {edges:?}:\n{text}");
+    }
+    server.shutdown().await;
+}
+
+/// Half-cent edges under float revenue: the API sums in f64 (`"398.60636332000007"`), so
+/// the rates read off its `/revenue` windows come from figures right to 15-17 digits, and
+/// the quotient lands a hair above or below the rate. The rate search takes the simplest
+/// fraction within the f64 sum's error, so each edge total stays on its edge and rounds
+/// as the API's exact total does: 5.454 USD is 29.795 BRL, 491.75 USD is 737.625 AUD,
+/// 0.54 USD is 0.425 GBP, 12.31 EUR is 0.000203115 BTC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_cent_edges_verify_under_float_revenue() {
+    let mut options = sim_options(3_000, 500);
+    options.plans = 13; // sales in many currencies: rate windows of every kind
+    options.quirks = Quirks {
+        float_revenue: true,
+        ..Quirks::default()
+    };
+    let server = start_sim(options).await;
+    let handle = server.handle();
+    let edges = [
+        ("Edge BRL", "5.454", Currency::Usd, Currency::Brl, 10),
+        ("Edge AUD", "491.75", Currency::Usd, Currency::Aud, 20),
+        ("Edge GBP", "0.54", Currency::Usd, Currency::Gbp, 30),
+        ("Edge BTC", "12.31", Currency::Eur, Currency::Btc, 40),
+    ];
+    for (name, price, native, target, days_ago) in edges {
+        let amount = dec(price);
+        let plan_id = handle.add_plan(name, amount, native);
+        handle.add_sale(plan_id, amount, native, now() - days_ago * DAY);
+        // The exact total, from the rate table: one digit past the minor unit, a 5.
+        let exact = amount * tgm_sync::sim::rates::rate_per_eur(target)
+            / tgm_sync::sim::rates::rate_per_eur(native);
+        let text = exact.normalize().to_string();
+        let places = if target == Currency::Btc { 9 } else { 3 };
+        assert!(
+            text.split_once('.')
+                .is_some_and(|(_, f)| f.len() == places && f.ends_with('5')),
+            "{price} {native} is {text} {target}: not on an edge"
+        );
+    }
+    let dir = tempdir();
+    sync_once(&settings_for(&server, dir.path())).await;
+    for (_, _, _, target, _) in edges {
+        let (code, text) = verify(
+            &server.base_url(),
+            dir.path(),
+            target.query_value().as_str(),
+        );
+        assert_eq!(
+            code,
+            Some(0),
+            "verify in {target} under float revenue:\n{text}"
+        );
     }
     server.shutdown().await;
 }

@@ -7,18 +7,16 @@
 //! function in the SQL fails here rather than on a user's machine.
 
 use duckdb::Connection;
+use tgm_sync::load::Warehouse;
 use tgm_sync::load::schema::{self, SchemaError};
 
 /// A fresh warehouse: settings as the ETL uses them, migrations, report layer.
 fn warehouse() -> Connection {
-    let conn = Connection::open_in_memory().expect("open in-memory DuckDB");
-    conn.execute_batch(
-        "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;",
-    )
-    .expect("turn extension auto-loading off");
-    let version = schema::migrate(&conn).expect("migrate a new warehouse");
-    assert_eq!(version, schema::latest_version());
-    schema::install_report_layer(&conn).expect("install sql/reports.sql");
+    let conn = Warehouse::in_memory().expect("an in-memory warehouse");
+    let version: i64 = conn
+        .query_row("SELECT max(version) FROM _schema_version", [], |r| r.get(0))
+        .expect("schema version");
+    assert_eq!(version, i64::from(schema::latest_version()));
     conn
 }
 

@@ -1,0 +1,254 @@
+//! Do the warehouse's sales before the lookback window still match the API's? An
+//! incremental run reads only recent orders, so a refund, a late completion or a changed
+//! amount further back is seen here or not at all.
+//!
+//! Both the number of sales and their revenue are compared with `/revenue` over the same
+//! span: a refund and a late completion in one period leave the count as it was, and a
+//! changed amount never moves it. Revenue is asked in the currency most of the old sales
+//! were paid in; the other currencies' sums are converted at today's rate, read off
+//! `/revenue` over one window of each (as the exchange-rate capture does, see
+//! [`super::fx_windows`]), so no stored rate can be stale. The comparison allows for the
+//! API's own rounding: 18 places, or an f64 sum's residue (see
+//! [`super::fx_rate::revenue_slack`]).
+
+use std::fmt;
+
+use duckdb::{Connection, params};
+
+use super::fx_windows::find_windows;
+use crate::api::{ApiClient, ApiError};
+use crate::currency::Currency;
+use crate::load::LoadError;
+use crate::load::error::DbContext;
+use crate::money::Amount;
+
+/// Failure of the check: an API error, or a warehouse that could not be read (never taken
+/// for a difference).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+}
+
+/// How the older sales differ.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OldSalesDiffer {
+    /// The number of sales.
+    Sales { api: i64, warehouse: i64 },
+    /// Their revenue in `currency`, beyond the API's rounding.
+    Revenue {
+        currency: String,
+        api: Amount,
+        warehouse: f64,
+    },
+    /// A window read for a rate no longer holds the sales the warehouse has in it.
+    RateWindow {
+        currency: String,
+        api: i64,
+        warehouse: i64,
+    },
+}
+
+impl fmt::Display for OldSalesDiffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OldSalesDiffer::Sales { api, warehouse } => {
+                write!(f, "{api} sales in the API, {warehouse} in the warehouse")
+            }
+            OldSalesDiffer::Revenue {
+                currency,
+                api,
+                warehouse,
+            } => write!(
+                f,
+                "revenue {api} {currency} in the API, {warehouse} {currency} in the warehouse"
+            ),
+            OldSalesDiffer::RateWindow {
+                currency,
+                api,
+                warehouse,
+            } => write!(
+                f,
+                "a {currency} window has {api} sales in the API, {warehouse} in the warehouse"
+            ),
+        }
+    }
+}
+
+/// One currency's sales before the boundary, in the warehouse.
+#[derive(Debug)]
+struct NativeSales {
+    /// `None`: orders without a currency, or one the API does not report in.
+    currency: Option<Currency>,
+    code: Option<String>,
+    native: Amount,
+    sales: i64,
+}
+
+/// f64's machine epsilon, 2^-52.
+const EPSILON: f64 = f64::EPSILON;
+
+/// Compares the sales before `cutoff` in the API and in the warehouse; `Some` when they
+/// differ.
+pub async fn old_sales_differ(
+    client: &ApiClient,
+    conn: &Connection,
+    bot_id: i64,
+    cutoff: i64,
+) -> Result<Option<OldSalesDiffer>, ReconcileError> {
+    let boundary = boundary_after(conn, bot_id, cutoff)?;
+    let by_currency = native_sales(conn, bot_id, boundary)?;
+    let ours: i64 = by_currency.iter().map(|c| c.sales).sum();
+    // The currency most old sales were paid in: its sum needs no rate.
+    let target = by_currency
+        .iter()
+        .max_by_key(|c| c.sales)
+        .and_then(|c| c.currency);
+    let api = client.revenue(0, boundary, target).await?.figures;
+    if api.sales != ours {
+        return Ok(Some(OldSalesDiffer::Sales {
+            api: api.sales,
+            warehouse: ours,
+        }));
+    }
+    if by_currency.iter().any(|c| c.currency.is_none()) {
+        // A sum the API's currencies cannot express: the count is all there is to compare.
+        return Ok(None);
+    }
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    let mut expected = 0.0;
+    // Relative error the comparison may carry: the API's float sum (`sales + 8` units of
+    // EPSILON), our own f64 arithmetic (2 per currency), and each rate's: its window's
+    // float sum, plus its window's revenue rounded to 18 places.
+    let mut relative = (api.sales.max(0) as f64 + 8.0 + 2.0 * by_currency.len() as f64) * EPSILON;
+    let windows = if by_currency.iter().any(|c| c.currency != Some(target)) {
+        find_windows(conn, bot_id)?
+    } else {
+        Vec::new()
+    };
+    for sales in &by_currency {
+        let Some(currency) = sales.currency else {
+            continue;
+        };
+        let native = to_f64(sales.native);
+        if currency == target {
+            expected += native;
+            continue;
+        }
+        let code = sales.code.as_deref().unwrap_or_default();
+        let Some(window) = windows.iter().find(|w| w.currency == code) else {
+            // No window clear of other currencies: no rate to convert with.
+            return Ok(None);
+        };
+        let report = client.revenue(window.from, window.to, Some(target)).await?;
+        if report.figures.sales != window.sales {
+            return Ok(Some(OldSalesDiffer::RateWindow {
+                currency: code.to_string(),
+                api: report.figures.sales,
+                warehouse: window.sales,
+            }));
+        }
+        // The window holds every old sale of this currency: a changed amount in it
+        // would change the rate as much as the sum, so check the sum natively.
+        if window.sales == sales.sales && window.native == sales.native {
+            let own = client
+                .revenue(window.from, window.to, Some(currency))
+                .await?;
+            let own_slack = (window.sales as f64 + 8.0) * EPSILON * native.abs() + 1e-18;
+            if (to_f64(own.figures.revenue) - native).abs() > own_slack {
+                return Ok(Some(OldSalesDiffer::Revenue {
+                    currency: currency.code().to_string(),
+                    api: own.figures.revenue,
+                    warehouse: native,
+                }));
+            }
+        }
+        let window_revenue = to_f64(report.figures.revenue);
+        if window_revenue.is_nan() || window_revenue <= 0.0 {
+            // No rate to be had from it: the count is all there is to compare.
+            return Ok(None);
+        }
+        expected += native * window_revenue / to_f64(window.native);
+        relative += (window.sales as f64 + 8.0) * EPSILON + 1e-18 / window_revenue.abs();
+    }
+    let got = to_f64(api.revenue);
+    let tolerance =
+        relative * got.abs().max(expected.abs()) + 1e-18 * (by_currency.len() as f64 + 1.0);
+    if (got - expected).abs() > tolerance {
+        return Ok(Some(OldSalesDiffer::Revenue {
+            currency: target.code().to_string(),
+            api: api.revenue,
+            warehouse: expected,
+        }));
+    }
+    Ok(None)
+}
+
+/// The first second from `cutoff` at which the warehouse has no order, so that an API
+/// reading `to` as inclusive or exclusive counts the same orders.
+fn boundary_after(conn: &Connection, bot_id: i64, cutoff: i64) -> Result<i64, LoadError> {
+    let free: Option<i64> = conn
+        .query_row(
+            "SELECT min(b) FROM range(?, ? + 3600) r(b) \
+             WHERE NOT EXISTS (SELECT 1 FROM orders WHERE bot_id = ? \
+                               AND epoch(order_date::TIMESTAMP)::BIGINT = b)",
+            params![cutoff, cutoff, bot_id],
+            |r| r.get(0),
+        )
+        .during(|| "finding a free second before the lookback window".into())?;
+    // An hour with an order every second: any second is as good as another.
+    Ok(free.unwrap_or(cutoff))
+}
+
+/// The warehouse's sales before `boundary`, per currency, most sales first.
+fn native_sales(
+    conn: &Connection,
+    bot_id: i64,
+    boundary: i64,
+) -> Result<Vec<NativeSales>, LoadError> {
+    let context = || "summing the sales before the lookback window".to_string();
+    let mut stmt = conn
+        .prepare(
+            "SELECT upper(currency), coalesce(sum(amount), 0)::VARCHAR, count(*) FROM orders \
+             WHERE bot_id = ? AND _deleted_at IS NULL AND order_status = 'COMPLETED' \
+             AND order_date < to_timestamp(?) GROUP BY 1 ORDER BY 3 DESC, 1",
+        )
+        .during(context)?;
+    let rows = stmt
+        .query_map(params![bot_id, boundary], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .during(context)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (code, native, sales) = row.during(context)?;
+        // DuckDB writes a DECIMAL(38,18) sum as a plain decimal; were it not readable,
+        // the sum would count as one the API's currencies cannot express.
+        let parsed = Amount::parse(&native).ok();
+        let currency = code
+            .as_deref()
+            .and_then(|c| c.parse::<Currency>().ok())
+            .filter(|_| parsed.is_some());
+        let native = parsed.unwrap_or_default();
+        out.push(NativeSales {
+            currency,
+            code,
+            native,
+            sales,
+        });
+    }
+    Ok(out)
+}
+
+/// An amount as the nearest f64 (through its decimal text, which rounds correctly).
+fn to_f64(amount: Amount) -> f64 {
+    amount.to_string().parse().unwrap_or(f64::NAN)
+}
