@@ -4,7 +4,8 @@
 //! service (client, retry policy, pager, models); `streams` knows each endpoint's key and
 //! incremental strategy; `sync` runs fetchers and loaders; `load` turns rows into Arrow
 //! batches, DuckDB upserts and Parquet files; `sim` is a built-in simulator of the API
-//! for demos and tests; `cli` is the command line.
+//! for demos and tests; `cli` is the command line; `progress` and `hint` are what a
+//! person at a terminal sees.
 
 pub mod api;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod currency;
 pub mod exit;
+pub mod hint;
 pub mod load;
 pub mod logging;
 pub mod metrics;

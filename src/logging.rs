@@ -55,6 +55,15 @@ impl<'a> MakeWriter<'a> for MakeRedacting {
     }
 }
 
+/// `15:49:22`, local time: the stamp of a log line on a terminal.
+struct TimeOfDay;
+
+impl tracing_subscriber::fmt::time::FormatTime for TimeOfDay {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        write!(w, "{}", chrono::Local::now().format("%H:%M:%S"))
+    }
+}
+
 /// Installs the global subscriber. `verbosity`: -2 = errors only … 0 = info … 2 = trace.
 /// `RUST_LOG`, when set, overrides it.
 pub fn init(format: LogFormat, verbosity: i8, ansi: bool) {
@@ -72,7 +81,9 @@ pub fn init(format: LogFormat, verbosity: i8, ansi: bool) {
         .with_writer(MakeRedacting)
         .with_target(false);
     let _ = match format {
-        LogFormat::Text => builder.with_ansi(ansi).try_init(),
+        // A person at a terminal reads the time of day; a log file keeps the full stamp.
+        LogFormat::Text if ansi => builder.with_timer(TimeOfDay).with_ansi(true).try_init(),
+        LogFormat::Text => builder.with_ansi(false).try_init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

@@ -9,6 +9,7 @@ use clap::Args;
 use super::Failure;
 use crate::config::{BotSettings, Settings};
 use crate::exit::Exit;
+use crate::hint;
 use crate::load::Warehouse;
 use crate::secret::ApiKey;
 use crate::sim::{SimOptions, SimServer};
@@ -48,7 +49,7 @@ pub const EXAMPLES: [(&str, &str); 3] = [
     ),
 ];
 
-pub async fn run(args: DemoArgs) -> Result<Exit, Failure> {
+pub async fn run(args: DemoArgs, progress: bool) -> Result<Exit, Failure> {
     let options = SimOptions {
         seed: args.seed,
         orders: args.orders,
@@ -80,7 +81,7 @@ pub async fn run(args: DemoArgs) -> Result<Exit, Failure> {
     let outcome = sync::run(
         &settings,
         &SyncOptions {
-            progress: true,
+            progress,
             ..SyncOptions::default()
         },
     )
@@ -123,10 +124,24 @@ pub async fn run(args: DemoArgs) -> Result<Exit, Failure> {
             Err(e) => println!("\n-- {title}\n{sql};\nfailed: {e}"),
         }
     }
-    println!(
-        "\nTry it yourself:  duckdb -readonly {}   or   tgm-sync report revenue --warehouse {}",
-        warehouse.display(),
-        warehouse.display()
-    );
+    println!("\n{}", try_it_yourself(&warehouse));
     Ok(exit)
+}
+
+/// The closing hint: commands that work from where the user ran the demo (the `duckdb`
+/// CLI only if it is on the PATH; `cargo run -- …` when run through cargo).
+fn try_it_yourself(warehouse: &std::path::Path) -> String {
+    let invocation = hint::invocation();
+    let file = hint::shell_word(warehouse);
+    let mut commands = Vec::new();
+    if hint::find_on_path("duckdb").is_some() {
+        commands.push(format!("duckdb -readonly {file}"));
+    }
+    commands.push(invocation.command(&format!("report revenue --warehouse {file}")));
+    let mut text = format!("Try it yourself:  {}", commands.join("   or   "));
+    if let Some(note) = invocation.install_note() {
+        text.push('\n');
+        text.push_str(&note);
+    }
+    text
 }

@@ -1,8 +1,12 @@
 //! The command line: clap definitions, one module per subcommand, and the mapping of
 //! every failure to a documented exit code.
 
+pub mod completions;
 pub mod demo;
 pub mod fx;
+pub mod init;
+pub mod man;
+mod prompt;
 pub mod report;
 pub mod schedule;
 pub mod settings;
@@ -59,6 +63,18 @@ pub enum Command {
     Fx(fx::FxArgs),
     /// Print (or write) a systemd service + timer or a crontab line for this configuration.
     Schedule(schedule::ScheduleArgs),
+    /// First run: ask for the bot id, API key and warehouse; check the key; write the key
+    /// file (mode 600) and a commented tgm-sync.toml.
+    ///
+    /// The configuration goes where --config (or TGM_CONFIG) points, ./tgm-sync.toml by
+    /// default. The key is typed without echo, piped on stdin, or taken from TGM_API_KEY:
+    /// it is never a flag. Nothing is written when the API refuses the key, and an
+    /// existing file is kept unless --force is given.
+    Init(init::InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), or write one per subcommand with --out-dir.
+    Man(man::ManArgs),
 }
 
 impl Cli {
@@ -132,14 +148,19 @@ impl From<crate::sync::SyncError> for Failure {
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> Result<Exit, Failure> {
     let config = cli.config.clone();
+    // `-q` means nothing but warnings and errors on stderr: no progress lines either.
+    let progress = cli.verbosity() >= 0;
     match cli.command {
-        Command::Sync(args) => sync::run(config, args).await,
+        Command::Sync(args) => sync::run(config, args, progress).await,
         Command::Status(args) => status::run(config, args),
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => demo::run(args, progress).await,
         Command::Report(args) => report::run(config, args),
         Command::Verify(args) => verify::run(config, args).await,
         Command::Fx(args) => fx::run(config, args),
         Command::Schedule(args) => schedule::run(config, args),
+        Command::Init(args) => init::run(config, args).await,
+        Command::Completions(args) => Ok(completions::run(args)),
+        Command::Man(args) => man::run(args),
         Command::Sim(args) => crate::sim::cli::run(args)
             .await
             .map(|()| Exit::Success)

@@ -103,7 +103,10 @@ fn pick_bot(asked: &[u64], known: &[i64]) -> Result<i64, Failure> {
         ([], [one]) => Ok(*one),
         ([], []) => Err(Failure::new(
             Exit::Config,
-            "the warehouse holds no bot yet: run `tgm-sync sync` first",
+            format!(
+                "the warehouse holds no bot yet: run `{}` first",
+                crate::hint::command("sync")
+            ),
         )),
         ([], _) => Err(Failure::new(
             Exit::Config,
@@ -187,8 +190,9 @@ pub fn run(config: Option<PathBuf>, args: ReportArgs) -> Result<Exit, Failure> {
                 return Err(Failure::new(
                     Exit::Config,
                     format!(
-                        "no {} report for bot {bot_id}: run `tgm-sync sync` first",
-                        req.name
+                        "no {} report for bot {bot_id}: run `{}` first",
+                        req.name,
+                        crate::hint::command("sync")
                     ),
                 ));
             }

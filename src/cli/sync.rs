@@ -33,7 +33,8 @@ pub struct SyncArgs {
     pub no_progress: bool,
 }
 
-pub async fn run(config: Option<PathBuf>, args: SyncArgs) -> Result<Exit, Failure> {
+/// `progress`: lines on a terminal are wanted (not at `-q`); `--no-progress` still wins.
+pub async fn run(config: Option<PathBuf>, args: SyncArgs, progress: bool) -> Result<Exit, Failure> {
     let settings = args
         .settings
         .resolve(config.as_deref(), args.streams.clone(), true)?;
@@ -41,7 +42,7 @@ pub async fn run(config: Option<PathBuf>, args: SyncArgs) -> Result<Exit, Failur
         full_refresh: args.full_refresh,
         dry_run: args.dry_run,
         strict: args.strict,
-        progress: !args.no_progress,
+        progress: progress && !args.no_progress,
     };
     let mut outcome = sync::run(&settings, &options).await?;
     // The warehouse is closed by now, so the figure covers the whole run.

@@ -34,6 +34,21 @@ pub fn partition_dir(root: &Path, spec: &TableSpec, bot_id: i64, partition: &str
     }
 }
 
+/// How many partitions of one bot's table wait to be rewritten.
+pub fn dirty_partitions(
+    conn: &Connection,
+    spec: &TableSpec,
+    bot_id: i64,
+) -> Result<usize, LoadError> {
+    conn.query_row(
+        "SELECT count(*) FROM _parquet_dirty WHERE bot_id = ? AND table_name = ?",
+        params![bot_id, spec.name],
+        |r| r.get::<_, i64>(0),
+    )
+    .during(|| format!("counting dirty partitions of {}", spec.name))
+    .map(|n| n.max(0) as usize)
+}
+
 /// Rewrites the dirty partitions of one bot's table; returns how many files it wrote.
 pub fn rewrite_dirty(
     conn: &Connection,

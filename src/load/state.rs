@@ -196,3 +196,15 @@ pub fn reject(
     .during(|| format!("recording a rejected {stream} row"))?;
     Ok(())
 }
+
+/// Rows of one bot's table that are not soft-deleted: what a full scan of it is expected
+/// to read again (the progress line's total). A table name is one of the catalog's.
+pub fn live_rows(conn: &Connection, table: &str, bot_id: i64) -> Result<u64, LoadError> {
+    conn.query_row(
+        &format!("SELECT count(*) FROM {table} WHERE bot_id = ? AND _deleted_at IS NULL"),
+        params![bot_id],
+        |r| r.get::<_, i64>(0),
+    )
+    .during(|| format!("counting the rows of {table}"))
+    .map(|n| n.max(0) as u64)
+}

@@ -44,7 +44,7 @@ impl Warehouse {
         if !path.exists() {
             return Err(LoadError::NotDuckDb {
                 path: path.to_path_buf(),
-                detail: "no such file; run `tgm-sync sync` first".into(),
+                detail: format!("no such file; run `{}` first", crate::hint::command("sync")),
             });
         }
         let conn = open_connection(path, true)?;

@@ -48,7 +48,10 @@ pub enum VerifyError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("the warehouse has no completed sync of bot {0}: run `tgm-sync sync` first")]
+    #[error(
+        "the warehouse has no completed sync of bot {0}: run `{sync}` first",
+        sync = crate::hint::command("sync")
+    )]
     NeverSynced(i64),
 }
 

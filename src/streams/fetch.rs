@@ -12,6 +12,7 @@ use crate::api::pager::{PageRequest, Pager};
 use crate::api::{ApiClient, ApiError, Method};
 
 use super::catalog::FetchSpec;
+use crate::progress::PhaseLine;
 
 /// What the fetcher tells the loader.
 #[derive(Debug)]
@@ -213,13 +214,15 @@ fn key_text(row: &Value) -> Option<String> {
 
 /// Orders newest-first: all of them on a full scan; otherwise until a whole page is older
 /// than the cutoff. Then the old pending orders one by one (those the plan names, or on a
-/// full scan those its [`PendingWindow`] picks from the rows read).
+/// full scan those its [`PendingWindow`] picks from the rows read), counted on `rereads`
+/// (the caller ends that line).
 pub async fn fetch_orders(
     client: &ApiClient,
     spec: FetchSpec,
     pages_in_flight: usize,
     plan: OrdersPlan,
     tx: mpsc::Sender<LoaderMsg>,
+    rereads: &PhaseLine,
 ) -> Result<(), ApiError> {
     let mut pager = Pager::new(
         client.clone(),
@@ -269,9 +272,13 @@ pub async fn fetch_orders(
             count = pending_keys.len(),
             "re-fetching pending orders older than the lookback window"
         );
+        rereads.start();
+        rereads.set_expected(pending_keys.len() as u64);
         let fetched: Vec<Result<Option<Value>, ApiError>> = futures::stream::iter(pending_keys)
             .map(|key| async move {
-                match client.get(&Method::Order(key), &[]).await {
+                let answer = client.get(&Method::Order(key), &[]).await;
+                rereads.add(1);
+                match answer {
                     Ok(row) => Ok(Some(row)),
                     // Gone from the API: left as it is; a full scan will soft-delete it.
                     Err(ApiError::NotFound { .. }) => Ok(None),

@@ -3,6 +3,7 @@
 //! one transaction, and finally rewrites the stream's dirty Parquet partitions.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use duckdb::{Connection, params};
 use serde_json::Value;
@@ -15,6 +16,7 @@ use crate::load::error::DbContext;
 use crate::load::merge::{RUN_TS, RunStamp, Stager, merge, partition_expr};
 use crate::load::state::{StreamFigures, StreamState, record_stream, reject, write_state};
 use crate::load::{LoadError, parquet};
+use crate::progress::PhaseLine;
 use crate::streams::StreamName;
 use crate::streams::catalog::StagedRow;
 use crate::streams::fetch::{FetchSummary, LoaderMsg};
@@ -48,6 +50,8 @@ pub struct LoaderCtx {
     pub client: ApiClient,
     /// Called with the number of rows staged so far (progress bars).
     pub on_rows: Box<dyn Fn(u64) + Send>,
+    /// The bot's Parquet rewrite line: counts the files this stream rewrites.
+    pub parquet_files: Arc<PhaseLine>,
 }
 
 fn stats_into(figures: &mut StreamFigures, stats: &RequestStats) {
@@ -197,8 +201,13 @@ pub fn load_stream<R: StagedRow>(
         "committed"
     );
 
-    if let Some(root) = &ctx.parquet_root {
-        parquet::rewrite_dirty(conn, root, spec, bot_id)?;
+    if let Some(root) = &ctx.parquet_root
+        && parquet::dirty_partitions(conn, spec, bot_id)? > 0
+    {
+        ctx.parquet_files.start();
+        let started = std::time::Instant::now();
+        let files = parquet::rewrite_dirty(conn, root, spec, bot_id)?;
+        ctx.parquet_files.add_burst(files as u64, started.elapsed());
     }
     Ok(figures)
 }

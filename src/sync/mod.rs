@@ -13,6 +13,7 @@ pub mod loader;
 pub mod reconcile;
 pub mod report_inputs;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use duckdb::Connection;
@@ -25,11 +26,11 @@ use crate::config::{BotSettings, Settings};
 use crate::load::error::DbContext;
 use crate::load::merge::{RUN_TS, RunStamp};
 use crate::load::state::{
-    RunTotals, StreamFigures, StreamState, close_abandoned_runs, finish_run, read_state,
+    RunTotals, StreamFigures, StreamState, close_abandoned_runs, finish_run, live_rows, read_state,
     record_stream, start_run, write_state,
 };
 use crate::load::{LoadError, Warehouse, parquet};
-use crate::progress::Progress;
+use crate::progress::{Phase, PhaseLine, Progress, StreamBar};
 use crate::secret::redact;
 use crate::streams::catalog::{self, FetchSpec, StagedRow};
 use crate::streams::fetch::{LoaderMsg, OrdersPlan, PendingWindow, fetch_all, fetch_orders};
@@ -204,6 +205,8 @@ struct BotRun<'a> {
     bot_id: i64,
     run: RunStamp,
     progress: &'a Progress,
+    /// The bot's Parquet rewrite line, counted by every stream's loader.
+    parquet: &'a Arc<PhaseLine>,
 }
 
 async fn sync_bot(
@@ -216,6 +219,7 @@ async fn sync_bot(
 ) -> Result<BotOutcome, SyncError> {
     let client = client_for(settings, bot)?;
     let bot_id = bot.bot_id as i64;
+    let parquet = Arc::new(progress.phase(bot.bot_id, Phase::ParquetRewrite));
     let ctx = BotRun {
         settings,
         options,
@@ -223,6 +227,7 @@ async fn sync_bot(
         bot_id,
         run,
         progress,
+        parquet: &parquet,
     };
     // Dimensions first (plans, projects, coupons, payment methods), then the streams that
     // refer to them: the orders stream checks whether a plan it names was renamed.
@@ -274,6 +279,9 @@ async fn sync_bot(
         }
     }
 
+    // Every stream's loader has rewritten its files by now.
+    parquet.finish(true, "done");
+
     // Report inputs: only when the API answers and the bot's data is in.
     let mut warnings = Vec::new();
     let auth_failed = streams.iter().any(|s| {
@@ -292,14 +300,24 @@ async fn sync_bot(
                 report_inputs::refresh_gateways(&inputs, conn, bot_id, run.at_micros).await?;
             }
             if settings.streams.contains(&StreamName::Orders) {
-                report_inputs::refresh_fx(
+                let line = progress.phase(bot.bot_id, Phase::ExchangeRates);
+                line.start();
+                let rates = report_inputs::refresh_fx(
                     &inputs,
                     conn,
                     bot_id,
                     run.at_micros,
                     settings.fx_requests_in_flight(),
                 )
-                .await?;
+                .await;
+                match &rates {
+                    Ok(n) => {
+                        line.set(*n as u64);
+                        line.finish(true, "done");
+                    }
+                    Err(_) => line.finish(false, "failed"),
+                }
+                rates?;
             }
             Ok::<(), report_inputs::InputsError>(())
         };
@@ -366,10 +384,21 @@ async fn sync_stream(
 ) -> Result<StreamFigures, StreamFailure> {
     let previous =
         read_state(bot.warehouse.conn(), bot.bot_id, stream.as_str()).map_err(fail_load)?;
+    let bar = bot.progress.stream(bot.bot_id as u64, stream.as_str());
     let Some(table) = stream.table() else {
-        return users_count(bot.warehouse, bot.bot_id, bot.run, &client).await;
+        let result = users_count(bot.warehouse, bot.bot_id, bot.run, &client).await;
+        if let Ok(figures) = &result {
+            bar.set_rows(figures.rows_read);
+        }
+        bar.finish(result.is_ok());
+        return result;
     };
-    let bar = bot.progress.stream(format!("{} {stream}", bot.bot_id));
+    if table != TableStream::Orders {
+        // What the warehouse holds is what a full scan should read again.
+        bar.set_expected(
+            live_rows(bot.warehouse.conn(), stream.as_str(), bot.bot_id).map_err(fail_load)?,
+        );
+    }
     let pass = Pass {
         bot,
         table,
@@ -381,7 +410,7 @@ async fn sync_stream(
     } else {
         pass.run(previous, None).await
     };
-    bar.finish(if result.is_ok() { "done" } else { "failed" });
+    bar.finish(result.is_ok());
     result
 }
 
@@ -397,7 +426,7 @@ struct Pass<'a> {
     bot: &'a BotRun<'a>,
     table: TableStream,
     client: &'a ApiClient,
-    bar: &'a crate::progress::StreamBar,
+    bar: &'a StreamBar,
 }
 
 impl Pass<'_> {
@@ -419,19 +448,36 @@ impl Pass<'_> {
             previous,
             client: self.client.clone(),
             on_rows: Box::new(move |rows| bar.set_rows(rows)),
+            parquet_files: Arc::clone(self.bot.parquet),
         };
         let (tx, rx) = mpsc::channel::<LoaderMsg>(self.bot.settings.pages_ahead_of_loader());
         let pages = self.bot.settings.pages_in_flight;
+        let rereads = self
+            .bot
+            .progress
+            .phase(self.bot.bot_id as u64, Phase::PendingRereads);
         let fetch = async {
             match orders {
                 Some(plan) => {
-                    fetch_orders(self.client, catalog::ORDERS_FETCH, pages, plan, tx).await
+                    fetch_orders(
+                        self.client,
+                        catalog::ORDERS_FETCH,
+                        pages,
+                        plan,
+                        tx,
+                        &rereads,
+                    )
+                    .await
                 }
                 None => fetch_all(self.client, fetch_spec(self.table), pages, tx).await,
             }
         };
         let load = spawn_loader(self.table, ctx, rx);
         let (fetched, loaded) = tokio::join!(fetch, load);
+        rereads.finish(
+            fetched.is_ok(),
+            if fetched.is_ok() { "done" } else { "failed" },
+        );
         match (fetched, loaded) {
             (Err(api), _) => Err(StreamFailure {
                 kind: classify(&api),
@@ -465,12 +511,26 @@ async fn sync_orders(
 ) -> Result<StreamFigures, StreamFailure> {
     let plan = orders_plan(pass.bot, previous).map_err(fail_load)?;
     let cutoff = plan.cutoff;
+    pass.bar
+        .set_expected(expected_orders(pass.bot, &plan).map_err(fail_load)?);
     let mut figures = pass.run(previous, Some(plan)).await?;
     let Some(cutoff) = cutoff else {
         return Ok(figures);
     };
     let conn = pass.bot.warehouse.conn();
-    let differ = match old_sales_differ(pass.client, conn, pass.bot.bot_id, cutoff).await {
+    let line = pass
+        .bot
+        .progress
+        .phase(pass.bot.bot_id as u64, Phase::Reconciliation);
+    line.start();
+    let checked = old_sales_differ(pass.client, conn, pass.bot.bot_id, cutoff).await;
+    line.set(sales_before(conn, pass.bot.bot_id, cutoff));
+    match &checked {
+        Ok(None) => line.finish(true, "match"),
+        Ok(Some(_)) => line.finish(true, "differ: full scan of orders"),
+        Err(_) => line.finish(false, "failed"),
+    }
+    let differ = match checked {
         Ok(differ) => differ,
         // A warehouse that cannot be read is no evidence of a difference: the stream fails.
         Err(ReconcileError::Load(e)) => return Err(fail_load(e)),
@@ -503,6 +563,11 @@ async fn sync_orders(
         expected_pages: None,
         pending_after_scan: Some(pending_window(pass.bot.settings)),
     };
+    pass.bar.restart(
+        live_rows(conn, StreamName::Orders.as_str(), pass.bot.bot_id)
+            .ok()
+            .filter(|&n| n > 0),
+    );
     let second = pass.run(previous, Some(full)).await?;
     figures.rows_read += second.rows_read;
     figures.rows_written += second.rows_written;
@@ -520,6 +585,36 @@ async fn sync_orders(
     )
     .map_err(fail_load)?;
     Ok(figures)
+}
+
+/// The orders the pass of `plan` is expected to read: the whole table on a full scan;
+/// otherwise the pages up to the first one wholly past the lookback window.
+fn expected_orders(bot: &BotRun<'_>, plan: &OrdersPlan) -> Result<u64, LoadError> {
+    match plan.expected_pages {
+        Some(pages) if !plan.full_scan => {
+            let limit = catalog::ORDERS_FETCH.page_limit.unwrap_or(100);
+            let stride = crate::api::pager::stride(limit);
+            Ok(pages.saturating_sub(1) * stride + u64::from(limit))
+        }
+        _ => live_rows(
+            bot.warehouse.conn(),
+            StreamName::Orders.as_str(),
+            bot.bot_id,
+        ),
+    }
+}
+
+/// The sales before `cutoff` that the reconciliation compared (its line's count; a
+/// failed count shows as 0 rather than stopping the run).
+fn sales_before(conn: &Connection, bot_id: i64, cutoff: i64) -> u64 {
+    conn.query_row(
+        "SELECT count(*) FROM orders WHERE bot_id = ? AND _deleted_at IS NULL \
+         AND order_status = 'COMPLETED' AND order_date < to_timestamp(?)",
+        duckdb::params![bot_id, cutoff],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n.max(0) as u64)
+    .unwrap_or(0)
 }
 
 fn fetch_spec(table: TableStream) -> FetchSpec {
@@ -738,7 +833,8 @@ async fn dry_run(
         let mut streams = Vec::new();
         for &stream in &settings.streams {
             let client = client.for_stream(stream.as_str());
-            let bar = progress.stream(format!("{} {stream} (dry run)", bot.bot_id));
+            let bar = progress.stream(bot.bot_id, &format!("{stream} (dry run)"));
+            let rereads = progress.phase(bot.bot_id, Phase::PendingRereads);
             let (tx, mut rx) = mpsc::channel::<LoaderMsg>(settings.pages_ahead_of_loader());
             let fetch = async {
                 match stream.table() {
@@ -762,6 +858,7 @@ async fn dry_run(
                             settings.pages_in_flight,
                             plan,
                             tx,
+                            &rereads,
                         )
                         .await
                     }
@@ -796,7 +893,7 @@ async fn dry_run(
                 message: redact(&e.to_string()),
             });
             figures.status = if error.is_some() { "failed" } else { "dry-run" }.into();
-            bar.finish("done");
+            bar.finish(error.is_none());
             streams.push(StreamOutcome {
                 stream,
                 figures,

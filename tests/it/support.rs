@@ -150,3 +150,175 @@ pub fn skip_unless_ci(test: &str, reason: &str) {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }
+
+/// A program run on a pseudo-terminal: stdin and stderr are the terminal (so it sees a
+/// person), stdout is a pipe. Everything the terminal received is kept, raw.
+pub struct PtyRun {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    /// The bytes written to the terminal, escape sequences included.
+    pub terminal: Vec<u8>,
+    pub rows: u16,
+    pub cols: u16,
+}
+
+impl PtyRun {
+    /// The screen as a person sees it once the program has ended.
+    pub fn screen(&self) -> String {
+        let size = |n: u16| std::num::NonZeroU16::new(n).expect("a screen has a size");
+        let mut parser = vt100::Parser::new(size(self.rows), size(self.cols), 0);
+        parser.process(&self.terminal);
+        // Row by row: a line as wide as the screen wraps without a newline, and
+        // `contents()` would join it to the next.
+        let rows: Vec<String> = parser.screen().rows(0, self.cols).collect();
+        rows.join("\n")
+    }
+
+    /// Everything ever drawn, escape sequences removed (earlier frames included).
+    pub fn all_text(&self) -> String {
+        strip_escapes(&String::from_utf8_lossy(&self.terminal))
+    }
+}
+
+/// Text without ANSI escape sequences (CSI `ESC [ … final`, and two-byte `ESC x`).
+pub fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            _ => continue,
+        }
+    }
+    out
+}
+
+/// Runs `cmd` on a fresh `rows`×`cols` pseudo-terminal. `script`: for each step, once the
+/// terminal shows `wait_for`, type `input`. Killed (and the test failed) after `limit`.
+pub fn run_in_pty(
+    mut cmd: Command,
+    rows: u16,
+    cols: u16,
+    script: &[(&str, &str)],
+    limit: Duration,
+) -> PtyRun {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    let mut master: libc::c_int = -1;
+    let mut slave: libc::c_int = -1;
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two new descriptors into the given ints; the name buffer and
+    // termios are optional (null), the window size is read only.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(
+        opened,
+        0,
+        "openpty failed: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: both descriptors were just opened and are owned by nothing else.
+    let (master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    cmd.stdin(Stdio::from(slave.try_clone().expect("dup")))
+        .stderr(Stdio::from(slave.try_clone().expect("dup")))
+        .stdout(Stdio::piped())
+        .env("TERM", "xterm-256color");
+    let mut child = cmd.spawn().expect("the program starts");
+    // The terminal reads end-of-file only once no one else holds its other side.
+    drop(cmd);
+    drop(slave);
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let seen = Arc::clone(&seen);
+        let mut master = master.try_clone().expect("dup");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            // Ends with EIO (Linux) or 0 once the program and its children have exited.
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().expect("lock").extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let mut stdout_pipe = child.stdout.take().expect("stdout piped");
+    let stdout_reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout_pipe.read_to_string(&mut out);
+        out
+    });
+
+    let deadline = Instant::now() + limit;
+    let mut typist = master;
+    for (wait_for, input) in script {
+        loop {
+            let shown = strip_escapes(&String::from_utf8_lossy(&seen.lock().expect("lock")));
+            if shown.contains(wait_for) {
+                break;
+            }
+            if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+                let _ = child.kill();
+                panic!("the terminal never showed {wait_for:?}; it shows:\n{shown}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        typist
+            .write_all(input.as_bytes())
+            .expect("type on the terminal");
+    }
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the program did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(typist);
+    reader.join().expect("terminal reader");
+    let stdout = stdout_reader.join().expect("stdout reader");
+    let terminal = seen.lock().expect("lock").clone();
+    PtyRun {
+        status,
+        stdout,
+        terminal,
+        rows,
+        cols,
+    }
+}
