@@ -43,6 +43,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "refetch_not_found",
         sql: include_str!("../../sql/004_refetch_not_found.sql"),
     },
+    Migration {
+        version: 5,
+        name: "users_count_extra",
+        sql: include_str!("../../sql/005_users_count_extra.sql"),
+    },
 ];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.

@@ -33,7 +33,7 @@ use crate::load::{LoadError, Warehouse, parquet};
 use crate::progress::{Phase, PhaseLine, Progress, StreamBar};
 use crate::secret::redact;
 use crate::streams::catalog::{self, FetchSpec, StagedRow};
-use crate::streams::fetch::{LoaderMsg, OrdersPlan, fetch_all, fetch_orders};
+use crate::streams::fetch::{LoaderMsg, OrdersPlan, PendingWindow, fetch_all, fetch_orders};
 use crate::streams::{StreamName, TableStream};
 
 use loader::{LoaderCtx, LoaderError, load_stream};
@@ -561,6 +561,7 @@ async fn sync_orders(
         cutoff: None,
         pending_keys: Vec::new(),
         expected_pages: None,
+        pending_after_scan: Some(pending_window(pass.bot.settings)),
     };
     pass.bar.restart(
         live_rows(conn, StreamName::Orders.as_str(), pass.bot.bot_id)
@@ -663,6 +664,7 @@ fn orders_plan(bot: &BotRun<'_>, previous: StreamState) -> Result<OrdersPlan, Lo
         cutoff: None,
         pending_keys: Vec::new(),
         expected_pages: None,
+        pending_after_scan: Some(pending_window(settings)),
     };
     let max_age_micros = settings.orders.full_scan_max_age.as_micros() as i64;
     let due = match previous.last_full_scan_micros {
@@ -706,6 +708,7 @@ fn orders_plan(bot: &BotRun<'_>, previous: StreamState) -> Result<OrdersPlan, Lo
         full_scan: false,
         cutoff: Some(cutoff),
         pending_keys,
+        pending_after_scan: None,
         expected_pages: Some(crate::api::pager::pages_to_pass(
             in_window.max(0) as u64,
             limit,
@@ -713,6 +716,16 @@ fn orders_plan(bot: &BotRun<'_>, previous: StreamState) -> Result<OrdersPlan, Lo
     })
 }
 
+/// Which PENDING orders a run re-fetches by key (see [`PendingWindow`]).
+fn pending_window(settings: &Settings) -> PendingWindow {
+    PendingWindow {
+        lookback_secs: settings.orders.lookback.as_secs() as i64,
+        limit: settings.orders.pending_refetch_limit,
+    }
+}
+
+/// Still-PENDING orders older than `cutoff`, newest first (ties by key, as
+/// [`PendingWindow`] orders them after a full scan).
 fn pending_before(
     conn: &Connection,
     bot_id: i64,
@@ -722,7 +735,7 @@ fn pending_before(
     let mut stmt = conn
         .prepare(
             "SELECT order_key FROM orders WHERE bot_id = ? AND order_status = 'PENDING' \
-             AND _deleted_at IS NULL AND order_date < to_timestamp(?) ORDER BY order_date DESC LIMIT ?",
+             AND _deleted_at IS NULL AND order_date < to_timestamp(?) ORDER BY order_date DESC, order_key DESC LIMIT ?",
         )
         .during(|| "listing pending orders".into())?;
     let rows = stmt
@@ -762,10 +775,10 @@ async fn users_count(
         let result = (|| {
             conn.execute(
                 &format!(
-                    "INSERT OR REPLACE INTO users_count_history (bot_id, run_id, captured_at, users, leads, churned, members) \
-                     VALUES (?, ?, {RUN_TS}, ?, ?, ?, ?)"
+                    "INSERT OR REPLACE INTO users_count_history (bot_id, run_id, captured_at, users, leads, churned, members, _extra) \
+                     VALUES (?, ?, {RUN_TS}, ?, ?, ?, ?, ?)"
                 ),
-                duckdb::params![bot_id, run.run_id, run.at_micros, counts.users, counts.leads, counts.churned, counts.members],
+                duckdb::params![bot_id, run.run_id, run.at_micros, counts.users, counts.leads, counts.churned, counts.members, counts.extra],
             )
             .during(|| "recording the users count".into())?;
             write_state(
@@ -837,6 +850,7 @@ async fn dry_run(
                             cutoff: None,
                             pending_keys: Vec::new(),
                             expected_pages: None,
+                            pending_after_scan: None,
                         };
                         fetch_orders(
                             &client,
