@@ -3,7 +3,7 @@
 //! This is the single classifier of SPEC §1: it turns status, headers and body into either
 //! the `result` value or an [`AttemptError`] that says whether a retry can help. A 200
 //! that carries `ok: false` is an error; a missing `ok` with a 2xx `code` and a `result`
-//! is success.
+//! is success, and a missing `ok` with an error `code` is that error.
 
 use std::time::Duration;
 
@@ -44,6 +44,9 @@ pub(crate) fn classify(
     let effective = match (status, body_ok, body_code) {
         (200..=299, Some(false), Some(code)) if !(200..=299).contains(&code) => code,
         (200..=299, Some(false), _) => 500,
+        // No `ok` at all (some documented answers omit it): the body's `code` decides, so
+        // `{"code": 401, ...}` under HTTP 200 is a bad key at once, not a retried oddity.
+        (200..=299, None, Some(code)) if is_error_code(code) => code,
         _ => status,
     };
 
@@ -109,6 +112,11 @@ pub(crate) fn classify(
             "answer without `ok` or `result` (HTTP {status})"
         ))),
     }
+}
+
+/// An HTTP status that is not a success (a body's `code` outside 1xx-2xx).
+fn is_error_code(code: u16) -> bool {
+    (300..=599).contains(&code)
 }
 
 fn value_as_u16(v: &Value) -> Option<u16> {
@@ -217,6 +225,56 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// A body without `ok` whose `code` is an error is classified by that code, exactly
+    /// as the same code in the HTTP status would be (regression: a 200 carrying
+    /// `{"code": 401}` was retried for two minutes, then reported as unavailable).
+    #[test]
+    fn an_error_code_without_ok_under_http_200_is_that_error() {
+        for code in [400u16, 401, 403, 404, 405, 429, 500, 502, 503] {
+            let body = format!(r#"{{"code":{code},"description":"from the body"}}"#);
+            let under_200 = classify(&CTX, 200, None, body.as_bytes());
+            let as_status = classify(&CTX, code, None, body.as_bytes());
+            assert_eq!(
+                format!("{under_200:?}"),
+                format!("{as_status:?}"),
+                "code {code} under HTTP 200 vs as the HTTP status"
+            );
+        }
+        let auth = classify(
+            &CTX,
+            200,
+            None,
+            br#"{"code":"403","description":"Forbidden"}"#,
+        );
+        assert!(
+            matches!(
+                auth,
+                Err(AttemptError::Fatal(ApiError::Unauthorized {
+                    status: 403,
+                    ..
+                }))
+            ),
+            "{auth:?}"
+        );
+        let limited = classify(
+            &CTX,
+            200,
+            None,
+            br#"{"code":429,"parameters":{"retry_after":4}}"#,
+        )
+        .expect_err("429 in the body");
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(4)));
+        // A success code without `ok` stays a success; `ok: true` wins over a stray code.
+        assert_eq!(
+            ok(r#"{"code":201,"result":{"a":1}}"#),
+            serde_json::json!({"a":1})
+        );
+        assert_eq!(
+            ok(r#"{"ok":true,"code":404,"result":[]}"#),
+            serde_json::json!([])
+        );
     }
 
     #[test]

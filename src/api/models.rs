@@ -281,13 +281,15 @@ impl PaymentMethod {
     }
 }
 
-/// `/users/count`.
+/// `/users/count`: one snapshot, its unknown fields kept like every other stream's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UsersCount {
     pub users: Option<i64>,
     pub leads: Option<i64>,
     pub churned: Option<i64>,
     pub members: Option<i64>,
+    #[serde(skip)]
+    pub extra: Option<String>,
 }
 
 impl UsersCount {
@@ -298,6 +300,7 @@ impl UsersCount {
             leads: r.opt_id("leads")?,
             churned: r.opt_id("churned")?,
             members: r.opt_id("members")?,
+            extra: r.finish(),
         })
     }
 }
@@ -488,6 +491,20 @@ mod tests {
         assert_eq!(c.plans, Some(vec![11, 14, 18]));
         assert_eq!(c.revenue_amount.map(|a| a.to_string()), Some("10".into()));
         assert_eq!(c.extra, None);
+    }
+
+    #[test]
+    fn users_count_keeps_unknown_fields() {
+        let u = UsersCount::from_json(json!({"users": 6405, "leads": 5651, "churned": 6,
+            "members": 864, "trialing": 12}))
+        .expect("valid");
+        assert_eq!(
+            (u.users, u.leads, u.churned, u.members),
+            (Some(6405), Some(5651), Some(6), Some(864))
+        );
+        assert_eq!(u.extra.as_deref(), Some(r#"{"trialing":12}"#));
+        let plain = UsersCount::from_json(json!({"users": 1})).expect("valid");
+        assert_eq!(plain.extra, None);
     }
 
     #[test]

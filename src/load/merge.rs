@@ -180,7 +180,13 @@ pub fn merge(
     // 3. Keep only rows that are new, changed, or back from deletion.
     let differs: Vec<String> = spec
         .value_columns()
-        .map(|c| format!("s.{c} IS DISTINCT FROM t.{c}"))
+        .map(|c| {
+            if spec.kept_when_null.contains(&c) {
+                format!("(s.{c} IS NOT NULL AND s.{c} IS DISTINCT FROM t.{c})")
+            } else {
+                format!("s.{c} IS DISTINCT FROM t.{c}")
+            }
+        })
         .collect();
     let differs = if differs.is_empty() {
         "false".to_string()
@@ -221,7 +227,13 @@ pub fn merge(
         .iter()
         .zip(&source_exprs)
         .filter(|(c, _)| *c != "bot_id" && !spec.keys.contains(&c.as_str()))
-        .map(|(c, e)| format!("{c} = {e}"))
+        .map(|(c, e)| {
+            if spec.kept_when_null.contains(&c.as_str()) {
+                format!("{c} = coalesce({e}, t.{c})")
+            } else {
+                format!("{c} = {e}")
+            }
+        })
         .collect();
     let updated = conn
         .execute(

@@ -45,8 +45,13 @@ pub static MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 5,
+        name: "users_count_extra",
+        sql: include_str!("../../sql/005_users_count_extra.sql"),
+    },
+    Migration {
+        version: 6,
         name: "pending_checks",
-        sql: include_str!("../../sql/005_pending_checks.sql"),
+        sql: include_str!("../../sql/006_pending_checks.sql"),
     },
 ];
 

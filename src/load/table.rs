@@ -79,6 +79,10 @@ pub struct TableSpec {
     pub derived: &'static [(&'static str, &'static str)],
     /// For orders: the timestamp column whose UTC month names the Parquet partition.
     pub month_partition: Option<&'static str>,
+    /// Value columns that only some answers carry (orders' `member_email` comes from
+    /// `/orders/{order_key}` alone, never from the `/orders` list): a row staged with
+    /// NULL there keeps the stored value instead of erasing it.
+    pub kept_when_null: &'static [&'static str],
 }
 
 impl TableSpec {

@@ -122,6 +122,7 @@ pub static ORDERS: TableSpec = TableSpec {
     ],
     derived: &[],
     month_partition: Some("order_date"),
+    kept_when_null: &["member_email"],
 };
 
 impl StagedRow for Order {
@@ -162,6 +163,7 @@ pub static MEMBERS: TableSpec = TableSpec {
     ],
     derived: &[],
     month_partition: None,
+    kept_when_null: &[],
 };
 
 impl StagedRow for Membership {
@@ -204,6 +206,7 @@ pub static PLANS: TableSpec = TableSpec {
     ],
     derived: &[("duration_interval", "TRY_CAST(s.duration AS INTERVAL)")],
     month_partition: None,
+    kept_when_null: &[],
 };
 
 impl StagedRow for Plan {
@@ -245,6 +248,7 @@ pub static PROJECTS: TableSpec = TableSpec {
     ],
     derived: &[],
     month_partition: None,
+    kept_when_null: &[],
 };
 
 impl StagedRow for Project {
@@ -288,6 +292,7 @@ pub static COUPONS: TableSpec = TableSpec {
     ],
     derived: &[],
     month_partition: None,
+    kept_when_null: &[],
 };
 
 impl StagedRow for Coupon {
@@ -332,6 +337,7 @@ pub static PAYMENT_METHODS: TableSpec = TableSpec {
     ],
     derived: &[],
     month_partition: None,
+    kept_when_null: &[],
 };
 
 impl StagedRow for PaymentMethod {

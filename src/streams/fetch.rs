@@ -108,13 +108,13 @@ pub struct OrdersPlan {
     /// Pages the incremental pass is expected to need (no requests beyond, unless needed).
     pub expected_pages: Option<u64>,
     /// `false`: no `/orders` pages, only the pending keys (the re-read pass that follows
-    /// a reconciliation of the older sales finding no difference).
+    /// a full scan, or a reconciliation of the older sales finding no difference).
     pub list: bool,
 }
 
 /// Orders newest-first: all of them on a full scan; otherwise until a whole page is older
-/// than the cutoff, then the old pending orders one by one (counted on `rereads`; the
-/// caller ends that line).
+/// than the cutoff (no pages at all when `plan.list` is false). Then the old pending
+/// orders the plan names, one by one, counted on `rereads` (the caller ends that line).
 pub async fn fetch_orders(
     client: &ApiClient,
     spec: FetchSpec,
@@ -158,28 +158,28 @@ pub async fn fetch_orders(
             break;
         }
     }
-    if !plan.pending_keys.is_empty() {
+    let pending_keys = plan.pending_keys;
+    if !pending_keys.is_empty() {
         info!(
-            count = plan.pending_keys.len(),
+            count = pending_keys.len(),
             "re-fetching pending orders older than the lookback window"
         );
         rereads.start();
-        rereads.set_expected(plan.pending_keys.len() as u64);
-        let fetched: Vec<Result<Option<Value>, ApiError>> =
-            futures::stream::iter(plan.pending_keys)
-                .map(|key| async move {
-                    let answer = client.get(&Method::Order(key), &[]).await;
-                    rereads.add(1);
-                    match answer {
-                        Ok(row) => Ok(Some(row)),
-                        // Gone from the API: left as it is; a full scan will soft-delete it.
-                        Err(ApiError::NotFound { .. }) => Ok(None),
-                        Err(e) => Err(e),
-                    }
-                })
-                .buffer_unordered(pages_in_flight)
-                .collect()
-                .await;
+        rereads.set_expected(pending_keys.len() as u64);
+        let fetched: Vec<Result<Option<Value>, ApiError>> = futures::stream::iter(pending_keys)
+            .map(|key| async move {
+                let answer = client.get(&Method::Order(key), &[]).await;
+                rereads.add(1);
+                match answer {
+                    Ok(row) => Ok(Some(row)),
+                    // Gone from the API: left as it is; a full scan will soft-delete it.
+                    Err(ApiError::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(pages_in_flight.max(1))
+            .collect()
+            .await;
         let asked = fetched.len() as u64;
         let mut rows = Vec::new();
         for outcome in fetched {

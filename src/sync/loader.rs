@@ -236,9 +236,11 @@ fn record_rejects(ctx: &LoaderCtx, rejects: &[(String, String)]) -> Result<(), L
         .during(|| format!("recording rejected {stream} rows"))
 }
 
-/// Applies re-fetched single orders: their status (and amount when sent) may have moved
-/// on. The single-order endpoint names the gateway by code, so the list's display name
-/// is kept. Returns how many rows changed.
+/// Applies re-fetched single orders: their status may have moved on, and
+/// `member_email`, which only `/orders/{order_key}` carries, is stored (a NULL there
+/// keeps the stored one). The single-order endpoint names the gateway by code and sends
+/// no amount, so the list's display name and amount are kept. Returns how many rows it
+/// changed that the merge had not already written in this run.
 fn apply_refetched(
     conn: &Connection,
     bot_id: i64,
@@ -249,66 +251,103 @@ fn apply_refetched(
     let stored = stored_statuses(conn, bot_id, orders)?;
     let mut changed = 0;
     // Two statements per order cost DuckDB milliseconds each: only orders whose status
-    // moved on (or that are not in the warehouse as read) go through them.
+    // moved on, whose email is new, or that are not in the warehouse as read go through
+    // them.
     let moved = orders.iter().filter(|o| {
-        stored
-            .get(&o.order_key)
-            .is_none_or(|s| s.as_deref() != Some(o.order_status.as_str()))
+        stored.get(&o.order_key).is_none_or(|(status, email)| {
+            status.as_deref() != Some(o.order_status.as_str())
+                || (o.member_email.is_some() && *email != o.member_email)
+        })
     });
     for order in moved {
-        let condition = "bot_id = ? AND order_key = ? AND order_status IS DISTINCT FROM ?";
+        let condition = "bot_id = ? AND order_key = ? AND (order_status IS DISTINCT FROM ? \
+                         OR (CAST(? AS VARCHAR) IS NOT NULL AND member_email IS DISTINCT FROM ?))";
+        let email = order.member_email.as_deref();
         conn.execute(
             &format!(
                 "INSERT OR IGNORE INTO _parquet_dirty (bot_id, table_name, partition) \
                  SELECT bot_id, 'orders', {part} FROM orders WHERE {condition}"
             ),
-            params![bot_id, order.order_key, order.order_status],
+            params![bot_id, order.order_key, order.order_status, email, email],
         )
         .during(|| "marking a re-fetched order's partition".into())?;
+        // Rows the merge already wrote in this run count once (after a full scan, the
+        // re-fetch adds the email to rows just inserted).
         changed += conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM orders WHERE {condition} AND _run_id IS DISTINCT FROM ?"
+                ),
+                params![
+                    bot_id,
+                    order.order_key,
+                    order.order_status,
+                    email,
+                    email,
+                    run.run_id
+                ],
+                |r| r.get::<_, i64>(0),
+            )
+            .during(|| "checking a re-fetched order".into())? as u64;
+        conn
             .execute(
                 &format!(
-                    "UPDATE orders SET order_status = ?, _synced_at = {RUN_TS}, _run_id = ? WHERE {condition}"
+                    "UPDATE orders SET order_status = ?, member_email = coalesce(CAST(? AS VARCHAR), member_email), \
+                     _synced_at = {RUN_TS}, _run_id = ? WHERE {condition}"
                 ),
                 params![
                     order.order_status,
+                    email,
                     run.at_micros,
                     run.run_id,
                     bot_id,
                     order.order_key,
-                    order.order_status
+                    order.order_status,
+                    email,
+                    email
                 ],
             )
-            .during(|| "updating a re-fetched order".into())? as u64;
+            .during(|| "updating a re-fetched order".into())?;
     }
     Ok(changed)
 }
 
-/// The warehouse's status of each of `orders`, by key (one query).
+/// An order's stored `(order_status, member_email)`.
+type StoredOrder = (Option<String>, Option<String>);
+
+/// The warehouse's status and email of each of `orders`, by key (one query per 500).
 fn stored_statuses(
     conn: &Connection,
     bot_id: i64,
     orders: &[Order],
-) -> Result<std::collections::HashMap<String, Option<String>>, LoadError> {
+) -> Result<std::collections::HashMap<String, StoredOrder>, LoadError> {
     let context = || "reading the statuses of re-fetched orders".to_string();
     let mut out = std::collections::HashMap::new();
     for chunk in orders.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(", ");
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT order_key, order_status FROM orders WHERE bot_id = {bot_id} \
+                "SELECT order_key, order_status, member_email FROM orders WHERE bot_id = {bot_id} \
                  AND order_key IN ({marks})"
             ))
             .during(context)?;
         let rows = stmt
             .query_map(
                 duckdb::params_from_iter(chunk.iter().map(|o| o.order_key.as_str())),
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        (
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                        ),
+                    ))
+                },
             )
             .during(context)?;
         for row in rows {
-            let (key, status) = row.during(context)?;
-            out.insert(key, status);
+            let (key, stored) = row.during(context)?;
+            out.insert(key, stored);
         }
     }
     Ok(out)

@@ -537,7 +537,9 @@ impl Pass<'_> {
 
 /// Orders: an incremental pass, then a reconciliation of the older sales against the
 /// API; if they differ (a refund, a deletion, a late completion) a full scan follows in
-/// the same run.
+/// the same run, otherwise a budget of old PENDING orders is re-read by key in rotation.
+/// A planned full scan is followed by a re-read of the budget the next incremental run
+/// will re-read (see [`reread_after_full_scan`]).
 async fn sync_orders(
     pass: &Pass<'_>,
     previous: StreamState,
@@ -548,7 +550,8 @@ async fn sync_orders(
         .set_expected(expected_orders(pass.bot, &plan).map_err(fail_load)?);
     let figures = pass.run(previous, Some(plan)).await?;
     let Some(cutoff) = cutoff else {
-        return Ok(figures);
+        // A planned full scan (first run, every `full_scan_max_age`, --full-refresh).
+        return reread_after_full_scan(pass, figures).await;
     };
     let conn = pass.bot.warehouse.conn();
     let line = pass
@@ -585,25 +588,8 @@ async fn sync_orders(
     let Some(difference) = differ else {
         // No old sale appeared or vanished (a late completion moves the count or the
         // revenue): only non-sale statuses of old PENDING orders can be stale. A budget
-        // of them is re-read, in rotation.
-        let budget = pass.bot.settings.orders.pending_refetch_limit;
-        let keys = pending_due(conn, pass.bot.bot_id, cutoff, budget).map_err(fail_load)?;
-        if keys.is_empty() {
-            return Ok(figures);
-        }
-        let previous =
-            read_state(conn, pass.bot.bot_id, StreamName::Orders.as_str()).map_err(fail_load)?;
-        let reread = OrdersPlan {
-            full_scan: false,
-            cutoff: Some(cutoff),
-            pending_keys: keys.clone(),
-            expected_pages: Some(0),
-            list: false,
-        };
-        let second = pass.run(previous, Some(reread)).await?;
-        record_pending_checks(conn, pass.bot.bot_id, &keys, pass.bot.run.at_micros)
-            .map_err(fail_load)?;
-        return add_pass(pass, figures, second);
+        // of them is re-read, in rotation, and the rotation moves on.
+        return reread_pending(pass, figures, cutoff, Rotation::Advance).await;
     };
     info!(
         "sales before the lookback window differ from the API ({difference}): running a full scan of orders"
@@ -623,6 +609,75 @@ async fn sync_orders(
             .filter(|&n| n > 0),
     );
     let second = pass.run(previous, Some(full)).await?;
+    let figures = add_pass(pass, figures, second)?;
+    reread_after_full_scan(pass, figures).await
+}
+
+/// Whether a re-read of old PENDING orders moves the rotation on (`_pending_checks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rotation {
+    /// After an incremental pass whose reconciliation found no difference: the orders
+    /// re-read are recorded, so the next run re-reads the next budget.
+    Advance,
+    /// After a full scan: those of the same orders with no stored email are re-read,
+    /// and nothing is recorded.
+    Peek,
+}
+
+/// After a full scan (planned, or brought by a difference in the older sales): of the
+/// budget of old PENDING orders (before the newest order less the lookback) that the next
+/// incremental run will re-read, those with no `member_email` yet are re-read by key now,
+/// without moving the rotation on. The scan has just read every status from the list;
+/// `/orders/{order_key}` alone carries `member_email` (later list reads keep it), so only
+/// an unknown email is worth a request. Choosing from what the next incremental run
+/// re-reads keeps the warehouse independent of the kind of run: a full run equals a full
+/// run followed by a quiet incremental one (which re-reads the same orders and finds
+/// nothing new), and a killed full run completed by an incremental one equals one full
+/// run; a full scan after one that already fetched those emails re-reads nothing.
+async fn reread_after_full_scan(
+    pass: &Pass<'_>,
+    figures: StreamFigures,
+) -> Result<StreamFigures, StreamFailure> {
+    let conn = pass.bot.warehouse.conn();
+    let state =
+        read_state(conn, pass.bot.bot_id, StreamName::Orders.as_str()).map_err(fail_load)?;
+    let Some(newest) = state.high_water_mark else {
+        return Ok(figures);
+    };
+    let cutoff = newest - pass.bot.settings.orders.lookback.as_secs() as i64;
+    reread_pending(pass, figures, cutoff, Rotation::Peek).await
+}
+
+/// Re-reads by key, in a pass with no `/orders` pages, the budget of old PENDING orders
+/// (before `cutoff`) that [`pending_due`] names, and adds that pass to `figures`.
+async fn reread_pending(
+    pass: &Pass<'_>,
+    figures: StreamFigures,
+    cutoff: i64,
+    rotation: Rotation,
+) -> Result<StreamFigures, StreamFailure> {
+    let conn = pass.bot.warehouse.conn();
+    let budget = pass.bot.settings.orders.pending_refetch_limit;
+    let only_without_email = rotation == Rotation::Peek;
+    let keys = pending_due(conn, pass.bot.bot_id, cutoff, budget, only_without_email)
+        .map_err(fail_load)?;
+    if keys.is_empty() {
+        return Ok(figures);
+    }
+    let previous =
+        read_state(conn, pass.bot.bot_id, StreamName::Orders.as_str()).map_err(fail_load)?;
+    let reread = OrdersPlan {
+        full_scan: false,
+        cutoff: Some(cutoff),
+        pending_keys: keys.clone(),
+        expected_pages: Some(0),
+        list: false,
+    };
+    let second = pass.run(previous, Some(reread)).await?;
+    if rotation == Rotation::Advance {
+        record_pending_checks(conn, pass.bot.bot_id, &keys, pass.bot.run.at_micros)
+            .map_err(fail_load)?;
+    }
     add_pass(pass, figures, second)
 }
 
@@ -783,24 +838,34 @@ fn orders_plan(bot: &BotRun<'_>, previous: StreamState) -> Result<OrdersPlan, Lo
 
 /// The old PENDING orders (before `cutoff`) to re-read this run: `budget` of them, least
 /// recently re-read first (never re-read counts as oldest), newest orders first among
-/// equals. Each run moves the ones it re-read to the back, so every old PENDING order is
-/// re-read within ⌈old PENDING orders / budget⌉ runs.
+/// equals, then the larger key. Each incremental run moves the ones it re-read to the
+/// back, so every old PENDING order is re-read within ⌈old PENDING orders / budget⌉ runs;
+/// after a full scan, those of the same budget with no stored email are re-read without
+/// moving them (`only_without_email`; see [`reread_after_full_scan`]).
 fn pending_due(
     conn: &Connection,
     bot_id: i64,
     cutoff: i64,
     budget: usize,
+    only_without_email: bool,
 ) -> Result<Vec<String>, LoadError> {
     let context = || "listing pending orders to re-read".to_string();
     let mut stmt = conn
         .prepare(
-            "SELECT o.order_key FROM orders o LEFT JOIN _pending_checks c                ON c.bot_id = o.bot_id AND c.order_key = o.order_key              WHERE o.bot_id = ? AND o.order_status = 'PENDING' AND o._deleted_at IS NULL                AND o.order_date < to_timestamp(?)              ORDER BY c.checked_at ASC NULLS FIRST, o.order_date DESC, o.order_key LIMIT ?",
+            "SELECT order_key FROM ( \
+               SELECT o.order_key, o.member_email FROM orders o LEFT JOIN _pending_checks c \
+                 ON c.bot_id = o.bot_id AND c.order_key = o.order_key \
+               WHERE o.bot_id = ? AND o.order_status = 'PENDING' AND o._deleted_at IS NULL \
+                 AND o.order_date < to_timestamp(?) \
+               ORDER BY c.checked_at ASC NULLS FIRST, o.order_date DESC, o.order_key DESC LIMIT ?) \
+             WHERE NOT ? OR member_email IS NULL",
         )
         .during(context)?;
     let rows = stmt
-        .query_map(duckdb::params![bot_id, cutoff, budget as i64], |r| {
-            r.get::<_, String>(0)
-        })
+        .query_map(
+            duckdb::params![bot_id, cutoff, budget as i64, only_without_email],
+            |r| r.get::<_, String>(0),
+        )
         .during(context)?;
     rows.collect::<Result<Vec<_>, _>>().during(context)
 }
@@ -864,10 +929,10 @@ async fn users_count(
         let result = (|| {
             conn.execute(
                 &format!(
-                    "INSERT OR REPLACE INTO users_count_history (bot_id, run_id, captured_at, users, leads, churned, members) \
-                     VALUES (?, ?, {RUN_TS}, ?, ?, ?, ?)"
+                    "INSERT OR REPLACE INTO users_count_history (bot_id, run_id, captured_at, users, leads, churned, members, _extra) \
+                     VALUES (?, ?, {RUN_TS}, ?, ?, ?, ?, ?)"
                 ),
-                duckdb::params![bot_id, run.run_id, run.at_micros, counts.users, counts.leads, counts.churned, counts.members],
+                duckdb::params![bot_id, run.run_id, run.at_micros, counts.users, counts.leads, counts.churned, counts.members, counts.extra],
             )
             .during(|| "recording the users count".into())?;
             write_state(

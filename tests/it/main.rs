@@ -11,6 +11,7 @@ mod completions;
 mod config_table;
 mod crash;
 mod faults;
+mod fixtures;
 mod init;
 mod interop;
 mod nightly;

@@ -503,7 +503,7 @@ INSERT INTO orders (bot_id, order_key, order_date, order_status, plan_id, plan_n
     (1, 'o7', TIMESTAMPTZ '2024-02-01 00:00:00+00', 'COMPLETED', 22, 'Old plan renamed', 'Crypto (Crypto.Com)', '3', 'eur', now(), 1, NULL),
     (1, 'o8', TIMESTAMPTZ '2023-12-15 00:00:00+00', 'COMPLETED', 20, 'EUR Demo Plan', 'Credit / Debit card (Stripe)', '1000000', 'JPY', now(), 1, NULL),
     (2, 'p1', TIMESTAMPTZ '2024-07-14 00:00:00+00', 'COMPLETED', 5, 'Pounds', 'Telegram Pay', '9.99', 'GBP', now(), 1, NULL);
-INSERT INTO users_count_history VALUES
+INSERT INTO users_count_history (bot_id, run_id, captured_at, users, leads, churned, members) VALUES
     (1, 1, TIMESTAMPTZ '2024-07-01 00:00:00+00', 10, 5, 2, 3),
     (1, 2, TIMESTAMPTZ '2024-07-02 00:00:00+00', 11, 5, 2, 4),
     (2, 1, TIMESTAMPTZ '2024-07-01 00:00:00+00', 1, 1, 0, 0);
