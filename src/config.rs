@@ -390,6 +390,18 @@ mod tests {
         toml::from_str(text)
     }
 
+    /// Resolves flags over an empty config file.
+    fn resolve_flags(args: &SettingsArgs, env: &Env) -> Result<Settings, ConfigError> {
+        resolve(
+            Path::new("c.toml"),
+            FileConfig::default(),
+            args,
+            None,
+            env,
+            true,
+        )
+    }
+
     #[test]
     fn legacy_defaults_to_the_streams_it_has() {
         let env = Env(vec![("TGM_API_KEY", "legacy-key-1")]);
@@ -398,15 +410,7 @@ mod tests {
             api_version: Some("legacy".into()),
             ..SettingsArgs::default()
         };
-        let s = resolve(
-            Path::new("c.toml"),
-            FileConfig::default(),
-            &args,
-            None,
-            &env,
-            true,
-        )
-        .expect("valid");
+        let s = resolve_flags(&args, &env).expect("valid");
         assert_eq!(
             s.streams,
             [
@@ -450,15 +454,7 @@ mod tests {
             bot_ids: Some("7, 8".into()),
             ..SettingsArgs::default()
         };
-        let s = resolve(
-            Path::new("c.toml"),
-            FileConfig::default(),
-            &args,
-            None,
-            &env,
-            true,
-        )
-        .expect("valid");
+        let s = resolve_flags(&args, &env).expect("valid");
         assert_eq!(s.bots[0].api_key.expose(), "bot7-key-1");
         assert_eq!(s.bots[1].api_key.expose(), "global-key-1");
     }
@@ -520,25 +516,9 @@ mod tests {
             bot_ids: Some("3".into()),
             ..SettingsArgs::default()
         };
-        let err = resolve(
-            Path::new("c.toml"),
-            FileConfig::default(),
-            &args,
-            None,
-            &Env(vec![]),
-            true,
-        )
-        .expect_err("no key");
+        let err = resolve_flags(&args, &Env(vec![])).expect_err("no key");
         assert!(matches!(err, ConfigError::NoKey { bot_id: 3 }));
-        let err = resolve(
-            Path::new("c.toml"),
-            FileConfig::default(),
-            &SettingsArgs::default(),
-            None,
-            &Env(vec![]),
-            true,
-        )
-        .expect_err("no bots");
+        let err = resolve_flags(&SettingsArgs::default(), &Env(vec![])).expect_err("no bots");
         assert!(matches!(err, ConfigError::NoBots(_)));
     }
 }

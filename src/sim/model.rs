@@ -219,8 +219,8 @@ pub struct Membership {
     pub end: i64,
 }
 
-/// A plan's `options` object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A plan's `options` object. `Default`: open to everyone, no limits, not hidden.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanOptions {
     pub recurring: bool,
     pub newcomers: u8,
