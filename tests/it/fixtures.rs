@@ -31,7 +31,7 @@ use serde_json::Value;
 use tgm_sync::api::Method;
 use tgm_sync::api::models::{PaymentMethodReport, PeriodFigures, PlanReport};
 use tgm_sync::api::{ApiClient, ClientSettings};
-use tgm_sync::config::{BotSettings, Settings};
+use tgm_sync::config::Settings;
 use tgm_sync::currency::Currency;
 use tgm_sync::load::schema;
 use tgm_sync::secret::ApiKey;
@@ -192,17 +192,7 @@ impl CannedApi {
     }
 
     fn settings(&self, dir: &Path) -> Settings {
-        let mut s = Settings::with_defaults(
-            self.base_url(),
-            BotSettings {
-                bot_id: BOT_ID,
-                api_key: ApiKey::new(TEST_KEY),
-            },
-            dir.join("warehouse.duckdb"),
-            Some(dir.join("parquet")),
-        );
-        s.retry = fast_retry();
-        s
+        settings_at(self.base_url(), dir)
     }
 
     fn client(&self) -> ApiClient {

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use duckdb::Connection;
 use tgm_sync::currency::Currency;
 use tgm_sync::load::state::read_state;
-use tgm_sync::sim::OrderStatus;
 use tgm_sync::sim::rates::rate_per_eur;
+use tgm_sync::sim::{OrderStatus, SimData};
 
 use crate::support::*;
 use crate::sync::{assert_equals_sim, open, sync_once};
@@ -152,6 +152,16 @@ async fn a_no_change_run_shares_the_rate_reads_of_the_reconciliation() {
 }
 
 /// Old PENDING orders in the warehouse: before the newest order less the lookback.
+/// The oldest of `keys` in the simulator's data (ties: the smaller key).
+fn oldest_of(data: &SimData, keys: &BTreeSet<String>) -> String {
+    data.orders
+        .iter()
+        .filter(|o| keys.contains(&o.order_key))
+        .min_by_key(|o| (o.order_date, o.order_key.clone()))
+        .map(|o| o.order_key.clone())
+        .expect("an old pending order")
+}
+
 fn old_pending(conn: &Connection, lookback_secs: i64) -> BTreeSet<String> {
     let mut stmt = conn
         .prepare(
@@ -195,13 +205,7 @@ async fn old_pending_orders_are_re_read_in_rotation_within_a_bounded_number_of_r
     // The oldest of them is cancelled in the API: not a sale, so the reconciliation of
     // the older sales cannot see it; the rotation must.
     let data = server.handle.data();
-    let oldest = data
-        .orders
-        .iter()
-        .filter(|o| pending.contains(&o.order_key))
-        .min_by_key(|o| (o.order_date, o.order_key.clone()))
-        .map(|o| o.order_key.clone())
-        .expect("an old pending order");
+    let oldest = oldest_of(&data, &pending);
     assert!(
         server
             .handle
@@ -261,13 +265,7 @@ async fn a_late_completion_before_the_window_brings_a_full_scan_not_a_re_read() 
     let pending = old_pending(&open(&settings), lookback);
     let data = server.handle.data();
     // The old pending order the rotation would reach last: the oldest.
-    let last = data
-        .orders
-        .iter()
-        .filter(|o| pending.contains(&o.order_key))
-        .min_by_key(|o| (o.order_date, o.order_key.clone()))
-        .map(|o| o.order_key.clone())
-        .expect("an old pending order");
+    let last = oldest_of(&data, &pending);
     assert!(
         server
             .handle

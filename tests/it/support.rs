@@ -70,9 +70,14 @@ pub fn client_for(server: &SimServer) -> ApiClient {
 
 /// Settings syncing the simulator into `dir` (warehouse + Parquet).
 pub fn settings_for(server: &SimServer, dir: &Path) -> Settings {
+    settings_at(server.base_url(), dir)
+}
+
+/// Settings syncing the API at `base_url` (the simulator or a stand-in) into `dir`.
+pub fn settings_at(base_url: String, dir: &Path) -> Settings {
     pinned_now();
     let mut s = Settings::with_defaults(
-        server.base_url(),
+        base_url,
         BotSettings {
             bot_id: BOT_ID,
             api_key: ApiKey::new(TEST_KEY),
