@@ -1,12 +1,14 @@
 //! One sync run: every configured bot, every selected stream.
 //!
-//! Per bot, the streams run concurrently: each has a fetcher (async, pages in flight) and
+//! Bots run concurrently, `bots_in_flight` at a time, each to its own verdict
+//! ([`bots`]). Per bot, the streams run concurrently: each has a fetcher (async, pages in flight) and
 //! a loader (a blocking thread with its own DuckDB connection) joined by a bounded
 //! channel. Each stream commits its rows, state and figures in one transaction, so a run
 //! killed at any point leaves every stream either as before or fully synced, and the
 //! next run completes the rest. After the streams, the report inputs (gateways,
 //! preferred currency, exchange rates) are refreshed.
 
+pub mod bots;
 pub mod fx_rate;
 pub mod fx_windows;
 pub mod loader;
@@ -169,11 +171,14 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     let run = RunStamp { run_id, at_micros };
     info!(run_id, bots = bot_ids.len(), "sync started");
 
-    let mut bots = Vec::new();
-    for bot in &settings.bots {
-        let outcome = sync_bot(settings, options, &warehouse, bot, run, &progress).await?;
-        bots.push(outcome);
-    }
+    // Every bot runs to its end, whatever the others do; a bot that could not record its
+    // end (a warehouse error) fails the run once all have finished.
+    let bots = bots::for_each_bot(&settings.bots, settings.bots_in_flight, |bot| {
+        sync_bot(settings, options, &warehouse, bot, run, &progress)
+    })
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     let outcome = RunOutcome {
         run_id: Some(run_id),
         bots,
@@ -345,6 +350,12 @@ async fn sync_bot(
     }
 
     let total = client.total_stats();
+    let outcome = BotOutcome {
+        bot_id: bot.bot_id,
+        streams,
+        warnings,
+    };
+    let (streams, warnings) = (&outcome.streams, &outcome.warnings);
     let rejected: u64 = streams.iter().map(|s| s.figures.rows_rejected).sum();
     let failed: Vec<&StreamOutcome> = streams.iter().filter(|s| s.error.is_some()).collect();
     let status = if failed.len() == streams.len() && !streams.is_empty() {
@@ -354,16 +365,19 @@ async fn sync_bot(
     } else {
         "success"
     };
-    let error_text = failed
-        .iter()
-        .filter_map(|s| {
-            s.error
-                .as_ref()
-                .map(|e| format!("{}: {}", s.stream, e.message))
-        })
-        .chain(warnings.iter().cloned())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let verdict = bots::BotVerdict::of(&outcome);
+    // `API key refused (exit 4): plans: ...`: `status` shows why, with the exit code.
+    let error_text = verdict.error_prefix().unwrap_or_default()
+        + &failed
+            .iter()
+            .filter_map(|s| {
+                s.error
+                    .as_ref()
+                    .map(|e| format!("{}: {}", s.stream, e.message))
+            })
+            .chain(warnings.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("; ");
     let refetch_not_found: u64 = streams.iter().map(|s| s.figures.refetch_not_found).sum();
     finish_run(
         warehouse.conn(),
@@ -382,15 +396,12 @@ async fn sync_bot(
     info!(
         bot_id,
         status,
+        verdict = verdict.label(),
         requests = total.requests(),
         retries = total.retries(),
-        "bot synced"
+        "bot finished"
     );
-    Ok(BotOutcome {
-        bot_id: bot.bot_id,
-        streams,
-        warnings,
-    })
+    Ok(outcome)
 }
 
 /// The report inputs that need no facts: the preferred currency, and the gateways.
@@ -756,7 +767,9 @@ fn spawn_loader(
         ctx: LoaderCtx,
         rx: mpsc::Receiver<LoaderMsg>,
     ) -> tokio::task::JoinHandle<Result<StreamFigures, LoaderError>> {
-        tokio::task::spawn_blocking(move || load_stream::<R>(ctx, rx))
+        // The loader's log lines name the bot, as the fetcher's do.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| load_stream::<R>(ctx, rx)))
     }
     match table {
         TableStream::Orders => go::<Order>(ctx, rx),
@@ -981,91 +994,102 @@ async fn dry_run(
     progress: &Progress,
     started: Instant,
 ) -> Result<RunOutcome, SyncError> {
-    let mut bots = Vec::new();
-    for bot in &settings.bots {
-        let client = client_for(settings, bot)?;
-        let mut streams = Vec::new();
-        for &stream in &settings.streams {
-            let client = client.for_stream(stream.as_str());
-            let bar = progress.stream(bot.bot_id, &format!("{stream} (dry run)"));
-            let rereads = progress.phase(bot.bot_id, Phase::PendingRereads);
-            let (tx, mut rx) = mpsc::channel::<LoaderMsg>(settings.pages_ahead_of_loader());
-            let fetch = async {
-                match stream.table() {
-                    None => {
-                        let v = client.get(&Method::UsersCount, &[]).await?;
-                        let _ = tx.send(LoaderMsg::Page(vec![v])).await;
-                        let _ = tx.send(LoaderMsg::Done(Default::default())).await;
-                        Ok(())
-                    }
-                    Some(TableStream::Orders) => {
-                        let plan = OrdersPlan {
-                            full_scan: true,
-                            cutoff: None,
-                            pending_keys: Vec::new(),
-                            expected_pages: None,
-                            list: true,
-                        };
-                        fetch_orders(
-                            &client,
-                            catalog::ORDERS_FETCH,
-                            settings.pages_in_flight,
-                            plan,
-                            tx,
-                            &rereads,
-                        )
-                        .await
-                    }
-                    Some(table) => {
-                        fetch_all(&client, fetch_spec(table), settings.pages_in_flight, tx).await
-                    }
-                }
-            };
-            let count = async {
-                let mut figures = StreamFigures::default();
-                while let Some(msg) = rx.recv().await {
-                    match msg {
-                        LoaderMsg::Page(rows) | LoaderMsg::Refetched { rows, .. } => {
-                            for row in rows {
-                                figures.rows_read += 1;
-                                if !row_parses(stream, row) {
-                                    figures.rows_rejected += 1;
-                                }
-                            }
-                            bar.set_rows(figures.rows_read);
-                        }
-                        LoaderMsg::Done(_) => break,
-                    }
-                }
-                figures
-            };
-            let (fetched, mut figures) = tokio::join!(fetch, count);
-            figures.requests = client.stats().requests();
-            figures.retries = client.stats().retries();
-            let error = fetched.err().map(|e| StreamFailure {
-                kind: classify(&e),
-                message: redact(&e.to_string()),
-            });
-            figures.status = if error.is_some() { "failed" } else { "dry-run" }.into();
-            bar.finish(error.is_none());
-            streams.push(StreamOutcome {
-                stream,
-                figures,
-                error,
-            });
-        }
-        bots.push(BotOutcome {
-            bot_id: bot.bot_id,
-            streams,
-            warnings: Vec::new(),
-        });
-    }
+    let bots = bots::for_each_bot(&settings.bots, settings.bots_in_flight, |bot| {
+        dry_run_bot(settings, progress, bot)
+    })
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     Ok(RunOutcome {
         run_id: None,
         bots,
         dry_run: true,
         elapsed_secs: started.elapsed().as_secs_f64(),
         peak_rss_bytes: None,
+    })
+}
+
+/// One bot's `--dry-run`: its streams one after another.
+async fn dry_run_bot(
+    settings: &Settings,
+    progress: &Progress,
+    bot: &BotSettings,
+) -> Result<BotOutcome, SyncError> {
+    let client = client_for(settings, bot)?;
+    let mut streams = Vec::new();
+    for &stream in &settings.streams {
+        let client = client.for_stream(stream.as_str());
+        let bar = progress.stream(bot.bot_id, &format!("{stream} (dry run)"));
+        let rereads = progress.phase(bot.bot_id, Phase::PendingRereads);
+        let (tx, mut rx) = mpsc::channel::<LoaderMsg>(settings.pages_ahead_of_loader());
+        let fetch = async {
+            match stream.table() {
+                None => {
+                    let v = client.get(&Method::UsersCount, &[]).await?;
+                    let _ = tx.send(LoaderMsg::Page(vec![v])).await;
+                    let _ = tx.send(LoaderMsg::Done(Default::default())).await;
+                    Ok(())
+                }
+                Some(TableStream::Orders) => {
+                    let plan = OrdersPlan {
+                        full_scan: true,
+                        cutoff: None,
+                        pending_keys: Vec::new(),
+                        expected_pages: None,
+                        list: true,
+                    };
+                    fetch_orders(
+                        &client,
+                        catalog::ORDERS_FETCH,
+                        settings.pages_in_flight,
+                        plan,
+                        tx,
+                        &rereads,
+                    )
+                    .await
+                }
+                Some(table) => {
+                    fetch_all(&client, fetch_spec(table), settings.pages_in_flight, tx).await
+                }
+            }
+        };
+        let count = async {
+            let mut figures = StreamFigures::default();
+            while let Some(msg) = rx.recv().await {
+                match msg {
+                    LoaderMsg::Page(rows) | LoaderMsg::Refetched { rows, .. } => {
+                        for row in rows {
+                            figures.rows_read += 1;
+                            if !row_parses(stream, row) {
+                                figures.rows_rejected += 1;
+                            }
+                        }
+                        bar.set_rows(figures.rows_read);
+                    }
+                    LoaderMsg::Done(_) => break,
+                }
+            }
+            figures
+        };
+        let (fetched, mut figures) = tokio::join!(fetch, count);
+        figures.requests = client.stats().requests();
+        figures.retries = client.stats().retries();
+        let error = fetched.err().map(|e| StreamFailure {
+            kind: classify(&e),
+            message: redact(&e.to_string()),
+        });
+        figures.status = if error.is_some() { "failed" } else { "dry-run" }.into();
+        bar.finish(error.is_none());
+        streams.push(StreamOutcome {
+            stream,
+            figures,
+            error,
+        });
+    }
+    Ok(BotOutcome {
+        bot_id: bot.bot_id,
+        streams,
+        warnings: Vec::new(),
     })
 }
 
