@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod bots;
 mod cli;
 mod client;
 mod commands;
