@@ -363,9 +363,9 @@ async fn several_bots_each_with_their_own_data_key_and_failures() {
             .map(|o| o.order_key.clone())
             .collect()
     };
-    for i in 0..3 {
+    for (i, id) in ids.iter().enumerate() {
         assert_eq!(keys(&server, i), keys(&again, i), "bot {i} is reproducible");
-        assert_eq!(server.handles[i].data().bot_id, ids[i]);
+        assert_eq!(server.handles[i].data().bot_id, *id);
     }
     assert_ne!(
         keys(&server, 0),

@@ -994,102 +994,91 @@ async fn dry_run(
     progress: &Progress,
     started: Instant,
 ) -> Result<RunOutcome, SyncError> {
-    let bots = bots::for_each_bot(&settings.bots, settings.bots_in_flight, |bot| {
-        dry_run_bot(settings, progress, bot)
-    })
-    .await
-    .into_iter()
-    .collect::<Result<Vec<_>, _>>()?;
+    let mut bots = Vec::new();
+    for bot in &settings.bots {
+        let client = client_for(settings, bot)?;
+        let mut streams = Vec::new();
+        for &stream in &settings.streams {
+            let client = client.for_stream(stream.as_str());
+            let bar = progress.stream(bot.bot_id, &format!("{stream} (dry run)"));
+            let rereads = progress.phase(bot.bot_id, Phase::PendingRereads);
+            let (tx, mut rx) = mpsc::channel::<LoaderMsg>(settings.pages_ahead_of_loader());
+            let fetch = async {
+                match stream.table() {
+                    None => {
+                        let v = client.get(&Method::UsersCount, &[]).await?;
+                        let _ = tx.send(LoaderMsg::Page(vec![v])).await;
+                        let _ = tx.send(LoaderMsg::Done(Default::default())).await;
+                        Ok(())
+                    }
+                    Some(TableStream::Orders) => {
+                        let plan = OrdersPlan {
+                            full_scan: true,
+                            cutoff: None,
+                            pending_keys: Vec::new(),
+                            expected_pages: None,
+                            list: true,
+                        };
+                        fetch_orders(
+                            &client,
+                            catalog::ORDERS_FETCH,
+                            settings.pages_in_flight,
+                            plan,
+                            tx,
+                            &rereads,
+                        )
+                        .await
+                    }
+                    Some(table) => {
+                        fetch_all(&client, fetch_spec(table), settings.pages_in_flight, tx).await
+                    }
+                }
+            };
+            let count = async {
+                let mut figures = StreamFigures::default();
+                while let Some(msg) = rx.recv().await {
+                    match msg {
+                        LoaderMsg::Page(rows) | LoaderMsg::Refetched { rows, .. } => {
+                            for row in rows {
+                                figures.rows_read += 1;
+                                if !row_parses(stream, row) {
+                                    figures.rows_rejected += 1;
+                                }
+                            }
+                            bar.set_rows(figures.rows_read);
+                        }
+                        LoaderMsg::Done(_) => break,
+                    }
+                }
+                figures
+            };
+            let (fetched, mut figures) = tokio::join!(fetch, count);
+            figures.requests = client.stats().requests();
+            figures.retries = client.stats().retries();
+            let error = fetched.err().map(|e| StreamFailure {
+                kind: classify(&e),
+                message: redact(&e.to_string()),
+            });
+            figures.status = if error.is_some() { "failed" } else { "dry-run" }.into();
+            bar.finish(error.is_none());
+            streams.push(StreamOutcome {
+                stream,
+                figures,
+                error,
+            });
+        }
+        bots.push(BotOutcome {
+            bot_id: bot.bot_id,
+            streams,
+            warnings: Vec::new(),
+        });
+    }
     Ok(RunOutcome {
         run_id: None,
         bots,
         dry_run: true,
         elapsed_secs: started.elapsed().as_secs_f64(),
         peak_rss_bytes: None,
-    })
-}
-
-/// One bot's `--dry-run`: its streams one after another.
-async fn dry_run_bot(
-    settings: &Settings,
-    progress: &Progress,
-    bot: &BotSettings,
-) -> Result<BotOutcome, SyncError> {
-    let client = client_for(settings, bot)?;
-    let mut streams = Vec::new();
-    for &stream in &settings.streams {
-        let client = client.for_stream(stream.as_str());
-        let bar = progress.stream(bot.bot_id, &format!("{stream} (dry run)"));
-        let rereads = progress.phase(bot.bot_id, Phase::PendingRereads);
-        let (tx, mut rx) = mpsc::channel::<LoaderMsg>(settings.pages_ahead_of_loader());
-        let fetch = async {
-            match stream.table() {
-                None => {
-                    let v = client.get(&Method::UsersCount, &[]).await?;
-                    let _ = tx.send(LoaderMsg::Page(vec![v])).await;
-                    let _ = tx.send(LoaderMsg::Done(Default::default())).await;
-                    Ok(())
-                }
-                Some(TableStream::Orders) => {
-                    let plan = OrdersPlan {
-                        full_scan: true,
-                        cutoff: None,
-                        pending_keys: Vec::new(),
-                        expected_pages: None,
-                        list: true,
-                    };
-                    fetch_orders(
-                        &client,
-                        catalog::ORDERS_FETCH,
-                        settings.pages_in_flight,
-                        plan,
-                        tx,
-                        &rereads,
-                    )
-                    .await
-                }
-                Some(table) => {
-                    fetch_all(&client, fetch_spec(table), settings.pages_in_flight, tx).await
-                }
-            }
-        };
-        let count = async {
-            let mut figures = StreamFigures::default();
-            while let Some(msg) = rx.recv().await {
-                match msg {
-                    LoaderMsg::Page(rows) | LoaderMsg::Refetched { rows, .. } => {
-                        for row in rows {
-                            figures.rows_read += 1;
-                            if !row_parses(stream, row) {
-                                figures.rows_rejected += 1;
-                            }
-                        }
-                        bar.set_rows(figures.rows_read);
-                    }
-                    LoaderMsg::Done(_) => break,
-                }
-            }
-            figures
-        };
-        let (fetched, mut figures) = tokio::join!(fetch, count);
-        figures.requests = client.stats().requests();
-        figures.retries = client.stats().retries();
-        let error = fetched.err().map(|e| StreamFailure {
-            kind: classify(&e),
-            message: redact(&e.to_string()),
-        });
-        figures.status = if error.is_some() { "failed" } else { "dry-run" }.into();
-        bar.finish(error.is_none());
-        streams.push(StreamOutcome {
-            stream,
-            figures,
-            error,
-        });
-    }
-    Ok(BotOutcome {
-        bot_id: bot.bot_id,
-        streams,
-        warnings: Vec::new(),
     })
 }
 
