@@ -404,6 +404,38 @@ mod tests {
     }
 
     #[test]
+    fn each_report_binds_as_many_values_as_its_statement_has_parameters() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let warehouse =
+            crate::load::Warehouse::open(&dir.path().join("w.duckdb")).expect("a warehouse");
+        for name in ReportName::ALL {
+            for currency in [None, Some(Currency::Jpy)] {
+                let req = ReportRequest {
+                    name,
+                    bot_id: 7,
+                    currency,
+                    from: 0,
+                    to: 86_400,
+                    unit: Unit::Month,
+                    count: 3,
+                    now: 1_750_000_000,
+                };
+                let stmt = warehouse.conn().prepare(req.sql().text);
+                let wanted = stmt.map(|s| s.parameter_count());
+                assert_eq!(
+                    wanted.ok(),
+                    Some(req.params().len()),
+                    "{name}: parameters of {}",
+                    req.sql().path
+                );
+                // An empty warehouse: the values bind (a NULL currency too) and it runs.
+                let ran = req.text_rows(warehouse.conn());
+                assert!(ran.is_ok(), "{name} with {currency:?}: {ran:?}");
+            }
+        }
+    }
+
+    #[test]
     fn plans_nest_their_months_in_order() {
         let row = |pairs: &[(&str, &str)]| -> Fields {
             pairs
