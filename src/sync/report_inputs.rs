@@ -29,12 +29,9 @@ pub async fn refresh_gateways(
     at_micros: i64,
 ) -> Result<usize, Error> {
     let rows = client.get_list(&Method::PaymentMethodsReport, &[]).await?;
-    let reported: Vec<PaymentMethodReport> = rows
+    let reported: Vec<ReportedGateway> = rows
         .into_iter()
         .filter_map(|row| PaymentMethodReport::from_json(row).ok())
-        .collect();
-    let reported: Vec<ReportedGateway> = reported
-        .into_iter()
         .map(|g| ReportedGateway {
             display_name: g.display_name.unwrap_or_else(|| g.name.clone()),
             code: g.name,
