@@ -168,7 +168,8 @@ pub struct StreamFigures {
 
 impl StreamFigures {
     /// Adds a later pass of the same stream in the same run: its rows add up, its
-    /// request counts (the stream's client's running totals) and status replace.
+    /// request counts (the stream's client's running totals) replace, and the stream is
+    /// partial if any pass rejected rows.
     pub fn add_pass(&mut self, later: StreamFigures) {
         self.rows_read += later.rows_read;
         self.rows_written += later.rows_written;
@@ -177,7 +178,12 @@ impl StreamFigures {
         self.refetch_not_found += later.refetch_not_found;
         self.requests = later.requests;
         self.retries = later.retries;
-        self.status = later.status;
+        // Rows one pass could not read leave the stream partial, whatever the next says.
+        self.status = if self.rows_rejected > 0 {
+            StreamStatus::Partial
+        } else {
+            later.status
+        };
     }
 }
 
@@ -332,4 +338,44 @@ pub fn live_rows(conn: &Connection, table: &str, bot_id: i64) -> Result<u64, Loa
     )
     .during(|| format!("counting the rows of {table}"))
     .map(|n| n.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the orders stream's re-read pass, with nothing rejected, turned a
+    /// first pass with rejected rows back into `success`.
+    #[test]
+    fn a_pass_with_rejected_rows_leaves_the_stream_partial() {
+        let mut figures = StreamFigures {
+            status: StreamStatus::Partial,
+            rows_read: 10,
+            rows_rejected: 3,
+            requests: 2,
+            ..StreamFigures::default()
+        };
+        figures.add_pass(StreamFigures {
+            status: StreamStatus::Success,
+            rows_read: 4,
+            requests: 6,
+            ..StreamFigures::default()
+        });
+        assert_eq!(
+            (
+                figures.status,
+                figures.rows_read,
+                figures.rows_rejected,
+                figures.requests
+            ),
+            (StreamStatus::Partial, 14, 3, 6)
+        );
+        let mut clean = StreamFigures::default();
+        clean.add_pass(StreamFigures {
+            status: StreamStatus::Success,
+            rows_read: 1,
+            ..StreamFigures::default()
+        });
+        assert_eq!(clean.status, StreamStatus::Success);
+    }
 }
