@@ -14,7 +14,7 @@ use tgm_sync::config::{BotSettings, Settings};
 use tgm_sync::exit::Exit;
 use tgm_sync::secret::ApiKey;
 use tgm_sync::sim::{SimOptions, SimServer};
-use tgm_sync::streams::catalog::ALL_TABLES;
+use tgm_sync::streams::mirrored_tables;
 use tgm_sync::sync::bots::BotVerdict;
 
 use crate::support::*;
@@ -54,7 +54,7 @@ fn one_bot_view(path: &Path, bot_id: u64) -> Connection {
         path.display().to_string().replace('\'', "''")
     ))
     .expect("attach the warehouse");
-    for spec in ALL_TABLES {
+    for spec in mirrored_tables() {
         conn.execute_batch(&format!(
             "CREATE TEMP VIEW {t} AS SELECT * FROM w.{t} WHERE bot_id = {bot_id}",
             t = spec.name
@@ -70,7 +70,7 @@ fn one_bot_view(path: &Path, bot_id: u64) -> Connection {
 fn one_bot_parquet(parquet: &Path, bot_id: u64, scratch: &Path) -> std::path::PathBuf {
     let root = scratch.join(format!("parquet-of-{bot_id}"));
     std::fs::create_dir_all(&root).expect("scratch root");
-    for spec in ALL_TABLES {
+    for spec in mirrored_tables() {
         let dir = parquet.join(spec.name).join(format!("bot_id={bot_id}"));
         assert!(
             dir.is_dir(),
@@ -114,8 +114,7 @@ fn order_keys(settings: &Settings, bot_id: u64) -> BTreeSet<String> {
 /// written, sorted: what two warehouses synced from the same data must share.
 fn data_rows(path: &Path) -> Vec<(String, Vec<String>)> {
     let conn = Connection::open(path).expect("warehouse opens");
-    ALL_TABLES
-        .iter()
+    mirrored_tables()
         .map(|spec| {
             let sql = format!(
                 "SELECT CAST(COLUMNS(lambda c: c NOT IN ('_synced_at', '_run_id')) AS VARCHAR) FROM {} ORDER BY ALL",
