@@ -7,6 +7,7 @@
 //! next run completes the rest. After the streams, the report inputs (gateways,
 //! preferred currency, exchange rates) are refreshed.
 
+pub mod fx_prefetch;
 pub mod fx_rate;
 pub mod fx_windows;
 pub mod loader;
@@ -282,7 +283,10 @@ async fn sync_bot(
         let phase_done = futures::future::join_all(tasks);
         if facts_phase && settings.api_version == crate::api::ApiVersion::V1 {
             let first = first_report_inputs(settings, &inputs, warehouse.conn(), bot_id, run);
-            let (done, first) = tokio::join!(phase_done, first);
+            // Exchange rates off the windows the warehouse already has (see fx_prefetch).
+            let early =
+                fx_prefetch::read_early_in_run(settings, &inputs, warehouse, bot_id, &revenue);
+            let (done, first, _) = tokio::join!(phase_done, first, early);
             first_inputs = Some(first);
             streams.extend(done);
         } else {
