@@ -17,6 +17,7 @@ use crate::exit::Exit;
 use crate::load::Warehouse;
 use crate::load::error::DbContext;
 use crate::money::Amount;
+use crate::sql_files::sql_file;
 
 #[derive(Debug, Clone, Args)]
 pub struct FxArgs {
@@ -126,7 +127,7 @@ pub fn run(config: Option<PathBuf>, args: FxArgs) -> Result<Exit, Failure> {
     let conn = warehouse.conn();
     let bots: Vec<i64> = if settings.bot_ids.is_empty() {
         let mut stmt = conn
-            .prepare("SELECT DISTINCT bot_id FROM _sync_runs ORDER BY bot_id")
+            .prepare(sql_file!("cli/synced_bots.sql").text)
             .during(|| "listing bots".into())?;
         let rows = stmt
             .query_map([], |r| r.get::<_, i64>(0))
