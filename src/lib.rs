@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod currency;
+pub mod error;
 pub mod exit;
 pub mod hint;
 pub mod load;

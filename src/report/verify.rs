@@ -21,13 +21,14 @@ use std::collections::BTreeMap;
 use duckdb::{Connection, params};
 use rust_decimal::Decimal;
 
-use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport, UsersCount};
+use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
 use crate::currency::Currency;
 use crate::load::LoadError;
 use crate::load::error::DbContext;
 use crate::money::Amount;
 use crate::sql_files::{SqlFile, sql_file};
+use crate::streams::users_count::UsersCount;
 
 /// The outcome of one field comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

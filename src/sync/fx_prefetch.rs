@@ -16,8 +16,8 @@ use super::revenue_memo::RevenueMemo;
 use crate::api::{ApiClient, ApiVersion};
 use crate::config::Settings;
 use crate::currency::Currency;
+use crate::load::LoadError;
 use crate::load::error::DbContext;
-use crate::load::{LoadError, Warehouse};
 use crate::money::Amount;
 use crate::streams::StreamName;
 
@@ -68,7 +68,7 @@ pub fn plan_early_reads(
 pub async fn read_early_in_run(
     settings: &Settings,
     client: &ApiClient,
-    warehouse: &Warehouse,
+    conn: &Connection,
     bot_id: i64,
     memo: &RevenueMemo,
 ) -> usize {
@@ -77,15 +77,7 @@ pub async fn read_early_in_run(
     }
     let lookback_secs = settings.orders.lookback.as_secs() as i64;
     let in_flight = settings.fx_requests_in_flight();
-    read_early(
-        client,
-        warehouse.conn(),
-        bot_id,
-        lookback_secs,
-        in_flight,
-        memo,
-    )
-    .await
+    read_early(client, conn, bot_id, lookback_secs, in_flight, memo).await
 }
 
 /// Reads, `in_flight` at a time, what the capture will ask first with the warehouse's
