@@ -10,6 +10,7 @@
 //! makes the same passes into a sink that only counts.
 
 pub mod bots;
+pub mod fx_prefetch;
 pub mod fx_rate;
 pub mod fx_windows;
 pub mod loader;
@@ -256,7 +257,10 @@ async fn sync_bot(
         match report_inputs.filter(|_| facts_phase) {
             Some((conn, run)) => {
                 let first = first_report_inputs(settings, &inputs, conn, bot_id, run);
-                let (done, first) = tokio::join!(phase_done, first);
+                // Exchange rates off the windows the warehouse already has (see fx_prefetch).
+                let early =
+                    fx_prefetch::read_early_in_run(settings, &inputs, conn, bot_id, &revenue);
+                let (done, first, _) = tokio::join!(phase_done, first, early);
                 first_inputs = Some(first);
                 streams.extend(done);
             }

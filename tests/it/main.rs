@@ -13,6 +13,7 @@ mod config_table;
 mod crash;
 mod faults;
 mod fixtures;
+mod fx_early;
 mod init;
 mod interop;
 mod nightly;
