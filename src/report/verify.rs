@@ -83,34 +83,19 @@ fn revenue_close(api: &str, ours: &str) -> bool {
 }
 
 /// Rows of one report, keyed, as field → text.
-type Rows = BTreeMap<String, BTreeMap<&'static str, String>>;
+type Rows = BTreeMap<String, Fields>;
 
+/// One report's rows by key (a repeated key keeps its last row): [`query_list`] collected.
 fn query_rows(
     conn: &Connection,
     sql: SqlFile,
     params: &[&dyn duckdb::ToSql],
     fields: &[&'static str],
 ) -> Result<Rows, LoadError> {
-    let mut stmt = conn
-        .prepare(sql.text)
-        .during(|| format!("preparing {}", sql.path))?;
-    let mut rows = stmt
-        .query(params)
-        .during(|| format!("running {}", sql.path))?;
-    let mut out = Rows::new();
-    while let Some(row) = rows.next().during(|| format!("reading {}", sql.path))? {
-        let key: String = row.get(0).during(|| "reading a key".into())?;
-        let mut values = BTreeMap::new();
-        for (i, field) in fields.iter().enumerate() {
-            let v: Option<String> = row.get(i + 1).during(|| format!("reading {field}"))?;
-            values.insert(*field, v.unwrap_or_default());
-        }
-        out.insert(key, values);
-    }
-    Ok(out)
+    Ok(query_list(conn, sql, params, fields)?.into_iter().collect())
 }
 
-/// Like [`query_rows`], but keeps every row, repeated keys included, in query order.
+/// Every row of one report as (key, field → text), repeated keys included, in query order.
 fn query_list(
     conn: &Connection,
     sql: SqlFile,

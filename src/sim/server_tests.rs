@@ -374,18 +374,14 @@ async fn several_bots_each_with_their_own_data_key_and_failures() {
     );
     // A bot's own key works; another bot's key does not.
     let url = |i: usize, key: &str| format!("/v1/bot{}/{key}/users/count", ids[i]);
-    assert_eq!(
-        request(&server, "GET", &url(1, &bots[1].api_key))
+    // The status of bot `i`'s `/users/count` asked with bot `k`'s key.
+    let status = async |i: usize, k: usize| {
+        request(&server, "GET", &url(i, &bots[k].api_key))
             .await
-            .status,
-        200
-    );
-    assert_eq!(
-        request(&server, "GET", &url(1, &bots[0].api_key))
-            .await
-            .status,
-        401
-    );
+            .status
+    };
+    assert_eq!(status(1, 1).await, 200);
+    assert_eq!(status(1, 0).await, 401);
     // Revoked (403 asked) and down: that bot alone.
     server.handles[1].revoke_key(403);
     let refused = request(&server, "GET", &url(1, &bots[1].api_key)).await;
@@ -393,40 +389,15 @@ async fn several_bots_each_with_their_own_data_key_and_failures() {
         (refused.status, refused.json()["code"].clone()),
         (403, json!(403))
     );
-    assert_eq!(
-        request(&server, "GET", &url(2, &bots[2].api_key))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(status(2, 2).await, 200);
     server.handles[2].set_down(true);
-    assert_eq!(
-        request(&server, "GET", &url(2, &bots[2].api_key))
-            .await
-            .status,
-        503
-    );
-    assert_eq!(
-        request(&server, "GET", &url(0, &bots[0].api_key))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(status(2, 2).await, 503);
+    assert_eq!(status(0, 0).await, 200);
     assert_eq!(server.handles[2].requests().faults.server_errors, 1);
     server.handles[1].restore_key();
     server.handles[2].set_down(false);
-    assert_eq!(
-        request(&server, "GET", &url(1, &bots[1].api_key))
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        request(&server, "GET", &url(2, &bots[2].api_key))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(status(1, 1).await, 200);
+    assert_eq!(status(2, 2).await, 200);
     // Counts are per bot, and the server adds them up.
     let per_bot: Vec<u64> = server.handles.iter().map(|h| h.requests().total).collect();
     assert_eq!(per_bot, [1, 4, 3]);

@@ -208,17 +208,31 @@ async fn one_bot_at_a_time_and_all_at_once_give_the_same_warehouse() {
     server.shutdown().await;
 }
 
-/// `tgm-sync sync` over every bot of `server`, each key from its own variable.
-fn sync_all_command(server: &SimServer, dir: &Path) -> Command {
-    let ids: Vec<String> = server
+/// The ids of every bot `server` serves, as text.
+fn bot_ids(server: &SimServer) -> Vec<String> {
+    server
         .handles
         .iter()
         .map(|h| h.bot_id().to_string())
-        .collect();
+        .collect()
+}
+
+/// `tgm-sync <args>` over every bot of `server`, each key from its own variable.
+fn every_bot_command(server: &SimServer, args: &[&str]) -> Command {
     let mut cmd = bin();
-    cmd.args(["sync", "--no-progress", "--base-url", &server.base_url()])
-        .args(["--bot-id", &ids.join(",")])
-        .args(["--bots-in-flight", "3", "--max-attempts", "2"])
+    cmd.args(args)
+        .args(["--base-url", &server.base_url()])
+        .args(["--bot-id", &bot_ids(server).join(",")]);
+    for h in &server.handles {
+        cmd.env(format!("TGM_API_KEY_{}", h.bot_id()), h.api_key());
+    }
+    cmd
+}
+
+/// `tgm-sync sync` over every bot of `server`, each key from its own variable.
+fn sync_all_command(server: &SimServer, dir: &Path) -> Command {
+    let mut cmd = every_bot_command(server, &["sync", "--no-progress"]);
+    cmd.args(["--bots-in-flight", "3", "--max-attempts", "2"])
         .args(["--max-retry-secs", "2"])
         .arg("--warehouse")
         .arg(dir.join("warehouse.duckdb"))
@@ -226,9 +240,6 @@ fn sync_all_command(server: &SimServer, dir: &Path) -> Command {
         .arg(dir.join("parquet"))
         .arg("--metrics-file")
         .arg(dir.join("tgm.prom"));
-    for h in &server.handles {
-        cmd.env(format!("TGM_API_KEY_{}", h.bot_id()), h.api_key());
-    }
     cmd
 }
 
@@ -420,23 +431,14 @@ async fn verify_passes_for_every_bot_after_a_concurrent_sync() {
     let dir = tempdir();
     let settings = settings_for_all(&server, dir.path(), 3);
     sync_once(&settings).await;
-    let ids: Vec<String> = server
-        .handles
-        .iter()
-        .map(|h| h.bot_id().to_string())
-        .collect();
-    let mut cmd = bin();
-    cmd.args(["verify", "--show-matches", "--base-url", &server.base_url()])
-        .args(["--bot-id", &ids.join(",")])
+    let out = every_bot_command(&server, &["verify", "--show-matches"])
         .arg("--warehouse")
-        .arg(&settings.warehouse);
-    for h in &server.handles {
-        cmd.env(format!("TGM_API_KEY_{}", h.bot_id()), h.api_key());
-    }
-    let out = cmd.output().expect("verify runs");
+        .arg(&settings.warehouse)
+        .output()
+        .expect("verify runs");
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "verify:\n{stdout}\n{stderr}");
-    for id in &ids {
+    for id in &bot_ids(&server) {
         let compared = stdout
             .lines()
             .filter(|l| l.trim_start().starts_with(&format!("{id} ")) && l.ends_with(" ok"))

@@ -920,6 +920,15 @@ async fn an_error_code_in_a_200_body_without_ok_is_classified_by_that_code() {
 // Rows that cannot be read: `_rejected`, exit 3, and `--strict`.
 // ---------------------------------------------------------------------------------------
 
+/// Installs [`wrong_types_hook`] on `server`; returns the rows it broke, as sent.
+fn break_a_few_rows(server: &SimServer) -> Arc<Mutex<BTreeMap<String, Value>>> {
+    let sent = Arc::new(Mutex::new(BTreeMap::new()));
+    server
+        .handle
+        .set_response_hook(Some(wrong_types_hook(Arc::clone(&sent))));
+    sent
+}
+
 /// Breaks a few rows of `/orders` (first page) and `/members`; remembers each as sent.
 fn wrong_types_hook(sent: Arc<Mutex<BTreeMap<String, Value>>>) -> tgm_sync::sim::ResponseHook {
     Arc::new(move |info, body| {
@@ -955,10 +964,7 @@ fn run_bin(server: &SimServer, dir: &Path, extra: &[&str]) -> std::process::Outp
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_with_wrong_types_go_to_rejected_with_raw_json_and_reason_and_strict_fails() {
     let server = start_sim(small_sim()).await;
-    let sent = Arc::new(Mutex::new(BTreeMap::new()));
-    server
-        .handle
-        .set_response_hook(Some(wrong_types_hook(Arc::clone(&sent))));
+    let sent = break_a_few_rows(&server);
     let dir = tempdir();
     let out = run_bin(&server, dir.path(), &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -1116,10 +1122,7 @@ async fn a_failing_api_through_the_binary_names_stream_endpoint_and_cause() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partial_stream_counts_as_synced_in_the_metrics() {
     let server = start_sim(small_sim()).await;
-    let sent = Arc::new(Mutex::new(BTreeMap::new()));
-    server
-        .handle
-        .set_response_hook(Some(wrong_types_hook(Arc::clone(&sent))));
+    break_a_few_rows(&server);
     let dir = tempdir();
     let metrics = dir.path().join("tgm.prom");
     let out = run_bin(

@@ -6,14 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use duckdb::Connection;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tgm_sync::currency::Currency;
 use tgm_sync::sim::{FaultOptions, OrderStatus, RequestInfo, SimHandle};
 
-use crate::nightly::{expected_rate, native_currencies, stored_rate};
-use crate::support::*;
+use crate::nightly::{assert_rates_exact, native_currencies, synced_in_many_currencies};
 use crate::sync::{open, sync_once};
 
 /// One request as the simulator saw it: sequence number, method path, and for
@@ -42,50 +40,9 @@ fn record_requests(handle: &SimHandle) -> Arc<Mutex<Vec<Seen>>> {
     seen
 }
 
-/// Every `api` rate in `fx_rates` equals the simulator's, and every native currency has
-/// one into each of the 12 other report currencies.
-fn assert_rates_exact(conn: &Connection) {
-    let natives = native_currencies(conn);
-    let mut stmt = conn
-        .prepare(
-            "SELECT from_currency, to_currency, rate::VARCHAR, rate_tail::VARCHAR \
-             FROM fx_rates WHERE source = 'api'",
-        )
-        .expect("query");
-    let rows: Vec<(String, String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .expect("rows")
-        .collect::<Result<_, _>>()
-        .expect("rows");
-    let mut targets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (from, to, rate, tail) in &rows {
-        let (Ok(f), Ok(t)) = (from.parse::<Currency>(), to.parse::<Currency>()) else {
-            panic!("a rate between unknown currencies: {from} → {to}");
-        };
-        assert_eq!(
-            stored_rate(rate, tail),
-            expected_rate(f, t),
-            "{from} → {to} (rate {rate}, tail {tail})"
-        );
-        targets.entry(from.clone()).or_default().insert(to.clone());
-    }
-    for native in &natives {
-        let got = targets.get(native).map_or(0, |t| t.len());
-        assert_eq!(
-            got, 12,
-            "{native} has a rate into each other report currency"
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_after_the_first_reads_its_rates_while_the_streams_load() {
-    let mut options = sim_options(3_000, 100);
-    options.plans = 24;
-    let server = start_sim(options).await;
-    let dir = tempdir();
-    let settings = settings_for(&server, dir.path());
-    sync_once(&settings).await;
+    let (server, _dir, settings) = synced_in_many_currencies().await;
     let n = native_currencies(&open(&settings)).len();
     assert!(n >= 8, "a data set in many currencies: {n}");
 
@@ -169,12 +126,7 @@ async fn a_run_after_the_first_reads_its_rates_while_the_streams_load() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_the_run_moves_is_read_again_and_the_rates_stay_exact() {
-    let mut options = sim_options(3_000, 100);
-    options.plans = 24;
-    let server = start_sim(options).await;
-    let dir = tempdir();
-    let settings = settings_for(&server, dir.path());
-    sync_once(&settings).await;
+    let (server, _dir, settings) = synced_in_many_currencies().await;
 
     // A sale bigger than any before, alone in its minute, in the currency of the most
     // sales: that currency's window moves to it, after the early reads used the old one.

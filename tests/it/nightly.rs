@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use duckdb::Connection;
+use tgm_sync::config::Settings;
 use tgm_sync::currency::Currency;
 use tgm_sync::load::state::read_state;
 use tgm_sync::sim::rates::rate_per_eur;
-use tgm_sync::sim::{OrderStatus, SimData};
+use tgm_sync::sim::{OrderStatus, SimData, SimServer};
 
 use crate::support::*;
 use crate::sync::{assert_equals_sim, open, sync_once};
@@ -51,15 +52,64 @@ pub(crate) fn stored_rate(rate: &str, tail: &str) -> String {
     format!("{int}.{frac:0<18}{tail_digits:0<18}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exchange_rates_come_through_one_pivot_exact_to_36_places() {
+/// A simulator whose sales are in many currencies (24 plans cover every plan currency it
+/// draws from), synced once.
+pub(crate) async fn synced_in_many_currencies() -> (SimServer, tempfile::TempDir, Settings) {
     let mut options = sim_options(3_000, 100);
-    // 24 plans cover every plan currency the simulator draws from.
     options.plans = 24;
     let server = start_sim(options).await;
     let dir = tempdir();
     let settings = settings_for(&server, dir.path());
     sync_once(&settings).await;
+    (server, dir, settings)
+}
+
+/// Every `api` rate in `fx_rates` equals the simulator's to 36 places, no identity pair is
+/// stored, and every native currency, and only those, has one into each of the 12 other
+/// report currencies.
+pub(crate) fn assert_rates_exact(conn: &Connection) {
+    let mut stmt = conn
+        .prepare(
+            "SELECT from_currency, to_currency, rate::VARCHAR, rate_tail::VARCHAR \
+             FROM fx_rates WHERE source = 'api'",
+        )
+        .expect("query");
+    let rows: Vec<(String, String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let mut targets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, to, rate, tail) in &rows {
+        assert_ne!(from, to, "identity pairs are not stored");
+        let (Ok(f), Ok(t)) = (from.parse::<Currency>(), to.parse::<Currency>()) else {
+            panic!("a rate between unknown currencies: {from} → {to}");
+        };
+        assert_eq!(
+            stored_rate(rate, tail),
+            expected_rate(f, t),
+            "{from} → {to} (rate {rate}, tail {tail})"
+        );
+        targets.entry(from.clone()).or_default().insert(to.clone());
+    }
+    let sources: BTreeSet<String> = targets.keys().cloned().collect();
+    assert_eq!(
+        sources,
+        native_currencies(conn),
+        "a rate from every native currency"
+    );
+    for (from, to) in &targets {
+        assert_eq!(
+            to.len(),
+            12,
+            "{from} has a rate into each other report currency"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchange_rates_come_through_one_pivot_exact_to_36_places() {
+    let (server, _dir, settings) = synced_in_many_currencies().await;
     let conn = open(&settings);
     let natives = native_currencies(&conn);
     let n = natives.len() as u64;
@@ -74,50 +124,13 @@ async fn exchange_rates_come_through_one_pivot_exact_to_36_places() {
         1 + (n - 1) + 12
     );
 
-    // Every native currency into every other report currency, as the simulator converts.
-    let mut stmt = conn
-        .prepare(
-            "SELECT from_currency, to_currency, rate::VARCHAR, rate_tail::VARCHAR \
-             FROM fx_rates WHERE source = 'api'",
-        )
-        .expect("query");
-    let rows: Vec<(String, String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .expect("rows")
-        .collect::<Result<_, _>>()
-        .expect("rows");
-    let mut targets: BTreeMap<String, usize> = BTreeMap::new();
-    for (from, to, rate, tail) in &rows {
-        assert_ne!(from, to, "identity pairs are not stored");
-        let (Ok(f), Ok(t)) = (from.parse::<Currency>(), to.parse::<Currency>()) else {
-            panic!("a rate between unknown currencies: {from} → {to}");
-        };
-        assert_eq!(
-            stored_rate(rate, tail),
-            expected_rate(f, t),
-            "{from} → {to} (rate {rate}, tail {tail})"
-        );
-        *targets.entry(from.clone()).or_default() += 1;
-    }
-    let sources: BTreeSet<String> = targets.keys().cloned().collect();
-    assert_eq!(sources, natives, "a rate from every native currency");
-    for (from, count) in &targets {
-        assert_eq!(
-            *count, 12,
-            "{from} has a rate into each other report currency"
-        );
-    }
+    assert_rates_exact(&conn);
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_no_change_run_shares_the_rate_reads_of_the_reconciliation() {
-    let mut options = sim_options(3_000, 100);
-    options.plans = 24;
-    let server = start_sim(options).await;
-    let dir = tempdir();
-    let settings = settings_for(&server, dir.path());
-    sync_once(&settings).await;
+    let (server, _dir, settings) = synced_in_many_currencies().await;
     let n = native_currencies(&open(&settings)).len() as u64;
     let full_scan_before = read_state(&open(&settings), BOT_ID as i64, "orders")
         .expect("state")

@@ -516,6 +516,12 @@ UPDATE coupons SET _deleted_at = now() WHERE name = 'gone';
 /// "Now" for the period reports: mid-July 2024, UTC.
 const NOW: &str = "now_ts := TIMESTAMPTZ '2024-07-15 12:00:00+00'";
 
+/// A `plans_report` row's breakdown as one text: `period revenue currency formatted sales`
+/// per entry, `; ` between entries.
+const BREAKDOWN_TEXT: &str = "array_to_string(list_transform(breakdown, lambda b:
+                        b.period || ' ' || money_text(b.revenue) || ' ' || b.currency || ' '
+                        || b.formatted || ' ' || b.sales), '; ')";
+
 fn fixture() -> Connection {
     let conn = warehouse();
     conn.execute_batch(FIXTURE).expect("load the fixture");
@@ -730,9 +736,7 @@ fn plans_report_covers_this_month_and_the_five_before() {
         &conn,
         &format!(
             "SELECT bot_id, plan_id, plan_name, money_text(revenue), currency, formatted, sales,
-                    array_to_string(list_transform(breakdown, lambda b:
-                        b.period || ' ' || money_text(b.revenue) || ' ' || b.currency || ' '
-                        || b.formatted || ' ' || b.sales), '; ')
+                    {BREAKDOWN_TEXT}
              FROM plans_report('usd', {NOW}, bot := 1)"
         ),
         &[
@@ -750,9 +754,7 @@ fn plans_report_covers_this_month_and_the_five_before() {
         &conn,
         &format!(
             "SELECT bot_id, plan_id, plan_name, money_text(revenue), currency, formatted, sales,
-                    array_to_string(list_transform(breakdown, lambda b:
-                        b.period || ' ' || money_text(b.revenue) || ' ' || b.currency || ' '
-                        || b.formatted || ' ' || b.sales), '; ')
+                    {BREAKDOWN_TEXT}
              FROM plans_report_converted('usd', {NOW}, bot := 1)"
         ),
         &[
@@ -823,13 +825,10 @@ fn plans_report_reproduces_the_api_samples_plans_38_and_19() {
             x.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
         format!("{}€", cents.to_string().replace('.', ","))
     };
-    let breakdown = "array_to_string(list_transform(breakdown, lambda b:
-                        b.period || ' ' || money_text(b.revenue) || ' ' || b.currency || ' '
-                        || b.formatted || ' ' || b.sales), '; ')";
     assert_owned_rows(
         &conn,
         &format!(
-            "SELECT plan_id, plan_name, money_text(revenue), currency, formatted, sales, {breakdown}
+            "SELECT plan_id, plan_name, money_text(revenue), currency, formatted, sales, {BREAKDOWN_TEXT}
              FROM plans_report('eur', {NOW}, bot := 9)"
         ),
         &[
@@ -854,7 +853,7 @@ fn plans_report_reproduces_the_api_samples_plans_38_and_19() {
     assert_owned_rows(
         &conn,
         &format!(
-            "SELECT plan_id, money_text(revenue), sales, {breakdown}
+            "SELECT plan_id, money_text(revenue), sales, {BREAKDOWN_TEXT}
              FROM plans_report_converted('eur', {NOW}, bot := 9)"
         ),
         &[
