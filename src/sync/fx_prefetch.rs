@@ -6,18 +6,19 @@
 //! currency they added (a read it finds in the memo costs no request). A first sync has
 //! no windows yet and reads nothing early.
 
-use duckdb::{Connection, params};
+use duckdb::Connection;
 use futures::StreamExt;
 use tracing::{debug, warn};
 
 use super::fx_windows::{FxWindow, find_windows};
+use super::reconcile::majority_currency_before;
 use super::report_inputs::FxPlan;
 use super::revenue_memo::RevenueMemo;
 use crate::api::{ApiClient, ApiVersion};
 use crate::config::Settings;
 use crate::currency::Currency;
 use crate::load::LoadError;
-use crate::load::error::DbContext;
+use crate::load::state::read_state;
 use crate::money::Amount;
 use crate::streams::StreamName;
 
@@ -29,10 +30,10 @@ pub struct EarlyReads {
 }
 
 /// Plans the early reads from the warehouse as it is now (before the streams write).
-/// The pivot is the one the reconciliation of the older sales is expected to convert
-/// into, so that its reads and these are the same requests: the currency of the most
-/// completed sales before the newest order less `lookback_secs`. `None` when there is
-/// no window to read (a first sync).
+/// The pivot is the one the reconciliation of the older sales will convert into, so that
+/// its reads and these are the same requests: the majority currency before the orders
+/// stream's high-water mark less `lookback_secs`, chosen by the reconciliation's own
+/// [`majority_currency_before`]. `None` when there is no window to read (a first sync).
 pub fn plan_early_reads(
     conn: &Connection,
     bot_id: i64,
@@ -45,21 +46,10 @@ pub fn plan_early_reads(
     if windows.is_empty() {
         return Ok(None);
     }
-    // Ties as the reconciliation breaks them: of equal counts, the later code.
-    let majority: Option<String> = conn
-        .query_row(
-            "SELECT max(code) FILTER (WHERE n = top) FROM ( \
-                 SELECT upper(currency) AS code, count(*) AS n, max(count(*)) OVER () AS top \
-                 FROM orders \
-                 WHERE bot_id = ? AND _deleted_at IS NULL AND order_status = 'COMPLETED' \
-                   AND epoch(order_date::TIMESTAMP) < ( \
-                       SELECT max(epoch(order_date::TIMESTAMP)) FROM orders WHERE bot_id = ?) - ? \
-                 GROUP BY 1)",
-            params![bot_id, bot_id, lookback_secs],
-            |r| r.get(0),
-        )
-        .during(|| "choosing the pivot of the early exchange-rate reads".into())?;
-    let pivot = majority.and_then(|code| code.parse::<Currency>().ok());
+    let pivot = match read_state(conn, bot_id, StreamName::Orders.as_str())?.high_water_mark {
+        Some(newest) => majority_currency_before(conn, bot_id, newest - lookback_secs)?,
+        None => None,
+    };
     Ok(Some(EarlyReads { windows, pivot }))
 }
 

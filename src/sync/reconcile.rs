@@ -97,10 +97,7 @@ pub async fn old_sales_differ(
     let by_currency = native_sales(conn, bot_id, boundary)?;
     let ours: i64 = by_currency.iter().map(|c| c.sales).sum();
     // The currency most old sales were paid in: its sum needs no rate.
-    let target = by_currency
-        .iter()
-        .max_by_key(|c| c.sales)
-        .and_then(|c| c.currency);
+    let target = majority(&by_currency);
     let api = client.revenue(0, boundary, target).await?.figures;
     if api.sales != ours {
         return Ok(Some(OldSalesDiffer::Sales {
@@ -216,6 +213,28 @@ async fn prefetch_rates(
 
 /// `/revenue` window reads in flight at once during the comparison.
 const RATE_READS_IN_FLIGHT: usize = 4;
+
+/// The currency most of the warehouse's sales before `cutoff` were paid in, as the
+/// reconciliation picks it: the currency it converts into, and so the exchange-rate
+/// capture's pivot (read early by `fx_prefetch` before the streams write).
+pub fn majority_currency_before(
+    conn: &Connection,
+    bot_id: i64,
+    cutoff: i64,
+) -> Result<Option<Currency>, LoadError> {
+    let boundary = boundary_after(conn, bot_id, cutoff)?;
+    Ok(majority(&native_sales(conn, bot_id, boundary)?))
+}
+
+/// The currency of the most sales; of equal counts the later code (`native_sales` lists
+/// ties by code, and `max_by_key` keeps the last maximum). `None` when that group has no
+/// currency the API reports in.
+fn majority(by_currency: &[NativeSales]) -> Option<Currency> {
+    by_currency
+        .iter()
+        .max_by_key(|c| c.sales)
+        .and_then(|c| c.currency)
+}
 
 /// The first second from `cutoff` at which the warehouse has no order, so that an API
 /// reading `to` as inclusive or exclusive counts the same orders.
