@@ -243,6 +243,15 @@ fn sync_all_command(server: &SimServer, dir: &Path) -> Command {
     cmd
 }
 
+/// Runs [`sync_all_command`], asserts its exit code (`what` names the run in the
+/// message), and returns its stdout and stderr.
+fn sync_all_exits(server: &SimServer, dir: &Path, code: i32, what: &str) -> (String, String) {
+    let out = sync_all_command(server, dir).output().expect("sync runs");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(code), "{what}\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
 fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -261,15 +270,7 @@ async fn a_failing_bot_is_reported_and_the_others_sync(breakage: Breakage) {
     let server = start_bots(3).await;
     let dir = tempdir();
     let settings = settings_for_all(&server, dir.path(), 3);
-    let out = sync_all_command(&server, dir.path())
-        .output()
-        .expect("sync runs");
-    let (stdout, stderr) = text(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "first sync:\n{stdout}\n{stderr}"
-    );
+    sync_all_exits(&server, dir.path(), 0, "first sync:");
 
     // Then every bot's data changes, and one bot breaks.
     let victim = server.handles[1].clone();
@@ -290,14 +291,11 @@ async fn a_failing_bot_is_reported_and_the_others_sync(breakage: Breakage) {
             (Exit::Unavailable, "API unavailable (exit 6)")
         }
     };
-    let out = sync_all_command(&server, dir.path())
-        .output()
-        .expect("sync runs");
-    let (stdout, stderr) = text(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(i32::from(want_exit.code())),
-        "{breakage:?}: the worst bot's exit code\n{stdout}\n{stderr}"
+    let (stdout, stderr) = sync_all_exits(
+        &server,
+        dir.path(),
+        i32::from(want_exit.code()),
+        &format!("{breakage:?}: the worst bot's exit code"),
     );
     for output in [&stdout, &stderr] {
         assert!(!output.contains(TEST_KEY), "{breakage:?}: a key leaked");
@@ -386,15 +384,7 @@ async fn a_failing_bot_is_reported_and_the_others_sync(breakage: Breakage) {
     // The bot mended, the next run brings it up to date and exits 0.
     victim.restore_key();
     victim.set_down(false);
-    let out = sync_all_command(&server, dir.path())
-        .output()
-        .expect("sync runs");
-    let (stdout, stderr) = text(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "after mending:\n{stdout}\n{stderr}"
-    );
+    sync_all_exits(&server, dir.path(), 0, "after mending:");
     assert_each_bot_equals_its_sim(&server, &settings, &[]);
     server.shutdown().await;
 }
