@@ -86,8 +86,34 @@ pub struct Settings {
     pub retry: RetryPolicy,
     pub orders: OrdersSettings,
     pub batch_rows: usize,
+    /// The Delta Lake output, when `lake_url` is set.
+    pub lake: Option<LakeSettings>,
     /// Warnings found while resolving (e.g. a key file readable by others).
     pub warnings: Vec<String>,
+}
+
+/// Where and how the lake output is written (`lake_url`, `lake_retention_days`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LakeSettings {
+    pub url: crate::lake::LakeUrl,
+    /// How old an unreferenced file must be before `lake vacuum` deletes it.
+    pub retention: Duration,
+}
+
+impl LakeSettings {
+    /// The lake output of checked settings; `None` when `lake_url` is unset or empty.
+    pub fn from_merged(merged: &Merged) -> Option<LakeSettings> {
+        merged
+            .lake_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            // Checked in `Merged::checked`: an unparseable URL never gets here.
+            .and_then(|u| crate::lake::LakeUrl::parse(u).ok())
+            .map(|url| LakeSettings {
+                url,
+                retention: days(merged.lake_retention_days),
+            })
+    }
 }
 
 /// Reads the config file; a missing file is fine only when it was not asked for by name.
@@ -348,6 +374,7 @@ impl Settings {
                 pending_refetch_limit: merged.pending_refetch_limit,
             },
             batch_rows: merged.batch_rows,
+            lake: LakeSettings::from_merged(&merged),
             warnings: Vec::new(),
         }
     }

@@ -278,15 +278,24 @@ fn partition_or_null(spec: &TableSpec, alias: &str) -> String {
     }
 }
 
-fn mark_dirty<P: duckdb::Params>(
+/// The tables of dirty marks: the Parquet mirror's and the lake output's. Each output
+/// clears its own marks once it has published the partition.
+pub const DIRTY_MARKS: [&str; 2] = ["_parquet_dirty", "_lake_dirty"];
+
+fn mark_dirty<P: duckdb::Params + Copy>(
     conn: &Connection,
     select: &str,
     params: P,
 ) -> Result<usize, duckdb::Error> {
-    conn.execute(
-        &format!("INSERT OR IGNORE INTO _parquet_dirty (bot_id, table_name, partition) {select}"),
-        params,
-    )
+    let mut marked = Vec::with_capacity(DIRTY_MARKS.len());
+    for marks in DIRTY_MARKS {
+        marked.push(conn.execute(
+            &format!("INSERT OR IGNORE INTO {marks} (bot_id, table_name, partition) {select}"),
+            params,
+        )?);
+    }
+    // What the Parquet mirror's marks counted, as before the lake's were added.
+    Ok(marked.first().copied().unwrap_or(0))
 }
 
 /// Marks every partition of a bot's table dirty (a full rewrite of its Parquet mirror).

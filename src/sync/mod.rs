@@ -119,6 +119,8 @@ pub enum SyncError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Api(#[from] ApiError),
+    #[error(transparent)]
+    Lake(#[from] crate::lake::LakeError),
 }
 
 fn now_micros() -> i64 {
@@ -138,6 +140,10 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     }
     if let Some(root) = &settings.parquet_dir {
         parquet::check_writable(root)?;
+    }
+    // Refused credentials or an unreachable lake: found before anything is written.
+    if let Some(lake) = &settings.lake {
+        crate::lake::preflight(lake).await?;
     }
     let warehouse = Warehouse::open(&settings.warehouse)?;
     let at_micros = now_micros();
@@ -173,6 +179,11 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     for bot in &settings.bots {
         let outcome = sync_bot(settings, options, &warehouse, bot, run, &progress).await?;
         bots.push(outcome);
+    }
+    // The lake output: after the warehouse and the Parquet mirror, one Delta commit per
+    // table with owed partitions.
+    if let Some(lake) = &settings.lake {
+        crate::lake::publish(lake, warehouse.conn(), &bot_ids, run_id).await?;
     }
     let outcome = RunOutcome {
         run_id: Some(run_id),

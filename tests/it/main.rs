@@ -14,6 +14,7 @@ mod faults;
 mod fixtures;
 mod init;
 mod interop;
+mod lake;
 mod nightly;
 mod reconcile;
 mod reports;
