@@ -6,13 +6,14 @@
 //! batches, DuckDB upserts and Parquet files; `lake` writes the tables as Delta Lake
 //! tables on S3 or a file system; `sim` is a built-in simulator of the API
 //! for demos and tests; `cli` is the command line; `progress` and `hint` are what a
-//! person at a terminal sees.
+//! person at a terminal sees; `sql_files` carries the SQL statements kept under `sql/`.
 
 pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod currency;
+pub mod error;
 pub mod exit;
 pub mod hint;
 pub mod lake;
@@ -24,5 +25,6 @@ pub mod progress;
 pub mod report;
 pub mod secret;
 pub mod sim;
+pub mod sql_files;
 pub mod streams;
 pub mod sync;

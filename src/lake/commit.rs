@@ -205,7 +205,8 @@ pub async fn commit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::streams::catalog::{ORDERS, PLANS};
+    use crate::streams::orders::ORDERS;
+    use crate::streams::plans::PLANS;
 
     fn values(bot: &str, month: Option<&str>) -> HashMap<String, Option<String>> {
         let mut v = HashMap::new();

@@ -29,7 +29,7 @@ pub use location::LakeUrl;
 
 use crate::config::LakeSettings;
 use crate::load::table::TableSpec;
-use crate::streams::catalog::ALL_TABLES;
+use crate::streams::mirrored_tables;
 use commit::{Committed, NewFile};
 use owed::Owed;
 
@@ -87,7 +87,7 @@ pub async fn publish(
 ) -> Result<LakeOutcome, LakeError> {
     location::register_credentials();
     let mut outcome = LakeOutcome::default();
-    for spec in ALL_TABLES {
+    for spec in mirrored_tables() {
         if let Some(done) = publish_table(lake, conn, spec, bot_ids, run_id).await? {
             info!(
                 table = done.table,
@@ -219,7 +219,8 @@ fn halt_before_commit(table: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::streams::catalog::{ORDERS, PLANS};
+    use crate::streams::orders::ORDERS;
+    use crate::streams::plans::PLANS;
 
     #[test]
     fn file_paths_are_hive_style_and_unique() {

@@ -12,7 +12,7 @@ use super::error::LakeError;
 use super::location::register_credentials;
 use super::table::{open, store_error};
 use crate::config::LakeSettings;
-use crate::streams::catalog::ALL_TABLES;
+use crate::streams::mirrored_tables;
 
 /// One table's vacuum.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub async fn vacuum(lake: &LakeSettings, dry_run: bool) -> Result<Vec<Vacuumed>,
         detail: format!("retention out of range: {e}"),
     })?;
     let mut done = Vec::new();
-    for spec in ALL_TABLES {
+    for spec in mirrored_tables() {
         let delta = open(&lake.url, spec.name).await?;
         if delta.version().is_none() {
             continue;

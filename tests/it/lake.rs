@@ -15,7 +15,8 @@ use duckdb::Connection;
 use serde_json::Value;
 use tgm_sync::load::table::TableSpec;
 use tgm_sync::sim::SimOptions;
-use tgm_sync::streams::catalog::{ALL_TABLES, PLANS};
+use tgm_sync::streams::mirrored_tables;
+use tgm_sync::streams::plans::PLANS;
 
 use crate::support::*;
 
@@ -179,7 +180,7 @@ fn month_of(micros: i64) -> String {
 async fn assert_lake_equals_warehouse(dir: &Path, bot_id: u64) -> usize {
     let conn = Connection::open(dir.join("warehouse.duckdb")).expect("warehouse");
     let mut total = 0;
-    for spec in ALL_TABLES {
+    for spec in mirrored_tables() {
         let table_dir = dir.join("lake").join(spec.name);
         let files = snapshot_files(&table_dir, None).await;
         let (want, columns) = warehouse_rows(&conn, spec, bot_id);
@@ -246,7 +247,7 @@ async fn sync_writes_readable_delta_tables_equal_to_the_warehouse_and_a_second_r
     run_ok(&mut lake_sync(&server.base_url(), dir.path()), "first run");
 
     // Protocol at its most readable, schema and partitioning as documented.
-    for spec in ALL_TABLES {
+    for spec in mirrored_tables() {
         let table_dir = dir.path().join("lake").join(spec.name);
         let (_, _, create) = commit_actions(&table_dir, 0);
         let protocol = create
@@ -512,7 +513,7 @@ async fn two_processes_syncing_different_bots_into_one_lake_both_commit() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    for spec in ALL_TABLES {
+    for spec in mirrored_tables() {
         let table_dir = shared.path().join("lake").join(spec.name);
         let files = snapshot_files(&table_dir, None).await;
         let bots: BTreeSet<String> = files.values().map(|v| v["bot_id"].clone()).collect();
@@ -522,7 +523,7 @@ async fn two_processes_syncing_different_bots_into_one_lake_both_commit() {
     // Each bot's rows equal its own warehouse's.
     for (dir, bot) in [(a.path(), BOT_ID), (b.path(), other_bot)] {
         let conn = Connection::open(dir.join("warehouse.duckdb")).expect("warehouse");
-        for spec in ALL_TABLES {
+        for spec in mirrored_tables() {
             let table_dir = shared.path().join("lake").join(spec.name);
             let files = snapshot_files(&table_dir, None).await;
             let (want, columns) = warehouse_rows(&conn, spec, bot);

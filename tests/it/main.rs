@@ -20,6 +20,7 @@ mod reconcile;
 mod reports;
 mod schedule;
 mod secrets;
+mod sql_files;
 mod sql_reports;
 mod sync;
 mod terminal;
