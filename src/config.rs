@@ -351,6 +351,7 @@ impl Settings {
         bots: Vec<BotSettings>,
         streams: Vec<StreamName>,
     ) -> Settings {
+        let lake = LakeSettings::from_merged(&merged);
         let parquet_dir =
             (!merged.parquet_dir.as_os_str().is_empty()).then_some(merged.parquet_dir);
         Settings {
@@ -374,7 +375,7 @@ impl Settings {
                 pending_refetch_limit: merged.pending_refetch_limit,
             },
             batch_rows: merged.batch_rows,
-            lake: LakeSettings::from_merged(&merged),
+            lake,
             warnings: Vec::new(),
         }
     }

@@ -12,7 +12,4 @@ pub enum Error {
     Api(#[from] ApiError),
     #[error(transparent)]
     Load(#[from] LoadError),
-    /// The lake output (only `sync` writes it).
-    #[error(transparent)]
-    Lake(#[from] crate::lake::LakeError),
 }

@@ -83,7 +83,9 @@ pub fn init(format: LogFormat, verbosity: i8, ansi: bool) {
         ""
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(format!("{level},hyper=warn,reqwest=warn,h2=warn{lake_crates}"))
+        EnvFilter::new(format!(
+            "{level},hyper=warn,reqwest=warn,h2=warn{lake_crates}"
+        ))
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -54,7 +54,11 @@ pub async fn run(config: Option<PathBuf>, args: LakeArgs) -> Result<Exit, Failur
         LakeCommand::Vacuum(args) => {
             let lake = lake_settings(config.as_deref(), &args.settings)?;
             let tables = crate::lake::vacuum::vacuum(&lake, args.dry_run).await?;
-            let verb = if args.dry_run { "would delete" } else { "deleted" };
+            let verb = if args.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            };
             let days = lake.retention.as_secs_f64() / 86_400.0;
             println!(
                 "lake {}: files older than {days} days and in no table version",

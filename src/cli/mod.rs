@@ -145,7 +145,6 @@ impl From<crate::error::Error> for Failure {
         match e {
             crate::error::Error::Load(e) => e.into(),
             crate::error::Error::Api(e) => e.into(),
-            crate::error::Error::Lake(e) => e.into(),
         }
     }
 }

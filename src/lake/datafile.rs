@@ -90,7 +90,8 @@ pub fn write_partition(
         return Ok(None);
     }
     let metadata = writer.finish().map_err(parquet_err)?;
-    let bytes = writer.into_inner().map_err(parquet_err)?;
+    // The finished file is the buffer: take it out (`into_inner` would finish again).
+    let bytes = std::mem::take(writer.inner_mut());
     let stats = delta_stats(&metadata, rows);
     Ok(Some(DataFile { bytes, rows, stats }))
 }

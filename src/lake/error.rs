@@ -29,7 +29,9 @@ pub enum LakeError {
     )]
     Contended { table: &'static str, attempts: u32 },
 
-    #[error("Delta table {table}: column `{column}` has type {found}, which the lake output cannot write")]
+    #[error(
+        "Delta table {table}: column `{column}` has type {found}, which the lake output cannot write"
+    )]
     UnsupportedType {
         table: &'static str,
         column: String,

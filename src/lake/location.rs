@@ -56,7 +56,10 @@ impl LakeUrl {
                 }
             }
             "file" => {
-                if url.host_str().is_some_and(|h| !h.is_empty() && h != "localhost") {
+                if url
+                    .host_str()
+                    .is_some_and(|h| !h.is_empty() && h != "localhost")
+                {
                     return Err(LakeUrlError::FileHost);
                 }
             }
@@ -173,10 +176,7 @@ mod tests {
             LakeUrl::parse("file://relative/path"),
             Err(LakeUrlError::FileHost)
         );
-        assert_eq!(
-            LakeUrl::parse("s3://b/p?x=1"),
-            Err(LakeUrlError::Extra)
-        );
+        assert_eq!(LakeUrl::parse("s3://b/p?x=1"), Err(LakeUrlError::Extra));
         assert!(matches!(
             LakeUrl::parse("/tmp/x"),
             Err(LakeUrlError::NotAUrl(_))

@@ -19,9 +19,9 @@ pub mod vacuum;
 use std::collections::HashMap;
 
 use deltalake::kernel::Add;
+use duckdb::Connection;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use duckdb::Connection;
 use tracing::info;
 
 pub use error::LakeError;
@@ -75,6 +75,17 @@ pub async fn preflight(lake: &LakeSettings) -> Result<(), LakeError> {
         .await
         .map(|_| ())
         .map_err(|e| fail(deltalake::DeltaTableError::from(e)))
+}
+
+/// [`publish`] from the warehouse file at `warehouse`, after a sync run closed it.
+pub async fn publish_run(
+    lake: &LakeSettings,
+    warehouse: &std::path::Path,
+    bot_ids: &[i64],
+    run_id: i64,
+) -> Result<LakeOutcome, LakeError> {
+    let warehouse = crate::load::Warehouse::open(warehouse)?;
+    publish(lake, warehouse.conn(), bot_ids, run_id).await
 }
 
 /// Publishes what the warehouse owes the lake for `bot_ids`: one commit per table that
@@ -227,7 +238,10 @@ mod tests {
         let values = partition_values(&ORDERS, 7, "2025-03");
         let a = file_path(&values, 12);
         let b = file_path(&values, 12);
-        assert!(a.starts_with("bot_id=7/order_month=2025-03/part-r12-"), "{a}");
+        assert!(
+            a.starts_with("bot_id=7/order_month=2025-03/part-r12-"),
+            "{a}"
+        );
         assert!(a.ends_with(".zstd.parquet"), "{a}");
         assert_ne!(a, b);
         let plans = file_path(&partition_values(&PLANS, 7, ""), 3);

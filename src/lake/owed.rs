@@ -51,14 +51,14 @@ pub fn owed(
     let what = || format!("reading what {} owes the lake", spec.name);
     let published: i64 = conn
         .query_row(
-            "SELECT count(*) FROM _lake_published WHERE lake_url = ? AND bot_id = ? AND table_name = ?",
+            include_str!("../../sql/lake/published_count.sql"),
             params![lake_url, bot_id, spec.name],
             |r| r.get(0),
         )
         .during(what)?;
     let marks = strings(
         conn,
-        "SELECT partition FROM _lake_dirty WHERE bot_id = ? AND table_name = ? ORDER BY partition",
+        include_str!("../../sql/lake/dirty_list.sql"),
         params![bot_id, spec.name],
         what,
     )?;
@@ -101,16 +101,13 @@ pub fn settle(
     let tx = conn.unchecked_transaction().during(what)?;
     for partition in &owed.marks {
         tx.execute(
-            "DELETE FROM _lake_dirty WHERE bot_id = ? AND table_name = ? AND partition = ?",
+            include_str!("../../sql/lake/dirty_clear.sql"),
             params![owed.bot_id, spec.name, partition],
         )
         .during(what)?;
     }
     tx.execute(
-        "INSERT INTO _lake_published (lake_url, bot_id, table_name, version, published_at) \
-         VALUES (?, ?, ?, ?, make_timestamp(?)::TIMESTAMPTZ) \
-         ON CONFLICT (lake_url, bot_id, table_name) DO UPDATE SET version = excluded.version, \
-         published_at = excluded.published_at",
+        include_str!("../../sql/lake/published_record.sql"),
         params![lake_url, owed.bot_id, spec.name, version, now_micros],
     )
     .during(what)?;

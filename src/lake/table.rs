@@ -110,6 +110,15 @@ pub async fn open(lake: &LakeUrl, table: &'static str) -> Result<DeltaTable, Lak
     let mut delta = DeltaTableBuilder::from_url(url)
         .and_then(|b| b.with_storage_options(storage_options()).build())
         .map_err(|e| store_error(lake, table, e))?;
+    // A table not created yet is no error (and loading one would log as if it were).
+    let exists = delta
+        .log_store()
+        .is_delta_table_location()
+        .await
+        .map_err(|e| store_error(lake, table, e))?;
+    if !exists {
+        return Ok(delta);
+    }
     match delta.load().await {
         Ok(()) | Err(DeltaTableError::NotATable(_)) => Ok(delta),
         Err(e) => Err(store_error(lake, table, e)),

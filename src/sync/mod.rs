@@ -149,10 +149,6 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     if let Some(root) = &settings.parquet_dir {
         parquet::check_writable(root)?;
     }
-    // Refused credentials or an unreachable lake: found before anything is written.
-    if let Some(lake) = &settings.lake {
-        crate::lake::preflight(lake).await?;
-    }
     let warehouse = Warehouse::open(&settings.warehouse)?;
     let at_micros = now_micros();
     let closed = close_abandoned_runs(warehouse.conn(), at_micros)?;
@@ -190,11 +186,6 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     let mut bots = Vec::new();
     for bot in &settings.bots {
         bots.push(sync_bot(settings, options, target, bot, &progress).await?);
-    }
-    // The lake output: after the warehouse and the Parquet mirror, one Delta commit per
-    // table with owed partitions.
-    if let Some(lake) = &settings.lake {
-        crate::lake::publish(lake, warehouse.conn(), &bot_ids, run_id).await?;
     }
     Ok(RunOutcome {
         run_id: Some(run_id),

@@ -52,7 +52,10 @@ struct FileAction {
 }
 
 /// The adds and removes of `_delta_log/<version>.json`, read as plain JSON.
-fn commit_actions(table_dir: &Path, version: u64) -> (Vec<FileAction>, Vec<FileAction>, Vec<Value>) {
+fn commit_actions(
+    table_dir: &Path,
+    version: u64,
+) -> (Vec<FileAction>, Vec<FileAction>, Vec<Value>) {
     let path = table_dir
         .join("_delta_log")
         .join(format!("{version:020}.json"));
@@ -87,7 +90,10 @@ fn commit_actions(table_dir: &Path, version: u64) -> (Vec<FileAction>, Vec<FileA
 }
 
 /// The active files of a table at a version, through deltalake's own snapshot.
-async fn snapshot_files(table_dir: &Path, version: Option<u64>) -> BTreeMap<String, BTreeMap<String, String>> {
+async fn snapshot_files(
+    table_dir: &Path,
+    version: Option<u64>,
+) -> BTreeMap<String, BTreeMap<String, String>> {
     let url = url::Url::from_directory_path(table_dir).expect("absolute");
     let table = match version {
         Some(v) => deltalake::open_table_with_version(url, v).await,
@@ -124,7 +130,10 @@ fn rows_as_text(batches: &[RecordBatch], columns: &[String]) -> Vec<String> {
             })
             .collect();
         for row in 0..batch.num_rows() {
-            let cells: Vec<String> = formatters.iter().map(|f| f.value(row).to_string()).collect();
+            let cells: Vec<String> = formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect();
             rows.push(cells.join(" | "));
         }
     }
@@ -160,7 +169,12 @@ fn warehouse_rows(conn: &Connection, spec: &TableSpec, bot_id: u64) -> (Vec<Stri
         .expect("arrow")
         .collect();
     let columns: Vec<String> = match batches.first() {
-        Some(b) => b.schema().fields().iter().map(|f| f.name().clone()).collect(),
+        Some(b) => b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect(),
         None => Vec::new(),
     };
     (rows_as_text(&batches, &columns), columns)
@@ -228,7 +242,11 @@ async fn assert_lake_equals_warehouse(dir: &Path, bot_id: u64) -> usize {
             want.len()
         );
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(g, w, "{}: row {i} (sorted) differs between lake and warehouse", spec.name);
+            assert_eq!(
+                g, w,
+                "{}: row {i} (sorted) differs between lake and warehouse",
+                spec.name
+            );
         }
         total += files.len();
     }
@@ -270,14 +288,24 @@ async fn sync_writes_readable_delta_tables_equal_to_the_warehouse_and_a_second_r
         } else {
             vec!["bot_id"]
         };
-        assert_eq!(metadata["partitionColumns"], serde_json::json!(want_parts), "{}", spec.name);
+        assert_eq!(
+            metadata["partitionColumns"],
+            serde_json::json!(want_parts),
+            "{}",
+            spec.name
+        );
         let schema: Value =
             serde_json::from_str(metadata["schemaString"].as_str().expect("schema")).expect("json");
         let types: BTreeMap<String, Value> = schema["fields"]
             .as_array()
             .expect("fields")
             .iter()
-            .map(|f| (f["name"].as_str().expect("name").to_string(), f["type"].clone()))
+            .map(|f| {
+                (
+                    f["name"].as_str().expect("name").to_string(),
+                    f["type"].clone(),
+                )
+            })
             .collect();
         assert_eq!(types["_synced_at"], "timestamp", "{}: {types:?}", spec.name);
         assert_eq!(types["bot_id"], "long", "{}", spec.name);
@@ -295,7 +323,10 @@ async fn sync_writes_readable_delta_tables_equal_to_the_warehouse_and_a_second_r
     let files_v1 = assert_lake_equals_warehouse(dir.path(), BOT_ID).await;
     let orders_dir = dir.path().join("lake").join("orders");
     let (adds, removes, _) = commit_actions(&orders_dir, 1);
-    assert!(removes.is_empty(), "a first run removes nothing: {removes:?}");
+    assert!(
+        removes.is_empty(),
+        "a first run removes nothing: {removes:?}"
+    );
     let conn = Connection::open(dir.path().join("warehouse.duckdb")).expect("warehouse");
     let months = scalar(
         &conn,
@@ -310,8 +341,12 @@ async fn sync_writes_readable_delta_tables_equal_to_the_warehouse_and_a_second_r
             .sum::<usize>();
         assert_eq!(stats["numRecords"], file_rows, "numRecords of {}", add.path);
         let month = &add.partition["order_month"];
-        let min = stats["minValues"]["order_date"].as_str().expect("min order_date");
-        let max = stats["maxValues"]["order_date"].as_str().expect("max order_date");
+        let min = stats["minValues"]["order_date"]
+            .as_str()
+            .expect("min order_date");
+        let max = stats["maxValues"]["order_date"]
+            .as_str()
+            .expect("max order_date");
         assert!(
             min.starts_with(month.as_str()) && max.starts_with(month.as_str()),
             "{}: order_date bounds {min} … {max} outside {month}",
@@ -319,7 +354,11 @@ async fn sync_writes_readable_delta_tables_equal_to_the_warehouse_and_a_second_r
         );
         assert_eq!(stats["nullCount"]["order_key"], 0, "{}", add.path);
     }
-    assert_eq!(scalar(&conn, "SELECT count(*) FROM _lake_dirty"), 0, "marks left");
+    assert_eq!(
+        scalar(&conn, "SELECT count(*) FROM _lake_dirty"),
+        0,
+        "marks left"
+    );
     drop(conn);
 
     // Changes: new orders (the newest month), a renamed plan, memberships gone.
@@ -343,7 +382,9 @@ async fn sync_writes_readable_delta_tables_equal_to_the_warehouse_and_a_second_r
                  WHERE _run_id = (SELECT max(run_id) FROM _sync_runs)",
             )
             .expect("query");
-        let months = stmt.query_map([], |r| r.get::<_, String>(0)).expect("months");
+        let months = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect("months");
         for month in months {
             changed_months.insert(month.expect("month"));
         }
@@ -374,40 +415,66 @@ async fn sync_writes_readable_delta_tables_equal_to_the_warehouse_and_a_second_r
         .collect();
     let got_removed: BTreeSet<String> = removes.iter().map(|r| r.path.clone()).collect();
     assert_eq!(got_removed, want_removed, "the files removed in version 2");
-    assert_eq!(adds.len(), changed_months.len(), "one new file per changed month");
+    assert_eq!(
+        adds.len(),
+        changed_months.len(),
+        "one new file per changed month"
+    );
     let orders_v2 = snapshot_files(&orders_dir, None).await;
     for (path, values) in &orders_v1 {
         if !changed_months.contains(&values["order_month"]) {
-            assert!(orders_v2.contains_key(path), "unchanged {path} was rewritten");
+            assert!(
+                orders_v2.contains_key(path),
+                "unchanged {path} was rewritten"
+            );
         }
     }
     // Version 1 is still readable: its files are all still there.
     for path in orders_v1.keys() {
-        assert!(orders_dir.join(path).exists(), "{path} of version 1 is gone before vacuum");
+        assert!(
+            orders_dir.join(path).exists(),
+            "{path} of version 1 is gone before vacuum"
+        );
     }
     // Plans: the renamed plan's partition (the bot's only one) replaced in one commit.
     let plans_dir = dir.path().join("lake").join(PLANS.name);
     let (plan_adds, plan_removes, _) = commit_actions(&plans_dir, 2);
-    assert_eq!((plan_adds.len(), plan_removes.len()), (1, 1), "plans version 2");
+    assert_eq!(
+        (plan_adds.len(), plan_removes.len()),
+        (1, 1),
+        "plans version 2"
+    );
 
     // Vacuum: a dry run lists exactly the removed files; the real one deletes them and
     // leaves the current version whole.
     let mut removed_all: BTreeSet<String> = got_removed.clone();
     removed_all.extend(plan_removes.iter().map(|r| r.path.clone()));
     let out = run_ok(
-        bin().args(["lake", "vacuum", "--dry-run", "--lake-retention-days", "0", "--lake-url"])
+        bin()
+            .args([
+                "lake",
+                "vacuum",
+                "--dry-run",
+                "--lake-retention-days",
+                "0",
+                "--lake-url",
+            ])
             .arg(lake_url(dir.path())),
         "vacuum --dry-run",
     );
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
     for path in &removed_all {
-        assert!(listed.contains(path.as_str()), "dry run does not list {path}:\n{listed}");
+        assert!(
+            listed.contains(path.as_str()),
+            "dry run does not list {path}:\n{listed}"
+        );
     }
     for path in &got_removed {
         assert!(orders_dir.join(path).exists(), "a dry run deleted {path}");
     }
     run_ok(
-        bin().args(["lake", "vacuum", "--lake-retention-days", "0", "--lake-url"])
+        bin()
+            .args(["lake", "vacuum", "--lake-retention-days", "0", "--lake-url"])
             .arg(lake_url(dir.path())),
         "vacuum",
     );
@@ -430,20 +497,42 @@ fn data_files(dir: &Path) -> BTreeSet<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_killed_between_upload_and_commit_leaves_only_unreferenced_files_and_the_rerun_finishes() {
+async fn a_run_killed_between_upload_and_commit_leaves_only_unreferenced_files_and_the_rerun_finishes()
+ {
     let server = start_sim(sim_options(800, 200)).await;
     let dir = tempdir();
-    let out = lake_sync(&server.base_url(), dir.path())
-        .env(tgm_sync::lake::HALT_BEFORE_COMMIT_VAR, "abort")
-        .output()
-        .expect("runs");
-    assert!(!out.status.success(), "the hook aborts the run: {}", out.status);
-    let orders_dir = dir.path().join("lake").join("orders");
+    // The hook writes the table's name to the marker and waits: SIGKILL it there.
+    let marker = dir.path().join("halted");
+    let mut child = lake_sync(&server.base_url(), dir.path())
+        .env(tgm_sync::lake::HALT_BEFORE_COMMIT_VAR, &marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(&marker).map_or(true, |t| t.trim().is_empty()) {
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "the run ended before reaching the hook"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hook was never reached"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let table = std::fs::read_to_string(&marker).expect("marker");
+    let orders_dir = dir.path().join("lake").join(table.trim());
     let uploaded = data_files(&orders_dir);
     assert!(!uploaded.is_empty(), "files were uploaded before the abort");
     // No version references them: the table has only its creation.
     let committed = snapshot_files(&orders_dir, None).await;
-    assert!(committed.is_empty(), "committed after the abort: {committed:?}");
+    assert!(
+        committed.is_empty(),
+        "committed after the abort: {committed:?}"
+    );
     let conn = Connection::open(dir.path().join("warehouse.duckdb")).expect("warehouse");
     assert_eq!(
         scalar(&conn, "SELECT count(*) FROM _lake_published"),
@@ -451,21 +540,31 @@ async fn a_run_killed_between_upload_and_commit_leaves_only_unreferenced_files_a
         "nothing was recorded as published"
     );
     assert!(
-        scalar(&conn, "SELECT count(*) FROM _lake_dirty WHERE table_name = 'orders'") > 0,
-        "the orders marks were cleared before a commit"
+        scalar(
+            &conn,
+            &format!(
+                "SELECT count(*) FROM _lake_dirty WHERE table_name = '{}'",
+                table.trim()
+            )
+        ) > 0,
+        "the {table} marks were cleared before a commit"
     );
     drop(conn);
 
     run_ok(&mut lake_sync(&server.base_url(), dir.path()), "rerun");
     assert_lake_equals_warehouse(dir.path(), BOT_ID).await;
-    let active: BTreeSet<String> = snapshot_files(&orders_dir, None).await.into_keys().collect();
+    let active: BTreeSet<String> = snapshot_files(&orders_dir, None)
+        .await
+        .into_keys()
+        .collect();
     assert!(
         active.is_disjoint(&uploaded),
         "the rerun committed files of the killed run"
     );
     // The killed run's files are orphans: vacuum (retention 0) deletes exactly those.
     run_ok(
-        bin().args(["lake", "vacuum", "--lake-retention-days", "0", "--lake-url"])
+        bin()
+            .args(["lake", "vacuum", "--lake-retention-days", "0", "--lake-url"])
             .arg(lake_url(dir.path())),
         "vacuum",
     );
@@ -488,15 +587,23 @@ async fn two_processes_syncing_different_bots_into_one_lake_both_commit() {
     let lake = lake_url(shared.path());
     let spawn = |url: String, dir: &Path, bot: u64| {
         let mut cmd = bin();
-        cmd.args(["sync", "-q", "--no-progress", "--base-url", &url, "--lake-url", &lake])
-            .args(["--bot-id", &bot.to_string()])
-            .arg("--warehouse")
-            .arg(dir.join("warehouse.duckdb"))
-            .arg("--parquet-dir")
-            .arg(dir.join("parquet"))
-            .env("TGM_API_KEY", TEST_KEY)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+        cmd.args([
+            "sync",
+            "-q",
+            "--no-progress",
+            "--base-url",
+            &url,
+            "--lake-url",
+            &lake,
+        ])
+        .args(["--bot-id", &bot.to_string()])
+        .arg("--warehouse")
+        .arg(dir.join("warehouse.duckdb"))
+        .arg("--parquet-dir")
+        .arg(dir.join("parquet"))
+        .env("TGM_API_KEY", TEST_KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
         cmd.spawn().expect("spawn")
     };
     let one = spawn(first.base_url(), a.path(), BOT_ID);
@@ -518,7 +625,11 @@ async fn two_processes_syncing_different_bots_into_one_lake_both_commit() {
         let files = snapshot_files(&table_dir, None).await;
         let bots: BTreeSet<String> = files.values().map(|v| v["bot_id"].clone()).collect();
         let want: BTreeSet<String> = [BOT_ID, other_bot].iter().map(u64::to_string).collect();
-        assert_eq!(bots, want, "{}: bots with files in the shared table", spec.name);
+        assert_eq!(
+            bots, want,
+            "{}: bots with files in the shared table",
+            spec.name
+        );
     }
     // Each bot's rows equal its own warehouse's.
     for (dir, bot) in [(a.path(), BOT_ID), (b.path(), other_bot)] {
@@ -548,7 +659,9 @@ async fn two_processes_syncing_different_bots_into_one_lake_both_commit() {
 /// key, echoing the key id in its body as S3 does.
 async fn refusing_s3() -> (String, tokio::task::JoinHandle<()>) {
     use axum::response::IntoResponse;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = axum::Router::new().fallback(|| async {
         (
