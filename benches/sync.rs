@@ -1,7 +1,7 @@
 //! End-to-end benchmark: the simulator in this process, `tgm-sync sync` as a child.
 //!
 //! ```sh
-//! cargo bench --profile dev --bench sync                 # scenarios A to E at full size
+//! cargo bench --profile dev --bench sync                 # scenarios A to G at full size
 //! TGM_BENCH_SCALE=0.1 cargo bench --profile dev --bench sync
 //! TGM_BENCH_SCENARIOS=A,C cargo bench --profile dev --bench sync
 //! ```
@@ -26,6 +26,11 @@
 //!   memberships, 20 ms per request): a full sync, then a run with nothing changed, with
 //!   requests per endpoint; the no-change run should make at most 25% of the full sync's
 //!   requests in at most 35% of its time.
+//! - G: many bots at once: 50 bots of 20,000 orders (+ 2,000 memberships) each, all served
+//!   by one simulator, each with its own key; a full sync of all 50, then a run with
+//!   nothing changed. `bots_in_flight` is the default (4); `TGM_BOTS_IN_FLIGHT=N` in the
+//!   environment reaches the child. `TGM_BENCH_SCALE` scales the orders per bot, not the
+//!   bots: `TGM_BENCH_SCALE=0.01 TGM_BENCH_SCENARIOS=G` is a quick form (50 × 200 orders).
 //!
 //! `--profile dev` reuses the test build (dependencies at opt-level 2): the bundled DuckDB
 //! is compiled once per profile, which takes about an hour on a 2-core machine.
@@ -105,8 +110,13 @@ impl Sim {
         let (orders, members, latency_ms) = (opts.orders, opts.members, opts.faults.latency_ms);
         let started = Instant::now();
         let server = runtime.block_on(SimServer::start(opts.clone()))?;
+        let bots = if opts.bots > 1 {
+            format!("{} bots of ", opts.bots)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "  simulator: {orders} orders, {members} memberships, {latency_ms} ms latency, ready in {:.1}s at {}",
+            "  simulator: {bots}{orders} orders, {members} memberships, {latency_ms} ms latency, ready in {:.1}s at {}",
             started.elapsed().as_secs_f64(),
             server.base_url()
         );
@@ -127,12 +137,14 @@ impl Sim {
     /// adds options.
     fn sync(&self, dir: &Path, streams: Option<&str>, extra: &[&str]) -> BenchResult<RunFigures> {
         let server = self.server()?;
-        server.handle.reset_counts();
+        server.reset_counts();
+        let bots = self.opts.bot_list();
+        let ids: Vec<String> = bots.iter().map(|b| b.bot_id.to_string()).collect();
         let mut cmd = Command::new(BIN);
         cmd.args(["-q", "sync", "--no-progress", "--base-url"])
             .arg(server.base_url())
             .arg("--bot-id")
-            .arg(self.opts.bot_id.to_string())
+            .arg(ids.join(","))
             .arg("--warehouse")
             .arg(dir.join("warehouse.duckdb"))
             .arg("--parquet-dir")
@@ -143,6 +155,10 @@ impl Sim {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        // Each further bot has its own key (the first's is TGM_API_KEY above).
+        for bot in bots.iter().skip(1) {
+            cmd.env(format!("TGM_API_KEY_{}", bot.bot_id), &bot.api_key);
+        }
         if let Some(streams) = streams {
             cmd.arg("--streams").arg(streams);
         }
@@ -177,7 +193,7 @@ impl Sim {
             wall,
             cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
             rusage_max_rss_kib: usage.ru_maxrss,
-            requests: server.handle.requests().by_path,
+            requests: server.requests().by_path,
             ..RunFigures::default()
         };
         // "tgm-sync run 1: 20.4s, peak memory 171.2 MiB"
@@ -243,6 +259,17 @@ fn old_pending(warehouse: &Path) -> BenchResult<i64> {
         "SELECT count(*) FROM orders WHERE order_status = 'PENDING' AND _deleted_at IS NULL \
          AND epoch(order_date::TIMESTAMP) \
              < (SELECT max(epoch(order_date::TIMESTAMP)) FROM orders) - 3 * 86400",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Bots whose last run succeeded (G: all of them, or the run exited non-zero).
+fn bots_synced(warehouse: &Path) -> BenchResult<i64> {
+    let conn = duckdb::Connection::open(warehouse)?;
+    Ok(conn.query_row(
+        "SELECT count(*) FROM _sync_runs WHERE status = 'success' \
+         AND run_id = (SELECT max(run_id) FROM _sync_runs)",
         [],
         |r| r.get(0),
     )?)
@@ -333,7 +360,7 @@ fn main() -> BenchResult<()> {
         .transpose()?
         .unwrap_or(1.0);
     let wanted: Vec<String> = std::env::var("TGM_BENCH_SCENARIOS")
-        .unwrap_or_else(|_| "A,B,C,D,E,F".into())
+        .unwrap_or_else(|_| "A,B,C,D,E,F,G".into())
         .split(',')
         .map(|s| s.trim().to_ascii_uppercase())
         .collect();
@@ -497,6 +524,45 @@ fn main() -> BenchResult<()> {
         });
         rows.push(Row {
             scenario: "F no-change run after F full".into(),
+            note: by_endpoint(&again),
+            figures: again,
+        });
+    }
+
+    if want("G") {
+        let (bots, orders, members) = (50, scaled(20_000, scale), scaled(2_000, scale));
+        eprintln!(
+            "G: {bots} bots of {orders} orders + {members} memberships: full sync, then no change"
+        );
+        let sim = Sim::start_with(SimOptions {
+            bots,
+            orders,
+            members,
+            ..SimOptions::default()
+        })?;
+        let dir = root.path().join("g");
+        let full = sim.sync(&dir, None, &[])?;
+        let synced = bots_synced(&dir.join("warehouse.duckdb"))?;
+        let again = sim.sync(&dir, None, &[])?;
+        let in_flight = std::env::var("TGM_BOTS_IN_FLIGHT").unwrap_or_else(|_| "4".into());
+        checks.push(format!(
+            "G: {synced} of {bots} bots synced in {:.1} s ({:.0} rows/s, {} requests, peak RSS {:.0} MB), bots_in_flight {in_flight}; no-change run {:.1} s, {} requests = {:.0}% of the full sync's, data rows written {}",
+            full.wall.as_secs_f64(),
+            full.rows_per_sec(),
+            full.total_requests(),
+            full.rss_mb(),
+            again.wall.as_secs_f64(),
+            again.total_requests(),
+            again.total_requests() as f64 * 100.0 / full.total_requests().max(1) as f64,
+            again.data_rows_written,
+        ));
+        rows.push(Row {
+            scenario: format!("G full, {bots} bots × {orders} orders + {members} members"),
+            note: by_endpoint(&full),
+            figures: full,
+        });
+        rows.push(Row {
+            scenario: format!("G no-change run after G full ({bots} bots)"),
             note: by_endpoint(&again),
             figures: again,
         });

@@ -7,8 +7,9 @@ SELECT run_id, bot_id,
        status, requests, retries, rows_rejected AS rejected,
        coalesce(error, '') AS error
 FROM _sync_runs
-ORDER BY run_id DESC, bot_id
-LIMIT 10;
+-- Every bot of the last run (however many), then earlier rows up to 10 in all.
+QUALIFY run_id = max(run_id) OVER () OR row_number() OVER (ORDER BY run_id DESC, bot_id) <= 10
+ORDER BY run_id DESC, bot_id;
 
 -- title: Rows per table
 SELECT * FROM (

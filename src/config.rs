@@ -81,6 +81,8 @@ pub struct Settings {
     pub bots: Vec<BotSettings>,
     pub streams: Vec<StreamName>,
     pub pages_in_flight: usize,
+    /// Bots synced at once.
+    pub bots_in_flight: usize,
     pub max_rps: Option<f64>,
     pub timeout: Duration,
     pub retry: RetryPolicy,
@@ -362,6 +364,7 @@ impl Settings {
             bots,
             streams,
             pages_in_flight: merged.pages_in_flight,
+            bots_in_flight: merged.bots_in_flight,
             max_rps: merged.max_rps,
             timeout: Duration::from_secs(merged.timeout_secs),
             retry: RetryPolicy {
@@ -519,6 +522,22 @@ mod tests {
                 },
                 None,
                 "pages_in_flight",
+            ),
+            (
+                SettingsArgs {
+                    bots_in_flight: Some(0),
+                    ..one()
+                },
+                None,
+                "bots_in_flight",
+            ),
+            (
+                SettingsArgs {
+                    bots_in_flight: Some(65),
+                    ..one()
+                },
+                None,
+                "bots_in_flight",
             ),
         ];
         for (args, streams, needle) in cases {

@@ -1,5 +1,6 @@
 //! An optional Prometheus textfile (`--metrics-file`) for node_exporter's textfile
-//! collector: rows, requests, retries, duration and last success per bot and stream.
+//! collector: rows, requests, retries, duration and last success per bot and stream, and
+//! each bot's exit code.
 //! Written to a temporary file and renamed, so the collector never reads half of it.
 
 use std::fmt::Write as _;
@@ -7,6 +8,7 @@ use std::path::Path;
 
 use crate::load::state::StreamFigures;
 use crate::sync::RunOutcome;
+use crate::sync::bots::BotVerdict;
 
 fn escape(label: &str) -> String {
     label
@@ -129,6 +131,27 @@ pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
             vec![(String::new(), bytes as f64)],
         );
     }
+    // After the run-wide families: `write` carries earlier success timestamps over in
+    // front of `tgm_sync_duration_seconds`, which must stay just after their own family.
+    let per_bot = |f: &dyn Fn(BotVerdict) -> f64| {
+        outcome
+            .bots
+            .iter()
+            .map(|b| (format!("bot_id=\"{}\"", b.bot_id), f(BotVerdict::of(b))))
+            .collect::<Vec<_>>()
+    };
+    family(
+        "tgm_sync_bot_exit_code",
+        "gauge",
+        "The exit code a run of this bot alone would give (0, 3 partial, 4 key refused, 6 API unavailable).",
+        per_bot(&|v| f64::from(v.exit().code())),
+    );
+    family(
+        "tgm_sync_bot_success",
+        "gauge",
+        "1 if every stream of the bot synced in the last run, else 0.",
+        per_bot(&|v| if v == BotVerdict::Synced { 1.0 } else { 0.0 }),
+    );
     out
 }
 

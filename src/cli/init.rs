@@ -384,6 +384,7 @@ api_key_file = {key_file}
 # Tuning, shown at the defaults:
 # streams = ["orders", "members", "plans", "projects", "coupons", "payment_methods", "users_count"]
 # pages_in_flight = 4             # pages of one stream requested at once (1-64)
+# bots_in_flight = 4              # bots synced at once (1-64)
 # max_rps = 5.0                   # requests per second per bot, at most (default: no cap)
 # timeout_secs = 30               # one request, connect to last byte
 # max_attempts = 8                # attempts per request, the first included

@@ -49,6 +49,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Sync the configured bots into the warehouse and the Parquet mirror.
+    ///
+    /// Bots sync concurrently (--bots-in-flight at once), each with its own key and its
+    /// own failure: a bot whose key is refused or whose API is down is named in the
+    /// summary while the others sync completely. The exit code is the worst bot's: 4
+    /// (a key refused) before 6 (an API unavailable) before 3 (partial) before 0.
     Sync(sync::SyncArgs),
     /// Show the last runs, row counts per table and the state of each stream.
     Status(status::StatusArgs),

@@ -7,7 +7,8 @@ use clap::Args;
 use super::Failure;
 use super::settings::SettingsArgs;
 use crate::exit::Exit;
-use crate::sync::{self, FailureKind, RunOutcome, SyncOptions};
+use crate::sync::bots::{self, BotVerdict};
+use crate::sync::{self, RunOutcome, SyncOptions};
 
 #[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
@@ -70,26 +71,12 @@ pub async fn run(config: Option<PathBuf>, args: SyncArgs, progress: bool) -> Res
     Ok(exit_for(&outcome))
 }
 
-/// The exit code of a finished run.
+/// The exit code of a finished run: its worst bot's (see [`BotVerdict`]), so a run whose
+/// bots all synced exits 0, and one where any bot's key was refused exits 4 even while
+/// the others synced; then 6 (a bot's API down), then 3 (partial). The summary names
+/// each bot that did not sync and why.
 pub fn exit_for(outcome: &RunOutcome) -> Exit {
-    let failures: Vec<_> = outcome.failures().collect();
-    if failures.iter().any(|(_, _, f)| f.kind == FailureKind::Auth) {
-        return Exit::Auth;
-    }
-    let streams = outcome.bots.iter().map(|b| b.streams.len()).sum::<usize>();
-    if !failures.is_empty()
-        && failures.len() == streams
-        && failures
-            .iter()
-            .all(|(_, _, f)| f.kind == FailureKind::Unavailable)
-    {
-        return Exit::Unavailable;
-    }
-    let warnings = outcome.bots.iter().any(|b| !b.warnings.is_empty());
-    if !failures.is_empty() || outcome.rows_rejected() > 0 || warnings {
-        return Exit::Partial;
-    }
-    Exit::Success
+    bots::worst(&outcome.bots).exit()
 }
 
 fn print_summary(outcome: &RunOutcome) {
@@ -132,5 +119,42 @@ fn print_summary(outcome: &RunOutcome) {
         for w in &bot.warnings {
             println!("{:>12} warning: {w}", bot.bot_id);
         }
+    }
+    print_bot_verdicts(outcome);
+}
+
+/// With several bots, or one that did not sync: how many synced, and each other bot with
+/// its verdict, exit code and first failure.
+fn print_bot_verdicts(outcome: &RunOutcome) {
+    let verdicts: Vec<(u64, BotVerdict, Option<&str>)> = outcome
+        .bots
+        .iter()
+        .map(|b| {
+            let first = b
+                .streams
+                .iter()
+                .find_map(|s| s.error.as_ref().map(|e| e.message.as_str()))
+                .or(b.warnings.first().map(String::as_str));
+            (b.bot_id, BotVerdict::of(b), first)
+        })
+        .collect();
+    let synced = verdicts
+        .iter()
+        .filter(|(_, v, _)| *v == BotVerdict::Synced)
+        .count();
+    if verdicts.len() < 2 && synced == verdicts.len() {
+        return;
+    }
+    println!("bots: {synced} of {} synced", verdicts.len());
+    for (bot_id, verdict, first) in verdicts {
+        if verdict == BotVerdict::Synced {
+            continue;
+        }
+        println!(
+            "{bot_id:>12} {} (exit {}){}",
+            verdict.label(),
+            verdict.exit().code(),
+            first.map(|m| format!(": {m}")).unwrap_or_default()
+        );
     }
 }

@@ -210,6 +210,10 @@ settings! {
     pages_in_flight: usize, env "TGM_PAGES_IN_FLIGHT", value "N",
         default "4" => 4,
         check |n: &usize| (1..=64).contains(n), "expected 1 to 64";
+    /// bots synced at once (1–64), each with its own API client and its own failure; streams of one bot run at once too
+    bots_in_flight: usize, env "TGM_BOTS_IN_FLIGHT", value "N",
+        default "4" => 4,
+        check |n: &usize| (1..=64).contains(n), "expected 1 to 64";
     /// requests per second per bot, at most; slows down further on HTTP 429
     max_rps: f64, env "TGM_MAX_RPS", value "RPS",
         default "none",
@@ -263,6 +267,7 @@ mod tests {
     fn defaults_pass_their_own_checks() {
         let d = Merged::defaults().checked().expect("defaults are valid");
         assert_eq!(d.pages_in_flight, 4);
+        assert_eq!(d.bots_in_flight, 4);
         assert_eq!(d.max_rps, None);
         assert_eq!(d.base_url, DEFAULT_BASE_URL);
     }

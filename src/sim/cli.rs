@@ -33,12 +33,23 @@ pub struct SimArgs {
     /// Users who never held a membership (default: members / 2).
     #[arg(long)]
     pub leads: Option<usize>,
-    /// Bot id the URLs must carry.
+    /// Bot id the URLs must carry (the first bot's, with --bots).
     #[arg(long, default_value_t = 1_347_378_140)]
     pub bot_id: u64,
-    /// The simulator's own fake API key, which the URLs must carry.
+    /// The simulator's own fake API key, which the URLs must carry (the first bot's; bot N
+    /// after it has `<api-key>-N`).
     #[arg(long, default_value = "sim-secret-key")]
     pub api_key: String,
+    /// Bots to serve, ids from --bot-id up, each with its own data set (the sizes above,
+    /// its own seed) and key.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub bots: u64,
+    /// A bot whose key is revoked from the start (answered HTTP 401); repeatable.
+    #[arg(long, value_name = "BOT_ID")]
+    pub revoked_bot: Vec<u64>,
+    /// A bot whose API is down from the start (answered HTTP 503); repeatable.
+    #[arg(long, value_name = "BOT_ID")]
+    pub down_bot: Vec<u64>,
     /// The bot's preferred report currency (reports default to EUR without it).
     #[arg(long)]
     pub preferred_currency: Option<Currency>,
@@ -78,6 +89,7 @@ impl SimArgs {
             seed: self.seed,
             bot_id: self.bot_id,
             api_key: self.api_key.clone(),
+            bots: self.bots as usize,
             orders: self.orders,
             members: self.members,
             plans: self.plans,
@@ -110,15 +122,49 @@ pub async fn run(args: SimArgs) -> Result<(), SimError> {
     let opts = args.options();
     opts.validate()?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let bots = opts.bot_list();
+    for id in args.revoked_bot.iter().chain(&args.down_bot) {
+        if !bots.iter().any(|b| b.bot_id == *id) {
+            return Err(SimError::InvalidOption(format!(
+                "bot {id} is not among the simulated bots ({} from {})",
+                bots.len(),
+                args.bot_id
+            )));
+        }
+    }
     let mut server = SimServer::start_on(opts, addr)
         .await
         .map_err(|source| SimError::Bind { addr, source })?;
-    println!(
-        "tgm-sync simulator listening on {} (bot_id {}, api_key {})",
-        server.base_url(),
-        args.bot_id,
-        args.api_key
-    );
+    for handle in &server.handles {
+        if args.revoked_bot.contains(&handle.bot_id()) {
+            handle.revoke_key(401);
+        }
+        if args.down_bot.contains(&handle.bot_id()) {
+            handle.set_down(true);
+        }
+    }
+    // The simulator's keys are its own fake ones, printed so a demo can use them.
+    if bots.len() == 1 {
+        println!(
+            "tgm-sync simulator listening on {} (bot_id {}, api_key {})",
+            server.base_url(),
+            args.bot_id,
+            args.api_key
+        );
+    } else {
+        let last = bots.last().map_or(args.bot_id, |b| b.bot_id);
+        println!(
+            "tgm-sync simulator listening on {} ({} bots, bot_id {}..={last}; api_key {} for bot {}, \
+             {}-<BOT_ID> for the others, e.g. TGM_API_KEY_{last}={}-{last})",
+            server.base_url(),
+            bots.len(),
+            args.bot_id,
+            args.api_key,
+            args.bot_id,
+            args.api_key,
+            args.api_key,
+        );
+    }
     let signal = tokio::select! {
         signal = tokio::signal::ctrl_c() => signal,
         served = server.wait() => return served.map_err(SimError::Serve),

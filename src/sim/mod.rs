@@ -1,5 +1,5 @@
 //! A built-in simulator of the TGmembership API (v1 and the legacy aliases) for demos,
-//! tests and the benchmark: deterministic data from a seed, every report computed per
+//! tests and the benchmark: one or many bots, each with deterministic data from its seed, every report computed per
 //! SPEC §2, fault injection, and an in-process handle to mutate data between runs.
 //!
 //! `data` generates, `state` holds and mutates, `routes` + `endpoints` + `params` serve,
@@ -30,7 +30,7 @@ pub use model::{
     Coupon, CouponRevenue, GATEWAYS, Gateway, Membership, Order, OrderStatus, Plan, PlanOptions,
     Project, SimData, email_for, gateway,
 };
-pub use options::{FaultOptions, Quirks, SimOptions};
+pub use options::{FaultOptions, Quirks, SimBot, SimOptions};
 pub use server::SimServer;
 pub use state::{FaultCounts, RequestCounts, RequestInfo, ResponseHook, SimHandle};
 

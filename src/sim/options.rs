@@ -8,14 +8,25 @@ use super::SimError;
 /// still have runs of sales of their own for the ETL's exchange-rate capture.
 pub const DEFAULT_CROSS_CURRENCY_SHARE: f64 = 0.03;
 
-/// The simulated bot and its data set. `Default` is a small data set for tests.
+/// Seeds of the bots after the first lie this far apart (an odd constant, so `seed + i ×
+/// SEED_STRIDE` never repeats among 2^64 bots).
+const SEED_STRIDE: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The simulated bots and their data sets. `Default` is one bot with a small data set,
+/// for tests.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
-    /// Seeds the data generator, the fault dice and the handle's mutations.
+    /// Seeds the first bot's data generator, fault dice and mutations; the others' seeds
+    /// follow from it (see [`SimOptions::bot_list`]).
     pub seed: u64,
+    /// The first bot's id; the others follow it (`bot_id + 1`, `bot_id + 2`, ...).
     pub bot_id: u64,
-    /// The simulator's own fake key; requests must carry it in the path.
+    /// The first bot's own fake key; requests must carry their bot's key in the path.
+    /// The others' keys are this key followed by `-` and their bot id.
     pub api_key: String,
+    /// How many bots the server serves, each with its own data set of the sizes below,
+    /// its own key, request counts and faults (at least 1).
+    pub bots: usize,
     pub orders: usize,
     /// Number of membership rows (`/members` rows).
     pub members: usize,
@@ -41,6 +52,7 @@ impl Default for SimOptions {
             seed: 1,
             bot_id: 1_347_378_140,
             api_key: "sim-secret-key".to_string(),
+            bots: 1,
             orders: 500,
             members: 200,
             plans: 8,
@@ -55,7 +67,47 @@ impl Default for SimOptions {
     }
 }
 
+/// One of the simulated bots: its id, key and seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimBot {
+    pub bot_id: u64,
+    pub api_key: String,
+    pub seed: u64,
+}
+
 impl SimOptions {
+    /// Every bot the server serves, in order: the first is `bot_id` with `api_key` and
+    /// `seed` as given; bot `i` (from 0) has id `bot_id + i`, key `api_key-<its id>` and
+    /// seed `seed + i × SEED_STRIDE`, so each bot's data set is its own and the same on
+    /// every start.
+    pub fn bot_list(&self) -> Vec<SimBot> {
+        (0..self.bots.max(1) as u64)
+            .map(|i| {
+                let bot_id = self.bot_id.wrapping_add(i);
+                SimBot {
+                    bot_id,
+                    api_key: if i == 0 {
+                        self.api_key.clone()
+                    } else {
+                        format!("{}-{bot_id}", self.api_key)
+                    },
+                    seed: self.seed.wrapping_add(i.wrapping_mul(SEED_STRIDE)),
+                }
+            })
+            .collect()
+    }
+
+    /// The options of one bot alone (its id, key and seed; one bot).
+    pub fn for_bot(&self, bot: &SimBot) -> SimOptions {
+        SimOptions {
+            seed: bot.seed,
+            bot_id: bot.bot_id,
+            api_key: bot.api_key.clone(),
+            bots: 1,
+            ..self.clone()
+        }
+    }
+
     /// Rejects settings the simulator cannot honour (no plans, shares outside 0..=1, ...).
     pub fn validate(&self) -> Result<(), SimError> {
         if self.plans == 0 {
@@ -67,6 +119,12 @@ impl SimOptions {
             return Err(SimError::InvalidOption(format!(
                 "cross_currency_share must be between 0 and 1, got {}",
                 self.cross_currency_share
+            )));
+        }
+        if self.bots == 0 || self.bot_id.checked_add(self.bots as u64).is_none() {
+            return Err(SimError::InvalidOption(format!(
+                "bots must be at least 1 and their ids fit in 64 bits, got {} bots from id {}",
+                self.bots, self.bot_id
             )));
         }
         if self.api_key.is_empty() || self.api_key.contains('/') {

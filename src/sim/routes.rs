@@ -1,5 +1,6 @@
 //! The HTTP side: parses `/v1/bot{ID}/{KEY}/{method}` and legacy `/bot{ID}/{KEY}/{method}`
-//! URLs, checks bot and key, injects faults, answers with the API envelope and counts.
+//! URLs, finds the bot, checks its key, injects faults, answers with the API envelope and
+//! counts (each bot its own counts, faults and data).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,9 +19,30 @@ use super::params::{ApiError, Params};
 use super::render::Render;
 use super::state::{Control, RequestInfo, ResponseHook, SimState, unix_now};
 
+/// The bots one server serves, each with its own state.
+pub(crate) struct SimBots {
+    bots: Vec<Arc<SimState>>,
+}
+
+impl SimBots {
+    pub(crate) fn new(bots: Vec<Arc<SimState>>) -> Arc<SimBots> {
+        Arc::new(SimBots { bots })
+    }
+
+    /// The state that answers for the bot id in a URL. An id no bot has is answered by the
+    /// first bot, whose check then refuses it (404, counted there, as with one bot).
+    fn for_url(&self, bot: Option<&str>) -> Option<&Arc<SimState>> {
+        let id = bot.and_then(|b| b.parse::<u64>().ok());
+        self.bots
+            .iter()
+            .find(|s| Some(s.bot_id) == id)
+            .or_else(|| self.bots.first())
+    }
+}
+
 /// The simulator's router: every path goes through one handler.
-pub(crate) fn router(state: Arc<SimState>) -> Router {
-    Router::new().fallback(handle).with_state(state)
+pub(crate) fn router(bots: Arc<SimBots>) -> Router {
+    Router::new().fallback(handle).with_state(bots)
 }
 
 /// An API URL taken apart.
@@ -110,11 +132,16 @@ impl Exchange {
     }
 }
 
-async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri) -> Response {
-    let Some(target) = parse_target(uri.path()) else {
+async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> Response {
+    let target = parse_target(uri.path());
+    let (Some(target), Some(state)) = (
+        target.as_ref(),
+        bots.for_url(target.as_ref().map(|t| t.bot.as_str())),
+    ) else {
         let body = json!({"ok": false, "code": 404, "description": "Not Found"});
         return json_response(StatusCode::NOT_FOUND, Bytes::from(body.to_string()));
     };
+    let state = state.as_ref();
     let endpoint = if target.legacy {
         Endpoint::legacy(&target.method)
     } else {
@@ -163,14 +190,19 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri) ->
     };
     faults::delay(fault_options.latency_ms).await;
 
-    let checked = check(&state, &target, endpoint, &method, query);
+    if state.is_down() {
+        // The bot's API is down (`SimHandle::set_down`): nothing behind it answers.
+        state.counts().faults.server_errors += 1;
+        return faults::server_error(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let checked = check(state, target, endpoint, &method, query);
     let (endpoint, query) = match checked {
         Ok(ok) => ok,
         Err(e) => {
             let status = e.status;
             let body = exchange.envelope(status, Err(e), quirks.omit_ok);
             return finish(
-                &state,
+                state,
                 &mut exchange,
                 hook.as_ref(),
                 status,
@@ -183,7 +215,7 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri) ->
     if endpoint == Endpoint::Orders {
         state.apply_drift();
     }
-    let fault = injected_fault(&state);
+    let fault = injected_fault(state);
     if let Some(response) = fault_response(fault, &fault_options) {
         return response;
     }
@@ -199,7 +231,7 @@ async fn handle(State(state): State<Arc<SimState>>, method: Method, uri: Uri) ->
         Err(e) => e.status,
     };
     let body = exchange.envelope(status, outcome, quirks.omit_ok);
-    finish(&state, &mut exchange, hook.as_ref(), status, body, fault)
+    finish(state, &mut exchange, hook.as_ref(), status, body, fault)
 }
 
 /// Bot, key, HTTP method (read-only: anything but GET is a 405), method name and query
@@ -222,6 +254,21 @@ fn check(
             status: StatusCode::UNAUTHORIZED,
             description: "Unauthorized".to_string(),
         });
+    }
+    match state.key_refused_with() {
+        Some(403) => {
+            return Err(ApiError {
+                status: StatusCode::FORBIDDEN,
+                description: "Forbidden: the API key was revoked".to_string(),
+            });
+        }
+        Some(_) => {
+            return Err(ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                description: "Unauthorized: the API key was revoked".to_string(),
+            });
+        }
+        None => {}
     }
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError {

@@ -1,5 +1,5 @@
-//! Starting and stopping the simulator: generate the data, bind 127.0.0.1, serve axum
-//! until shut down (or until the `SimServer` is dropped).
+//! Starting and stopping the simulator: generate each bot's data, bind 127.0.0.1, serve
+//! axum until shut down (or until the `SimServer` is dropped).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -12,14 +12,17 @@ use tokio::task::JoinHandle;
 
 use super::SimOptions;
 use super::data::generate;
-use super::routes::router;
-use super::state::{SimHandle, SimState, unix_now};
+use super::routes::{SimBots, router};
+use super::state::{RequestCounts, SimHandle, SimState, unix_now};
 
 /// A running simulator. Dropping it stops the server too (without waiting).
 #[derive(Debug)]
 pub struct SimServer {
     pub addr: SocketAddr,
+    /// The first bot's handle (the only one for a one-bot simulator).
     pub handle: SimHandle,
+    /// Every bot's handle, in [`SimOptions::bot_list`] order (the first is `handle`).
+    pub handles: Vec<SimHandle>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
@@ -42,18 +45,37 @@ impl SimServer {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let state = tokio::task::spawn_blocking(move || {
-            let data = generate(&opts, unix_now());
-            SimState::new(data, opts.api_key, opts.seed, opts.faults, opts.quirks)
+        let states = tokio::task::spawn_blocking(move || {
+            let now = unix_now();
+            opts.bot_list()
+                .iter()
+                .map(|bot| {
+                    let one = opts.for_bot(bot);
+                    let data = generate(&one, now);
+                    Arc::new(SimState::new(
+                        data,
+                        one.api_key,
+                        one.seed,
+                        one.faults,
+                        one.quirks,
+                    ))
+                })
+                .collect::<Vec<_>>()
         })
         .await
         .map_err(|e| io::Error::other(format!("simulator data generation failed: {e}")))?;
-        let state = Arc::new(state);
-        let handle = SimHandle {
-            state: Arc::clone(&state),
-        };
+        let handles: Vec<SimHandle> = states
+            .iter()
+            .map(|state| SimHandle {
+                state: Arc::clone(state),
+            })
+            .collect();
+        let handle = handles
+            .first()
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no bot to serve"))?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(state);
+        let app = router(SimBots::new(states));
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -66,6 +88,7 @@ impl SimServer {
         Ok(SimServer {
             addr,
             handle,
+            handles,
             stop: Some(stop),
             task: Some(task),
         })
@@ -79,6 +102,38 @@ impl SimServer {
     /// A handle on the server's data and settings (same as the `handle` field).
     pub fn handle(&self) -> SimHandle {
         self.handle.clone()
+    }
+
+    /// The handle of the bot with this id, if the server serves it.
+    pub fn handle_of(&self, bot_id: u64) -> Option<SimHandle> {
+        self.handles.iter().find(|h| h.bot_id() == bot_id).cloned()
+    }
+
+    /// Requests received for every bot, added up (faults and per-path counts too).
+    pub fn requests(&self) -> RequestCounts {
+        let mut all = RequestCounts::default();
+        for counts in self.handles.iter().map(SimHandle::requests) {
+            all.total += counts.total;
+            all.legacy += counts.legacy;
+            for (path, n) in counts.by_path {
+                *all.by_path.entry(path).or_default() += n;
+            }
+            let (f, g) = (&mut all.faults, &counts.faults);
+            f.rate_limited += g.rate_limited;
+            f.rps_limited += g.rps_limited;
+            f.server_errors += g.server_errors;
+            f.ok_false += g.ok_false;
+            f.truncated += g.truncated;
+            f.dropped += g.dropped;
+        }
+        all
+    }
+
+    /// Resets every bot's request counts.
+    pub fn reset_counts(&self) {
+        for handle in &self.handles {
+            handle.reset_counts();
+        }
     }
 
     /// Stops accepting, lets in-flight requests finish (up to 5 s), then returns.

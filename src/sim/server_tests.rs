@@ -338,3 +338,99 @@ async fn hooks_quirks_and_drift() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn several_bots_each_with_their_own_data_key_and_failures() {
+    crate::clock::pin_unless_set(crate::clock::TEST_NOW_SECS);
+    let opts = SimOptions {
+        bots: 3,
+        orders: 40,
+        members: 10,
+        ..SimOptions::default()
+    };
+    let bots = opts.bot_list();
+    let ids: Vec<u64> = bots.iter().map(|b| b.bot_id).collect();
+    assert_eq!(ids, [opts.bot_id, opts.bot_id + 1, opts.bot_id + 2]);
+    assert_eq!(bots[0].api_key, opts.api_key, "the first bot keeps the key");
+    assert_eq!(bots[2].api_key, format!("{}-{}", opts.api_key, ids[2]));
+    let server = SimServer::start(opts.clone()).await.unwrap();
+    let again = SimServer::start(opts.clone()).await.unwrap();
+    let keys = |s: &SimServer, i: usize| -> Vec<String> {
+        s.handles[i]
+            .data()
+            .orders
+            .iter()
+            .map(|o| o.order_key.clone())
+            .collect()
+    };
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(keys(&server, i), keys(&again, i), "bot {i} is reproducible");
+        assert_eq!(server.handles[i].data().bot_id, *id);
+    }
+    assert_ne!(
+        keys(&server, 0),
+        keys(&server, 1),
+        "bots have their own data"
+    );
+    // A bot's own key works; another bot's key does not.
+    let url = |i: usize, key: &str| format!("/v1/bot{}/{key}/users/count", ids[i]);
+    assert_eq!(
+        request(&server, "GET", &url(1, &bots[1].api_key))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        request(&server, "GET", &url(1, &bots[0].api_key))
+            .await
+            .status,
+        401
+    );
+    // Revoked (403 asked) and down: that bot alone.
+    server.handles[1].revoke_key(403);
+    let refused = request(&server, "GET", &url(1, &bots[1].api_key)).await;
+    assert_eq!(
+        (refused.status, refused.json()["code"].clone()),
+        (403, json!(403))
+    );
+    assert_eq!(
+        request(&server, "GET", &url(2, &bots[2].api_key))
+            .await
+            .status,
+        200
+    );
+    server.handles[2].set_down(true);
+    assert_eq!(
+        request(&server, "GET", &url(2, &bots[2].api_key))
+            .await
+            .status,
+        503
+    );
+    assert_eq!(
+        request(&server, "GET", &url(0, &bots[0].api_key))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(server.handles[2].requests().faults.server_errors, 1);
+    server.handles[1].restore_key();
+    server.handles[2].set_down(false);
+    assert_eq!(
+        request(&server, "GET", &url(1, &bots[1].api_key))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        request(&server, "GET", &url(2, &bots[2].api_key))
+            .await
+            .status,
+        200
+    );
+    // Counts are per bot, and the server adds them up.
+    let per_bot: Vec<u64> = server.handles.iter().map(|h| h.requests().total).collect();
+    assert_eq!(per_bot, [1, 4, 3]);
+    assert_eq!(server.requests().total, 8);
+    server.shutdown().await;
+    again.shutdown().await;
+}

@@ -2,7 +2,7 @@
 //! (or during) runs: data, fault and quirk settings, response hook, request counters.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use fastrand::Rng;
@@ -111,6 +111,10 @@ pub(crate) struct SimState {
     counts: Mutex<RequestCounts>,
     mutation_rng: Mutex<Rng>,
     seq: AtomicU64,
+    /// 0, or the HTTP status (401/403) every request with this bot's key gets: a revoked key.
+    key_refused_with: AtomicU16,
+    /// This bot's API is down: every request for it is answered HTTP 503.
+    down: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -145,7 +149,21 @@ impl SimState {
             counts: Mutex::new(RequestCounts::default()),
             mutation_rng: Mutex::new(Rng::with_seed(seed ^ 0x0DD5_EED5)),
             seq: AtomicU64::new(0),
+            key_refused_with: AtomicU16::new(0),
+            down: AtomicBool::new(false),
         }
+    }
+
+    /// The status a revoked key gets (401 or 403), if the key is revoked.
+    pub fn key_refused_with(&self) -> Option<u16> {
+        match self.key_refused_with.load(Ordering::Relaxed) {
+            0 => None,
+            status => Some(status),
+        }
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, SimData> {
@@ -332,6 +350,35 @@ impl std::fmt::Debug for SimHandle {
 }
 
 impl SimHandle {
+    /// The bot this handle serves.
+    pub fn bot_id(&self) -> u64 {
+        self.state.bot_id
+    }
+
+    /// The key this bot's URLs must carry.
+    pub fn api_key(&self) -> &str {
+        &self.state.api_key
+    }
+
+    /// Revokes this bot's key: from now on every request for the bot is refused with
+    /// `status`, HTTP 401 (`Unauthorized`) or 403 (`Forbidden`; any other value is taken
+    /// as 401), as SPEC §1 lists a refused key. Other bots are not affected.
+    pub fn revoke_key(&self, status: u16) {
+        let status = if status == 403 { 403 } else { 401 };
+        self.state.key_refused_with.store(status, Ordering::Relaxed);
+    }
+
+    /// The revoked key works again.
+    pub fn restore_key(&self) {
+        self.state.key_refused_with.store(0, Ordering::Relaxed);
+    }
+
+    /// Takes this bot's API down (`true`: every request for this bot, and for it alone, is
+    /// answered HTTP 503, counted as a server error) or brings it back (`false`).
+    pub fn set_down(&self, down: bool) {
+        self.state.down.store(down, Ordering::Relaxed);
+    }
+
     /// A snapshot of the data, for tests to compute expected values themselves.
     pub fn data(&self) -> SimData {
         self.state.read().clone()

@@ -1,6 +1,7 @@
 //! One sync run: every configured bot, every selected stream.
 //!
-//! Per bot, the dimensions run first, then the facts; within each group the streams run
+//! Bots run concurrently, `bots_in_flight` at a time, each to its own verdict
+//! ([`bots`]). Per bot, the dimensions run first, then the facts; within each group the streams run
 //! concurrently, each as one or more passes ([`pass`]) whose rows, state and figures
 //! commit in one transaction, so a run killed at any point leaves every stream either as
 //! before or fully synced, and the next run completes the rest. Orders have their own
@@ -8,6 +9,8 @@
 //! report inputs (gateways, preferred currency, exchange rates) are refreshed. A dry run
 //! makes the same passes into a sink that only counts.
 
+pub mod bots;
+pub mod fx_prefetch;
 pub mod fx_rate;
 pub mod fx_windows;
 pub mod loader;
@@ -134,10 +137,12 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
         client_for(settings, bot)?;
     }
     if options.dry_run {
-        let mut bots = Vec::new();
-        for bot in &settings.bots {
-            bots.push(sync_bot(settings, options, Target::DryRun, bot, &progress).await?);
-        }
+        let bots = bots::for_each_bot(&settings.bots, settings.bots_in_flight, |bot| {
+            sync_bot(settings, options, Target::DryRun, bot, &progress)
+        })
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
         return Ok(RunOutcome {
             run_id: None,
             bots,
@@ -183,10 +188,14 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
         warehouse: &warehouse,
         run,
     };
-    let mut bots = Vec::new();
-    for bot in &settings.bots {
-        bots.push(sync_bot(settings, options, target, bot, &progress).await?);
-    }
+    // Every bot runs to its end, whatever the others do; a bot that could not record its
+    // end (a warehouse error) fails the run once all have finished.
+    let bots = bots::for_each_bot(&settings.bots, settings.bots_in_flight, |bot| {
+        sync_bot(settings, options, target, bot, &progress)
+    })
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     Ok(RunOutcome {
         run_id: Some(run_id),
         bots,
@@ -248,7 +257,10 @@ async fn sync_bot(
         match report_inputs.filter(|_| facts_phase) {
             Some((conn, run)) => {
                 let first = first_report_inputs(settings, &inputs, conn, bot_id, run);
-                let (done, first) = tokio::join!(phase_done, first);
+                // Exchange rates off the windows the warehouse already has (see fx_prefetch).
+                let early =
+                    fx_prefetch::read_early_in_run(settings, &inputs, conn, bot_id, &revenue);
+                let (done, first, _) = tokio::join!(phase_done, first, early);
                 first_inputs = Some(first);
                 streams.extend(done);
             }
@@ -440,16 +452,19 @@ fn record_bot_run(
     } else {
         RunStatus::Success
     };
-    let error_text = failed
-        .iter()
-        .filter_map(|s| {
-            s.error
-                .as_ref()
-                .map(|e| format!("{}: {}", s.stream, e.message))
-        })
-        .chain(outcome.warnings.iter().cloned())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let verdict = bots::BotVerdict::of(outcome);
+    // `API key refused (exit 4): plans: ...`: `status` shows why, with the exit code.
+    let error_text = verdict.error_prefix().unwrap_or_default()
+        + &failed
+            .iter()
+            .filter_map(|s| {
+                s.error
+                    .as_ref()
+                    .map(|e| format!("{}: {}", s.stream, e.message))
+            })
+            .chain(outcome.warnings.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("; ");
     finish_run(
         conn,
         &RunTotals {
@@ -467,9 +482,10 @@ fn record_bot_run(
     info!(
         bot_id,
         status = status.as_str(),
+        verdict = verdict.label(),
         requests = total.requests(),
         retries = total.retries(),
-        "bot synced"
+        "bot finished"
     );
     Ok(())
 }

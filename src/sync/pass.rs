@@ -128,7 +128,9 @@ impl Pass<'_> {
             parquet_files: Arc::clone(self.bot.parquet),
         };
         let def = self.def;
-        tokio::task::spawn_blocking(move || load_stream(def, ctx, rx))
+        // The loader's log lines name the bot, as the fetcher's do.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| load_stream(def, ctx, rx)))
             .await
             .map_err(|join| LoaderError::Thread(join.to_string()))?
     }

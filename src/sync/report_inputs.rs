@@ -79,7 +79,11 @@ pub async fn refresh_fx(
         .into_iter()
         .filter(|w| w.native > Amount::ZERO)
         .collect();
-    let plan = FxPlan::new(&windows, memo.pivot());
+    // The reconciliation's pivot, or the early reads' (`fx_prefetch`): whichever leaves
+    // fewer reads to make now.
+    let plan = FxPlan::choose(&windows, &memo.pivots(), |w, t| {
+        memo.holds(w.from, w.to, Some(t))
+    });
     let first = ask_all(client, memo, in_flight, plan.first_asks()).await?;
     let mut rates = Rates::default();
     for read in &first {
@@ -173,13 +177,40 @@ impl Rates {
 }
 
 /// Which pairs to read, and which to chain through the pivot.
-struct FxPlan<'a> {
+pub(super) struct FxPlan<'a> {
     windows: &'a [FxWindow],
     pivot: Option<Currency>,
 }
 
 impl<'a> FxPlan<'a> {
-    fn new(windows: &'a [FxWindow], suggested: Option<Currency>) -> FxPlan<'a> {
+    /// The plan through the first of `candidates` whose first reads are the most in
+    /// hand (`held`); with no candidate that has a window, through the largest window's
+    /// currency.
+    pub(super) fn choose(
+        windows: &'a [FxWindow],
+        candidates: &[Currency],
+        held: impl Fn(&FxWindow, Currency) -> bool,
+    ) -> FxPlan<'a> {
+        let mut best: Option<(usize, FxPlan<'a>)> = None;
+        for candidate in candidates {
+            let plan = FxPlan::new(windows, Some(*candidate));
+            if plan.pivot != Some(*candidate) {
+                continue;
+            }
+            let to_ask = plan
+                .first_asks()
+                .into_iter()
+                .filter(|(w, t)| !held(w, *t))
+                .count();
+            if best.as_ref().is_none_or(|(fewest, _)| to_ask < *fewest) {
+                best = Some((to_ask, plan));
+            }
+        }
+        best.map(|(_, plan)| plan)
+            .unwrap_or_else(|| FxPlan::new(windows, None))
+    }
+
+    pub(super) fn new(windows: &'a [FxWindow], suggested: Option<Currency>) -> FxPlan<'a> {
         let has_window = |c: Currency| windows.iter().any(|w| w.currency == c.code());
         let pivot = suggested.filter(|c| has_window(*c)).or_else(|| {
             windows
@@ -191,13 +222,18 @@ impl<'a> FxPlan<'a> {
         FxPlan { windows, pivot }
     }
 
+    /// The currency the plan chains through.
+    pub(super) fn pivot(&self) -> Option<Currency> {
+        self.pivot
+    }
+
     fn pivot_window(&self) -> Option<&'a FxWindow> {
         let pivot = self.pivot?;
         self.windows.iter().find(|w| w.currency == pivot.code())
     }
 
     /// C → P for every other C, P → T for every T ≠ P; with no pivot, every pair.
-    fn first_asks(&self) -> Vec<(&'a FxWindow, Currency)> {
+    pub(super) fn first_asks(&self) -> Vec<(&'a FxWindow, Currency)> {
         let (Some(pivot), Some(pivot_window)) = (self.pivot, self.pivot_window()) else {
             return self.every_pair(|_, _| true);
         };
@@ -279,5 +315,51 @@ impl<'a> FxPlan<'a> {
                 Some((key.0, t, parts))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(currency: &str, from: i64, sales: i64) -> FxWindow {
+        FxWindow {
+            currency: currency.into(),
+            from,
+            to: from + 2,
+            native: Amount::parse("10").expect("test amount"),
+            sales,
+        }
+    }
+
+    #[test]
+    fn the_pivot_whose_reads_are_in_hand_is_chosen() {
+        let windows = vec![
+            window("EUR", 10, 5),
+            window("USD", 20, 3),
+            window("JPY", 30, 1),
+        ];
+        // In hand: every read of the plan through USD (EUR → USD, JPY → USD, USD → any).
+        let through_usd = |w: &FxWindow, t: Currency| t == Currency::Usd || w.currency == "USD";
+        let plan = FxPlan::choose(&windows, &[Currency::Eur, Currency::Usd], through_usd);
+        assert_eq!(plan.pivot(), Some(Currency::Usd));
+        let to_ask: Vec<_> = plan
+            .first_asks()
+            .into_iter()
+            .filter(|(w, t)| !through_usd(w, *t))
+            .collect();
+        assert!(to_ask.is_empty(), "nothing left to read: {}", to_ask.len());
+
+        // Nothing in hand: the first candidate, as before the early reads.
+        let plan = FxPlan::choose(&windows, &[Currency::Jpy, Currency::Usd], |_, _| false);
+        assert_eq!(plan.pivot(), Some(Currency::Jpy));
+
+        // A candidate with no window is passed over; with none left, the largest window.
+        let plan = FxPlan::choose(&windows, &[Currency::Gbp], |_, _| true);
+        assert_eq!(plan.pivot(), Some(Currency::Eur));
+        assert_eq!(
+            FxPlan::choose(&windows, &[], |_, _| true).pivot(),
+            Some(Currency::Eur)
+        );
     }
 }

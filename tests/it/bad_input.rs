@@ -310,6 +310,22 @@ fn each_bad_input_exits_2_with_one_line_naming_the_value_and_writes_nothing() {
     }
 }
 
+/// Runs `cmd`, retrying while the kernel says the freshly copied binary is busy: a test
+/// thread that forks while the copy's file is still open for writing hands that descriptor
+/// to its child, and `exec` of a file open for writing fails with ETXTBSY until the child
+/// execs in turn. Bounded: 100 tries, 20 ms apart.
+fn output_when_not_busy(cmd: &mut std::process::Command) -> std::process::Output {
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.expect("binary runs"),
+        }
+    }
+    panic!("the copied binary stayed busy (ETXTBSY) for 2 s");
+}
+
 #[test]
 fn an_unwritable_warehouse_directory_exits_2_naming_the_path() {
     let dir = tempdir();
@@ -332,14 +348,12 @@ fn an_unwritable_warehouse_directory_exits_2_naming_the_path() {
             .uid(NOBODY)
             .gid(NOBODY);
     }
-    let out = cmd
-        .args(["sync", "--bot-id", "1", "--base-url", LOOPBACK])
+    cmd.args(["sync", "--bot-id", "1", "--base-url", LOOPBACK])
         .arg("--warehouse")
         .arg(locked.join("w.duckdb"))
         .current_dir(dir.path())
-        .env("TGM_API_KEY", TEST_KEY)
-        .output()
-        .expect("binary runs");
+        .env("TGM_API_KEY", TEST_KEY);
+    let out = output_when_not_busy(&mut cmd);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("locked/w.duckdb"), "{stderr}");

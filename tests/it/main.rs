@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod bots;
 mod cli;
 mod client;
 mod commands;
@@ -12,6 +13,7 @@ mod config_table;
 mod crash;
 mod faults;
 mod fixtures;
+mod fx_early;
 mod init;
 mod interop;
 mod lake;

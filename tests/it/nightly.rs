@@ -14,7 +14,7 @@ use crate::support::*;
 use crate::sync::{assert_equals_sim, open, sync_once};
 
 /// Native currencies of the completed orders in the warehouse.
-fn native_currencies(conn: &Connection) -> BTreeSet<String> {
+pub(crate) fn native_currencies(conn: &Connection) -> BTreeSet<String> {
     let mut stmt = conn
         .prepare(
             "SELECT DISTINCT upper(currency) FROM orders \
@@ -29,7 +29,7 @@ fn native_currencies(conn: &Connection) -> BTreeSet<String> {
 
 /// `to` per `from` in the simulator's table, `per_eur(to) / per_eur(from)`, written to 36
 /// places (truncated) by long division: `"5.462962962962962962962962962962962962"`.
-fn expected_rate(from: Currency, to: Currency) -> String {
+pub(crate) fn expected_rate(from: Currency, to: Currency) -> String {
     let (t, f) = (rate_per_eur(to), rate_per_eur(from));
     // (mt / 10^st) / (mf / 10^sf) = mt·10^sf / (mf·10^st)
     let p = t.mantissa() as u128 * 10u128.pow(f.scale());
@@ -45,7 +45,7 @@ fn expected_rate(from: Currency, to: Currency) -> String {
 }
 
 /// `rate` and `rate_tail` as stored, joined to one 36-place figure.
-fn stored_rate(rate: &str, tail: &str) -> String {
+pub(crate) fn stored_rate(rate: &str, tail: &str) -> String {
     let (int, frac) = rate.split_once('.').unwrap_or((rate, ""));
     let tail_digits = tail.split_once('.').map(|(_, d)| d).unwrap_or("");
     format!("{int}.{frac:0<18}{tail_digits:0<18}")

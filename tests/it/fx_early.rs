@@ -1,0 +1,233 @@
+//! Exchange rates read while the streams load: a run after the first reads its rates off
+//! the windows the warehouse already holds, at the start of the run instead of after the
+//! streams, and reads again only what the run changed (a window moved by new sales). The
+//! rates stay exact to 36 places against the simulator's own table.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use duckdb::Connection;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use tgm_sync::currency::Currency;
+use tgm_sync::sim::{FaultOptions, OrderStatus, RequestInfo, SimHandle};
+
+use crate::nightly::{expected_rate, native_currencies, stored_rate};
+use crate::support::*;
+use crate::sync::{open, sync_once};
+
+/// One request as the simulator saw it: sequence number, method path, and for
+/// `/revenue` its `from`, `to` and `currency`.
+#[derive(Debug, Clone)]
+struct Seen {
+    seq: u64,
+    path: String,
+    window: Option<(String, String, String)>,
+}
+
+/// Records every request the simulator answers from now on.
+fn record_requests(handle: &SimHandle) -> Arc<Mutex<Vec<Seen>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    handle.set_response_hook(Some(Arc::new(move |info: &RequestInfo, _: &mut Value| {
+        let param = |name: &str| info.param(name).unwrap_or_default().to_string();
+        let window = (info.method_path == "revenue")
+            .then(|| (param("from"), param("to"), param("currency").to_uppercase()));
+        sink.lock().expect("request log").push(Seen {
+            seq: info.seq,
+            path: info.method_path.clone(),
+            window,
+        });
+    })));
+    seen
+}
+
+/// Every `api` rate in `fx_rates` equals the simulator's, and every native currency has
+/// one into each of the 12 other report currencies.
+fn assert_rates_exact(conn: &Connection) {
+    let natives = native_currencies(conn);
+    let mut stmt = conn
+        .prepare(
+            "SELECT from_currency, to_currency, rate::VARCHAR, rate_tail::VARCHAR \
+             FROM fx_rates WHERE source = 'api'",
+        )
+        .expect("query");
+    let rows: Vec<(String, String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let mut targets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, to, rate, tail) in &rows {
+        let (Ok(f), Ok(t)) = (from.parse::<Currency>(), to.parse::<Currency>()) else {
+            panic!("a rate between unknown currencies: {from} → {to}");
+        };
+        assert_eq!(
+            stored_rate(rate, tail),
+            expected_rate(f, t),
+            "{from} → {to} (rate {rate}, tail {tail})"
+        );
+        targets.entry(from.clone()).or_default().insert(to.clone());
+    }
+    for native in &natives {
+        let got = targets.get(native).map_or(0, |t| t.len());
+        assert_eq!(
+            got, 12,
+            "{native} has a rate into each other report currency"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_after_the_first_reads_its_rates_while_the_streams_load() {
+    let mut options = sim_options(3_000, 100);
+    options.plans = 24;
+    let server = start_sim(options).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    let n = native_currencies(&open(&settings)).len();
+    assert!(n >= 8, "a data set in many currencies: {n}");
+
+    // Latency makes the streams' tail (pages, re-reads by key) take a while.
+    server.handle.set_faults(FaultOptions {
+        latency_ms: 10,
+        ..FaultOptions::default()
+    });
+    let seen = record_requests(&server.handle);
+    sync_once(&settings).await;
+    server.handle.set_response_hook(None);
+    let seen = seen.lock().expect("request log").clone();
+
+    // The pivot's window is the one read in every other report currency.
+    let mut by_window: BTreeMap<(String, String), Vec<&Seen>> = BTreeMap::new();
+    for s in &seen {
+        if let Some((from, to, _)) = &s.window
+            && from != "0"
+        {
+            by_window
+                .entry((from.clone(), to.clone()))
+                .or_default()
+                .push(s);
+        }
+    }
+    let (pivot_window, pivot_reads) = by_window
+        .iter()
+        .max_by_key(|(_, reads)| reads.len())
+        .expect("window reads");
+    assert!(
+        pivot_reads.len() >= 12,
+        "the pivot's window {pivot_window:?} read into the 12 other currencies: {}",
+        pivot_reads.len()
+    );
+    // The pivot (the one report currency its window was not read in) is the currency the
+    // reconciliation converted the older sales into (its read from 0): the early reads
+    // and the reconciliation's are the same requests.
+    let read_in: BTreeSet<String> = pivot_reads
+        .iter()
+        .filter_map(|s| s.window.as_ref().map(|w| w.2.clone()))
+        .collect();
+    let pivot: Vec<&str> = Currency::ALL
+        .iter()
+        .map(|c| c.code())
+        .filter(|c| !read_in.contains(*c))
+        .collect();
+    let reconciled_in: Vec<&str> = seen
+        .iter()
+        .filter_map(|s| s.window.as_ref())
+        .filter(|(from, _, currency)| from == "0" && !currency.is_empty())
+        .map(|(_, _, currency)| currency.as_str())
+        .collect();
+    assert_eq!(
+        pivot, reconciled_in,
+        "the early reads' pivot and the reconciliation's currency"
+    );
+    let first_pivot_read = pivot_reads.iter().map(|s| s.seq).min().expect("reads");
+    let last_stream_request = seen
+        .iter()
+        .filter(|s| matches!(s.path.as_str(), "orders" | "orders/key" | "members"))
+        .map(|s| s.seq)
+        .max()
+        .expect("the streams made requests");
+    assert!(
+        first_pivot_read < last_stream_request,
+        "the pivot's rates were read after the streams (first read #{first_pivot_read}, \
+         last stream request #{last_stream_request})"
+    );
+    // Each window in each currency once: nothing was asked twice.
+    let mut asked: BTreeMap<&(String, String, String), usize> = BTreeMap::new();
+    for s in &seen {
+        if let Some(w) = &s.window {
+            *asked.entry(w).or_default() += 1;
+        }
+    }
+    let twice: Vec<_> = asked.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "/revenue asked more than once: {twice:?}");
+    assert_rates_exact(&open(&settings));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_the_run_moves_is_read_again_and_the_rates_stay_exact() {
+    let mut options = sim_options(3_000, 100);
+    options.plans = 24;
+    let server = start_sim(options).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+
+    // A sale bigger than any before, alone in its minute, in the currency of the most
+    // sales: that currency's window moves to it, after the early reads used the old one.
+    let data = server.handle.data();
+    let currency = {
+        let mut counts: BTreeMap<Currency, usize> = BTreeMap::new();
+        for o in data
+            .orders
+            .iter()
+            .filter(|o| o.order_status == OrderStatus::Completed)
+        {
+            *counts.entry(o.currency).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .max_by_key(|(c, n)| (*n, *c))
+            .map(|(c, _)| c)
+            .expect("sales")
+    };
+    let plan_id = data
+        .plans
+        .iter()
+        .find(|p| p.currency == currency)
+        .map(|p| p.plan_id)
+        .expect("a plan in that currency");
+    let newest = data
+        .orders
+        .iter()
+        .map(|o| o.order_date)
+        .max()
+        .expect("orders");
+    let t = newest + 60;
+    let big: Decimal = "98765432109.123456789".parse().expect("a decimal");
+    server.handle.add_sale(plan_id, big, currency, t);
+
+    let seen = record_requests(&server.handle);
+    sync_once(&settings).await;
+    server.handle.set_response_hook(None);
+    let seen = seen.lock().expect("request log").clone();
+    let (from, to) = ((t - 1).to_string(), (t + 1).to_string());
+    let moved: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| {
+            s.window
+                .as_ref()
+                .is_some_and(|(f, tt, _)| *f == from && *tt == to)
+        })
+        .collect();
+    assert!(
+        !moved.is_empty(),
+        "the {} window the run added ([{from}, {to})) was not read",
+        currency.code()
+    );
+    assert_rates_exact(&open(&settings));
+    server.shutdown().await;
+}
