@@ -88,8 +88,34 @@ pub struct Settings {
     pub retry: RetryPolicy,
     pub orders: OrdersSettings,
     pub batch_rows: usize,
+    /// The Delta Lake output, when `lake_url` is set.
+    pub lake: Option<LakeSettings>,
     /// Warnings found while resolving (e.g. a key file readable by others).
     pub warnings: Vec<String>,
+}
+
+/// Where and how the lake output is written (`lake_url`, `lake_retention_days`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LakeSettings {
+    pub url: crate::lake::LakeUrl,
+    /// How old an unreferenced file must be before `lake vacuum` deletes it.
+    pub retention: Duration,
+}
+
+impl LakeSettings {
+    /// The lake output of checked settings; `None` when `lake_url` is unset or empty.
+    pub fn from_merged(merged: &Merged) -> Option<LakeSettings> {
+        merged
+            .lake_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            // Checked in `Merged::checked`: an unparseable URL never gets here.
+            .and_then(|u| crate::lake::LakeUrl::parse(u).ok())
+            .map(|url| LakeSettings {
+                url,
+                retention: days(merged.lake_retention_days),
+            })
+    }
 }
 
 /// Reads the config file; a missing file is fine only when it was not asked for by name.
@@ -327,6 +353,7 @@ impl Settings {
         bots: Vec<BotSettings>,
         streams: Vec<StreamName>,
     ) -> Settings {
+        let lake = LakeSettings::from_merged(&merged);
         let parquet_dir =
             (!merged.parquet_dir.as_os_str().is_empty()).then_some(merged.parquet_dir);
         Settings {
@@ -351,6 +378,7 @@ impl Settings {
                 pending_refetch_limit: merged.pending_refetch_limit,
             },
             batch_rows: merged.batch_rows,
+            lake,
             warnings: Vec::new(),
         }
     }

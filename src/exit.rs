@@ -21,6 +21,8 @@ pub enum Exit {
     Unavailable = 6,
     /// 7: `verify` found differences between the warehouse and the API.
     Mismatch = 7,
+    /// 8: the lake (object storage) refused the credentials or kept failing.
+    Lake = 8,
 }
 
 impl Exit {
@@ -45,4 +47,5 @@ pub const EXIT_CODES_HELP: &str =
   4  authentication failed (bad API key)
   5  warehouse locked by another run or program
   6  API unavailable (retries exhausted)
-  7  verify found differences";
+  7  verify found differences
+  8  the lake (object storage) refused or failed";

@@ -3,7 +3,8 @@
 //! The data path, module by module: `config` resolves settings; `api` talks to the
 //! service (client, retry policy, pager, models); `streams` knows each endpoint's key and
 //! incremental strategy; `sync` runs fetchers and loaders; `load` turns rows into Arrow
-//! batches, DuckDB upserts and Parquet files; `sim` is a built-in simulator of the API
+//! batches, DuckDB upserts and Parquet files; `lake` writes the tables as Delta Lake
+//! tables on S3 or a file system; `sim` is a built-in simulator of the API
 //! for demos and tests; `cli` is the command line; `progress` and `hint` are what a
 //! person at a terminal sees; `sql_files` carries the SQL statements kept under `sql/`.
 
@@ -15,6 +16,7 @@ pub mod currency;
 pub mod error;
 pub mod exit;
 pub mod hint;
+pub mod lake;
 pub mod load;
 pub mod logging;
 pub mod metrics;

@@ -74,8 +74,19 @@ pub fn init(format: LogFormat, verbosity: i8, ansi: bool) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},hyper=warn,reqwest=warn,h2=warn")));
+    // The lake's libraries (delta-rs, object_store, the AWS SDK) speak at info about
+    // every commit and retry: warnings only, unless -v asks for detail. Their texts pass
+    // the same redaction (the AWS credentials are registered secrets).
+    let lake_crates = if verbosity <= 0 {
+        ",deltalake_core=warn,deltalake_aws=warn,object_store=warn,aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn"
+    } else {
+        ""
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{level},hyper=warn,reqwest=warn,h2=warn{lake_crates}"
+        ))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(MakeRedacting)

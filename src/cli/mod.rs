@@ -5,6 +5,7 @@ pub mod completions;
 pub mod demo;
 pub mod fx;
 pub mod init;
+pub mod lake;
 pub mod man;
 mod prompt;
 pub mod report;
@@ -76,6 +77,9 @@ pub enum Command {
     /// it is never a flag. Nothing is written when the API refuses the key, and an
     /// existing file is kept unless --force is given.
     Init(init::InitArgs),
+    /// The lake output (Delta Lake tables under lake_url): `lake vacuum` deletes files no
+    /// table version needs any more.
+    Lake(lake::LakeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
     /// Print the manual page (roff), or write one per subcommand with --out-dir.
@@ -150,6 +154,15 @@ impl From<crate::error::Error> for Failure {
     }
 }
 
+impl From<crate::lake::LakeError> for Failure {
+    fn from(e: crate::lake::LakeError) -> Failure {
+        match e {
+            crate::lake::LakeError::Load(e) => e.into(),
+            e => Failure::new(Exit::Lake, e.to_string()),
+        }
+    }
+}
+
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> Result<Exit, Failure> {
     let config = cli.config.clone();
@@ -164,6 +177,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Fx(args) => fx::run(config, args),
         Command::Schedule(args) => schedule::run(config, args),
         Command::Init(args) => init::run(config, args).await,
+        Command::Lake(args) => lake::run(config, args).await,
         Command::Completions(args) => Ok(completions::run(args)),
         Command::Man(args) => man::run(args),
         Command::Sim(args) => crate::sim::cli::run(args)

@@ -45,6 +45,11 @@ pub async fn run(config: Option<PathBuf>, args: SyncArgs, progress: bool) -> Res
         strict: args.strict,
         progress: progress && !args.no_progress,
     };
+    // Refused lake credentials or an unreachable lake: found before anything is written.
+    let lake = settings.lake.as_ref().filter(|_| !options.dry_run);
+    if let Some(lake) = lake {
+        crate::lake::preflight(lake).await?;
+    }
     let mut outcome = sync::run(&settings, &options).await?;
     // The warehouse is closed by now, so the figure covers the whole run.
     outcome.peak_rss_bytes = crate::metrics::peak_rss_bytes();
@@ -56,6 +61,12 @@ pub async fn run(config: Option<PathBuf>, args: SyncArgs, progress: bool) -> Res
                 format!("cannot write metrics file {}: {e}", path.display()),
             )
         })?;
+    }
+    // The lake output: after the warehouse and the Parquet mirror, one Delta commit per
+    // table with owed partitions (a failure here is exit 8; the marks stay owed).
+    if let (Some(lake), Some(run_id)) = (lake, outcome.run_id) {
+        let bot_ids: Vec<i64> = settings.bots.iter().map(|b| b.bot_id as i64).collect();
+        crate::lake::publish_run(lake, &settings.warehouse, &bot_ids, run_id).await?;
     }
     Ok(exit_for(&outcome))
 }

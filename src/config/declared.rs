@@ -244,6 +244,14 @@ settings! {
     batch_rows: usize, env "TGM_BATCH_ROWS", value "N",
         default "20000" => 20_000,
         check |n: &usize| (100..=1_000_000).contains(n), "expected 100 to 1000000";
+    /// where each table is also written as a Delta Lake table: `s3://bucket/prefix` (any S3-compatible store; credentials from the standard `AWS_*` variables and files) or `file:///path`; see "Lake output (Delta Lake)"
+    lake_url: String, env "TGM_LAKE_URL", value "URL",
+        default "none",
+        check |u: &String| u.is_empty() || crate::lake::LakeUrl::parse(u).is_ok(), "expected s3://bucket/prefix or file:///absolute/path (no credentials in it)";
+    /// `tgm-sync lake vacuum` deletes files no longer in the Delta tables once they are this old, in days (0–3650); readers of older versions need them until then
+    lake_retention_days: f64, env "TGM_LAKE_RETENTION_DAYS", value "DAYS",
+        default "7" => 7.0,
+        check |d: &f64| d.is_finite() && (0.0..=3650.0).contains(d), "expected a number of days from 0 to 3650";
 }
 
 /// The README's configuration table rows for the declared settings, in order.

@@ -102,7 +102,7 @@ fn key_match(spec: &TableSpec, left: &str, right: &str) -> String {
 }
 
 /// The SQL expression of a row's Parquet partition (`''` or `'YYYY-MM'`).
-pub(super) fn partition_expr(spec: &TableSpec, alias: &str) -> String {
+pub(crate) fn partition_expr(spec: &TableSpec, alias: &str) -> String {
     match spec.month_partition {
         // strftime on a TIMESTAMP (UTC): no ICU needed.
         Some(column) => format!("strftime({alias}.{column}::TIMESTAMP, '%Y-%m')"),
@@ -270,15 +270,24 @@ fn partition_or_null(spec: &TableSpec, alias: &str) -> String {
     }
 }
 
-fn mark_dirty<P: duckdb::Params>(
+/// The tables of dirty marks: the Parquet mirror's and the lake output's. Each output
+/// clears its own marks once it has published the partition.
+pub const DIRTY_MARKS: [&str; 2] = ["_parquet_dirty", "_lake_dirty"];
+
+fn mark_dirty<P: duckdb::Params + Copy>(
     conn: &Connection,
     select: &str,
     params: P,
 ) -> Result<usize, duckdb::Error> {
-    conn.execute(
-        &format!("INSERT OR IGNORE INTO _parquet_dirty (bot_id, table_name, partition) {select}"),
-        params,
-    )
+    let mut marked = Vec::with_capacity(DIRTY_MARKS.len());
+    for marks in DIRTY_MARKS {
+        marked.push(conn.execute(
+            &format!("INSERT OR IGNORE INTO {marks} (bot_id, table_name, partition) {select}"),
+            params,
+        )?);
+    }
+    // What the Parquet mirror's marks counted, as before the lake's were added.
+    Ok(marked.first().copied().unwrap_or(0))
 }
 
 /// Appends the staged row(s) of a snapshot table as this run's snapshot (replacing one

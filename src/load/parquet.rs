@@ -82,8 +82,9 @@ pub fn rewrite_dirty(
 }
 
 /// The SELECT that exports one partition: every column but the partition ones, with
-/// types Parquet cannot hold turned into text.
-fn export_query(spec: &TableSpec) -> String {
+/// types Parquet cannot hold turned into text. Parameters: `bot_id`, then for orders
+/// [`month_bounds`]' two months and the partition. The lake output writes the same rows.
+pub(crate) fn export_query(spec: &TableSpec) -> String {
     // Parquet has no INTERVAL: such derived columns are exported as their text.
     let intervals: Vec<String> = spec
         .derived
@@ -116,7 +117,7 @@ fn export_query(spec: &TableSpec) -> String {
 }
 
 /// `"2025-12"` → `((2025, 12), (2026, 1))`: the month and the one after it.
-fn month_bounds(partition: &str) -> Option<((i64, i64), (i64, i64))> {
+pub(crate) fn month_bounds(partition: &str) -> Option<((i64, i64), (i64, i64))> {
     let (year, month) = partition.split_once('-')?;
     let (year, month): (i64, i64) = (year.parse().ok()?, month.parse().ok()?);
     if !(1..=12).contains(&month) {

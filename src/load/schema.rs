@@ -53,6 +53,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "pending_checks",
         sql: include_str!("../../sql/006_pending_checks.sql"),
     },
+    Migration {
+        version: 7,
+        name: "lake",
+        sql: include_str!("../../sql/007_lake.sql"),
+    },
 ];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.

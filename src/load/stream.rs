@@ -85,14 +85,16 @@ impl<'c> StreamLoad<'c> {
                          OR (CAST(? AS VARCHAR) IS NOT NULL AND member_email IS DISTINCT FROM ?))";
         for order in moved {
             let email = order.member_email.as_deref();
-            conn.execute(
-                &format!(
-                    "INSERT OR IGNORE INTO _parquet_dirty (bot_id, table_name, partition) \
-                     SELECT bot_id, '{table}', {part} FROM {table} WHERE {condition}"
-                ),
-                params![bot_id, order.order_key, order.order_status, email, email],
-            )
-            .during(|| "marking a re-fetched order's partition".into())?;
+            for marks in super::merge::DIRTY_MARKS {
+                conn.execute(
+                    &format!(
+                        "INSERT OR IGNORE INTO {marks} (bot_id, table_name, partition) \
+                         SELECT bot_id, '{table}', {part} FROM {table} WHERE {condition}"
+                    ),
+                    params![bot_id, order.order_key, order.order_status, email, email],
+                )
+                .during(|| "marking a re-fetched order's partition".into())?;
+            }
             // Rows the merge already wrote in this run count once (after a full scan, the
             // re-fetch adds the email to rows just inserted).
             changed += conn

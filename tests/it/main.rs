@@ -16,6 +16,7 @@ mod fixtures;
 mod fx_early;
 mod init;
 mod interop;
+mod lake;
 mod nightly;
 mod reconcile;
 mod reports;

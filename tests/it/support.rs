@@ -97,6 +97,7 @@ pub fn bin() -> Command {
     cmd.env(tgm_sync::clock::PIN_VAR, tgm_sync::clock::now_for_child())
         .env_remove("TGM_API_KEY")
         .env_remove("TGM_CONFIG")
+        .env_remove("TGM_LAKE_URL")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
     cmd

@@ -1,0 +1,251 @@
+//! One Delta commit per table per run: the new files of the owed partitions are added
+//! and every file the table holds for those partitions is removed, in the same commit.
+//!
+//! Optimistic concurrency: the commit is written with put-if-absent (conditional write
+//! on S3). When another writer took the version first, the log is read again and the
+//! files to remove are recomputed from the new version, so two processes syncing
+//! disjoint bots both land and neither overwrites the other. delta-rs' own retry is
+//! turned off (`max_retries(0)`): its conflict checker decides by operation kind, while
+//! ours knows the partitions are ours.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use deltalake::DeltaTable;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableReference};
+use deltalake::kernel::{Action, Add, Remove};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use tracing::{info, warn};
+
+use super::error::{LakeError, describe, is_refusal};
+use super::location::LakeUrl;
+use super::owed::Owed;
+use super::table::{partition_columns, store_error};
+use crate::load::table::TableSpec;
+
+/// Attempts at one commit before the run gives up (the marks stay: the next run retries).
+pub const MAX_COMMIT_ATTEMPTS: u32 = 12;
+
+/// A data file uploaded for this run, with the slice of the table it replaces.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub add: Add,
+}
+
+/// Whether a file of the table (by its partition values) belongs to what `owed` replaces.
+fn replaced_by(owed: &[Owed], spec: &TableSpec, values: &HashMap<String, Option<String>>) -> bool {
+    let Some(Some(bot)) = values.get("bot_id") else {
+        return false;
+    };
+    let month = values.get("order_month").cloned().flatten();
+    owed.iter().any(|o| {
+        o.bot_id.to_string() == *bot
+            && (o.whole
+                || o.partitions.iter().any(|p| {
+                    spec.month_partition.is_none() || month.as_deref() == Some(p.as_str())
+                }))
+    })
+}
+
+/// The `replaceWhere`-style predicate recorded in the commit's history entry.
+fn predicate(owed: &[Owed], spec: &TableSpec) -> String {
+    owed.iter()
+        .map(|o| {
+            if o.whole || spec.month_partition.is_none() {
+                format!("bot_id = {}", o.bot_id)
+            } else {
+                let months: Vec<String> = o.partitions.iter().map(|p| format!("'{p}'")).collect();
+                format!(
+                    "(bot_id = {} AND order_month IN ({}))",
+                    o.bot_id,
+                    months.join(", ")
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// A Delta version as the warehouse stores it (BIGINT).
+fn as_i64(version: deltalake::kernel::Version) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    pub version: i64,
+    pub added: usize,
+    pub removed: usize,
+    /// Commits lost to other writers before this one landed.
+    pub retries: u32,
+}
+
+/// Commits `files` replacing the owed partitions; retried on a newer version.
+pub async fn commit(
+    lake: &LakeUrl,
+    delta: &mut DeltaTable,
+    spec: &'static TableSpec,
+    owed: &[Owed],
+    files: &[NewFile],
+    run_id: i64,
+) -> Result<Committed, LakeError> {
+    let new_paths: HashSet<&str> = files.iter().map(|f| f.add.path.as_str()).collect();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let snapshot = delta
+            .snapshot()
+            .map_err(|e| store_error(lake, spec.name, e))?;
+        // A commit whose answer was lost (a dropped connection) may have landed: then
+        // our files are in the table already and there is nothing left to do.
+        if attempt > 1 {
+            let landed = snapshot
+                .log_data()
+                .iter()
+                .any(|f| new_paths.contains(f.path().as_ref()));
+            if landed {
+                return Ok(Committed {
+                    version: as_i64(snapshot.version()),
+                    added: files.len(),
+                    removed: 0,
+                    retries: attempt - 2,
+                });
+            }
+        }
+        let deletion_timestamp = chrono::Utc::now().timestamp_millis();
+        let removes: Vec<Remove> = snapshot
+            .log_data()
+            .iter()
+            .filter(|f| replaced_by(owed, spec, &f.partition_values_map()))
+            .map(|f| {
+                let mut remove = f.remove_action(true);
+                remove.deletion_timestamp = Some(deletion_timestamp);
+                remove
+            })
+            .collect();
+        let removed = removes.len();
+        if files.is_empty() && removed == 0 {
+            // Nothing in the lake to replace and nothing new: no empty commit.
+            return Ok(Committed {
+                version: as_i64(snapshot.version()),
+                added: 0,
+                removed: 0,
+                retries: attempt - 1,
+            });
+        }
+        let mut actions: Vec<Action> = files.iter().map(|f| Action::Add(f.add.clone())).collect();
+        actions.extend(removes.into_iter().map(Action::Remove));
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Overwrite,
+            partition_by: Some(
+                partition_columns(spec)
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            ),
+            predicate: Some(predicate(owed, spec)),
+        };
+        let properties = CommitProperties::default()
+            .with_max_retries(0)
+            .with_metadata([
+                ("engineInfo".to_string(), serde_json::json!("tgm-sync")),
+                ("tgmSyncRunId".to_string(), serde_json::json!(run_id)),
+            ]);
+        let result = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(
+                Some(snapshot as &dyn TableReference),
+                delta.log_store(),
+                operation,
+            )
+            .await;
+        match result {
+            Ok(done) => {
+                return Ok(Committed {
+                    version: as_i64(done.version()),
+                    added: files.len(),
+                    removed,
+                    retries: attempt - 1,
+                });
+            }
+            Err(e) => {
+                let detail = describe(&e);
+                if is_refusal(&detail) {
+                    return Err(LakeError::Refused {
+                        url: lake.shown(),
+                        detail,
+                    });
+                }
+                if attempt >= MAX_COMMIT_ATTEMPTS {
+                    warn!(table = spec.name, error = %detail, "giving up on the Delta commit");
+                    return Err(LakeError::Contended {
+                        table: spec.name,
+                        attempts: attempt,
+                    });
+                }
+                info!(
+                    table = spec.name,
+                    attempt,
+                    reason = %detail,
+                    "Delta commit lost to another writer or failed; reading the log again"
+                );
+                // A little jitter so that two writers in lockstep fall apart.
+                let pause = 50 * u64::from(attempt.min(10)) + fastrand::u64(0..100);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                delta
+                    .update_state()
+                    .await
+                    .map_err(|e| store_error(lake, spec.name, e))?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::streams::orders::ORDERS;
+    use crate::streams::plans::PLANS;
+
+    fn values(bot: &str, month: Option<&str>) -> HashMap<String, Option<String>> {
+        let mut v = HashMap::new();
+        v.insert("bot_id".to_string(), Some(bot.to_string()));
+        if let Some(m) = month {
+            v.insert("order_month".to_string(), Some(m.to_string()));
+        }
+        v
+    }
+
+    #[test]
+    fn only_the_owed_partitions_of_the_owed_bots_are_replaced() {
+        let owed = [Owed {
+            bot_id: 7,
+            whole: false,
+            partitions: vec!["2025-03".into()],
+            marks: vec!["2025-03".into()],
+        }];
+        assert!(replaced_by(&owed, &ORDERS, &values("7", Some("2025-03"))));
+        assert!(!replaced_by(&owed, &ORDERS, &values("7", Some("2025-04"))));
+        assert!(!replaced_by(&owed, &ORDERS, &values("8", Some("2025-03"))));
+        let whole = [Owed {
+            bot_id: 7,
+            whole: true,
+            partitions: vec![],
+            marks: vec![],
+        }];
+        assert!(replaced_by(&whole, &ORDERS, &values("7", Some("2019-01"))));
+        let plans = [Owed {
+            bot_id: 7,
+            whole: false,
+            partitions: vec![String::new()],
+            marks: vec![String::new()],
+        }];
+        assert!(replaced_by(&plans, &PLANS, &values("7", None)));
+        assert!(!replaced_by(&plans, &PLANS, &values("70", None)));
+        assert_eq!(
+            predicate(&owed, &ORDERS),
+            "(bot_id = 7 AND order_month IN ('2025-03'))"
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! The lake output: each synced table as a Delta Lake table under `lake_url` (S3 or a
+//! file system), written after the warehouse and the Parquet mirror.
+//!
+//! Per table and run: the partitions the warehouse owes the lake (`owed`) are exported
+//! by our arrow-60 Parquet writer (`datafile`, `stats`), uploaded under unique names, and
+//! committed in one Delta commit that also removes the files they replace (`commit`);
+//! only then are the marks cleared. delta-rs (without DataFusion) keeps the log: table
+//! creation (`table`), commits, checkpoints and `vacuum`.
+
+pub mod commit;
+pub mod datafile;
+pub mod error;
+pub mod location;
+pub mod owed;
+pub mod stats;
+pub mod table;
+pub mod vacuum;
+
+use std::collections::HashMap;
+
+use deltalake::kernel::Add;
+use duckdb::Connection;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use tracing::info;
+
+pub use error::LakeError;
+pub use location::LakeUrl;
+
+use crate::config::LakeSettings;
+use crate::load::table::TableSpec;
+use crate::streams::mirrored_tables;
+use commit::{Committed, NewFile};
+use owed::Owed;
+
+/// Test hook: when set, the run stops after uploading a table's files and before its
+/// commit. `abort` aborts the process there; any other value is a file path that is
+/// written (with the table's name) before the process sleeps, so a test can SIGKILL it.
+pub const HALT_BEFORE_COMMIT_VAR: &str = "TGM_LAKE_HALT_BEFORE_COMMIT";
+
+/// What one table's publication did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablePublished {
+    pub table: &'static str,
+    pub committed: Committed,
+    pub partitions: usize,
+    pub rows: u64,
+}
+
+/// What the lake output did in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LakeOutcome {
+    pub tables: Vec<TablePublished>,
+}
+
+/// Checks that the lake answers and accepts the credentials, before anything is synced:
+/// one listing of the lake's root on S3 (nothing is written), the directory on a file
+/// system.
+pub async fn preflight(lake: &LakeSettings) -> Result<(), LakeError> {
+    location::register_credentials();
+    if let Some(root) = lake.url.local_root() {
+        return std::fs::create_dir_all(&root).map_err(|e| LakeError::Table {
+            table: "(all)",
+            url: lake.url.shown(),
+            detail: format!("cannot create {}: {e}", root.display()),
+        });
+    }
+    let fail = |e: deltalake::DeltaTableError| table::store_error(&lake.url, "(all)", e);
+    let delta = deltalake::DeltaTableBuilder::from_url(lake.url.root().clone())
+        .and_then(|b| b.with_storage_options(location::storage_options()).build())
+        .map_err(fail)?;
+    let store = delta.log_store().object_store(None);
+    store
+        .list_with_delimiter(None)
+        .await
+        .map(|_| ())
+        .map_err(|e| fail(deltalake::DeltaTableError::from(e)))
+}
+
+/// [`publish`] from the warehouse file at `warehouse`, after a sync run closed it.
+pub async fn publish_run(
+    lake: &LakeSettings,
+    warehouse: &std::path::Path,
+    bot_ids: &[i64],
+    run_id: i64,
+) -> Result<LakeOutcome, LakeError> {
+    let warehouse = crate::load::Warehouse::open(warehouse)?;
+    publish(lake, warehouse.conn(), bot_ids, run_id).await
+}
+
+/// Publishes what the warehouse owes the lake for `bot_ids`: one commit per table that
+/// has owed partitions.
+pub async fn publish(
+    lake: &LakeSettings,
+    conn: &Connection,
+    bot_ids: &[i64],
+    run_id: i64,
+) -> Result<LakeOutcome, LakeError> {
+    location::register_credentials();
+    let mut outcome = LakeOutcome::default();
+    for spec in mirrored_tables() {
+        if let Some(done) = publish_table(lake, conn, spec, bot_ids, run_id).await? {
+            info!(
+                table = done.table,
+                version = done.committed.version,
+                files_added = done.committed.added,
+                files_removed = done.committed.removed,
+                partitions = done.partitions,
+                rows = done.rows,
+                "lake table committed"
+            );
+            outcome.tables.push(done);
+        }
+    }
+    Ok(outcome)
+}
+
+async fn publish_table(
+    lake: &LakeSettings,
+    conn: &Connection,
+    spec: &'static TableSpec,
+    bot_ids: &[i64],
+    run_id: i64,
+) -> Result<Option<TablePublished>, LakeError> {
+    let lake_url = lake.url.shown();
+    let mut owed: Vec<Owed> = Vec::new();
+    for bot_id in bot_ids {
+        let o = owed::owed(conn, &lake_url, spec, *bot_id)?;
+        if !o.is_empty() {
+            owed.push(o);
+        }
+    }
+    if owed.is_empty() {
+        return Ok(None);
+    }
+    let schema = datafile::file_schema(conn, spec)?;
+    let mut delta = table::open_or_create(&lake.url, spec, &schema).await?;
+    let store = delta.log_store().object_store(None);
+    let mut files = Vec::new();
+    let mut rows = 0;
+    let mut partitions = 0;
+    for o in &owed {
+        for partition in &o.partitions {
+            partitions += 1;
+            let Some(file) = datafile::write_partition(conn, spec, o.bot_id, partition)? else {
+                continue;
+            };
+            rows += file.rows;
+            let values = partition_values(spec, o.bot_id, partition);
+            let path = file_path(&values, run_id);
+            let size = file.bytes.len() as i64;
+            store
+                .put(&StorePath::from(path.as_str()), file.bytes.into())
+                .await
+                .map_err(|e| {
+                    table::store_error(&lake.url, spec.name, deltalake::DeltaTableError::from(e))
+                })?;
+            files.push(NewFile {
+                add: Add {
+                    path,
+                    partition_values: values,
+                    size,
+                    modification_time: chrono::Utc::now().timestamp_millis(),
+                    data_change: true,
+                    stats: Some(file.stats),
+                    ..Default::default()
+                },
+            });
+        }
+    }
+    if !files.is_empty() {
+        halt_before_commit(spec.name);
+    }
+    let committed = commit::commit(&lake.url, &mut delta, spec, &owed, &files, run_id).await?;
+    let now = crate::clock::now_micros();
+    for o in &owed {
+        owed::settle(conn, &lake_url, spec, o, committed.version, now)?;
+    }
+    Ok(Some(TablePublished {
+        table: spec.name,
+        committed,
+        partitions,
+        rows,
+    }))
+}
+
+/// The partition values of a file, as the Delta log records them (strings).
+fn partition_values(
+    spec: &TableSpec,
+    bot_id: i64,
+    partition: &str,
+) -> HashMap<String, Option<String>> {
+    let mut values = HashMap::new();
+    values.insert("bot_id".to_string(), Some(bot_id.to_string()));
+    if spec.month_partition.is_some() {
+        values.insert("order_month".to_string(), Some(partition.to_string()));
+    }
+    values
+}
+
+/// `bot_id=7/order_month=2025-03/part-r12-<uuid>.zstd.parquet`: Hive-style directories
+/// for people browsing the bucket, and a name no other run or process can pick.
+fn file_path(values: &HashMap<String, Option<String>>, run_id: i64) -> String {
+    let mut dirs = String::new();
+    for column in ["bot_id", "order_month"] {
+        if let Some(Some(value)) = values.get(column) {
+            dirs.push_str(&format!("{column}={value}/"));
+        }
+    }
+    format!(
+        "{dirs}part-r{run_id}-{}.zstd.parquet",
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// The test hook of [`HALT_BEFORE_COMMIT_VAR`].
+fn halt_before_commit(table: &str) {
+    let Ok(value) = std::env::var(HALT_BEFORE_COMMIT_VAR) else {
+        return;
+    };
+    if value == "abort" {
+        std::process::abort();
+    }
+    let _ = std::fs::write(&value, table);
+    // Bounded: a test that forgets to kill the process still ends.
+    std::thread::sleep(std::time::Duration::from_secs(120));
+    std::process::abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::streams::orders::ORDERS;
+    use crate::streams::plans::PLANS;
+
+    #[test]
+    fn file_paths_are_hive_style_and_unique() {
+        let values = partition_values(&ORDERS, 7, "2025-03");
+        let a = file_path(&values, 12);
+        let b = file_path(&values, 12);
+        assert!(
+            a.starts_with("bot_id=7/order_month=2025-03/part-r12-"),
+            "{a}"
+        );
+        assert!(a.ends_with(".zstd.parquet"), "{a}");
+        assert_ne!(a, b);
+        let plans = file_path(&partition_values(&PLANS, 7, ""), 3);
+        assert!(plans.starts_with("bot_id=7/part-r3-"), "{plans}");
+    }
+}
