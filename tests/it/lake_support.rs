@@ -323,6 +323,8 @@ pub struct TableRead {
     /// Column → the reader's type name.
     pub columns: BTreeMap<String, String>,
     pub rows: Vec<Map<String, Value>>,
+    /// The data files of the version read, as URIs (Python `deltalake` only, on request).
+    pub files: Vec<String>,
 }
 
 /// Reads `tables` (name, version or latest) under `root` (`s3://bucket/prefix` or
@@ -334,6 +336,18 @@ pub fn read_lake(
     tables: &[(&str, Option<i64>)],
     access: Option<&S3Access>,
 ) -> BTreeMap<String, TableRead> {
+    read_lake_with(envs, reader, root, tables, access, false)
+}
+
+/// [`read_lake`], and with `files` the data-file URIs of each version (deltalake only).
+pub fn read_lake_with(
+    envs: &PyEnvs,
+    reader: Reader,
+    root: &str,
+    tables: &[(&str, Option<i64>)],
+    access: Option<&S3Access>,
+    files: bool,
+) -> BTreeMap<String, TableRead> {
     let python = match reader {
         Reader::DuckDb => envs.duck_python(),
         _ => envs.lake_python(),
@@ -341,6 +355,7 @@ pub fn read_lake(
     let spec = serde_json::json!({
         "reader": reader.name(),
         "root": root,
+        "files": files,
         "tables": tables.iter().map(|(name, version)| serde_json::json!({"name": name, "version": version})).collect::<Vec<_>>(),
     });
     let mut cmd = Command::new(python);
@@ -370,6 +385,15 @@ pub fn read_lake(
             entry.missing = Some(v["error"].as_str().unwrap_or("").to_string());
         } else {
             entry.version = v["version"].as_i64();
+            entry.files = v
+                .get("files")
+                .and_then(Value::as_array)
+                .map(|f| {
+                    f.iter()
+                        .filter_map(|u| u.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
             entry.columns = v["columns"]
                 .as_object()
                 .expect("columns")
@@ -511,25 +535,37 @@ pub fn assert_table_matches(
     expected: &[Map<String, Value>],
     got: Option<&TableRead>,
 ) {
+    if let Err(diff) = table_diff(table, expected, got) {
+        panic!("{label}: {diff}");
+    }
+}
+
+/// `Err` says how a table as a reader saw it differs from the expected rows.
+pub fn table_diff(
+    table: &str,
+    expected: &[Map<String, Value>],
+    got: Option<&TableRead>,
+) -> Result<(), String> {
     let keys = LAKE_TABLES
         .iter()
         .find(|(t, _)| *t == table)
         .map(|(_, k)| *k)
-        .unwrap_or_else(|| panic!("{table} is not a lake table"));
-    let got = got.unwrap_or_else(|| panic!("{label}: the reader printed nothing for {table}"));
+        .ok_or_else(|| format!("{table} is not a lake table"))?;
+    let got = got.ok_or_else(|| format!("the reader printed nothing for {table}"))?;
     if let Some(error) = &got.missing {
-        panic!("{label}: {table} could not be read: {error}");
+        return Err(format!("{table} could not be read: {error}"));
     }
     let want_cols: BTreeSet<&str> = expected
         .first()
         .map(|r| r.keys().map(String::as_str).collect())
         .unwrap_or_default();
     let got_cols: BTreeSet<&str> = got.columns.keys().map(String::as_str).collect();
-    if !expected.is_empty() {
-        assert_eq!(
-            got_cols, want_cols,
-            "{label}: {table} has other columns than the warehouse (left: lake, right: expected)"
-        );
+    if !expected.is_empty() && got_cols != want_cols {
+        return Err(format!(
+            "{table} has other columns than expected: only in the lake {:?}, only expected {:?}",
+            got_cols.difference(&want_cols).collect::<Vec<_>>(),
+            want_cols.difference(&got_cols).collect::<Vec<_>>()
+        ));
     }
     let mut want: BTreeMap<String, &Map<String, Value>> = BTreeMap::new();
     for row in expected {
@@ -542,8 +578,16 @@ pub fn assert_table_matches(
             duplicates.push(key_of(row, keys));
         }
     }
-    let missing: Vec<&String> = want.keys().filter(|k| !seen.contains_key(*k)).collect();
-    let extra: Vec<&String> = seen.keys().filter(|k| !want.contains_key(*k)).collect();
+    let missing: Vec<String> = want
+        .keys()
+        .filter(|k| !seen.contains_key(*k))
+        .cloned()
+        .collect();
+    let extra: Vec<String> = seen
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .cloned()
+        .collect();
     let mut changed = Vec::new();
     for (k, w) in &want {
         if let Some(g) = seen.get(k) {
@@ -552,7 +596,7 @@ pub fn assert_table_matches(
                 .filter(|(c, v)| g.get(*c) != Some(v))
                 .map(|(c, v)| {
                     format!(
-                        "{c}: lake {} != warehouse {v}",
+                        "{c}: lake {} != expected {v}",
                         g.get(c).unwrap_or(&Value::Null)
                     )
                 })
@@ -562,22 +606,24 @@ pub fn assert_table_matches(
             }
         }
     }
+    if duplicates.is_empty() && missing.is_empty() && extra.is_empty() && changed.is_empty() {
+        return Ok(());
+    }
     let first = |v: &[String]| v.iter().take(5).cloned().collect::<Vec<_>>();
-    assert!(
-        duplicates.is_empty() && missing.is_empty() && extra.is_empty() && changed.is_empty(),
-        "{label}: {table} differs from the expected {} rows (lake {} rows): \
+    Err(format!(
+        "{table} differs from the expected {} rows (lake {} rows): \
          {} duplicate keys {:?}, {} missing {:?}, {} extra {:?}, {} changed {:?}",
         expected.len(),
         got.rows.len(),
         duplicates.len(),
         first(&duplicates),
         missing.len(),
-        first(&missing.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        first(&missing),
         extra.len(),
-        first(&extra.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        first(&extra),
         changed.len(),
         first(&changed),
-    );
+    ))
 }
 
 /// The types the issue fixes, as each reader names them: DECIMAL(38,18) and UTC

@@ -47,6 +47,13 @@ impl Match {
     }
 }
 
+impl Match {
+    /// Whether a logged request is one this matcher picks.
+    pub fn matches_seen(&self, seen: &Seen) -> bool {
+        self.matches(&seen.method, &seen.path)
+    }
+}
+
 /// `…/_delta_log/00000000000000000007.json`
 pub fn is_commit_path(path: &str) -> bool {
     let Some((_, name)) = path.rsplit_once("/_delta_log/") else {

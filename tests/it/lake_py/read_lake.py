@@ -3,7 +3,8 @@
     python read_lake.py '<spec JSON>'
 
 spec: {"reader": "deltalake" | "polars" | "duckdb", "root": "s3://bucket/prefix" or
-"file:///dir", "tables": [{"name": "orders", "version": null or N}, ...]}.
+"file:///dir", "tables": [{"name": "orders", "version": null or N}, ...], "files": bool}
+(files: the head line also lists the version's data-file URIs; deltalake reader only).
 S3 settings come from the standard AWS_* variables (endpoint, keys, region, allow-http).
 
 Per table, first a head line {"table", "reader", "version", "columns": {name: type}} (or
@@ -48,10 +49,14 @@ def arrow_rows(table):
         yield {n: canon(columns[n][i]) for n in names}
 
 
+FILES = {}
+
+
 def read_deltalake(uri, version):
     from deltalake import DeltaTable
 
     dt = DeltaTable(uri, version=version, storage_options=storage_options())
+    FILES[uri] = dt.file_uris()
     table = dt.to_pyarrow_table()
     types = {f.name: str(f.type) for f in table.schema}
     return dt.version(), types, arrow_rows(table)
@@ -150,7 +155,10 @@ def main():
         except Exception as e:  # a table the run has not created (yet) is an answer too
             emit({"table": name, "missing": True, "error": f"{type(e).__name__}: {e}"})
             continue
-        emit({"table": name, "reader": spec["reader"], "version": version, "columns": types})
+        head = {"table": name, "reader": spec["reader"], "version": version, "columns": types}
+        if spec.get("files") and uri in FILES:
+            head["files"] = FILES[uri]
+        emit(head)
         for row in rows:
             emit({"table": name, "row": row})
 
