@@ -68,6 +68,77 @@ async fn harness_moto_and_the_fault_proxy() {
     );
 }
 
+/// The harness's readers and comparator on a lake another writer made (Python
+/// `deltalake`, from the Parquet mirror): they find it equal to the warehouse, and a
+/// changed value is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harness_readers_and_comparator_on_a_lake_written_by_python() {
+    let Some(envs) = py_envs("harness_readers_and_comparator_on_a_lake_written_by_python") else {
+        return;
+    };
+    let moto = Moto::start(&envs);
+    moto.create_bucket(BUCKET);
+    let access = moto.access();
+    let server = start_sim(sim_options(600, 120)).await;
+    let dir = tempdir();
+    let mut sync = sync_command(&server.base_url(), dir.path());
+    sync.arg("--full-refresh");
+    assert_ok(
+        &run(sync, "sync").await,
+        "sync to the warehouse and Parquet",
+    );
+    let root = s3_root("python");
+    let mut write = Command::new(envs.lake_python());
+    write
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/lake_py/mirror_to_delta.py"
+        ))
+        .arg(dir.path().join("parquet"))
+        .arg(&root)
+        .args(LAKE_TABLES.iter().map(|(t, _)| *t));
+    access.apply(&mut write);
+    assert_ok(
+        &run(write, "mirror_to_delta.py").await,
+        "writing the Delta tables with Python",
+    );
+    assert_agree(
+        "a lake written by Python",
+        &envs,
+        &root,
+        Some(&access),
+        vec![warehouse(dir.path())],
+    )
+    .await;
+
+    // One changed amount is found, with its key and both values.
+    let mut expected = expected_from(&[&warehouse(dir.path())]);
+    let row = expected
+        .get_mut("orders")
+        .and_then(|r| r.first_mut())
+        .expect("an order");
+    row.insert(
+        "amount".into(),
+        serde_json::Value::String("0.000000000000000001".into()),
+    );
+    let read = read_all(
+        &envs,
+        Reader::Polars,
+        &root,
+        latest_of_all(),
+        Some(&access),
+        false,
+    )
+    .await;
+    let diff = table_diff("orders", &expected["orders"], read.get("orders"))
+        .expect_err("a changed amount is a difference");
+    assert!(
+        diff.contains("1 changed") && diff.contains("amount: lake"),
+        "the difference names the row and column: {diff}"
+    );
+    server.shutdown().await;
+}
+
 // ---- How tgm-sync is told about the lake (names from the lake side's notes). ----
 
 /// The lake flag of `tgm-sync sync` (TOML `lake_url`, env `TGM_LAKE_URL`).
