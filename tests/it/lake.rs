@@ -181,20 +181,16 @@ fn lake_sync(
     cmd
 }
 
-/// `tgm-sync lake vacuum` of `lake_url` with retention 0 (everything unreferenced goes).
+/// `tgm-sync lake vacuum` of `lake_url` with retention 0 (everything unreferenced goes);
+/// settings through the environment, as a scheduled job has them.
 fn lake_vacuum(dir: &Path, lake_url: &str, access: Option<&S3Access>) -> Command {
     let mut cmd = bin();
-    cmd.args([
-        "lake",
-        "vacuum",
-        LAKE_URL_FLAG,
-        lake_url,
-        "--retention-hours",
-        "0",
-    ])
-    .arg("--warehouse")
-    .arg(dir.join("warehouse.duckdb"))
-    .env_remove("TGM_LAKE_URL");
+    cmd.args(["lake", "vacuum"])
+        .env("TGM_LAKE_URL", lake_url)
+        .env("TGM_LAKE_RETENTION_DAYS", "0")
+        .env("TGM_WAREHOUSE", dir.join("warehouse.duckdb"))
+        .env("TGM_BOT_ID", BOT_ID.to_string())
+        .env("TGM_API_KEY", TEST_KEY);
     if let Some(access) = access {
         access.apply(&mut cmd);
     }
