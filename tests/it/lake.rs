@@ -144,7 +144,7 @@ async fn harness_readers_and_comparator_on_a_lake_written_by_python() {
 /// The lake flag of `tgm-sync sync` (TOML `lake_url`, env `TGM_LAKE_URL`).
 const LAKE_URL_FLAG: &str = "--lake-url";
 /// The exit code for storage credentials the object store refuses.
-const LAKE_AUTH_EXIT: i32 = 4;
+const LAKE_AUTH_EXIT: i32 = 8;
 
 /// A second simulated bot, for the two-writer test.
 const OTHER_BOT: u64 = 2_000_000_017;
