@@ -314,8 +314,16 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
                 shared.held.fetch_add(1, Ordering::SeqCst);
                 shared.held_changed.notify_waiters();
                 let barrier = state.barrier.as_ref().expect("a gate has a barrier");
-                if tokio::time::timeout(limit, barrier.wait()).await.is_err() {
-                    state.gate_timed_out.store(true, Ordering::SeqCst);
+                match tokio::time::timeout(limit, barrier.wait()).await {
+                    // The leader goes first, the others 100 ms later: each was computed
+                    // against the same log version, so they still conflict, but the
+                    // server sees them one after the other (moto's put-if-absent check
+                    // is not atomic across threads).
+                    Ok(r) if !r.is_leader() => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Ok(_) => {}
+                    Err(_) => state.gate_timed_out.store(true, Ordering::SeqCst),
                 }
             }
             Some((_, Fault::DropAfterForward)) | None => {}
