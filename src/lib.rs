@@ -5,13 +5,14 @@
 //! incremental strategy; `sync` runs fetchers and loaders; `load` turns rows into Arrow
 //! batches, DuckDB upserts and Parquet files; `sim` is a built-in simulator of the API
 //! for demos and tests; `cli` is the command line; `progress` and `hint` are what a
-//! person at a terminal sees.
+//! person at a terminal sees; `sql_files` carries the SQL statements kept under `sql/`.
 
 pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod currency;
+pub mod error;
 pub mod exit;
 pub mod hint;
 pub mod load;
@@ -22,5 +23,6 @@ pub mod progress;
 pub mod report;
 pub mod secret;
 pub mod sim;
+pub mod sql_files;
 pub mod streams;
 pub mod sync;

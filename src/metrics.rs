@@ -81,9 +81,9 @@ pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
         ),
         (
             "tgm_sync_stream_success",
-            "1 if the stream synced in the last run, else 0.",
+            "1 if the stream synced in the last run (rows it could not read aside), else 0.",
             |f| {
-                if f.status == "success" { 1.0 } else { 0.0 }
+                if f.status.synced() { 1.0 } else { 0.0 }
             },
         ),
     ];

@@ -13,6 +13,7 @@ use crate::hint;
 use crate::load::Warehouse;
 use crate::secret::ApiKey;
 use crate::sim::{SimOptions, SimServer};
+use crate::sql_files::{SqlFile, sql_file};
 use crate::sync::{self, SyncOptions};
 
 #[derive(Debug, Clone, Args)]
@@ -31,21 +32,20 @@ pub struct DemoArgs {
     pub seed: u64,
 }
 
-/// The example queries the demo runs and prints, with what each shows.
-pub const EXAMPLES: [(&str, &str); 3] = [
+/// The example queries the demo runs and prints, with what each shows. The files hold
+/// nothing but the statement: the demo prints them as they are.
+pub const EXAMPLES: [(&str, SqlFile); 3] = [
     (
         "Revenue and sales per month, last 6 months, in EUR (the /orders/count report)",
-        "SELECT period, formatted, sales FROM orders_count('month', 6, 'eur')",
+        sql_file!("cli/demo/monthly_revenue_eur.sql"),
     ),
     (
         "Plans by revenue over the last 6 months, in USD (the /plans/report report)",
-        "SELECT plan_id, plan_name, formatted, sales FROM plans_report('usd') LIMIT 5",
+        sql_file!("cli/demo/top_plans_usd.sql"),
     ),
     (
         "Members holding more than one membership",
-        "SELECT member_id, count(*) AS memberships, list(plan_id ORDER BY plan_id) AS plans \
-         FROM members WHERE _deleted_at IS NULL GROUP BY member_id HAVING count(*) > 1 \
-         ORDER BY memberships DESC, member_id LIMIT 5",
+        sql_file!("cli/demo/members_with_several_memberships.sql"),
     ),
 ];
 
@@ -109,7 +109,8 @@ pub async fn run(args: DemoArgs, progress: bool) -> Result<Exit, Failure> {
         parquet.display()
     );
     let wh = Warehouse::open_read_only(&warehouse)?;
-    for (title, sql) in EXAMPLES {
+    for (title, file) in EXAMPLES {
+        let sql = file.statement();
         let batches = wh
             .conn()
             .prepare(sql)

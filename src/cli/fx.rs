@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use duckdb::params;
 
 use super::Failure;
 use super::settings::SettingsArgs;
@@ -16,7 +15,9 @@ use crate::currency::Currency;
 use crate::exit::Exit;
 use crate::load::Warehouse;
 use crate::load::error::DbContext;
+use crate::load::inputs::{ImportRow, import_rates};
 use crate::money::Amount;
+use crate::sql_files::sql_file;
 
 #[derive(Debug, Clone, Args)]
 pub struct FxArgs {
@@ -126,7 +127,7 @@ pub fn run(config: Option<PathBuf>, args: FxArgs) -> Result<Exit, Failure> {
     let conn = warehouse.conn();
     let bots: Vec<i64> = if settings.bot_ids.is_empty() {
         let mut stmt = conn
-            .prepare("SELECT DISTINCT bot_id FROM _sync_runs ORDER BY bot_id")
+            .prepare(sql_file!("cli/synced_bots.sql").text)
             .during(|| "listing bots".into())?;
         let rows = stmt
             .query_map([], |r| r.get::<_, i64>(0))
@@ -142,20 +143,16 @@ pub fn run(config: Option<PathBuf>, args: FxArgs) -> Result<Exit, Failure> {
             "no bot to import rates for: pass --bot-id or sync first",
         ));
     }
-    conn.execute_batch("BEGIN TRANSACTION")
-        .during(|| "starting the import".into())?;
-    for bot in &bots {
-        for r in &rates {
-            conn.execute(
-                "INSERT OR REPLACE INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, source) \
-                 VALUES (?, make_timestamp(?)::TIMESTAMPTZ, ?, ?, CAST(? AS DECIMAL(38,18)), 'import')",
-                params![bot, r.as_of_micros, r.from, r.to.code(), r.rate.to_string()],
-            )
-            .during(|| "importing rates".into())?;
-        }
-    }
-    conn.execute_batch("COMMIT")
-        .during(|| "committing the import".into())?;
+    let rows: Vec<ImportRow> = rates
+        .iter()
+        .map(|r| ImportRow {
+            from: r.from.clone(),
+            to: r.to.code().to_string(),
+            rate: r.rate.to_string(),
+            as_of_micros: r.as_of_micros,
+        })
+        .collect();
+    import_rates(conn, &bots, &rows)?;
     println!(
         "imported {} rates for {} bot(s); they take precedence over the API's",
         rates.len(),

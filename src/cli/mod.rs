@@ -136,11 +136,11 @@ impl From<ApiError> for Failure {
     }
 }
 
-impl From<crate::sync::SyncError> for Failure {
-    fn from(e: crate::sync::SyncError) -> Failure {
+impl From<crate::error::Error> for Failure {
+    fn from(e: crate::error::Error) -> Failure {
         match e {
-            crate::sync::SyncError::Load(e) => e.into(),
-            crate::sync::SyncError::Api(e) => e.into(),
+            crate::error::Error::Load(e) => e.into(),
+            crate::error::Error::Api(e) => e.into(),
         }
     }
 }

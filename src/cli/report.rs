@@ -13,6 +13,7 @@ use crate::exit::Exit;
 use crate::load::Warehouse;
 use crate::load::error::DbContext;
 use crate::report::render::{ReportName, ReportRequest, Unit, write_csv};
+use crate::sql_files::sql_file;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
@@ -174,7 +175,7 @@ pub fn run(config: Option<PathBuf>, args: ReportArgs) -> Result<Exit, Failure> {
     let warehouse = Warehouse::open_read_only(&settings.warehouse)?;
     let conn = warehouse.conn();
     let known: Vec<i64> = conn
-        .prepare("SELECT bot_id FROM known_bots ORDER BY bot_id")
+        .prepare(sql_file!("cli/known_bots.sql").text)
         .and_then(|mut stmt| {
             stmt.query_map([], |r| r.get::<_, i64>(0))
                 .and_then(|rows| rows.collect())

@@ -114,7 +114,7 @@ fn print_summary(outcome: &RunOutcome) {
                 f.retries,
                 match &s.error {
                     Some(e) => format!("failed: {}", e.message),
-                    None => f.status.clone(),
+                    None => f.status.to_string(),
                 }
             );
         }

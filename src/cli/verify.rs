@@ -11,6 +11,7 @@ use crate::currency::Currency;
 use crate::exit::Exit;
 use crate::load::Warehouse;
 use crate::report::verify::{REVENUE_TOLERANCE, Verdict, VerifyError, verify_bot};
+use crate::sql_files::sql_file;
 
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
@@ -55,7 +56,7 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
         let bot_id = bot.bot_id as i64;
         let preferred: Option<String> = conn
             .query_row(
-                "SELECT preferred_currency FROM bot_settings WHERE bot_id = ?",
+                sql_file!("cli/preferred_currency.sql").text,
                 [bot_id],
                 |r| r.get(0),
             )

@@ -10,10 +10,12 @@ use duckdb::{Connection, params};
 
 use super::batch::BatchWriter;
 use super::error::{DbContext, LoadError};
+use super::state::RunStamp;
 use super::table::TableSpec;
 
-/// SQL for "this run's timestamp" from a microseconds parameter.
-pub const RUN_TS: &str = "make_timestamp(?)::TIMESTAMPTZ";
+/// SQL for "this run's timestamp" from a microseconds parameter (generated statements;
+/// the ones in `sql/` spell it out).
+pub(super) const RUN_TS: &str = "make_timestamp(?)::TIMESTAMPTZ";
 
 /// Appends rows of one table to its staging table, a batch at a time.
 pub struct Stager<'c> {
@@ -22,7 +24,6 @@ pub struct Stager<'c> {
     writer: BatchWriter,
     batch_rows: usize,
     next_seq: i64,
-    staged: u64,
 }
 
 impl<'c> Stager<'c> {
@@ -40,19 +41,25 @@ impl<'c> Stager<'c> {
             writer: BatchWriter::new(spec),
             batch_rows: batch_rows.max(1),
             next_seq: 0,
-            staged: 0,
         })
     }
 
-    /// Stages one row (written by `write`), flushing when the batch is full.
-    pub fn push(&mut self, write: impl FnOnce(&mut BatchWriter)) -> Result<(), LoadError> {
-        write(&mut self.writer);
+    /// Stages one row written by `write`, flushing when the batch is full. `write` either
+    /// writes every column or, failing, none (then nothing is staged and its error comes
+    /// back inside `Ok`).
+    pub fn push<E>(
+        &mut self,
+        write: impl FnOnce(&mut BatchWriter) -> Result<(), E>,
+    ) -> Result<Result<(), E>, LoadError> {
+        if let Err(e) = write(&mut self.writer) {
+            return Ok(Err(e));
+        }
         self.writer.end_row(self.next_seq);
         self.next_seq += 1;
         if self.writer.rows() >= self.batch_rows {
             self.flush()?;
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Appends what is buffered to the staging table.
@@ -60,7 +67,6 @@ impl<'c> Stager<'c> {
         if self.writer.rows() == 0 {
             return Ok(());
         }
-        let rows = self.writer.rows() as u64;
         let batch = self.writer.finish().map_err(|source| LoadError::Arrow {
             table: self.spec.name.to_string(),
             source,
@@ -74,13 +80,7 @@ impl<'c> Stager<'c> {
             .append_record_batch(batch)
             .during(|| format!("appending to {stage}"))?;
         appender.flush().during(|| format!("flushing {stage}"))?;
-        self.staged += rows;
         Ok(())
-    }
-
-    /// Rows staged so far (flushed).
-    pub fn staged(&self) -> u64 {
-        self.staged
     }
 }
 
@@ -93,14 +93,6 @@ pub struct MergeOutcome {
     pub deleted: u64,
 }
 
-/// The identity of the run doing the merge.
-#[derive(Debug, Clone, Copy)]
-pub struct RunStamp {
-    pub run_id: i64,
-    /// The run's timestamp, microseconds since the epoch.
-    pub at_micros: i64,
-}
-
 fn key_match(spec: &TableSpec, left: &str, right: &str) -> String {
     std::iter::once("bot_id")
         .chain(spec.keys.iter().copied())
@@ -110,7 +102,7 @@ fn key_match(spec: &TableSpec, left: &str, right: &str) -> String {
 }
 
 /// The SQL expression of a row's Parquet partition (`''` or `'YYYY-MM'`).
-pub fn partition_expr(spec: &TableSpec, alias: &str) -> String {
+pub(super) fn partition_expr(spec: &TableSpec, alias: &str) -> String {
     match spec.month_partition {
         // strftime on a TIMESTAMP (UTC): no ICU needed.
         Some(column) => format!("strftime({alias}.{column}::TIMESTAMP, '%Y-%m')"),
@@ -127,7 +119,7 @@ pub fn partition_expr(spec: &TableSpec, alias: &str) -> String {
 /// out; run after a large insert, its anti-join over the same transaction's new rows did
 /// not fit the cap. The two steps touch disjoint keys (staged and not staged), so their
 /// order does not change the result.
-pub fn merge(
+pub(super) fn merge(
     conn: &Connection,
     spec: &'static TableSpec,
     bot_id: i64,
@@ -219,9 +211,9 @@ pub fn merge(
     let staged_cols: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
     let mut target_cols: Vec<String> = staged_cols.iter().map(|c| c.to_string()).collect();
     let mut source_exprs: Vec<String> = staged_cols.iter().map(|c| format!("s.{c}")).collect();
-    for (name, expr) in spec.derived {
-        target_cols.push(name.to_string());
-        source_exprs.push(expr.to_string());
+    for derived in spec.derived {
+        target_cols.push(derived.name.to_string());
+        source_exprs.push(derived.expr.to_string());
     }
     let set_list: Vec<String> = target_cols
         .iter()
@@ -289,20 +281,36 @@ fn mark_dirty<P: duckdb::Params>(
     )
 }
 
-/// Marks every partition of a bot's table dirty (a full rewrite of its Parquet mirror).
-pub fn mark_all_dirty(
+/// Appends the staged row(s) of a snapshot table as this run's snapshot (replacing one
+/// this run already took). Must run inside a transaction.
+pub(super) fn append_snapshot(
     conn: &Connection,
-    spec: &TableSpec,
-    bot_id: i64,
-) -> Result<usize, LoadError> {
-    mark_dirty(
-        conn,
-        &format!(
-            "SELECT DISTINCT t.bot_id, '{table}', {part} FROM {table} t WHERE t.bot_id = ?",
-            table = spec.name,
-            part = partition_expr(spec, "t"),
-        ),
-        params![bot_id],
-    )
-    .during(|| format!("marking all partitions of {}", spec.name))
+    spec: &'static TableSpec,
+    run: RunStamp,
+) -> Result<MergeOutcome, LoadError> {
+    let table = spec.name;
+    let stage = spec.stage_name();
+    let values: Vec<&str> = spec
+        .columns
+        .iter()
+        .map(|c| c.name)
+        .filter(|c| *c != "bot_id")
+        .collect();
+    let written = conn
+        .execute(
+            &format!(
+                "INSERT OR REPLACE INTO {table} (bot_id, run_id, captured_at, {cols}) \
+                 SELECT bot_id, ?, {RUN_TS}, {cols} FROM {stage} \
+                 QUALIFY row_number() OVER (PARTITION BY bot_id ORDER BY _seq DESC) = 1",
+                cols = values.join(", "),
+            ),
+            params![run.run_id, run.at_micros],
+        )
+        .during(|| format!("recording the snapshot of {table}"))?;
+    conn.execute_batch(&format!("DELETE FROM {stage};"))
+        .during(|| format!("cleaning up staging of {table}"))?;
+    Ok(MergeOutcome {
+        written: written as u64,
+        deleted: 0,
+    })
 }

@@ -41,7 +41,7 @@ pub fn dirty_partitions(
     bot_id: i64,
 ) -> Result<usize, LoadError> {
     conn.query_row(
-        "SELECT count(*) FROM _parquet_dirty WHERE bot_id = ? AND table_name = ?",
+        include_str!("../../sql/load/dirty_count.sql"),
         params![bot_id, spec.name],
         |r| r.get::<_, i64>(0),
     )
@@ -58,7 +58,7 @@ pub fn rewrite_dirty(
 ) -> Result<usize, LoadError> {
     let partitions: Vec<String> = {
         let mut stmt = conn
-            .prepare("SELECT partition FROM _parquet_dirty WHERE bot_id = ? AND table_name = ? ORDER BY partition")
+            .prepare(include_str!("../../sql/load/dirty_list.sql"))
             .during(|| format!("listing dirty partitions of {}", spec.name))?;
         let rows = stmt
             .query_map(params![bot_id, spec.name], |r| r.get::<_, String>(0))
@@ -73,7 +73,7 @@ pub fn rewrite_dirty(
             written += 1;
         }
         conn.execute(
-            "DELETE FROM _parquet_dirty WHERE bot_id = ? AND table_name = ? AND partition = ?",
+            include_str!("../../sql/load/dirty_clear.sql"),
             params![bot_id, spec.name, partition],
         )
         .during(|| format!("clearing the dirty mark of {} {partition}", spec.name))?;
@@ -84,14 +84,17 @@ pub fn rewrite_dirty(
 /// The SELECT that exports one partition: every column but the partition ones, with
 /// types Parquet cannot hold turned into text.
 fn export_query(spec: &TableSpec) -> String {
-    let replace = if spec
+    // Parquet has no INTERVAL: such derived columns are exported as their text.
+    let intervals: Vec<String> = spec
         .derived
         .iter()
-        .any(|(name, _)| *name == "duration_interval")
-    {
-        " REPLACE (CAST(duration_interval AS VARCHAR) AS duration_interval)"
+        .filter(|d| d.sql_type == "INTERVAL")
+        .map(|d| format!("CAST({name} AS VARCHAR) AS {name}", name = d.name))
+        .collect();
+    let replace = if intervals.is_empty() {
+        String::new()
     } else {
-        ""
+        format!(" REPLACE ({})", intervals.join(", "))
     };
     let order_by = spec.keys.join(", ");
     // The range on the bare column lets DuckDB skip row groups by their min/max (rows

@@ -58,11 +58,7 @@ pub static MIGRATIONS: &[Migration] = &[
 /// The report macros and views (`sql/reports.sql`), replaced on every install.
 pub static REPORT_LAYER_SQL: &str = include_str!("../../sql/reports.sql");
 
-const VERSION_TABLE_SQL: &str = "CREATE TABLE IF NOT EXISTS _schema_version (
-    version    INTEGER PRIMARY KEY,
-    name       VARCHAR NOT NULL,
-    applied_at TIMESTAMPTZ NOT NULL
-)";
+const VERSION_TABLE_SQL: &str = include_str!("../../sql/load/schema_version_table.sql");
 
 /// Why the warehouse schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]
@@ -102,9 +98,11 @@ pub fn current_version(conn: &Connection) -> Result<u32, SchemaError> {
     conn.execute_batch(VERSION_TABLE_SQL)
         .map_err(|source| SchemaError::ReadVersion { source })?;
     let version: Option<i64> = conn
-        .query_row("SELECT max(version) FROM _schema_version", [], |row| {
-            row.get(0)
-        })
+        .query_row(
+            include_str!("../../sql/load/schema_version.sql"),
+            [],
+            |row| row.get(0),
+        )
         .map_err(|source| SchemaError::ReadVersion { source })?;
     // Versions are written by `migrate` only, from u32 values; a negative one is corrupt
     // and reads as 0, which re-applies the (idempotent) migrations.
@@ -140,7 +138,7 @@ fn apply(conn: &Connection, migration: &Migration) -> duckdb::Result<()> {
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch(migration.sql)?;
     tx.execute(
-        "INSERT INTO _schema_version (version, name, applied_at) VALUES (?, ?, now())",
+        include_str!("../../sql/load/schema_version_record.sql"),
         duckdb::params![migration.version, migration.name],
     )?;
     tx.commit()
@@ -164,11 +162,9 @@ pub fn install_report_layer(conn: &Connection) -> Result<(), SchemaError> {
 pub fn ensure_report_layer(conn: &Connection) -> Result<(), SchemaError> {
     let fingerprint = report_layer_fingerprint();
     let installed = || -> duckdb::Result<bool> {
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS _report_layer (fingerprint VARCHAR NOT NULL)",
-        )?;
+        conn.execute_batch(include_str!("../../sql/load/report_layer_table.sql"))?;
         let n: i64 = conn.query_row(
-            "SELECT count(*) FROM _report_layer WHERE fingerprint = ?",
+            include_str!("../../sql/load/report_layer_installed.sql"),
             [&fingerprint],
             |r| r.get(0),
         )?;
@@ -180,8 +176,11 @@ pub fn ensure_report_layer(conn: &Connection) -> Result<(), SchemaError> {
     let install = || -> duckdb::Result<()> {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(REPORT_LAYER_SQL)?;
-        tx.execute("DELETE FROM _report_layer", [])?;
-        tx.execute("INSERT INTO _report_layer VALUES (?)", [&fingerprint])?;
+        tx.execute(include_str!("../../sql/load/report_layer_clear.sql"), [])?;
+        tx.execute(
+            include_str!("../../sql/load/report_layer_record.sql"),
+            [&fingerprint],
+        )?;
         tx.commit()
     };
     install().map_err(|source| SchemaError::ReportLayer { source })

@@ -1,13 +1,22 @@
 //! Sync bookkeeping in the warehouse: per-stream state, run records and rejected rows.
 //!
-//! State is written inside the stream's own transaction, so rows and the state that
-//! describes them commit together (SPEC §3).
+//! State is written inside the stream's own transaction (see [`super::stream`]), so rows
+//! and the state that describes them commit together (SPEC §3).
+
+use std::fmt;
 
 use duckdb::{Connection, OptionalExt, params};
 
 use super::error::{DbContext, LoadError};
-use super::merge::RUN_TS;
 use crate::secret::redact;
+
+/// The identity of the run doing the writing.
+#[derive(Debug, Clone, Copy)]
+pub struct RunStamp {
+    pub run_id: i64,
+    /// The run's timestamp, microseconds since the epoch.
+    pub at_micros: i64,
+}
 
 /// What the warehouse remembers about one stream of one bot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,10 +27,77 @@ pub struct StreamState {
     pub last_full_scan_micros: Option<i64>,
 }
 
+/// How one stream of one run ended (`_sync_run_streams.status`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StreamStatus {
+    /// Every row read and committed.
+    #[default]
+    Success,
+    /// Committed, but some rows could not be read (kept in `_rejected`).
+    Partial,
+    /// Nothing of this run committed for the stream.
+    Failed,
+    /// `--dry-run`: read and counted, nothing written.
+    DryRun,
+}
+
+impl StreamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamStatus::Success => "success",
+            StreamStatus::Partial => "partial",
+            StreamStatus::Failed => "failed",
+            StreamStatus::DryRun => "dry-run",
+        }
+    }
+
+    /// The stream's rows are in the warehouse (all of them, or all that could be read).
+    pub fn synced(self) -> bool {
+        matches!(self, StreamStatus::Success | StreamStatus::Partial)
+    }
+}
+
+impl fmt::Display for StreamStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How one bot's run ended (`_sync_runs.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Started and not yet finished (or killed: see [`close_abandoned_runs`]).
+    Running,
+    Success,
+    /// Some streams failed or rejected rows, or the report inputs were not refreshed.
+    Partial,
+    /// Every stream failed.
+    Failed,
+    /// Found `running` by a later run: the process died.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 pub fn read_state(conn: &Connection, bot_id: i64, stream: &str) -> Result<StreamState, LoadError> {
     conn.query_row(
-        "SELECT epoch(high_water_mark::TIMESTAMP)::BIGINT, epoch_us(last_full_scan_at::TIMESTAMP) \
-         FROM _sync_state WHERE bot_id = ? AND stream = ?",
+        include_str!("../../sql/load/read_state.sql"),
         params![bot_id, stream],
         |r| {
             Ok(StreamState {
@@ -36,48 +112,39 @@ pub fn read_state(conn: &Connection, bot_id: i64, stream: &str) -> Result<Stream
 }
 
 /// Records the stream's new state (inside the stream's transaction).
-pub fn write_state(
+pub(super) fn write_state(
     conn: &Connection,
     bot_id: i64,
     stream: &str,
     state: StreamState,
-    run_id: i64,
-    now_micros: i64,
+    run: RunStamp,
 ) -> Result<(), LoadError> {
     conn.execute(
-        &format!(
-            "INSERT INTO _sync_state (bot_id, stream, high_water_mark, last_full_scan_at, last_run_id, updated_at) \
-             VALUES (?, ?, to_timestamp(?), make_timestamp(?)::TIMESTAMPTZ, ?, {RUN_TS}) \
-             ON CONFLICT (bot_id, stream) DO UPDATE SET high_water_mark = excluded.high_water_mark, \
-             last_full_scan_at = excluded.last_full_scan_at, last_run_id = excluded.last_run_id, \
-             updated_at = excluded.updated_at"
-        ),
+        include_str!("../../sql/load/write_state.sql"),
         params![
             bot_id,
             stream,
             state.high_water_mark,
             state.last_full_scan_micros,
-            run_id,
-            now_micros
+            run.run_id,
+            run.at_micros
         ],
     )
     .during(|| format!("writing sync state of {stream}"))?;
     Ok(())
 }
 
-/// Allocates the next run id and records the run as `running`.
+/// Allocates the next run id and records the run as running for each bot.
 pub fn start_run(conn: &Connection, bot_ids: &[i64], now_micros: i64) -> Result<i64, LoadError> {
     let run_id: i64 = conn
-        .query_row(
-            "SELECT coalesce(max(run_id), 0) + 1 FROM _sync_runs",
-            [],
-            |r| r.get(0),
-        )
+        .query_row(include_str!("../../sql/load/next_run_id.sql"), [], |r| {
+            r.get(0)
+        })
         .during(|| "allocating a run id".into())?;
     for bot_id in bot_ids {
         conn.execute(
-            &format!("INSERT INTO _sync_runs (run_id, bot_id, started_at, status) VALUES (?, ?, {RUN_TS}, 'running')"),
-            params![run_id, bot_id, now_micros],
+            include_str!("../../sql/load/start_run.sql"),
+            params![run_id, bot_id, now_micros, RunStatus::Running.as_str()],
         )
         .during(|| "recording the run start".into())?;
     }
@@ -87,7 +154,7 @@ pub fn start_run(conn: &Connection, bot_ids: &[i64], now_micros: i64) -> Result<
 /// Figures of one stream in one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamFigures {
-    pub status: String,
+    pub status: StreamStatus,
     pub rows_read: u64,
     pub rows_written: u64,
     pub rows_deleted: u64,
@@ -99,6 +166,30 @@ pub struct StreamFigures {
     pub error: Option<String>,
 }
 
+impl StreamFigures {
+    /// Adds a later pass of the same stream in the same run: its rows add up, its
+    /// request counts (the stream's client's running totals) replace, and the stream is
+    /// partial if any pass rejected rows.
+    pub fn add_pass(&mut self, later: StreamFigures) {
+        self.rows_read += later.rows_read;
+        self.rows_written += later.rows_written;
+        self.rows_deleted += later.rows_deleted;
+        self.rows_rejected += later.rows_rejected;
+        self.refetch_not_found += later.refetch_not_found;
+        self.requests = later.requests;
+        self.retries = later.retries;
+        // Rows one pass could not read leave the stream partial, whatever the next says.
+        self.status = if self.rows_rejected > 0 {
+            StreamStatus::Partial
+        } else {
+            later.status
+        };
+    }
+}
+
+/// Records a stream's figures in `_sync_run_streams` (a stream's own figures are
+/// recorded inside its transaction by [`super::stream::StreamLoad`]; this records a
+/// failure, or a total over several passes).
 pub fn record_stream(
     conn: &Connection,
     run_id: i64,
@@ -107,13 +198,12 @@ pub fn record_stream(
     f: &StreamFigures,
 ) -> Result<(), LoadError> {
     conn.execute(
-        "INSERT OR REPLACE INTO _sync_run_streams (run_id, bot_id, stream, status, rows_read, rows_written, \
-         rows_deleted, rows_rejected, requests, retries, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        include_str!("../../sql/load/record_stream.sql"),
         params![
             run_id,
             bot_id,
             stream,
-            f.status,
+            f.status.as_str(),
             f.rows_read as i64,
             f.rows_written as i64,
             f.rows_deleted as i64,
@@ -128,9 +218,11 @@ pub fn record_stream(
 }
 
 /// What a bot's run amounted to, for its `_sync_runs` row.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct RunTotals<'a> {
-    pub status: &'a str,
+    pub run_id: i64,
+    pub bot_id: i64,
+    pub status: RunStatus,
     pub requests: u64,
     pub retries: u64,
     pub rows_rejected: u64,
@@ -138,67 +230,106 @@ pub struct RunTotals<'a> {
     pub refetch_not_found: u64,
     /// Key redacted here too.
     pub error: Option<&'a str>,
+    /// When the run ended, microseconds since the epoch.
+    pub finished_micros: i64,
 }
 
-pub fn finish_run(
-    conn: &Connection,
-    run_id: i64,
-    bot_id: i64,
-    totals: &RunTotals<'_>,
-    now_micros: i64,
-) -> Result<(), LoadError> {
+pub fn finish_run(conn: &Connection, totals: &RunTotals<'_>) -> Result<(), LoadError> {
     conn.execute(
-        &format!(
-            "UPDATE _sync_runs SET finished_at = {RUN_TS}, status = ?, requests = ?, retries = ?, \
-             rows_rejected = ?, refetch_not_found = ?, error = ? WHERE run_id = ? AND bot_id = ?"
-        ),
+        include_str!("../../sql/load/finish_run.sql"),
         params![
-            now_micros,
-            totals.status,
+            totals.finished_micros,
+            totals.status.as_str(),
             totals.requests as i64,
             totals.retries as i64,
             totals.rows_rejected as i64,
             totals.refetch_not_found as i64,
             totals.error.map(redact),
-            run_id,
-            bot_id
+            totals.run_id,
+            totals.bot_id
         ],
     )
     .during(|| "recording the run end".into())?;
     Ok(())
 }
 
-/// Marks runs left `running` by a process that died as `interrupted`.
+/// Marks runs left running by a process that died as interrupted.
 pub fn close_abandoned_runs(conn: &Connection, now_micros: i64) -> Result<usize, LoadError> {
     conn.execute(
-        &format!("UPDATE _sync_runs SET status = 'interrupted', finished_at = {RUN_TS} WHERE status = 'running'"),
-        params![now_micros],
+        include_str!("../../sql/load/close_abandoned_runs.sql"),
+        params![
+            RunStatus::Interrupted.as_str(),
+            now_micros,
+            RunStatus::Running.as_str()
+        ],
     )
     .during(|| "closing interrupted runs".into())
 }
 
-/// Records a row that could not be read (inside the stream's transaction).
-pub fn reject(
+/// Records a row that could not be read (inside a transaction of the caller's).
+pub(super) fn reject(
     conn: &Connection,
-    run_id: i64,
+    run: RunStamp,
     bot_id: i64,
     stream: &str,
     reason: &str,
     raw_json: &str,
-    now_micros: i64,
 ) -> Result<(), LoadError> {
     conn.execute(
-        &format!(
-            "INSERT INTO _rejected (run_id, bot_id, stream, rejected_at, reason, raw_json) VALUES (?, ?, ?, {RUN_TS}, ?, ?)"
-        ),
-        params![run_id, bot_id, stream, now_micros, redact(reason), redact(raw_json)],
+        include_str!("../../sql/load/reject.sql"),
+        params![
+            run.run_id,
+            bot_id,
+            stream,
+            run.at_micros,
+            redact(reason),
+            redact(raw_json)
+        ],
     )
     .during(|| format!("recording a rejected {stream} row"))?;
     Ok(())
 }
 
+/// Records rows that could not be read, in a transaction of their own: under `--strict`
+/// the stream's rows are not committed, but what could not be read is kept for diagnosis.
+pub fn record_rejects(
+    conn: &Connection,
+    run: RunStamp,
+    bot_id: i64,
+    stream: &str,
+    rejects: &[(String, String)],
+) -> Result<(), LoadError> {
+    let context = || format!("recording rejected {stream} rows");
+    let tx = conn.unchecked_transaction().during(context)?;
+    for (reason, raw) in rejects {
+        reject(&tx, run, bot_id, stream, reason, raw)?;
+    }
+    tx.commit().during(context)
+}
+
+/// Marks `keys` (old PENDING orders) as re-read by this run, all or none.
+pub fn record_pending_checks(
+    conn: &Connection,
+    bot_id: i64,
+    keys: &[String],
+    run: RunStamp,
+) -> Result<(), LoadError> {
+    let context = || "recording re-read pending orders".to_string();
+    let tx = conn.unchecked_transaction().during(context)?;
+    {
+        let mut stmt = tx
+            .prepare(include_str!("../../sql/load/pending_check.sql"))
+            .during(context)?;
+        for key in keys {
+            stmt.execute(params![bot_id, key, run.at_micros])
+                .during(context)?;
+        }
+    }
+    tx.commit().during(context)
+}
+
 /// Rows of one bot's table that are not soft-deleted: what a full scan of it is expected
-/// to read again (the progress line's total). A table name is one of the catalog's.
+/// to read again (the progress line's total). A table name is one of the registry's.
 pub fn live_rows(conn: &Connection, table: &str, bot_id: i64) -> Result<u64, LoadError> {
     conn.query_row(
         &format!("SELECT count(*) FROM {table} WHERE bot_id = ? AND _deleted_at IS NULL"),
@@ -207,4 +338,44 @@ pub fn live_rows(conn: &Connection, table: &str, bot_id: i64) -> Result<u64, Loa
     )
     .during(|| format!("counting the rows of {table}"))
     .map(|n| n.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the orders stream's re-read pass, with nothing rejected, turned a
+    /// first pass with rejected rows back into `success`.
+    #[test]
+    fn a_pass_with_rejected_rows_leaves_the_stream_partial() {
+        let mut figures = StreamFigures {
+            status: StreamStatus::Partial,
+            rows_read: 10,
+            rows_rejected: 3,
+            requests: 2,
+            ..StreamFigures::default()
+        };
+        figures.add_pass(StreamFigures {
+            status: StreamStatus::Success,
+            rows_read: 4,
+            requests: 6,
+            ..StreamFigures::default()
+        });
+        assert_eq!(
+            (
+                figures.status,
+                figures.rows_read,
+                figures.rows_rejected,
+                figures.requests
+            ),
+            (StreamStatus::Partial, 14, 3, 6)
+        );
+        let mut clean = StreamFigures::default();
+        clean.add_pass(StreamFigures {
+            status: StreamStatus::Success,
+            rows_read: 1,
+            ..StreamFigures::default()
+        });
+        assert_eq!(clean.status, StreamStatus::Success);
+    }
 }

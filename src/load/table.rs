@@ -1,9 +1,10 @@
 //! How a synced table looks to the loader: its staged columns, key and partitioning.
 //!
-//! The target tables themselves are created by `sql/001_schema.sql`; a [`TableSpec`]
-//! lists the columns a stream stages (in Arrow order) so that staging DDL, Arrow schema
-//! and merge SQL are all generated from one list. A test checks the list against the
-//! schema, so the two cannot drift apart.
+//! The target tables themselves are created by the migrations (`sql/NNN_*.sql`); a
+//! [`TableSpec`] lists the columns a stream stages (in Arrow order) so that staging DDL,
+//! Arrow schema and merge SQL are all generated from one list. The list itself comes
+//! from the stream's row declaration (`streams::row::staged_row!`), and a test
+//! (`streams::tests`) checks every spec against the schema the migrations create.
 
 use std::sync::Arc;
 
@@ -66,6 +67,28 @@ pub const fn col(name: &'static str, ty: ColumnType) -> Column {
     Column { name, ty }
 }
 
+/// A target column computed from staged ones in SQL.
+#[derive(Debug, Clone, Copy)]
+pub struct Derived {
+    pub name: &'static str,
+    /// Its DuckDB type, as the schema declares it.
+    pub sql_type: &'static str,
+    /// The expression over the staged row `s.`.
+    pub expr: &'static str,
+}
+
+/// How staged rows reach the target table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Merged by key: upserted when changed, soft-deleted when a full scan no longer
+    /// returns them; the table carries `_synced_at`, `_run_id` and `_deleted_at` and is
+    /// mirrored to Parquet.
+    Merged,
+    /// One snapshot per run: appended with the run's `run_id` and `captured_at`, never
+    /// merged, not mirrored.
+    Snapshot,
+}
+
 /// A synced table as the loader sees it.
 #[derive(Debug)]
 pub struct TableSpec {
@@ -75,14 +98,15 @@ pub struct TableSpec {
     pub keys: &'static [&'static str],
     /// Staged columns in order, `bot_id` first; `_extra` last if the table has it.
     pub columns: &'static [Column],
-    /// Target columns computed from staged ones in SQL: (name, expression over `s.`).
-    pub derived: &'static [(&'static str, &'static str)],
+    /// Target columns computed from staged ones in SQL.
+    pub derived: &'static [Derived],
     /// For orders: the timestamp column whose UTC month names the Parquet partition.
     pub month_partition: Option<&'static str>,
     /// Value columns that only some answers carry (orders' `member_email` comes from
     /// `/orders/{order_key}` alone, never from the `/orders` list): a row staged with
     /// NULL there keeps the stored value instead of erasing it.
     pub kept_when_null: &'static [&'static str],
+    pub layout: Layout,
 }
 
 impl TableSpec {

@@ -51,18 +51,6 @@ impl Warehouse {
         Ok(Warehouse { conn, _lock: None })
     }
 
-    /// An in-memory database set up as a warehouse (connection settings, every
-    /// migration, the report layer), for the SQL tests: no file, no lock.
-    pub fn in_memory() -> Result<Connection, LoadError> {
-        let conn = Connection::open_in_memory_with_flags(base_config(false)?)
-            .during(|| "opening an in-memory database".into())?;
-        conn.execute_batch(CONNECTION_SETUP)
-            .during(|| "configuring the connection".into())?;
-        schema::migrate(&conn)?;
-        schema::install_report_layer(&conn)?;
-        Ok(conn)
-    }
-
     pub fn conn(&self) -> &Connection {
         &self.conn
     }

@@ -8,13 +8,15 @@ use std::fmt;
 use std::str::FromStr;
 
 use arrow::array::RecordBatch;
-use duckdb::Connection;
+use duckdb::types::Value as SqlValue;
+use duckdb::{Connection, params_from_iter};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
 use crate::currency::Currency;
 use crate::load::LoadError;
 use crate::load::error::DbContext;
+use crate::sql_files::{SqlFile, sql_file};
 
 /// The reports, named as on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,75 +131,67 @@ pub struct ReportRequest {
 }
 
 impl ReportRequest {
-    /// The currency argument of a macro: a quoted code or NULL. Codes come from the
-    /// `Currency` enum, so quoting is safe.
-    fn currency_sql(&self) -> String {
-        self.currency
-            .map_or_else(|| "NULL".to_string(), |c| format!("'{}'", c.query_value()))
-    }
-
-    /// The report's rows with the API's field names and money as full-precision text;
-    /// `plans` flattened to one row per plan (`period` = `total`) followed by one per
-    /// month of its breakdown. What `table` and `csv` print.
-    pub fn flat_sql(&self) -> String {
-        let (cur, bot, now_micros) = (self.currency_sql(), self.bot_id, self.now * 1_000_000);
+    /// The file holding this report's statement: the report's rows with the API's field
+    /// names and money as full-precision text; `plans` flattened to one row per plan
+    /// (`period` = `total`) followed by one per month of its breakdown. What `table` and
+    /// `csv` print.
+    pub fn sql(&self) -> SqlFile {
         match self.name {
-            ReportName::Revenue => format!(
-                "SELECT \"from\", \"to\", money_text(revenue) AS revenue, currency, formatted, sales \
-                 FROM revenue({}, {}, {cur}, bot := {bot})",
-                self.from, self.to
-            ),
-            ReportName::OrdersCount => format!(
-                "SELECT period, money_text(revenue) AS revenue, currency, formatted, sales \
-                 FROM orders_count('{}', {}, {cur}, now_ts := make_timestamp({}), bot := {bot})",
-                self.unit.as_str(),
-                self.count,
-                self.now * 1_000_000
-            ),
-            ReportName::Plans => format!(
-                "WITH p AS (SELECT row_number() OVER (ORDER BY revenue DESC, plan_id) AS n, * \
-                            FROM plans_report({cur}, now_ts := make_timestamp({now_micros}), bot := {bot})), \
-                      b AS (SELECT n, plan_id, plan_name, \
-                                   unnest(range(1, len(breakdown) + 1)) AS m, \
-                                   unnest(breakdown) AS e FROM p) \
-                 SELECT plan_id, plan_name, period, revenue, currency, formatted, sales FROM ( \
-                   SELECT n, 0 AS m, plan_id, plan_name, 'total' AS period, \
-                          money_text(revenue) AS revenue, currency, formatted, sales FROM p \
-                   UNION ALL \
-                   SELECT n, m, plan_id, plan_name, e.period, money_text(e.revenue), \
-                          e.currency, e.formatted, e.sales FROM b) \
-                 ORDER BY n, m"
-            ),
-            ReportName::PaymentMethods => format!(
-                "SELECT name, display_name, money_text(revenue) AS revenue, currency, formatted, sales \
-                 FROM payment_methods_report({cur}, bot := {bot})"
-            ),
-            ReportName::UsersCount => {
-                format!("SELECT users, leads, churned, members FROM users_count(bot := {bot})")
-            }
+            ReportName::Revenue => sql_file!("report/revenue.sql"),
+            ReportName::OrdersCount => sql_file!("report/orders_count.sql"),
+            ReportName::Plans => sql_file!("report/plans.sql"),
+            ReportName::PaymentMethods => sql_file!("report/payment_methods.sql"),
+            ReportName::UsersCount => sql_file!("report/users_count.sql"),
         }
     }
 
-    /// The rows of [`flat_sql`](Self::flat_sql) as Arrow batches, for `table`.
+    /// The values of [`sql`](Self::sql)'s parameters `$1, $2, …`, in order, as its file's
+    /// header lists them. A currency of `None` is bound as NULL: the bot's preferred one.
+    pub fn params(&self) -> Vec<SqlValue> {
+        let currency = self
+            .currency
+            .map_or(SqlValue::Null, |c| SqlValue::Text(c.query_value()));
+        let bot = SqlValue::BigInt(self.bot_id);
+        let now_micros = SqlValue::BigInt(self.now * 1_000_000);
+        match self.name {
+            ReportName::Revenue => vec![
+                SqlValue::BigInt(self.from),
+                SqlValue::BigInt(self.to),
+                currency,
+                bot,
+            ],
+            ReportName::OrdersCount => vec![
+                SqlValue::Text(self.unit.as_str().to_string()),
+                SqlValue::BigInt(i64::from(self.count)),
+                currency,
+                now_micros,
+                bot,
+            ],
+            ReportName::Plans => vec![currency, now_micros, bot],
+            ReportName::PaymentMethods => vec![currency, bot],
+            ReportName::UsersCount => vec![bot],
+        }
+    }
+
+    /// The rows of [`sql`](Self::sql) as Arrow batches, for `table`.
     pub fn batches(&self, conn: &Connection) -> Result<Vec<RecordBatch>, LoadError> {
-        let sql = self.flat_sql();
         let mut stmt = conn
-            .prepare(&sql)
+            .prepare(self.sql().text)
             .during(|| format!("preparing the {} report", self.name))?;
         let batches = stmt
-            .query_arrow([])
+            .query_arrow(params_from_iter(self.params()))
             .during(|| format!("running the {} report", self.name))?
             .collect();
         Ok(batches)
     }
 
-    /// Column names and the rows of [`flat_sql`](Self::flat_sql) as text (NULL as ""),
+    /// Column names and the rows of [`sql`](Self::sql) as text (NULL as ""),
     /// for `csv`.
     pub fn text_rows(
         &self,
         conn: &Connection,
     ) -> Result<(Vec<String>, Vec<Vec<String>>), LoadError> {
-        text_rows(conn, &self.flat_sql(), self.name)
+        text_rows(conn, self.sql(), &self.params(), self.name)
     }
 
     /// The API's `result` for this report: an object for `revenue` and `users-count`, a
@@ -297,15 +291,18 @@ impl Serialize for Json {
 
 fn text_rows(
     conn: &Connection,
-    sql: &str,
+    sql: SqlFile,
+    params: &[SqlValue],
     name: ReportName,
 ) -> Result<(Vec<String>, Vec<Vec<String>>), LoadError> {
-    let wrapped = format!("SELECT COLUMNS(*)::VARCHAR FROM ({sql})");
+    // Only fixed text is formatted in: the statement comes from a file of this crate, and
+    // the values stay bound. The line breaks keep a trailing `--` comment from eating `)`.
+    let wrapped = format!("SELECT COLUMNS(*)::VARCHAR FROM (\n{}\n)", sql.statement());
     let mut stmt = conn
         .prepare(&wrapped)
         .during(|| format!("preparing the {name} report"))?;
     let mut rows = stmt
-        .query([])
+        .query(params_from_iter(params))
         .during(|| format!("running the {name} report"))?;
     let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
     let mut out = Vec::new();
@@ -403,6 +400,38 @@ mod tests {
         );
         for r in ReportName::ALL {
             assert_eq!(r.as_str().parse(), Ok(r));
+        }
+    }
+
+    #[test]
+    fn each_report_binds_as_many_values_as_its_statement_has_parameters() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let warehouse =
+            crate::load::Warehouse::open(&dir.path().join("w.duckdb")).expect("a warehouse");
+        for name in ReportName::ALL {
+            for currency in [None, Some(Currency::Jpy)] {
+                let req = ReportRequest {
+                    name,
+                    bot_id: 7,
+                    currency,
+                    from: 0,
+                    to: 86_400,
+                    unit: Unit::Month,
+                    count: 3,
+                    now: 1_750_000_000,
+                };
+                let stmt = warehouse.conn().prepare(req.sql().text);
+                let wanted = stmt.map(|s| s.parameter_count());
+                assert_eq!(
+                    wanted.ok(),
+                    Some(req.params().len()),
+                    "{name}: parameters of {}",
+                    req.sql().path
+                );
+                // An empty warehouse: the values bind (a NULL currency too) and it runs.
+                let ran = req.text_rows(warehouse.conn());
+                assert!(ran.is_ok(), "{name} with {currency:?}: {ran:?}");
+            }
         }
     }
 

@@ -21,12 +21,14 @@ use std::collections::BTreeMap;
 use duckdb::{Connection, params};
 use rust_decimal::Decimal;
 
-use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport, UsersCount};
+use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
 use crate::currency::Currency;
 use crate::load::LoadError;
 use crate::load::error::DbContext;
 use crate::money::Amount;
+use crate::sql_files::{SqlFile, sql_file};
+use crate::streams::users_count::UsersCount;
 
 /// The outcome of one field comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,14 +87,18 @@ type Rows = BTreeMap<String, BTreeMap<&'static str, String>>;
 
 fn query_rows(
     conn: &Connection,
-    sql: &str,
+    sql: SqlFile,
     params: &[&dyn duckdb::ToSql],
     fields: &[&'static str],
 ) -> Result<Rows, LoadError> {
-    let mut stmt = conn.prepare(sql).during(|| format!("preparing {sql}"))?;
-    let mut rows = stmt.query(params).during(|| format!("running {sql}"))?;
+    let mut stmt = conn
+        .prepare(sql.text)
+        .during(|| format!("preparing {}", sql.path))?;
+    let mut rows = stmt
+        .query(params)
+        .during(|| format!("running {}", sql.path))?;
     let mut out = Rows::new();
-    while let Some(row) = rows.next().during(|| format!("reading {sql}"))? {
+    while let Some(row) = rows.next().during(|| format!("reading {}", sql.path))? {
         let key: String = row.get(0).during(|| "reading a key".into())?;
         let mut values = BTreeMap::new();
         for (i, field) in fields.iter().enumerate() {
@@ -107,14 +113,18 @@ fn query_rows(
 /// Like [`query_rows`], but keeps every row, repeated keys included, in query order.
 fn query_list(
     conn: &Connection,
-    sql: &str,
+    sql: SqlFile,
     params: &[&dyn duckdb::ToSql],
     fields: &[&'static str],
 ) -> Result<Vec<(String, Fields)>, LoadError> {
-    let mut stmt = conn.prepare(sql).during(|| format!("preparing {sql}"))?;
-    let mut rows = stmt.query(params).during(|| format!("running {sql}"))?;
+    let mut stmt = conn
+        .prepare(sql.text)
+        .during(|| format!("preparing {}", sql.path))?;
+    let mut rows = stmt
+        .query(params)
+        .during(|| format!("running {}", sql.path))?;
     let mut out = Vec::new();
-    while let Some(row) = rows.next().during(|| format!("reading {sql}"))? {
+    while let Some(row) = rows.next().during(|| format!("reading {}", sql.path))? {
         let key: String = row.get(0).during(|| "reading a key".into())?;
         let mut values = Fields::new();
         for (i, field) in fields.iter().enumerate() {
@@ -297,7 +307,7 @@ fn period_label(unit: &str, at: i64) -> String {
 fn last_sync(conn: &Connection, bot_id: i64) -> Result<i64, VerifyError> {
     let at: Option<i64> = conn
         .query_row(
-            "SELECT max(epoch(started_at::TIMESTAMP))::BIGINT FROM _sync_runs WHERE bot_id = ? AND status IN ('success', 'partial')",
+            sql_file!("report/verify/last_sync.sql").text,
             params![bot_id],
             |r| r.get(0),
         )
@@ -343,7 +353,7 @@ pub async fn verify_bot(
             let api: Rows = BTreeMap::from([(label.to_string(), figures_row(&r.figures))]);
             let ours = query_rows(
                 conn,
-                "SELECT ?, money_text(revenue), currency, formatted, sales::VARCHAR FROM revenue(?, ?, ?, bot := ?)",
+                sql_file!("report/verify/revenue.sql"),
                 &[&label, &from, &synced_at, &cur, &bot_id],
                 &["revenue", "currency", "formatted", "sales"],
             )?;
@@ -369,8 +379,8 @@ pub async fn verify_bot(
             }
             let ours = query_rows(
                 conn,
-                "SELECT ? || ' ' || period, money_text(revenue), currency, formatted, sales::VARCHAR FROM orders_count(?, ?, ?, now_ts := make_timestamp(?), bot := ?)",
-                &[&unit, &unit, &count, &cur, &now_micros, &bot_id],
+                sql_file!("report/verify/orders_count.sql"),
+                &[&unit, &count, &cur, &now_micros, &bot_id],
                 &["revenue", "currency", "formatted", "sales"],
             )?;
             // Only the periods that end after the sync can hold newer sales.
@@ -400,15 +410,13 @@ pub async fn verify_bot(
         }
         let mut ours = query_rows(
             conn,
-            "SELECT 'plan ' || plan_id, money_text(revenue), currency, formatted, sales::VARCHAR, plan_name \
-             FROM plans_report(?, now_ts := make_timestamp(?), bot := ?)",
+            sql_file!("report/verify/plan_totals.sql"),
             &[&cur, &now_micros, &bot_id],
             &["revenue", "currency", "formatted", "sales", "plan_name"],
         )?;
         let our_entries = query_list(
             conn,
-            "SELECT 'plan ' || plan_id || ' ' || b.period, money_text(b.revenue), b.currency, b.formatted, b.sales::VARCHAR \
-             FROM plans_report(?, now_ts := make_timestamp(?), bot := ?), unnest(breakdown) AS t(b)",
+            sql_file!("report/verify/plan_breakdown.sql"),
             &[&cur, &now_micros, &bot_id],
             &["revenue", "currency", "formatted", "sales"],
         )?;
@@ -436,8 +444,7 @@ pub async fn verify_bot(
         }
         let ours = query_rows(
             conn,
-            "SELECT name, money_text(revenue), currency, formatted, sales::VARCHAR, display_name \
-             FROM payment_methods_report(?, bot := ?)",
+            sql_file!("report/verify/payment_methods.sql"),
             &[&cur, &bot_id],
             &["revenue", "currency", "formatted", "sales", "display_name"],
         )?;
@@ -460,7 +467,7 @@ pub async fn verify_bot(
     )]);
     let ours = query_rows(
         conn,
-        "SELECT 'users', users::VARCHAR, leads::VARCHAR, churned::VARCHAR, members::VARCHAR FROM users_count(bot := ?)",
+        sql_file!("report/verify/users_count.sql"),
         &[&bot_id],
         &["users", "leads", "churned", "members"],
     )?;

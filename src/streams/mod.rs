@@ -1,5 +1,7 @@
-//! The streams: one module per endpoint family, each knowing its endpoint, its key, how
-//! to read a row and which strategy keeps it current.
+//! The streams: each declared once, in its own module, as a [`StreamDef`]: its endpoint,
+//! its key, its table (columns and types, from its row declaration), whether it is a
+//! dimension or a fact, how a row is read and written, and which strategy keeps it
+//! current. Adding a column is one line in the stream's row declaration plus a migration.
 //!
 //! | stream | endpoint | key (after bot_id) | strategy |
 //! |---|---|---|---|
@@ -14,8 +16,22 @@
 use std::fmt;
 use std::str::FromStr;
 
-pub mod catalog;
+use serde_json::Value;
+
+use crate::api::Method;
+use crate::api::row::RowError;
+use crate::load::batch::BatchWriter;
+use crate::load::table::{Layout, TableSpec};
+
+pub mod coupons;
 pub mod fetch;
+pub mod members;
+pub mod orders;
+pub mod payment_methods;
+pub mod plans;
+pub mod projects;
+pub mod row;
+pub mod users_count;
 
 /// A stream the user can name in `--streams`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,28 +57,22 @@ impl StreamName {
         StreamName::UsersCount,
     ];
 
-    /// Reference data the other streams point at; synced first.
-    pub fn is_dimension(self) -> bool {
-        matches!(
-            self,
-            StreamName::Plans
-                | StreamName::Projects
-                | StreamName::Coupons
-                | StreamName::PaymentMethods
-        )
+    /// The stream's declaration.
+    pub fn def(self) -> &'static StreamDef {
+        match self {
+            StreamName::Plans => &plans::STREAM,
+            StreamName::Projects => &projects::STREAM,
+            StreamName::Coupons => &coupons::STREAM,
+            StreamName::PaymentMethods => &payment_methods::STREAM,
+            StreamName::Members => &members::STREAM,
+            StreamName::Orders => &orders::STREAM,
+            StreamName::UsersCount => &users_count::STREAM,
+        }
     }
 
-    /// The stream as a paged table, or `None` for `users_count` (one snapshot a run).
-    pub fn table(self) -> Option<TableStream> {
-        match self {
-            StreamName::Plans => Some(TableStream::Plans),
-            StreamName::Projects => Some(TableStream::Projects),
-            StreamName::Coupons => Some(TableStream::Coupons),
-            StreamName::PaymentMethods => Some(TableStream::PaymentMethods),
-            StreamName::Members => Some(TableStream::Members),
-            StreamName::Orders => Some(TableStream::Orders),
-            StreamName::UsersCount => None,
-        }
+    /// Reference data the other streams point at; synced first.
+    pub fn is_dimension(self) -> bool {
+        self.def().role == Role::Dimension
     }
 
     pub fn as_str(self) -> &'static str {
@@ -78,29 +88,83 @@ impl StreamName {
     }
 }
 
-/// A stream that is paged from a list endpoint and merged into its table by key: every
-/// stream but `users_count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TableStream {
-    Plans,
-    Projects,
-    Coupons,
-    PaymentMethods,
-    Members,
-    Orders,
+/// Whether other streams refer to this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reference data (plans, projects, coupons, payment methods): synced first.
+    Dimension,
+    /// Rows that refer to the dimensions (orders, members) or stand alone.
+    Fact,
 }
 
-impl TableStream {
-    pub fn name(self) -> StreamName {
-        match self {
-            TableStream::Plans => StreamName::Plans,
-            TableStream::Projects => StreamName::Projects,
-            TableStream::Coupons => StreamName::Coupons,
-            TableStream::PaymentMethods => StreamName::PaymentMethods,
-            TableStream::Members => StreamName::Members,
-            TableStream::Orders => StreamName::Orders,
-        }
+/// How an endpoint answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// A list read page by page (`limit`/`offset`), `limit` rows a page.
+    Paged { limit: u32 },
+    /// A list in one answer.
+    List,
+    /// One object: the stream's single row.
+    Object,
+}
+
+/// How a stream is kept current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Read whole every run; what is gone is soft-deleted.
+    FullScan,
+    /// One snapshot row per run.
+    Snapshot,
+    /// Newest first down to a lookback window, reconciled against `/revenue`, with a
+    /// periodic full scan (`sync::orders`).
+    NewestFirst,
+}
+
+/// One stream, declared once.
+#[derive(Debug)]
+pub struct StreamDef {
+    pub name: StreamName,
+    pub role: Role,
+    pub method: Method,
+    pub answer: Answer,
+    /// The row key as text, for the pager's already-seen check.
+    pub key_of: fn(&Value) -> Option<String>,
+    pub table: &'static TableSpec,
+    pub strategy: Strategy,
+    /// Reads one row and, if it reads, writes it ([`row::stage_row`]).
+    pub stage: fn(Value, i64, &mut BatchWriter) -> Result<(), RowError>,
+    /// Reads one row without keeping it ([`row::check_row`]).
+    pub check: fn(Value) -> Result<(), RowError>,
+}
+
+/// Every stream's declaration, in [`StreamName::ALL`] order.
+pub fn registry() -> impl Iterator<Item = &'static StreamDef> {
+    StreamName::ALL.into_iter().map(StreamName::def)
+}
+
+/// The tables mirrored to Parquet (every merged table).
+pub fn mirrored_tables() -> impl Iterator<Item = &'static TableSpec> {
+    registry()
+        .map(|d| d.table)
+        .filter(|t| t.layout == Layout::Merged)
+}
+
+/// A field of a row as key text: a string as is, a number in decimal.
+fn text_of(row: &Value, field: &str) -> Option<String> {
+    match row.get(field)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
+}
+
+/// A row's key fields (`TableSpec::keys`) as one text, `/`-separated.
+pub fn key_text(row: &Value, keys: &[&str]) -> Option<String> {
+    let mut parts = Vec::with_capacity(keys.len());
+    for key in keys {
+        parts.push(text_of(row, key)?);
+    }
+    Some(parts.join("/"))
 }
 
 impl fmt::Display for StreamName {
@@ -146,11 +210,121 @@ mod tests {
             Ok(StreamName::UsersCount)
         );
         assert!("bogus".parse::<StreamName>().is_err());
+    }
+
+    #[test]
+    fn each_declaration_is_filed_under_its_own_name() {
         for s in StreamName::ALL {
-            match s.table() {
-                Some(table) => assert_eq!(table.name(), s),
-                None => assert_eq!(s, StreamName::UsersCount),
+            assert_eq!(
+                s.def().name,
+                s,
+                "{s} points at another stream's declaration"
+            );
+        }
+    }
+
+    #[test]
+    fn every_merged_table_is_keyed_by_columns_it_stages() {
+        for def in registry() {
+            let t = def.table;
+            assert_eq!(
+                t.columns.first().map(|c| c.name),
+                Some("bot_id"),
+                "{}",
+                t.name
+            );
+            for key in t.keys.iter().chain(t.kept_when_null) {
+                assert!(
+                    t.columns.iter().any(|c| c.name == *key),
+                    "{}: {key} is not a staged column",
+                    t.name
+                );
             }
+            assert_eq!(
+                t.layout == Layout::Snapshot,
+                def.strategy == Strategy::Snapshot,
+                "{}: a snapshot table goes with the snapshot strategy",
+                t.name
+            );
+        }
+    }
+
+    /// DuckDB's own name of a type (`TIMESTAMPTZ` → `TIMESTAMP WITH TIME ZONE`).
+    fn canonical(conn: &duckdb::Connection, sql_type: &str) -> String {
+        conn.query_row(
+            &format!("SELECT typeof(CAST(NULL AS {sql_type}))"),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{sql_type} is not a DuckDB type: {e}"))
+    }
+
+    /// Every stream's table spec against the table the migrations create: the same
+    /// columns with the same types (staged, derived, and the bookkeeping columns of its
+    /// layout), nothing the spec does not know, and the staged columns in the table's
+    /// order.
+    #[test]
+    fn every_table_spec_matches_the_schema_the_migrations_create() {
+        let conn = duckdb::Connection::open_in_memory().expect("in-memory DuckDB");
+        conn.execute_batch(crate::load::warehouse::CONNECTION_SETUP)
+            .expect("connection settings");
+        crate::load::schema::migrate(&conn).expect("migrations");
+        for def in registry() {
+            let t = def.table;
+            let mut stmt = conn
+                .prepare(
+                    "SELECT column_name, data_type FROM information_schema.columns \
+                     WHERE table_name = ? ORDER BY ordinal_position",
+                )
+                .expect("query");
+            let in_schema: Vec<(String, String)> = stmt
+                .query_map([t.name], |r| Ok((r.get(0)?, r.get(1)?)))
+                .expect("columns")
+                .collect::<Result<_, _>>()
+                .expect("columns");
+            assert!(!in_schema.is_empty(), "{}: no such table", t.name);
+            let bookkeeping: &[(&str, &str)] = match t.layout {
+                Layout::Merged => &[
+                    ("_synced_at", "TIMESTAMPTZ"),
+                    ("_run_id", "BIGINT"),
+                    ("_deleted_at", "TIMESTAMPTZ"),
+                ],
+                Layout::Snapshot => &[("run_id", "BIGINT"), ("captured_at", "TIMESTAMPTZ")],
+            };
+            let mut declared: Vec<(String, String)> = t
+                .columns
+                .iter()
+                .map(|c| (c.name.to_string(), canonical(&conn, c.ty.sql())))
+                .chain(
+                    t.derived
+                        .iter()
+                        .map(|d| (d.name.to_string(), canonical(&conn, d.sql_type))),
+                )
+                .chain(
+                    bookkeeping
+                        .iter()
+                        .map(|(name, ty)| (name.to_string(), canonical(&conn, ty))),
+                )
+                .collect();
+            let mut found = in_schema.clone();
+            declared.sort();
+            found.sort();
+            assert_eq!(
+                declared, found,
+                "{}: the spec's columns (left) and the schema's (right) differ",
+                t.name
+            );
+            let staged: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+            let schema_order: Vec<&str> = in_schema
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .filter(|name| staged.contains(name))
+                .collect();
+            assert_eq!(
+                staged, schema_order,
+                "{}: staged columns (left) in another order than the table's (right)",
+                t.name
+            );
         }
     }
 }

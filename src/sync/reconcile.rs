@@ -18,21 +18,12 @@ use futures::StreamExt;
 
 use super::fx_windows::find_windows;
 use super::revenue_memo::RevenueMemo;
-use crate::api::{ApiClient, ApiError};
+use crate::api::ApiClient;
 use crate::currency::Currency;
+use crate::error::Error;
 use crate::load::LoadError;
 use crate::load::error::DbContext;
 use crate::money::Amount;
-
-/// Failure of the check: an API error, or a warehouse that could not be read (never taken
-/// for a difference).
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Load(#[from] LoadError),
-}
 
 /// How the older sales differ.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,14 +84,15 @@ struct NativeSales {
 const EPSILON: f64 = f64::EPSILON;
 
 /// Compares the sales before `cutoff` in the API and in the warehouse; `Some` when they
-/// differ.
+/// differ. Fails on an API error, or a warehouse that could not be read (never taken for
+/// a difference).
 pub async fn old_sales_differ(
     client: &ApiClient,
     conn: &Connection,
     bot_id: i64,
     cutoff: i64,
     memo: &RevenueMemo,
-) -> Result<Option<OldSalesDiffer>, ReconcileError> {
+) -> Result<Option<OldSalesDiffer>, Error> {
     let boundary = boundary_after(conn, bot_id, cutoff)?;
     let by_currency = native_sales(conn, bot_id, boundary)?;
     let ours: i64 = by_currency.iter().map(|c| c.sales).sum();
@@ -230,9 +222,7 @@ const RATE_READS_IN_FLIGHT: usize = 4;
 fn boundary_after(conn: &Connection, bot_id: i64, cutoff: i64) -> Result<i64, LoadError> {
     let free: Option<i64> = conn
         .query_row(
-            "SELECT min(b) FROM range(?, ? + 3600) r(b) \
-             WHERE NOT EXISTS (SELECT 1 FROM orders WHERE bot_id = ? \
-                               AND epoch(order_date::TIMESTAMP)::BIGINT = b)",
+            include_str!("../../sql/sync/free_second.sql"),
             params![cutoff, cutoff, bot_id],
             |r| r.get(0),
         )
@@ -249,11 +239,7 @@ fn native_sales(
 ) -> Result<Vec<NativeSales>, LoadError> {
     let context = || "summing the sales before the lookback window".to_string();
     let mut stmt = conn
-        .prepare(
-            "SELECT upper(currency), coalesce(sum(amount), 0)::VARCHAR, count(*) FROM orders \
-             WHERE bot_id = ? AND _deleted_at IS NULL AND order_status = 'COMPLETED' \
-             AND order_date < to_timestamp(?) GROUP BY 1 ORDER BY 3 DESC, 1",
-        )
+        .prepare(include_str!("../../sql/sync/native_sales.sql"))
         .during(context)?;
     let rows = stmt
         .query_map(params![bot_id, boundary], |r| {

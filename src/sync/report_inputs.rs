@@ -2,7 +2,7 @@
 //! streams: the gateway code ↔ display name map, the bot's preferred currency, and
 //! today's exchange rates (SPEC §2).
 
-use duckdb::{Connection, params};
+use duckdb::Connection;
 use futures::StreamExt;
 use tracing::{info, warn};
 
@@ -14,19 +14,12 @@ use super::revenue_memo::RevenueMemo;
 use crate::api::models::{PaymentMethodReport, RevenueReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
 use crate::currency::Currency;
-use crate::load::LoadError;
-use crate::load::error::DbContext;
-use crate::load::merge::RUN_TS;
+use crate::error::Error;
+use crate::load::inputs::{
+    CapturedRate, ReportedGateway, record_preferred_currency, replace_gateways,
+    store_captured_rates,
+};
 use crate::money::Amount;
-
-/// Failure of one report-input step.
-#[derive(Debug, thiserror::Error)]
-pub enum InputsError {
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Load(#[from] LoadError),
-}
 
 /// Reads `/paymentMethods/report` and the synced payment methods into `gateways`.
 pub async fn refresh_gateways(
@@ -34,63 +27,17 @@ pub async fn refresh_gateways(
     conn: &Connection,
     bot_id: i64,
     at_micros: i64,
-) -> Result<usize, InputsError> {
+) -> Result<usize, Error> {
     let rows = client.get_list(&Method::PaymentMethodsReport, &[]).await?;
-    let reported: Vec<PaymentMethodReport> = rows
+    let reported: Vec<ReportedGateway> = rows
         .into_iter()
         .filter_map(|row| PaymentMethodReport::from_json(row).ok())
+        .map(|g| ReportedGateway {
+            display_name: g.display_name.unwrap_or_else(|| g.name.clone()),
+            code: g.name,
+        })
         .collect();
-    conn.execute_batch("BEGIN TRANSACTION")
-        .during(|| "starting the gateways transaction".into())?;
-    let result = (|| -> Result<usize, LoadError> {
-        conn.execute("DELETE FROM gateways WHERE bot_id = ?", params![bot_id])
-            .during(|| "refreshing gateways".into())?;
-        conn.execute(
-            &format!(
-                "INSERT INTO gateways (bot_id, code, display_name, installed, _synced_at) \
-                 SELECT bot_id, name, coalesce(display_name, name), true, {RUN_TS} \
-                 FROM payment_methods WHERE bot_id = ? AND _deleted_at IS NULL"
-            ),
-            params![at_micros, bot_id],
-        )
-        .during(|| "refreshing gateways".into())?;
-        for gateway in &reported {
-            let display = gateway
-                .display_name
-                .clone()
-                .unwrap_or_else(|| gateway.name.clone());
-            conn.execute(
-                &format!(
-                    "INSERT OR IGNORE INTO gateways (bot_id, code, display_name, installed, _synced_at) \
-                     VALUES (?, ?, ?, false, {RUN_TS})"
-                ),
-                params![bot_id, gateway.name, display, at_micros],
-            )
-            .during(|| "refreshing gateways".into())?;
-        }
-        conn.query_row(
-            "SELECT count(*) FROM gateways WHERE bot_id = ?",
-            params![bot_id],
-            |r| r.get::<_, i64>(0),
-        )
-        .during(|| "counting gateways".into())
-        .map(|n| n as usize)
-    })();
-    finish(conn, result, "gateways").map_err(Into::into)
-}
-
-fn finish<T>(conn: &Connection, result: Result<T, LoadError>, what: &str) -> Result<T, LoadError> {
-    match result {
-        Ok(v) => {
-            conn.execute_batch("COMMIT")
-                .during(|| format!("committing {what}"))?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
+    Ok(replace_gateways(conn, bot_id, at_micros, &reported)?)
 }
 
 /// Asks `/revenue` without a currency: the answer is in the bot's preferred currency.
@@ -99,18 +46,10 @@ pub async fn refresh_preferred_currency(
     conn: &Connection,
     bot_id: i64,
     at_micros: i64,
-) -> Result<String, InputsError> {
+) -> Result<String, Error> {
     let report = client.revenue(0, 1, None).await?;
     let currency = report.figures.currency.to_ascii_uppercase();
-    conn.execute(
-        &format!(
-            "INSERT INTO bot_settings (bot_id, preferred_currency, updated_at) VALUES (?, ?, {RUN_TS}) \
-             ON CONFLICT (bot_id) DO UPDATE SET preferred_currency = excluded.preferred_currency, \
-             updated_at = excluded.updated_at"
-        ),
-        params![bot_id, currency, at_micros],
-    )
-    .during(|| "recording the preferred currency".into())?;
+    record_preferred_currency(conn, bot_id, &currency, at_micros)?;
     Ok(currency)
 }
 
@@ -132,7 +71,7 @@ pub async fn refresh_fx(
     at_micros: i64,
     in_flight: usize,
     memo: &RevenueMemo,
-) -> Result<usize, InputsError> {
+) -> Result<usize, Error> {
     if client.api_version() == ApiVersion::Legacy {
         return Ok(0);
     }
@@ -158,35 +97,16 @@ pub async fn refresh_fx(
     if stored.is_empty() {
         return Ok(0);
     }
-    conn.execute_batch("BEGIN TRANSACTION")
-        .during(|| "starting the fx transaction".into())?;
-    // One statement for all rows: DuckDB's cost per statement, not per row, dominated
-    // (156 single-row inserts took 1.7 s of a 4 s run).
-    let rows = vec![
-        format!(
-            "({bot_id}, {RUN_TS}, ?, ?, CAST(? AS DECIMAL(38,18)), CAST(? AS DECIMAL(38,18)), 'api')"
-        );
-        stored.len()
-    ]
-    .join(", ");
-    let mut values: Vec<Box<dyn duckdb::ToSql>> = Vec::with_capacity(stored.len() * 5);
-    for (from, to, (head, tail)) in &stored {
-        values.push(Box::new(at_micros));
-        values.push(Box::new(from.clone()));
-        values.push(Box::new(to.code()));
-        values.push(Box::new(head.clone()));
-        values.push(Box::new(tail.clone()));
-    }
-    let result = conn
-        .execute(
-            &format!(
-                "INSERT OR REPLACE INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, rate_tail, source) \
-                 VALUES {rows}"
-            ),
-            duckdb::params_from_iter(values.iter().map(|v| v.as_ref())),
-        )
-        .during(|| "recording exchange rates".into());
-    let n = finish(conn, result, "exchange rates")?;
+    let captured: Vec<CapturedRate> = stored
+        .into_iter()
+        .map(|(from, to, (rate, rate_tail))| CapturedRate {
+            from,
+            to: to.code().to_string(),
+            rate,
+            rate_tail,
+        })
+        .collect();
+    let n = store_captured_rates(conn, bot_id, at_micros, &captured)?;
     info!(
         rates = n,
         windows = windows.len(),

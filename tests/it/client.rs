@@ -4,16 +4,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 use serde_json::Value;
-use tgm_sync::api::models::{
-    Coupon, Membership, Order, PaymentMethod, PaymentMethodReport, PeriodFigures, Plan, PlanReport,
-    Project, RevenueReport, UsersCount,
-};
+use tgm_sync::api::models::{PaymentMethodReport, PeriodFigures, PlanReport, RevenueReport};
 use tgm_sync::api::pager::{PageRequest, Pager};
 use tgm_sync::api::retry::RetryPolicy;
 use tgm_sync::api::{ApiClient, ApiError, ApiVersion, ClientSettings, Method};
 use tgm_sync::currency::Currency;
 use tgm_sync::secret::ApiKey;
 use tgm_sync::sim::{FaultOptions, SimData, rates};
+use tgm_sync::streams::coupons::Coupon;
+use tgm_sync::streams::members::Membership;
+use tgm_sync::streams::orders::Order;
+use tgm_sync::streams::payment_methods::PaymentMethod;
+use tgm_sync::streams::plans::Plan;
+use tgm_sync::streams::projects::Project;
+use tgm_sync::streams::users_count::UsersCount;
 
 use crate::support::*;
 

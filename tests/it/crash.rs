@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use arrow::util::pretty::pretty_format_batches;
 use duckdb::Connection;
 use tgm_sync::sim::FaultOptions;
-use tgm_sync::streams::catalog::ALL_TABLES;
+use tgm_sync::streams::mirrored_tables;
 
 use crate::support::*;
 
@@ -24,7 +24,7 @@ fn quiet_sync(base_url: &str, dir: &Path) -> std::process::Command {
 fn dump_duckdb(dir: &Path) -> String {
     let conn = Connection::open(dir.join("warehouse.duckdb")).expect("warehouse");
     let mut out = String::new();
-    for spec in ALL_TABLES {
+    for spec in mirrored_tables() {
         let keys = spec.keys.join(", ");
         let sql = format!(
             "SELECT * EXCLUDE (_synced_at, _run_id, _deleted_at), _deleted_at IS NULL AS live FROM {} ORDER BY bot_id, {keys}",

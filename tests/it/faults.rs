@@ -1110,3 +1110,66 @@ async fn a_failing_api_through_the_binary_names_stream_endpoint_and_cause() {
     assert_eq!(snapshot(&settings, &DATA_TABLES), before);
     server.shutdown().await;
 }
+
+/// Regression: a stream that committed with rows it could not read (`partial`) was shown
+/// as failed in the metrics (`tgm_sync_stream_success` 0), like one that wrote nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_stream_counts_as_synced_in_the_metrics() {
+    let server = start_sim(small_sim()).await;
+    let sent = Arc::new(Mutex::new(BTreeMap::new()));
+    server
+        .handle
+        .set_response_hook(Some(wrong_types_hook(Arc::clone(&sent))));
+    let dir = tempdir();
+    let metrics = dir.path().join("tgm.prom");
+    let out = run_bin(
+        &server,
+        dir.path(),
+        &["--metrics-file", metrics.to_str().expect("utf-8")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "rows rejected: exit 3\n{stdout}"
+    );
+    let conn = Connection::open(dir.path().join("warehouse.duckdb")).expect("warehouse");
+    let status_of = |stream: &str| -> String {
+        conn.query_row(
+            "SELECT status FROM _sync_run_streams WHERE stream = ?",
+            [stream],
+            |r| r.get(0),
+        )
+        .expect("stream recorded")
+    };
+    let text = std::fs::read_to_string(&metrics).expect("metrics file");
+    let sample = |name: &str, stream: &str| -> Option<String> {
+        let prefix = format!("{name}{{bot_id=\"{BOT_ID}\",stream=\"{stream}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+    };
+    // The hook broke rows of these two streams only; the others synced whole.
+    for (stream, status) in [
+        ("orders", "partial"),
+        ("members", "partial"),
+        ("plans", "success"),
+    ] {
+        assert_eq!(status_of(stream), status, "{stream} in _sync_run_streams");
+        assert_eq!(
+            sample("tgm_sync_stream_success", stream).as_deref(),
+            Some("1"),
+            "{stream} ({status}) synced: 1 in the metrics\n{text}"
+        );
+        assert!(
+            sample("tgm_sync_last_success_timestamp_seconds", stream).is_some(),
+            "{stream} has a last-success time\n{text}"
+        );
+    }
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("orders") && l.ends_with("partial")),
+        "the summary says partial\n{stdout}"
+    );
+    server.shutdown().await;
+}

@@ -33,7 +33,6 @@ use tgm_sync::api::models::{PaymentMethodReport, PeriodFigures, PlanReport};
 use tgm_sync::api::{ApiClient, ClientSettings};
 use tgm_sync::config::Settings;
 use tgm_sync::currency::Currency;
-use tgm_sync::load::schema;
 use tgm_sync::secret::ApiKey;
 use tgm_sync::sync::{self, RunOutcome, SyncOptions};
 use tokio::net::TcpListener;
@@ -1159,13 +1158,7 @@ fn money_objects(v: &Value, path: &str, out: &mut Vec<(String, String, String, S
 
 #[test]
 fn both_money_formatters_write_every_sample_formatted_exactly() {
-    let conn = Connection::open_in_memory().expect("open in-memory DuckDB");
-    conn.execute_batch(
-        "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;",
-    )
-    .expect("turn extension auto-loading off");
-    schema::migrate(&conn).expect("migrate");
-    schema::install_report_layer(&conn).expect("install sql/reports.sql");
+    let conn = crate::support::memory_warehouse();
 
     let mut objects = Vec::new();
     let mut formatted_in_text = 0;

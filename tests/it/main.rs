@@ -22,6 +22,7 @@ mod reports;
 mod s3_proxy;
 mod schedule;
 mod secrets;
+mod sql_files;
 mod sql_reports;
 mod sync;
 mod terminal;

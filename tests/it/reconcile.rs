@@ -5,9 +5,10 @@
 
 use duckdb::Connection;
 use rust_decimal::Decimal;
+use tgm_sync::error::Error;
 use tgm_sync::load::state::read_state;
 use tgm_sync::sim::{Order, OrderStatus, Quirks, SimData};
-use tgm_sync::sync::reconcile::{ReconcileError, old_sales_differ};
+use tgm_sync::sync::reconcile::old_sales_differ;
 
 use crate::support::*;
 use crate::sync::{assert_equals_sim, open, sync_once};
@@ -144,7 +145,7 @@ async fn a_warehouse_error_in_the_old_sales_check_is_an_error_not_a_difference()
     let memo = tgm_sync::sync::revenue_memo::RevenueMemo::default();
     let got = old_sales_differ(&client, &conn, BOT_ID as i64, 1_700_000_000, &memo).await;
     match got {
-        Err(ReconcileError::Load(e)) => {
+        Err(Error::Load(e)) => {
             assert!(
                 e.to_string().contains("before the lookback window"),
                 "the error says what was being done: {e}"

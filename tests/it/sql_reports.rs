@@ -7,12 +7,11 @@
 //! function in the SQL fails here rather than on a user's machine.
 
 use duckdb::Connection;
-use tgm_sync::load::Warehouse;
 use tgm_sync::load::schema::{self, SchemaError};
 
 /// A fresh warehouse: settings as the ETL uses them, migrations, report layer.
 fn warehouse() -> Connection {
-    let conn = Warehouse::in_memory().expect("an in-memory warehouse");
+    let conn = crate::support::memory_warehouse();
     let version: i64 = conn
         .query_row("SELECT max(version) FROM _schema_version", [], |r| r.get(0))
         .expect("schema version");
@@ -104,9 +103,10 @@ fn migrate_and_install_are_idempotent() {
 #[test]
 fn migration_003_keeps_the_rows_and_drops_the_key_indexes() {
     let conn = Connection::open_in_memory().expect("open in-memory DuckDB");
+    conn.execute_batch(tgm_sync::load::warehouse::CONNECTION_SETUP)
+        .expect("connection settings");
     conn.execute_batch(
-        "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;
-         CREATE TABLE _schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
+        "CREATE TABLE _schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
                                        applied_at TIMESTAMPTZ NOT NULL);",
     )
     .expect("version table");

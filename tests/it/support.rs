@@ -327,3 +327,16 @@ pub fn run_in_pty(
         cols,
     }
 }
+
+/// An in-memory database set up as the ETL sets up its warehouse: the connection
+/// settings (extension auto-loading off, as in production, so an ICU-only function in
+/// the SQL fails here rather than on a user's machine), every migration, the report
+/// layer.
+pub fn memory_warehouse() -> duckdb::Connection {
+    let conn = duckdb::Connection::open_in_memory().expect("open in-memory DuckDB");
+    conn.execute_batch(tgm_sync::load::warehouse::CONNECTION_SETUP)
+        .expect("connection settings");
+    tgm_sync::load::schema::migrate(&conn).expect("migrate");
+    tgm_sync::load::schema::install_report_layer(&conn).expect("install sql/reports.sql");
+    conn
+}

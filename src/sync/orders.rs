@@ -1,0 +1,302 @@
+//! The orders stream's strategy: which passes a run makes over `/orders`.
+//!
+//! An incremental pass (newest first, down to the lookback window), then a
+//! reconciliation of the older sales against the API; if they differ (a refund, a
+//! deletion, a late completion) a full scan follows in the same run, otherwise a budget
+//! of old PENDING orders is re-read by key in rotation. A planned full scan (first run,
+//! every `full_scan_max_age`, `--full-refresh`, a renamed plan) is followed by a re-read
+//! of the budget the next incremental run will re-read (see [`reread_after_full_scan`]).
+//! The stream itself (endpoint, row, table, the fetch of one pass) is declared in
+//! [`crate::streams::orders`].
+
+use duckdb::{Connection, params};
+use tracing::{info, warn};
+
+use super::StreamFailure;
+use super::pass::{Pass, api_failure, load_failure};
+use super::reconcile::old_sales_differ;
+use crate::error::Error;
+use crate::load::error::DbContext;
+use crate::load::state::{
+    RunStamp, StreamFigures, StreamState, live_rows, read_state, record_pending_checks,
+    record_stream,
+};
+use crate::load::{LoadError, Warehouse};
+use crate::progress::Phase;
+use crate::streams::StreamName;
+use crate::streams::orders::{ORDERS, OrdersPlan, PAGE_LIMIT};
+
+const STREAM: &str = "orders";
+
+/// The orders passes of one run, into `warehouse` as run `run`.
+pub(super) async fn sync(
+    pass: &Pass<'_>,
+    warehouse: &Warehouse,
+    run: RunStamp,
+    previous: StreamState,
+) -> Result<StreamFigures, StreamFailure> {
+    let orders = Orders {
+        pass,
+        conn: warehouse.conn(),
+        run,
+    };
+    let plan = orders.plan(previous).map_err(load_failure)?;
+    let cutoff = plan.cutoff;
+    pass.bar
+        .set_expected(orders.expected(&plan).map_err(load_failure)?);
+    let figures = pass.run(previous, Some(plan)).await?;
+    let Some(cutoff) = cutoff else {
+        // A planned full scan (first run, every `full_scan_max_age`, --full-refresh).
+        return orders.reread_after_full_scan(figures).await;
+    };
+    let Some(difference) = orders.reconcile(cutoff).await? else {
+        // No old sale appeared or vanished (a late completion moves the count or the
+        // revenue): only non-sale statuses of old PENDING orders can be stale. A budget
+        // of them is re-read, in rotation, and the rotation moves on.
+        return orders
+            .reread_pending(figures, cutoff, Rotation::Advance)
+            .await;
+    };
+    info!(
+        "sales before the lookback window differ from the API ({difference}): running a full scan of orders"
+    );
+    let previous = orders.state()?;
+    pass.bar.restart(
+        live_rows(orders.conn, STREAM, orders.bot_id())
+            .ok()
+            .filter(|&n| n > 0),
+    );
+    let second = pass.run(previous, Some(OrdersPlan::full_scan())).await?;
+    let figures = orders.add_pass(figures, second)?;
+    orders.reread_after_full_scan(figures).await
+}
+
+/// Whether a re-read of old PENDING orders moves the rotation on (`_pending_checks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rotation {
+    /// After an incremental pass whose reconciliation found no difference: the orders
+    /// re-read are recorded, so the next run re-reads the next budget.
+    Advance,
+    /// After a full scan: those of the same orders with no stored email are re-read,
+    /// and nothing is recorded.
+    Peek,
+}
+
+/// The orders stream of one bot's run.
+struct Orders<'a> {
+    pass: &'a Pass<'a>,
+    conn: &'a Connection,
+    run: RunStamp,
+}
+
+impl Orders<'_> {
+    fn bot_id(&self) -> i64 {
+        self.pass.bot.bot_id
+    }
+
+    fn state(&self) -> Result<StreamState, StreamFailure> {
+        read_state(self.conn, self.bot_id(), StreamName::Orders.as_str()).map_err(load_failure)
+    }
+
+    /// Decides between a full scan and an incremental read of orders.
+    fn plan(&self, previous: StreamState) -> Result<OrdersPlan, LoadError> {
+        let settings = self.pass.bot.settings;
+        let bot_id = self.bot_id();
+        let max_age_micros = settings.orders.full_scan_max_age.as_micros() as i64;
+        let due = match previous.last_full_scan_micros {
+            None => true,
+            Some(last) => self.run.at_micros - last >= max_age_micros,
+        };
+        let Some(hwm) = previous
+            .high_water_mark
+            .filter(|_| !self.pass.bot.options.full_refresh && !due)
+        else {
+            return Ok(OrdersPlan::full_scan());
+        };
+        // A plan renamed in this run while orders still carry its old name: the API now
+        // lists those orders under the new name, so read them all again.
+        let renamed: i64 = self
+            .conn
+            .query_row(
+                include_str!("../../sql/sync/renamed_plans.sql"),
+                params![bot_id, self.run.run_id],
+                |r| r.get(0),
+            )
+            .during(|| "checking for renamed plans".into())?;
+        if renamed > 0 {
+            info!(
+                plans = renamed,
+                "plans were renamed: orders get a full scan"
+            );
+            return Ok(OrdersPlan::full_scan());
+        }
+        let cutoff = hwm - settings.orders.lookback.as_secs() as i64;
+        let in_window: i64 = self
+            .conn
+            .query_row(
+                include_str!("../../sql/sync/orders_in_window.sql"),
+                params![bot_id, cutoff],
+                |r| r.get(0),
+            )
+            .during(|| "counting orders in the lookback window".into())?;
+        // Old PENDING orders are re-read after the reconciliation, not here.
+        Ok(OrdersPlan {
+            full_scan: false,
+            cutoff: Some(cutoff),
+            pending_keys: Vec::new(),
+            expected_pages: Some(crate::api::pager::pages_to_pass(
+                in_window.max(0) as u64,
+                PAGE_LIMIT,
+            )),
+            list: true,
+        })
+    }
+
+    /// The orders the pass of `plan` is expected to read: the whole table on a full
+    /// scan; otherwise the pages up to the first one wholly past the lookback window.
+    fn expected(&self, plan: &OrdersPlan) -> Result<u64, LoadError> {
+        match plan.expected_pages {
+            Some(pages) if !plan.full_scan => {
+                let stride = crate::api::pager::stride(PAGE_LIMIT);
+                Ok(pages.saturating_sub(1) * stride + u64::from(PAGE_LIMIT))
+            }
+            _ => live_rows(self.conn, ORDERS.name, self.bot_id()),
+        }
+    }
+
+    /// Compares the sales before `cutoff` with the API's, on its own progress line;
+    /// `Some` names the difference. An API that cannot answer for other reasons than
+    /// auth or availability is no evidence of one (a warning, `None`).
+    async fn reconcile(&self, cutoff: i64) -> Result<Option<String>, StreamFailure> {
+        let bot = self.pass.bot;
+        let line = bot.progress.phase(bot.bot_id as u64, Phase::Reconciliation);
+        line.start();
+        let checked =
+            old_sales_differ(self.pass.client, self.conn, bot.bot_id, cutoff, bot.revenue).await;
+        line.set(self.sales_before(cutoff));
+        match &checked {
+            Ok(None) => line.finish(true, "match"),
+            Ok(Some(_)) => line.finish(true, "differ: full scan of orders"),
+            Err(_) => line.finish(false, "failed"),
+        }
+        match checked {
+            Ok(differ) => Ok(differ.map(|d| d.to_string())),
+            // A warehouse that cannot be read is no evidence of a difference: the stream
+            // fails.
+            Err(Error::Load(e)) => Err(load_failure(e)),
+            Err(Error::Api(e)) if e.is_auth() || e.is_unavailable() => Err(api_failure(&e)),
+            Err(Error::Api(e)) => {
+                warn!(
+                    "could not reconcile older orders: {}",
+                    crate::secret::redact(&e.to_string())
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// The sales before `cutoff` that the reconciliation compared (its line's count; a
+    /// failed count shows as 0 rather than stopping the run).
+    fn sales_before(&self, cutoff: i64) -> u64 {
+        self.conn
+            .query_row(
+                include_str!("../../sql/sync/sales_before.sql"),
+                params![self.bot_id(), cutoff],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .unwrap_or(0)
+    }
+
+    /// After a full scan (planned, or brought by a difference in the older sales): of
+    /// the budget of old PENDING orders (before the newest order less the lookback) that
+    /// the next incremental run will re-read, those with no `member_email` yet are
+    /// re-read by key now, without moving the rotation on. The scan has just read every
+    /// status from the list; `/orders/{order_key}` alone carries `member_email` (later
+    /// list reads keep it), so only an unknown email is worth a request. Choosing from
+    /// what the next incremental run re-reads keeps the warehouse independent of the kind
+    /// of run: a full run equals a full run followed by a quiet incremental one (which
+    /// re-reads the same orders and finds nothing new), and a killed full run completed
+    /// by an incremental one equals one full run; a full scan after one that already
+    /// fetched those emails re-reads nothing.
+    async fn reread_after_full_scan(
+        &self,
+        figures: StreamFigures,
+    ) -> Result<StreamFigures, StreamFailure> {
+        let Some(newest) = self.state()?.high_water_mark else {
+            return Ok(figures);
+        };
+        let cutoff = newest - self.pass.bot.settings.orders.lookback.as_secs() as i64;
+        self.reread_pending(figures, cutoff, Rotation::Peek).await
+    }
+
+    /// Re-reads by key, in a pass with no `/orders` pages, the budget of old PENDING
+    /// orders (before `cutoff`) that [`pending_due`] names, and adds that pass to
+    /// `figures`.
+    async fn reread_pending(
+        &self,
+        figures: StreamFigures,
+        cutoff: i64,
+        rotation: Rotation,
+    ) -> Result<StreamFigures, StreamFailure> {
+        let budget = self.pass.bot.settings.orders.pending_refetch_limit;
+        let only_without_email = rotation == Rotation::Peek;
+        let keys = pending_due(self.conn, self.bot_id(), cutoff, budget, only_without_email)
+            .map_err(load_failure)?;
+        if keys.is_empty() {
+            return Ok(figures);
+        }
+        let previous = self.state()?;
+        let reread = OrdersPlan {
+            full_scan: false,
+            cutoff: Some(cutoff),
+            pending_keys: keys.clone(),
+            expected_pages: Some(0),
+            list: false,
+        };
+        let second = self.pass.run(previous, Some(reread)).await?;
+        if rotation == Rotation::Advance {
+            record_pending_checks(self.conn, self.bot_id(), &keys, self.run)
+                .map_err(load_failure)?;
+        }
+        self.add_pass(figures, second)
+    }
+
+    /// The stream's figures over its passes in this run, recorded.
+    fn add_pass(
+        &self,
+        mut figures: StreamFigures,
+        later: StreamFigures,
+    ) -> Result<StreamFigures, StreamFailure> {
+        figures.add_pass(later);
+        record_stream(self.conn, self.run.run_id, self.bot_id(), STREAM, &figures)
+            .map_err(load_failure)?;
+        Ok(figures)
+    }
+}
+
+/// The old PENDING orders (before `cutoff`) to re-read this run: `budget` of them, least
+/// recently re-read first (never re-read counts as oldest), newest orders first among
+/// equals, then the larger key. Each incremental run moves the ones it re-read to the
+/// back, so every old PENDING order is re-read within ⌈old PENDING orders / budget⌉ runs;
+/// after a full scan, those of the same budget with no stored email are re-read without
+/// moving them (`only_without_email`).
+fn pending_due(
+    conn: &Connection,
+    bot_id: i64,
+    cutoff: i64,
+    budget: usize,
+    only_without_email: bool,
+) -> Result<Vec<String>, LoadError> {
+    let context = || "listing pending orders to re-read".to_string();
+    let mut stmt = conn
+        .prepare(include_str!("../../sql/sync/pending_due.sql"))
+        .during(context)?;
+    let rows = stmt
+        .query_map(
+            params![bot_id, cutoff, budget as i64, only_without_email],
+            |r| r.get::<_, String>(0),
+        )
+        .during(context)?;
+    rows.collect::<Result<Vec<_>, _>>().during(context)
+}
