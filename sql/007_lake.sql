@@ -13,12 +13,14 @@ CREATE TABLE IF NOT EXISTS _lake_dirty (
 
 -- Which lake holds which bot's table, and at what Delta version it last committed. A bot
 -- with no row here for the configured lake is published whole (a new lake, a new bot,
--- or a warehouse that predates this table).
+-- or a warehouse that predates this table), and so is one whose columns changed.
 CREATE TABLE IF NOT EXISTS _lake_published (
     lake_url     VARCHAR NOT NULL,      -- lake_url as configured, never with credentials
     bot_id       BIGINT NOT NULL,
     table_name   VARCHAR NOT NULL,
     version      BIGINT NOT NULL,       -- the Delta table version of the last commit
     published_at TIMESTAMPTZ NOT NULL,
+    columns      VARCHAR NOT NULL,      -- the Delta columns it was written with; when they
+                                        -- change (a migration), the bot is published whole
     PRIMARY KEY (lake_url, bot_id, table_name)
 );

@@ -1,4 +1,4 @@
--- `tgm-sync status`: three queries, each shown as a table under the title in its comment.
+-- `tgm-sync status`: four queries, each shown as a table under the title in its comment.
 
 -- title: Last runs
 SELECT run_id, bot_id,
@@ -31,3 +31,13 @@ SELECT bot_id, stream,
        last_run_id
 FROM _sync_state
 ORDER BY bot_id, stream;
+
+-- title: Lake tables
+-- Per lake, bot and table: the Delta version of the last commit, and the partitions the
+-- warehouse still owes the lake (a failed or killed publication; the next run sends them).
+SELECT p.lake_url, p.bot_id, p.table_name AS "table", p.version,
+       strftime(p.published_at::TIMESTAMP, '%Y-%m-%d %H:%M:%S') AS published_utc,
+       (SELECT count(*) FROM _lake_dirty d
+        WHERE d.bot_id = p.bot_id AND d.table_name = p.table_name) AS partitions_owed
+FROM _lake_published p
+ORDER BY p.lake_url, p.bot_id, p.table_name;

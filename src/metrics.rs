@@ -1,14 +1,16 @@
 //! An optional Prometheus textfile (`--metrics-file`) for node_exporter's textfile
 //! collector: rows, requests, retries, duration and last success per bot and stream, and
-//! each bot's exit code.
+//! each bot's exit code; with a lake, its success and each committed table's version and
+//! figures.
 //! Written to a temporary file and renamed, so the collector never reads half of it.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::lake::TablePublished;
 use crate::load::state::StreamFigures;
-use crate::sync::RunOutcome;
 use crate::sync::bots::BotVerdict;
+use crate::sync::{LakeReport, RunOutcome};
 
 fn escape(label: &str) -> String {
     label
@@ -152,6 +154,55 @@ pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
         "1 if every stream of the bot synced in the last run, else 0.",
         per_bot(&|v| if v == BotVerdict::Synced { 1.0 } else { 0.0 }),
     );
+    if let Some(lake) = &outcome.lake {
+        let published = match lake {
+            LakeReport::Published(p) => p.tables.as_slice(),
+            LakeReport::Failed(_) => &[],
+        };
+        family(
+            "tgm_sync_lake_success",
+            "gauge",
+            "1 if the lake output committed everything owed in the last run, else 0.",
+            vec![(
+                String::new(),
+                if matches!(lake, LakeReport::Published(_)) {
+                    1.0
+                } else {
+                    0.0
+                },
+            )],
+        );
+        type LakeFigure = fn(&TablePublished) -> f64;
+        let per_table_families: [(&str, &str, LakeFigure); 4] = [
+            (
+                "tgm_sync_lake_version",
+                "The Delta table version the last run committed.",
+                |t| t.committed.version as f64,
+            ),
+            (
+                "tgm_sync_lake_rows_written",
+                "Rows in the data files the last run's commit added.",
+                |t| t.rows as f64,
+            ),
+            (
+                "tgm_sync_lake_files_added",
+                "Data files the last run's commit added.",
+                |t| t.committed.added as f64,
+            ),
+            (
+                "tgm_sync_lake_files_removed",
+                "Data files the last run's commit removed (replaced partitions).",
+                |t| t.committed.removed as f64,
+            ),
+        ];
+        for (name, help, figure) in per_table_families {
+            let samples = published
+                .iter()
+                .map(|t| (format!("table=\"{}\"", t.table), figure(t)))
+                .collect();
+            family(name, "gauge", help, samples);
+        }
+    }
     out
 }
 

@@ -115,17 +115,21 @@ impl From<ConfigError> for Failure {
     }
 }
 
+/// The exit code of a warehouse failure.
+fn load_exit(e: &LoadError) -> Exit {
+    match e {
+        LoadError::LockHeld { .. } | LoadError::InUse { .. } => Exit::Locked,
+        LoadError::NotDuckDb { .. }
+        | LoadError::NotWritable { .. }
+        | LoadError::BadMemoryLimit { .. }
+        | LoadError::ParquetNotWritable { .. } => Exit::Config,
+        _ => Exit::Internal,
+    }
+}
+
 impl From<LoadError> for Failure {
     fn from(e: LoadError) -> Failure {
-        let exit = match &e {
-            LoadError::LockHeld { .. } | LoadError::InUse { .. } => Exit::Locked,
-            LoadError::NotDuckDb { .. }
-            | LoadError::NotWritable { .. }
-            | LoadError::BadMemoryLimit { .. }
-            | LoadError::ParquetNotWritable { .. } => Exit::Config,
-            _ => Exit::Internal,
-        };
-        Failure::new(exit, e.to_string())
+        Failure::new(load_exit(&e), e.to_string())
     }
 }
 
@@ -154,12 +158,20 @@ impl From<crate::error::Error> for Failure {
     }
 }
 
+impl Failure {
+    /// A lake failure: exit 8, or the warehouse's own code when the warehouse failed.
+    fn of_lake(e: &crate::lake::LakeError) -> Failure {
+        let exit = match e {
+            crate::lake::LakeError::Load(e) => load_exit(e),
+            _ => Exit::Lake,
+        };
+        Failure::new(exit, e.to_string())
+    }
+}
+
 impl From<crate::lake::LakeError> for Failure {
     fn from(e: crate::lake::LakeError) -> Failure {
-        match e {
-            crate::lake::LakeError::Load(e) => e.into(),
-            e => Failure::new(Exit::Lake, e.to_string()),
-        }
+        Failure::of_lake(&e)
     }
 }
 

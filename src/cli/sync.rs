@@ -8,7 +8,7 @@ use super::Failure;
 use super::settings::SettingsArgs;
 use crate::exit::Exit;
 use crate::sync::bots::{self, BotVerdict};
-use crate::sync::{self, RunOutcome, SyncOptions};
+use crate::sync::{self, LakeReport, RunOutcome, SyncOptions};
 
 #[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
@@ -62,11 +62,10 @@ pub async fn run(config: Option<PathBuf>, args: SyncArgs, progress: bool) -> Res
             )
         })?;
     }
-    // The lake output: after the warehouse and the Parquet mirror, one Delta commit per
-    // table with owed partitions (a failure here is exit 8; the marks stay owed).
-    if let (Some(lake), Some(run_id)) = (lake, outcome.run_id) {
-        let bot_ids: Vec<i64> = settings.bots.iter().map(|b| b.bot_id as i64).collect();
-        crate::lake::publish_run(lake, &settings.warehouse, &bot_ids, run_id).await?;
+    // A failed lake output is exit 8 (the bots' rows are in the warehouse and the mirror;
+    // the lake's marks stay owed), whatever the bots' verdicts.
+    if let Some(LakeReport::Failed(e)) = &outcome.lake {
+        return Err(Failure::of_lake(e));
     }
     Ok(exit_for(&outcome))
 }
@@ -121,6 +120,35 @@ fn print_summary(outcome: &RunOutcome) {
         }
     }
     print_bot_verdicts(outcome);
+    print_lake(outcome);
+}
+
+/// One line per Delta table committed, or the lake's failure.
+fn print_lake(outcome: &RunOutcome) {
+    match &outcome.lake {
+        None => {}
+        Some(LakeReport::Failed(e)) => println!("lake: failed (exit 8): {e}"),
+        Some(LakeReport::Published(published)) if published.tables.is_empty() => {
+            println!("lake: nothing owed, no commit")
+        }
+        Some(LakeReport::Published(published)) => {
+            for t in &published.tables {
+                println!(
+                    "lake {:<16} version {:>5}: {} partitions, {} rows, {} files added, {} removed{}",
+                    t.table,
+                    t.committed.version,
+                    t.partitions,
+                    t.rows,
+                    t.committed.added,
+                    t.committed.removed,
+                    match t.committed.retries {
+                        0 => String::new(),
+                        n => format!(" ({n} commits lost to other writers first)"),
+                    }
+                );
+            }
+        }
+    }
 }
 
 /// With several bots, or one that did not sync: how many synced, and each other bot with

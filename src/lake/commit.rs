@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use deltalake::DeltaTable;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableReference};
-use deltalake::kernel::{Action, Add, Remove};
+use deltalake::kernel::{Action, Add, MetadataExt, Remove, StructField, StructType};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use tracing::{info, warn};
 
@@ -66,6 +66,45 @@ fn predicate(owed: &[Owed], spec: &TableSpec) -> String {
         .join(" OR ")
 }
 
+/// The table's schema once this commit lands, when it must change: the columns the table
+/// has, then those of `wanted` it lacks (a later migration added them; files written
+/// before read them as null). A column the table has and we no longer write stays (our
+/// files read it as null), so an older tgm-sync sharing the lake keeps working. A column
+/// whose type differs is an error: Delta cannot change a column's type in place.
+pub fn widened_schema(
+    lake: &LakeUrl,
+    table: &'static str,
+    current: &StructType,
+    wanted: &[StructField],
+) -> Result<Option<StructType>, LakeError> {
+    let mut added = Vec::new();
+    for field in wanted {
+        match current.field(field.name()) {
+            Some(have) if have.data_type() == field.data_type() => {}
+            Some(have) => {
+                return Err(LakeError::SchemaConflict {
+                    table,
+                    column: field.name().clone(),
+                    in_lake: have.data_type().to_string(),
+                    in_warehouse: field.data_type().to_string(),
+                });
+            }
+            None => added.push(field.clone()),
+        }
+    }
+    if added.is_empty() {
+        return Ok(None);
+    }
+    let fields = current.fields().cloned().chain(added);
+    StructType::try_new(fields)
+        .map(Some)
+        .map_err(|e| LakeError::Table {
+            table,
+            url: lake.shown(),
+            detail: format!("widening the schema: {e}"),
+        })
+}
+
 /// A Delta version as the warehouse stores it (BIGINT).
 fn as_i64(version: deltalake::kernel::Version) -> i64 {
     i64::try_from(version).unwrap_or(i64::MAX)
@@ -88,6 +127,7 @@ pub async fn commit(
     spec: &'static TableSpec,
     owed: &[Owed],
     files: &[NewFile],
+    columns: &[StructField],
     run_id: i64,
 ) -> Result<Committed, LakeError> {
     let new_paths: HashSet<&str> = files.iter().map(|f| f.add.path.as_str()).collect();
@@ -134,7 +174,25 @@ pub async fn commit(
                 retries: attempt - 1,
             });
         }
-        let mut actions: Vec<Action> = files.iter().map(|f| Action::Add(f.add.clone())).collect();
+        let mut actions: Vec<Action> = Vec::new();
+        // Checked on every attempt: another writer may have widened the schema meanwhile.
+        if let Some(schema) = widened_schema(lake, spec.name, &snapshot.schema(), columns)? {
+            info!(
+                table = spec.name,
+                "adding the warehouse's new columns to the Delta schema"
+            );
+            let metadata = snapshot
+                .metadata()
+                .clone()
+                .with_schema(&schema)
+                .map_err(|e| LakeError::Table {
+                    table: spec.name,
+                    url: lake.shown(),
+                    detail: format!("widening the schema: {}", describe(&e)),
+                })?;
+            actions.push(Action::Metadata(metadata));
+        }
+        actions.extend(files.iter().map(|f| Action::Add(f.add.clone())));
         actions.extend(removes.into_iter().map(Action::Remove));
         let operation = DeltaOperation::Write {
             mode: SaveMode::Overwrite,
@@ -247,5 +305,63 @@ mod tests {
             predicate(&owed, &ORDERS),
             "(bot_id = 7 AND order_month IN ('2025-03'))"
         );
+    }
+
+    fn lake() -> LakeUrl {
+        LakeUrl::parse("file:///tmp/lake").expect("a lake URL")
+    }
+
+    fn field(name: &str, data_type: deltalake::kernel::DataType) -> StructField {
+        StructField::new(name, data_type, true)
+    }
+
+    #[test]
+    fn new_columns_are_appended_and_old_ones_kept() {
+        use deltalake::kernel::DataType;
+        let current = StructType::try_new([
+            field("bot_id", DataType::LONG),
+            field("gone", DataType::STRING),
+            field("amount", DataType::STRING),
+        ])
+        .expect("schema");
+        let same = [
+            field("bot_id", DataType::LONG),
+            field("amount", DataType::STRING),
+        ];
+        assert!(
+            widened_schema(&lake(), "orders", &current, &same)
+                .expect("fits")
+                .is_none()
+        );
+
+        let wanted = [
+            field("bot_id", DataType::LONG),
+            field("new_one", DataType::LONG),
+            field("amount", DataType::STRING),
+        ];
+        let widened = widened_schema(&lake(), "orders", &current, &wanted)
+            .expect("fits")
+            .expect("changes");
+        let names: Vec<&str> = widened.fields().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["bot_id", "gone", "amount", "new_one"]);
+    }
+
+    #[test]
+    fn a_changed_column_type_is_named() {
+        use deltalake::kernel::DataType;
+        let current = StructType::try_new([field("amount", DataType::STRING)]).expect("schema");
+        let err = widened_schema(
+            &lake(),
+            "orders",
+            &current,
+            &[field("amount", DataType::LONG)],
+        )
+        .expect_err("a type change");
+        let text = err.to_string();
+        assert!(
+            text.contains("orders") && text.contains("`amount`"),
+            "{text}"
+        );
+        assert!(text.contains("string") && text.contains("long"), "{text}");
     }
 }

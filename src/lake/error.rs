@@ -38,6 +38,18 @@ pub enum LakeError {
         found: String,
     },
 
+    #[error(
+        "Delta table {table}: column `{column}` is {in_lake} in the lake but {in_warehouse} in \
+         the warehouse, and Delta cannot change a column's type; point lake_url at a new \
+         location (the next run publishes everything there)"
+    )]
+    SchemaConflict {
+        table: &'static str,
+        column: String,
+        in_lake: String,
+        in_warehouse: String,
+    },
+
     #[error("writing a Parquet file for Delta table {table}: {detail}")]
     Parquet { table: &'static str, detail: String },
 

@@ -77,17 +77,6 @@ pub async fn preflight(lake: &LakeSettings) -> Result<(), LakeError> {
         .map_err(|e| fail(deltalake::DeltaTableError::from(e)))
 }
 
-/// [`publish`] from the warehouse file at `warehouse`, after a sync run closed it.
-pub async fn publish_run(
-    lake: &LakeSettings,
-    warehouse: &std::path::Path,
-    bot_ids: &[i64],
-    run_id: i64,
-) -> Result<LakeOutcome, LakeError> {
-    let warehouse = crate::load::Warehouse::open(warehouse)?;
-    publish(lake, warehouse.conn(), bot_ids, run_id).await
-}
-
 /// Publishes what the warehouse owes the lake for `bot_ids`: one commit per table that
 /// has owed partitions.
 pub async fn publish(
@@ -123,9 +112,12 @@ async fn publish_table(
     run_id: i64,
 ) -> Result<Option<TablePublished>, LakeError> {
     let lake_url = lake.url.shown();
+    let schema = datafile::file_schema(conn, spec)?;
+    let columns = table::delta_columns(spec, &schema)?;
+    let signature = table::columns_signature(&columns);
     let mut owed: Vec<Owed> = Vec::new();
     for bot_id in bot_ids {
-        let o = owed::owed(conn, &lake_url, spec, *bot_id)?;
+        let o = owed::owed(conn, &lake_url, spec, *bot_id, &signature)?;
         if !o.is_empty() {
             owed.push(o);
         }
@@ -133,7 +125,6 @@ async fn publish_table(
     if owed.is_empty() {
         return Ok(None);
     }
-    let schema = datafile::file_schema(conn, spec)?;
     let mut delta = table::open_or_create(&lake.url, spec, &schema).await?;
     let store = delta.log_store().object_store(None);
     let mut files = Vec::new();
@@ -171,10 +162,11 @@ async fn publish_table(
     if !files.is_empty() {
         halt_before_commit(spec.name);
     }
-    let committed = commit::commit(&lake.url, &mut delta, spec, &owed, &files, run_id).await?;
+    let committed =
+        commit::commit(&lake.url, &mut delta, spec, &owed, &files, &columns, run_id).await?;
     let now = crate::clock::now_micros();
     for o in &owed {
-        owed::settle(conn, &lake_url, spec, o, committed.version, now)?;
+        owed::settle(conn, &lake_url, spec, o, committed.version, &signature, now)?;
     }
     Ok(Some(TablePublished {
         table: spec.name,

@@ -2,7 +2,7 @@
 //! `_lake_dirty` marks) or everything (no `_lake_published` row for this lake yet), and
 //! the bookkeeping once a Delta commit carried them.
 
-use duckdb::{Connection, params};
+use duckdb::{Connection, OptionalExt, params};
 
 use super::error::LakeError;
 use crate::load::error::DbContext;
@@ -41,20 +41,23 @@ fn strings(
     Ok(rows.collect::<Result<_, _>>().during(&what)?)
 }
 
-/// What one bot's table owes the lake at `lake_url`.
+/// What one bot's table owes the lake at `lake_url`, whose files this run writes with
+/// `columns` (see [`super::table::columns_signature`]).
 pub fn owed(
     conn: &Connection,
     lake_url: &str,
     spec: &TableSpec,
     bot_id: i64,
+    columns: &str,
 ) -> Result<Owed, LakeError> {
     let what = || format!("reading what {} owes the lake", spec.name);
-    let published: i64 = conn
+    let published: Option<String> = conn
         .query_row(
-            include_str!("../../sql/lake/published_count.sql"),
+            include_str!("../../sql/lake/published_columns.sql"),
             params![lake_url, bot_id, spec.name],
             |r| r.get(0),
         )
+        .optional()
         .during(what)?;
     let marks = strings(
         conn,
@@ -62,7 +65,9 @@ pub fn owed(
         params![bot_id, spec.name],
         what,
     )?;
-    if published > 0 {
+    // Same columns as last time: only the marked partitions. New columns (a migration):
+    // every partition again, so that no file in the lake lacks them.
+    if published.as_deref() == Some(columns) {
         return Ok(Owed {
             bot_id,
             whole: false,
@@ -95,6 +100,7 @@ pub fn settle(
     spec: &TableSpec,
     owed: &Owed,
     version: i64,
+    columns: &str,
     now_micros: i64,
 ) -> Result<(), LakeError> {
     let what = || format!("recording the lake commit of {}", spec.name);
@@ -108,7 +114,14 @@ pub fn settle(
     }
     tx.execute(
         include_str!("../../sql/lake/published_record.sql"),
-        params![lake_url, owed.bot_id, spec.name, version, now_micros],
+        params![
+            lake_url,
+            owed.bot_id,
+            spec.name,
+            version,
+            now_micros,
+            columns
+        ],
     )
     .during(what)?;
     tx.commit().during(what)?;

@@ -74,6 +74,16 @@ pub fn delta_columns(
     Ok(columns)
 }
 
+/// The columns as `_lake_published` remembers them (`name type, …`), to notice when a
+/// migration changed what the files hold.
+pub fn columns_signature(columns: &[StructField]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{} {}", c.name(), c.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A storage or delta-rs failure, classified: refusals (credentials, permissions) apart.
 pub(crate) fn store_error(lake: &LakeUrl, table: &'static str, e: DeltaTableError) -> LakeError {
     let detail = describe(&e);

@@ -6,8 +6,9 @@
 //! commit in one transaction, so a run killed at any point leaves every stream either as
 //! before or fully synced, and the next run completes the rest. Orders have their own
 //! strategy ([`orders`]). After the streams, the Parquet mirror is complete and the
-//! report inputs (gateways, preferred currency, exchange rates) are refreshed. A dry run
-//! makes the same passes into a sink that only counts.
+//! report inputs (gateways, preferred currency, exchange rates) are refreshed. With a
+//! lake configured, the run then publishes what the warehouse owes it, still holding the
+//! warehouse. A dry run makes the same passes into a sink that only counts.
 
 pub mod bots;
 pub mod fx_prefetch;
@@ -29,6 +30,7 @@ use tracing::{error, info, warn};
 use crate::api::ApiClient;
 use crate::config::{BotSettings, Settings};
 use crate::error::Error;
+use crate::lake::{LakeError, LakeOutcome};
 use crate::load::state::{
     RunStamp, RunStatus, RunTotals, StreamFigures, StreamState, StreamStatus, close_abandoned_runs,
     finish_run, live_rows, read_state, record_stream, start_run,
@@ -107,6 +109,17 @@ pub struct RunOutcome {
     /// The process's peak resident memory, read once the warehouse is closed (the
     /// command line fills it in: see [`crate::metrics::peak_rss_bytes`]).
     pub peak_rss_bytes: Option<u64>,
+    /// The lake output of this run, when a lake is configured (never in a dry run).
+    pub lake: Option<LakeReport>,
+}
+
+/// What the lake output did after the bots had synced.
+#[derive(Debug, Clone)]
+pub enum LakeReport {
+    Published(LakeOutcome),
+    /// Nothing past the failed table was committed; its marks stay owed to the next run.
+    /// Shared, so that the outcome stays cloneable.
+    Failed(Arc<LakeError>),
 }
 
 impl RunOutcome {
@@ -149,6 +162,7 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
             dry_run: true,
             elapsed_secs: started.elapsed().as_secs_f64(),
             peak_rss_bytes: None,
+            lake: None,
         });
     }
     if let Some(root) = &settings.parquet_dir {
@@ -196,12 +210,27 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     .await
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
+    // The lake after the warehouse and the mirror, on the same open warehouse: no other
+    // process can take it between the sync and the publication.
+    let lake = match &settings.lake {
+        Some(lake) => Some(
+            match crate::lake::publish(lake, warehouse.conn(), &bot_ids, run_id).await {
+                Ok(published) => LakeReport::Published(published),
+                Err(e) => {
+                    error!(error = %e, "the lake output failed; its partitions stay owed");
+                    LakeReport::Failed(Arc::new(e))
+                }
+            },
+        ),
+        None => None,
+    };
     Ok(RunOutcome {
         run_id: Some(run_id),
         bots,
         dry_run: false,
         elapsed_secs: started.elapsed().as_secs_f64(),
         peak_rss_bytes: None,
+        lake,
     })
 }
 

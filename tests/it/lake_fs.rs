@@ -731,3 +731,214 @@ fn a_lake_url_with_credentials_in_it_is_a_configuration_error() {
     assert!(stderr.contains("lake_url"), "names the setting:\n{stderr}");
     let _: PathBuf = dir.path().to_path_buf();
 }
+
+/// The Delta schema's fields of a table's latest version: name → type (as JSON).
+async fn delta_schema(table_dir: &Path) -> Vec<(String, Value)> {
+    let url = url::Url::from_directory_path(table_dir).expect("absolute");
+    let table = deltalake::open_table(url)
+        .await
+        .unwrap_or_else(|e| panic!("deltalake opens {}: {e}", table_dir.display()));
+    let schema = table.snapshot().expect("loaded").schema();
+    let json = serde_json::to_value(schema.as_ref()).expect("schema as JSON");
+    json["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().expect("name").to_string(),
+                f["type"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Replaces `table` in the lake by an empty Delta table whose columns are the warehouse's
+/// export with `change` applied: a lake written by another version of tgm-sync.
+async fn replace_table_schema(
+    dir: &Path,
+    spec: &'static TableSpec,
+    change: impl Fn(&arrow::datatypes::Field) -> Option<arrow::datatypes::Field>,
+) {
+    let table_dir = dir.join("lake").join(spec.name);
+    std::fs::remove_dir_all(&table_dir).expect("the table's directory");
+    let conn = Connection::open(dir.join("warehouse.duckdb")).expect("warehouse");
+    let exported = tgm_sync::lake::datafile::file_schema(&conn, spec).expect("export schema");
+    let fields: Vec<arrow::datatypes::Field> =
+        exported.fields().iter().filter_map(|f| change(f)).collect();
+    let narrowed = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
+    let lake = tgm_sync::lake::LakeUrl::parse(&lake_url(dir)).expect("lake URL");
+    tgm_sync::lake::table::open_or_create(&lake, spec, &narrowed)
+        .await
+        .expect("the older table is created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_warehouse_columns_widen_the_delta_schema_and_a_changed_type_is_refused_by_name() {
+    use tgm_sync::streams::orders::ORDERS;
+    use tgm_sync::streams::projects::PROJECTS;
+    let server = start_sim(sim_options(600, 100)).await;
+    let dir = tempdir();
+    run_ok(&mut lake_sync(&server.base_url(), dir.path()), "first run");
+    let orders_dir = dir.path().join("lake").join(ORDERS.name);
+    let orders_before = snapshot_files(&orders_dir, None).await;
+    let orders_version = snapshot_version(&orders_dir).await;
+
+    // As if an older tgm-sync, without plans' `_deleted_at`, had written the lake; and as
+    // if the orders files had been written with other columns than today's.
+    replace_table_schema(dir.path(), &PLANS, |f| {
+        (f.name() != "_deleted_at").then(|| f.clone())
+    })
+    .await;
+    let plans_dir = dir.path().join("lake").join(PLANS.name);
+    assert!(
+        !delta_schema(&plans_dir)
+            .await
+            .iter()
+            .any(|(n, _)| n == "_deleted_at"),
+        "the stand-in older table has no _deleted_at"
+    );
+    let conn = Connection::open(dir.path().join("warehouse.duckdb")).expect("warehouse");
+    conn.execute(
+        "UPDATE _lake_published SET columns = 'as an older version wrote them' \
+         WHERE table_name IN ('orders', 'plans')",
+        [],
+    )
+    .expect("older columns recorded");
+    drop(conn);
+
+    run_ok(
+        &mut lake_sync(&server.base_url(), dir.path()),
+        "run after the change",
+    );
+    // Plans: the commit carries the wider schema, `_deleted_at` last, as a timestamp.
+    let (_, _, others) = commit_actions(&plans_dir, 1);
+    assert!(
+        others.iter().any(|a| a.get("metaData").is_some()),
+        "plans' commit carries no metaData action: {others:?}"
+    );
+    let fields = delta_schema(&plans_dir).await;
+    assert_eq!(
+        fields.last(),
+        Some(&("_deleted_at".to_string(), Value::from("timestamp"))),
+        "plans' schema after the run: {fields:?}"
+    );
+    // Orders: the bot published whole again, every earlier file replaced in one commit.
+    let (adds, removes, _) = commit_actions(&orders_dir, orders_version + 1);
+    let removed: BTreeSet<String> = removes.iter().map(|r| r.path.clone()).collect();
+    let before: BTreeSet<String> = orders_before.keys().cloned().collect();
+    assert_eq!(removed, before, "every orders file of the bot replaced");
+    assert_eq!(adds.len(), orders_before.len(), "one new file per month");
+    assert_lake_equals_warehouse(dir.path(), BOT_ID).await;
+    let conn = Connection::open(dir.path().join("warehouse.duckdb")).expect("warehouse");
+    assert_eq!(
+        scalar(
+            &conn,
+            "SELECT count(*) FROM _lake_published WHERE columns LIKE 'as an older%'"
+        ),
+        0,
+        "the new columns are recorded"
+    );
+    // A lake whose `project_name` is a number: refused, naming table, column and types,
+    // with exit 8, and nothing committed to that table.
+    conn.execute(
+        "UPDATE _lake_published SET columns = 'changed' WHERE table_name = 'projects'",
+        [],
+    )
+    .expect("older columns recorded");
+    drop(conn);
+    replace_table_schema(dir.path(), &PROJECTS, |f| {
+        Some(if f.name() == "project_name" {
+            arrow::datatypes::Field::new("project_name", arrow::datatypes::DataType::Int64, true)
+        } else {
+            f.clone()
+        })
+    })
+    .await;
+    let out = lake_sync(&server.base_url(), dir.path())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("projects") && stderr.contains("`project_name`") && stderr.contains("long"),
+        "the error names the table, the column and the types:\n{stderr}"
+    );
+    let projects_dir = dir.path().join("lake").join(PROJECTS.name);
+    assert_eq!(
+        snapshot_version(&projects_dir).await,
+        0,
+        "nothing committed"
+    );
+    server.shutdown().await;
+}
+
+/// The latest version of a Delta table.
+async fn snapshot_version(table_dir: &Path) -> u64 {
+    let url = url::Url::from_directory_path(table_dir).expect("absolute");
+    let table = deltalake::open_table(url).await.expect("opens");
+    table.version().expect("a version") as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_metrics_and_status_show_each_tables_delta_version() {
+    let server = start_sim(sim_options(300, 50)).await;
+    let dir = tempdir();
+    let metrics = dir.path().join("tgm.prom");
+    let out = run_ok(
+        sync_command(&server.base_url(), dir.path())
+            .args(["--lake-url", &lake_url(dir.path())])
+            .arg("--metrics-file")
+            .arg(&metrics),
+        "lake sync",
+    );
+    let summary = String::from_utf8_lossy(&out.stdout).to_string();
+    let metrics = std::fs::read_to_string(&metrics).expect("metrics file");
+    assert!(metrics.contains("\ntgm_sync_lake_success 1\n"), "{metrics}");
+    let out = run_ok(
+        bin()
+            .arg("status")
+            .arg("--warehouse")
+            .arg(dir.path().join("warehouse.duckdb")),
+        "status",
+    );
+    let status = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(status.contains("Lake tables"), "{status}");
+    for spec in mirrored_tables() {
+        // The version as the Delta log itself has it, not as tgm-sync reports it.
+        let version = snapshot_version(&dir.path().join("lake").join(spec.name)).await;
+        let line = summary
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq(["lake", spec.name]))
+            .unwrap_or_else(|| panic!("no summary line for {}:\n{summary}", spec.name));
+        assert!(
+            line.contains(&format!("version {version:>5}:")),
+            "{line} (the log is at {version})"
+        );
+        let sample = format!(
+            "tgm_sync_lake_version{{table=\"{}\"}} {version}\n",
+            spec.name
+        );
+        assert!(metrics.contains(&sample), "no `{sample}` in:\n{metrics}");
+        let row = status
+            .lines()
+            .find(|l| l.contains(&format!("| {} ", spec.name)) && l.contains("file://"))
+            .unwrap_or_else(|| panic!("no status row for {}:\n{status}", spec.name));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert!(
+            cells.contains(&version.to_string().as_str()),
+            "status row {row} lacks version {version}"
+        );
+    }
+    // A run with nothing owed commits nothing and says so.
+    let out = run_ok(
+        sync_command(&server.base_url(), dir.path()).args(["--lake-url", &lake_url(dir.path())]),
+        "second lake sync",
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("lake: nothing owed, no commit"),
+        "{summary}"
+    );
+    server.shutdown().await;
+}
