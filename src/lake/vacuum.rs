@@ -32,6 +32,13 @@ pub async fn vacuum(lake: &LakeSettings, dry_run: bool) -> Result<Vec<Vacuumed>,
     })?;
     let mut done = Vec::new();
     for spec in mirrored_tables() {
+        // On a file system, a table never created is skipped before `open`, which would
+        // create its directory.
+        if let Some(root) = lake.url.local_root()
+            && !root.join(spec.name).join("_delta_log").is_dir()
+        {
+            continue;
+        }
         let delta = open(&lake.url, spec.name).await?;
         if delta.version().is_none() {
             continue;

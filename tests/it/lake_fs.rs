@@ -192,17 +192,27 @@ fn month_of(micros: i64) -> String {
 /// compared row by row; stats' record counts match the files; orders' rows sit in the
 /// month their partition value names. Returns the active file count.
 async fn assert_lake_equals_warehouse(dir: &Path, bot_id: u64) -> usize {
+    assert_bot_in_lake_equals_warehouse(dir, bot_id, true).await
+}
+
+/// [`assert_lake_equals_warehouse`] for one bot of several (`alone`: no other bot's
+/// files may be in the lake).
+async fn assert_bot_in_lake_equals_warehouse(dir: &Path, bot_id: u64, alone: bool) -> usize {
     let conn = Connection::open(dir.join("warehouse.duckdb")).expect("warehouse");
     let mut total = 0;
+    let bot_value = bot_id.to_string();
     for spec in mirrored_tables() {
         let table_dir = dir.join("lake").join(spec.name);
-        let files = snapshot_files(&table_dir, None).await;
+        let mut files = snapshot_files(&table_dir, None).await;
+        if !alone {
+            files.retain(|_, values| values.get("bot_id") == Some(&bot_value));
+        }
         let (want, columns) = warehouse_rows(&conn, spec, bot_id);
         let mut got_batches = Vec::new();
         for (path, values) in &files {
             assert_eq!(
-                values.get("bot_id").map(String::as_str),
-                Some(bot_id.to_string().as_str()),
+                values.get("bot_id"),
+                Some(&bot_value),
                 "{}: {path} has partition values {values:?}",
                 spec.name
             );
@@ -940,5 +950,95 @@ async fn the_summary_metrics_and_status_show_each_tables_delta_version() {
         summary.contains("lake: nothing owed, no commit"),
         "{summary}"
     );
+    server.shutdown().await;
+}
+
+#[test]
+fn vacuum_of_a_lake_without_tables_creates_nothing() {
+    let dir = tempdir();
+    std::fs::create_dir_all(dir.path().join("lake")).expect("lake root");
+    let out = run_ok(
+        bin()
+            .args(["lake", "vacuum", "--lake-retention-days", "0", "--lake-url"])
+            .arg(lake_url(dir.path())),
+        "vacuum",
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("lake"))
+        .expect("lake root")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "vacuum created {left:?}; it said:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_whose_key_is_refused_is_left_out_of_the_lake_and_the_others_are_complete() {
+    use tgm_sync::config::{BotSettings, LakeSettings};
+    use tgm_sync::secret::ApiKey;
+    use tgm_sync::sync::bots::{BotVerdict, worst};
+    use tgm_sync::sync::{self, LakeReport, SyncOptions};
+
+    let server = start_sim(SimOptions {
+        bots: 3,
+        ..sim_options(300, 80)
+    })
+    .await;
+    let dir = tempdir();
+    let mut settings = settings_for(&server, dir.path());
+    settings.bots = server
+        .handles
+        .iter()
+        .map(|h| BotSettings {
+            bot_id: h.bot_id(),
+            api_key: ApiKey::new(h.api_key()),
+        })
+        .collect();
+    settings.lake = Some(LakeSettings {
+        url: tgm_sync::lake::LakeUrl::parse(&lake_url(dir.path())).expect("lake URL"),
+        retention: std::time::Duration::from_secs(7 * 86_400),
+    });
+    let victim = server.handles[1].clone();
+    victim.revoke_key(401);
+
+    let outcome = sync::run(&settings, &SyncOptions::default())
+        .await
+        .expect("the run starts");
+    assert_eq!(worst(&outcome.bots), BotVerdict::KeyRefused);
+    assert!(
+        matches!(outcome.lake, Some(LakeReport::Published(_))),
+        "the lake output: {:?}",
+        outcome.lake
+    );
+    for h in &server.handles {
+        if h.bot_id() != victim.bot_id() {
+            assert_bot_in_lake_equals_warehouse(dir.path(), h.bot_id(), false).await;
+        }
+    }
+    let victim_value = victim.bot_id().to_string();
+    for spec in mirrored_tables() {
+        let files = snapshot_files(&dir.path().join("lake").join(spec.name), None).await;
+        assert!(
+            files.values().all(|v| v["bot_id"] != victim_value),
+            "{}: the refused bot has files in the lake",
+            spec.name
+        );
+    }
+
+    // The key is back: the next run publishes that bot whole, the others owe nothing.
+    victim.restore_key();
+    let outcome = sync::run(&settings, &SyncOptions::default())
+        .await
+        .expect("the run starts");
+    assert_eq!(worst(&outcome.bots), BotVerdict::Synced);
+    let Some(LakeReport::Published(published)) = &outcome.lake else {
+        panic!("the lake output: {:?}", outcome.lake);
+    };
+    assert!(!published.tables.is_empty(), "nothing published");
+    for h in &server.handles {
+        assert_bot_in_lake_equals_warehouse(dir.path(), h.bot_id(), false).await;
+    }
     server.shutdown().await;
 }
