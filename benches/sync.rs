@@ -31,6 +31,9 @@
 //!   nothing changed. `bots_in_flight` is the default (4); `TGM_BOTS_IN_FLIGHT=N` in the
 //!   environment reaches the child. `TGM_BENCH_SCALE` scales the orders per bot, not the
 //!   bots: `TGM_BENCH_SCALE=0.01 TGM_BENCH_SCENARIOS=G` is a quick form (50 × 200 orders).
+//! - H: the lake output's cost: A's data synced without a lake and then, into a fresh
+//!   directory, with a `file://` Delta lake (every table published whole); then a run with
+//!   nothing changed (nothing owed, no commit). The lake's size on disk beside the mirror's.
 //!
 //! `--profile dev` reuses the test build (dependencies at opt-level 2): the bundled DuckDB
 //! is compiled once per profile, which takes about an hour on a 2-core machine.
@@ -352,6 +355,20 @@ fn machine() -> String {
     )
 }
 
+/// Bytes of the files under `dir`, recursively (0 where it does not exist).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
 fn main() -> BenchResult<()> {
     // `cargo bench` passes `--bench`; a filter argument is not used.
     let scale: f64 = std::env::var("TGM_BENCH_SCALE")
@@ -360,7 +377,7 @@ fn main() -> BenchResult<()> {
         .transpose()?
         .unwrap_or(1.0);
     let wanted: Vec<String> = std::env::var("TGM_BENCH_SCENARIOS")
-        .unwrap_or_else(|_| "A,B,C,D,E,F,G".into())
+        .unwrap_or_else(|_| "A,B,C,D,E,F,G,H".into())
         .split(',')
         .map(|s| s.trim().to_ascii_uppercase())
         .collect();
@@ -563,6 +580,43 @@ fn main() -> BenchResult<()> {
         });
         rows.push(Row {
             scenario: format!("G no-change run after G full ({bots} bots)"),
+            note: by_endpoint(&again),
+            figures: again,
+        });
+    }
+
+    if want("H") {
+        let (orders, members) = (scaled(1_000_000, scale), scaled(500_000, scale));
+        eprintln!("H: {orders} orders + {members} memberships, without and with a file:// lake");
+        let sim = Sim::start(orders, members, 0)?;
+        let plain = sim.sync(&root.path().join("h-plain"), None, &[])?;
+        let dir = root.path().join("h-lake");
+        let lake_url = format!("file://{}", dir.join("lake").display());
+        let lake = sim.sync(&dir, None, &["--lake-url", &lake_url])?;
+        let again = sim.sync(&dir, None, &["--lake-url", &lake_url])?;
+        let lake_mb = dir_bytes(&dir.join("lake")) as f64 / 1e6;
+        let mirror_mb = dir_bytes(&dir.join("parquet")) as f64 / 1e6;
+        checks.push(format!(
+            "H: the lake adds {:.1} s wall and {:.1} s CPU to a full sync ({:.1} s → {:.1} s); lake {lake_mb:.1} MB beside a mirror of {mirror_mb:.1} MB; no-change run with the lake {:.1} s, data rows written {}",
+            lake.wall.as_secs_f64() - plain.wall.as_secs_f64(),
+            lake.cpu.as_secs_f64() - plain.cpu.as_secs_f64(),
+            plain.wall.as_secs_f64(),
+            lake.wall.as_secs_f64(),
+            again.wall.as_secs_f64(),
+            again.data_rows_written,
+        ));
+        rows.push(Row {
+            scenario: format!("H full, {orders} orders + {members} members, no lake"),
+            note: String::new(),
+            figures: plain,
+        });
+        rows.push(Row {
+            scenario: "H full, the same with a file:// lake".into(),
+            note: format!("lake {lake_mb:.1} MB, mirror {mirror_mb:.1} MB"),
+            figures: lake,
+        });
+        rows.push(Row {
+            scenario: "H no-change run with the lake".into(),
             note: by_endpoint(&again),
             figures: again,
         });
