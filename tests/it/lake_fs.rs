@@ -1042,3 +1042,44 @@ async fn a_bot_whose_key_is_refused_is_left_out_of_the_lake_and_the_others_are_c
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tenth_version_of_a_table_writes_a_log_checkpoint() {
+    let server = start_sim(sim_options(120, 20)).await;
+    let dir = tempdir();
+    let orders_log = dir.path().join("lake").join("orders").join("_delta_log");
+    let handle = server.handle();
+    // Version 0 creates the table, each run with a new order commits one more version.
+    let mut version = 0;
+    while version < 10 {
+        handle.add_orders(1);
+        run_ok(
+            &mut lake_sync(&server.base_url(), dir.path()),
+            &format!("run up to version {version}"),
+        );
+        version = snapshot_version(orders_log.parent().expect("table dir")).await;
+    }
+    assert!(
+        orders_log
+            .join("00000000000000000009.checkpoint.parquet")
+            .is_file(),
+        "no checkpoint at version 9 (the 10th): {:?}",
+        std::fs::read_dir(&orders_log)
+            .expect("log")
+            .map(|e| e.expect("entry").file_name())
+            .collect::<Vec<_>>()
+    );
+    let last: Value = serde_json::from_str(
+        &std::fs::read_to_string(orders_log.join("_last_checkpoint")).expect("_last_checkpoint"),
+    )
+    .expect("JSON");
+    assert_eq!(last["version"], 9, "{last}");
+    assert!(
+        !orders_log
+            .join("00000000000000000008.checkpoint.parquet")
+            .exists(),
+        "a checkpoint before the interval"
+    );
+    assert_lake_equals_warehouse(dir.path(), BOT_ID).await;
+    server.shutdown().await;
+}
