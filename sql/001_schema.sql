@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS orders (
     project_id      BIGINT,
     -- as /orders lists it: a display name ("Credit / Debit card (Stripe)"); see gateways
     payment_gateway VARCHAR,
-    -- native amount and currency (the plan's), never converted
+    -- native amount and currency, as the order was paid (it may differ from the plan's
+    -- currency: SPEC §2), never converted
     amount          DECIMAL(38,18),
     currency        VARCHAR,
     _extra          VARCHAR,

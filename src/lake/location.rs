@@ -107,9 +107,10 @@ impl std::fmt::Display for LakeUrl {
 /// Storage options for delta-rs and object_store: bounded retries of 5xx answers, 429s,
 /// timeouts and dropped connections (object_store's own retry layer); conditional puts
 /// (`If-None-Match`) are object_store's default for S3, so Delta commits never overwrite
-/// each other.
+/// each other. An endpoint given as `http://…` (a local MinIO or test server) is allowed
+/// plain HTTP without `AWS_ALLOW_HTTP` (see [`plain_http_endpoint`]).
 pub fn storage_options() -> HashMap<String, String> {
-    [
+    let mut options: HashMap<String, String> = [
         ("max_retries", "6"),
         ("retry_timeout", "120s"),
         ("backoff_config.init_backoff", "100ms"),
@@ -120,7 +121,23 @@ pub fn storage_options() -> HashMap<String, String> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    .collect();
+    let var = |name: &str| std::env::var(name).ok();
+    let endpoint = var("AWS_ENDPOINT_URL_S3")
+        .or_else(|| var("AWS_ENDPOINT_URL"))
+        .or_else(|| var("AWS_ENDPOINT"));
+    if plain_http_endpoint(endpoint.as_deref(), var("AWS_ALLOW_HTTP").as_deref()) {
+        options.insert("allow_http".to_string(), "true".to_string());
+    }
+    options
+}
+
+/// Whether to allow plain HTTP: the endpoint the user set is `http://…` and they did not
+/// decide otherwise with `AWS_ALLOW_HTTP`. Naming an `http://` endpoint is the choice;
+/// refusing it with object_store's "URL scheme is not allowed" would only be a hurdle.
+pub fn plain_http_endpoint(endpoint: Option<&str>, allow_http: Option<&str>) -> bool {
+    allow_http.is_none()
+        && endpoint.is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("http://"))
 }
 
 /// The AWS variables whose values are secrets: registered with [`crate::secret::register`]
@@ -160,6 +177,18 @@ mod tests {
             lake.local_root(),
             Some(std::path::PathBuf::from("/tmp/lake/"))
         );
+    }
+
+    #[test]
+    fn an_http_endpoint_is_allowed_plain_http_unless_aws_allow_http_says_otherwise() {
+        assert!(plain_http_endpoint(Some("http://127.0.0.1:9000"), None));
+        assert!(plain_http_endpoint(Some(" HTTP://minio:9000 "), None));
+        assert!(!plain_http_endpoint(Some("https://s3.example"), None));
+        assert!(!plain_http_endpoint(None, None));
+        assert!(!plain_http_endpoint(
+            Some("http://127.0.0.1:9000"),
+            Some("false")
+        ));
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! What the warehouse owes the lake: per bot and table, either some partitions (the
-//! `_lake_dirty` marks) or everything (no `_lake_published` row for this lake yet), and
-//! the bookkeeping once a Delta commit carried them.
+//! `_lake_dirty` marks) or everything (no `_lake_published` row for this lake yet, or one
+//! written with other columns). The bookkeeping itself is the warehouse's
+//! ([`crate::load::lake_marks`]).
 
-use duckdb::{Connection, OptionalExt, params};
+use duckdb::Connection;
 
 use super::error::LakeError;
-use crate::load::error::DbContext;
-use crate::load::merge::partition_expr;
+use crate::load::lake_marks::{self, LakeCommitRecord};
 use crate::load::table::TableSpec;
 
 /// The partitions of one bot's table to publish in this run.
@@ -28,19 +28,6 @@ impl Owed {
     }
 }
 
-fn strings(
-    conn: &Connection,
-    sql: &str,
-    params: &[&dyn duckdb::ToSql],
-    what: impl Fn() -> String,
-) -> Result<Vec<String>, LakeError> {
-    let mut stmt = conn.prepare(sql).during(&what)?;
-    let rows = stmt
-        .query_map(params, |r| r.get::<_, String>(0))
-        .during(&what)?;
-    Ok(rows.collect::<Result<_, _>>().during(&what)?)
-}
-
 /// What one bot's table owes the lake at `lake_url`, whose files this run writes with
 /// `columns` (see [`super::table::columns_signature`]).
 pub fn owed(
@@ -50,21 +37,8 @@ pub fn owed(
     bot_id: i64,
     columns: &str,
 ) -> Result<Owed, LakeError> {
-    let what = || format!("reading what {} owes the lake", spec.name);
-    let published: Option<String> = conn
-        .query_row(
-            include_str!("../../sql/lake/published_columns.sql"),
-            params![lake_url, bot_id, spec.name],
-            |r| r.get(0),
-        )
-        .optional()
-        .during(what)?;
-    let marks = strings(
-        conn,
-        include_str!("../../sql/lake/dirty_list.sql"),
-        params![bot_id, spec.name],
-        what,
-    )?;
+    let published = lake_marks::published_columns(conn, lake_url, spec, bot_id)?;
+    let marks = lake_marks::owed_marks(conn, spec, bot_id)?;
     // Same columns as last time: only the marked partitions. New columns (a migration):
     // every partition again, so that no file in the lake lacks them.
     if published.as_deref() == Some(columns) {
@@ -75,20 +49,10 @@ pub fn owed(
             marks,
         });
     }
-    let partitions = strings(
-        conn,
-        &format!(
-            "SELECT DISTINCT {part} AS p FROM {table} t WHERE t.bot_id = ? ORDER BY p",
-            part = partition_expr(spec, "t"),
-            table = spec.name
-        ),
-        params![bot_id],
-        what,
-    )?;
     Ok(Owed {
         bot_id,
         whole: true,
-        partitions,
+        partitions: lake_marks::all_partitions(conn, spec, bot_id)?,
         marks,
     })
 }
@@ -103,27 +67,13 @@ pub fn settle(
     columns: &str,
     now_micros: i64,
 ) -> Result<(), LakeError> {
-    let what = || format!("recording the lake commit of {}", spec.name);
-    let tx = conn.unchecked_transaction().during(what)?;
-    for partition in &owed.marks {
-        tx.execute(
-            include_str!("../../sql/lake/dirty_clear.sql"),
-            params![owed.bot_id, spec.name, partition],
-        )
-        .during(what)?;
-    }
-    tx.execute(
-        include_str!("../../sql/lake/published_record.sql"),
-        params![
-            lake_url,
-            owed.bot_id,
-            spec.name,
-            version,
-            now_micros,
-            columns
-        ],
-    )
-    .during(what)?;
-    tx.commit().during(what)?;
-    Ok(())
+    let record = LakeCommitRecord {
+        lake_url,
+        bot_id: owed.bot_id,
+        marks: &owed.marks,
+        version,
+        columns,
+        now_micros,
+    };
+    Ok(lake_marks::settle(conn, spec, &record)?)
 }

@@ -1,0 +1,117 @@
+//! The warehouse's bookkeeping for the lake output: the partitions each bot's table owes
+//! the lake (`_lake_dirty`, marked beside the mirror's marks by the stream's own
+//! transaction), and what each lake last took (`_lake_published`). The lake module
+//! decides what to publish; this module reads and settles, in one transaction.
+
+use duckdb::{Connection, OptionalExt, params};
+
+use super::error::{DbContext, LoadError};
+use super::merge::partition_expr;
+use super::table::TableSpec;
+
+fn strings(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn duckdb::ToSql],
+    what: impl Fn() -> String,
+) -> Result<Vec<String>, LoadError> {
+    let mut stmt = conn.prepare(sql).during(&what)?;
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .during(&what)?;
+    rows.collect::<Result<_, _>>().during(&what)
+}
+
+/// The columns with which the lake at `lake_url` last took this bot's table; `None` when
+/// it never did.
+pub fn published_columns(
+    conn: &Connection,
+    lake_url: &str,
+    spec: &TableSpec,
+    bot_id: i64,
+) -> Result<Option<String>, LoadError> {
+    conn.query_row(
+        include_str!("../../sql/load/lake_published_columns.sql"),
+        params![lake_url, bot_id, spec.name],
+        |r| r.get(0),
+    )
+    .optional()
+    .during(|| format!("reading what the lake took of {}", spec.name))
+}
+
+/// The partitions of this bot's table marked as owed to the lake, sorted.
+pub fn owed_marks(
+    conn: &Connection,
+    spec: &TableSpec,
+    bot_id: i64,
+) -> Result<Vec<String>, LoadError> {
+    strings(
+        conn,
+        include_str!("../../sql/load/lake_dirty_list.sql"),
+        params![bot_id, spec.name],
+        || format!("reading what {} owes the lake", spec.name),
+    )
+}
+
+/// Every partition holding rows of this bot's table, sorted (`''` for tables partitioned
+/// by bot only).
+pub fn all_partitions(
+    conn: &Connection,
+    spec: &TableSpec,
+    bot_id: i64,
+) -> Result<Vec<String>, LoadError> {
+    strings(
+        conn,
+        &format!(
+            "SELECT DISTINCT {part} AS p FROM {table} t WHERE t.bot_id = ? ORDER BY p",
+            part = partition_expr(spec, "t"),
+            table = spec.name
+        ),
+        params![bot_id],
+        || format!("listing the partitions of {}", spec.name),
+    )
+}
+
+/// What a Delta commit carried for one bot's table.
+#[derive(Debug, Clone, Copy)]
+pub struct LakeCommitRecord<'a> {
+    pub lake_url: &'a str,
+    pub bot_id: i64,
+    /// The marks read before the files were written: marks made since stay owed.
+    pub marks: &'a [String],
+    pub version: i64,
+    pub columns: &'a str,
+    pub now_micros: i64,
+}
+
+/// After the commit: clears the marks it carried and remembers the lake's version and
+/// columns, in one transaction.
+pub fn settle(
+    conn: &Connection,
+    spec: &TableSpec,
+    record: &LakeCommitRecord<'_>,
+) -> Result<(), LoadError> {
+    let what = || format!("recording the lake commit of {}", spec.name);
+    let tx = conn.unchecked_transaction().during(what)?;
+    for partition in record.marks {
+        tx.execute(
+            include_str!("../../sql/load/lake_dirty_clear.sql"),
+            params![record.bot_id, spec.name, partition],
+        )
+        .during(what)?;
+    }
+    tx.execute(
+        include_str!("../../sql/load/lake_published_record.sql"),
+        params![
+            record.lake_url,
+            record.bot_id,
+            spec.name,
+            record.version,
+            record.now_micros,
+            record.columns
+        ],
+    )
+    .during(what)?;
+    tx.commit().during(what)?;
+    Ok(())
+}
