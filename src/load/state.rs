@@ -315,17 +315,22 @@ pub fn record_pending_checks(
     run: RunStamp,
 ) -> Result<(), LoadError> {
     let context = || "recording re-read pending orders".to_string();
-    let tx = conn.unchecked_transaction().during(context)?;
-    {
-        let mut stmt = tx
-            .prepare(include_str!("../../sql/load/pending_check.sql"))
-            .during(context)?;
-        for key in keys {
-            stmt.execute(params![bot_id, key, run.at_micros])
-                .during(context)?;
-        }
+    let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+    if distinct.is_empty() {
+        return Ok(());
     }
-    tx.commit().during(context)
+    let keys = duckdb::types::Value::List(
+        distinct
+            .into_iter()
+            .map(|k| duckdb::types::Value::Text(k.clone()))
+            .collect(),
+    );
+    conn.execute(
+        include_str!("../../sql/load/pending_check.sql"),
+        params![bot_id, keys, run.at_micros],
+    )
+    .during(context)?;
+    Ok(())
 }
 
 /// Rows of one bot's table that are not soft-deleted: what a full scan of it is expected
