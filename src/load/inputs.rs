@@ -4,6 +4,7 @@
 
 use duckdb::{Connection, params};
 
+use super::RunStamp;
 use super::error::{DbContext, LoadError};
 
 /// One gateway named by `/paymentMethods/report`.
@@ -14,15 +15,22 @@ pub struct ReportedGateway {
 }
 
 /// Rebuilds one bot's gateway map: the installed gateways (the synced payment methods),
-/// then those the report names that are not installed. Returns the gateways it holds.
+/// then those the report names that are not installed; the report's unreadable rows
+/// (`(reason, raw JSON)`) go to `_rejected` in the same transaction. Returns the gateways
+/// it holds.
 pub fn replace_gateways(
     conn: &Connection,
     bot_id: i64,
-    at_micros: i64,
+    run: RunStamp,
     reported: &[ReportedGateway],
+    rejected: &[(String, String)],
 ) -> Result<usize, LoadError> {
     let context = || "refreshing gateways".to_string();
+    let at_micros = run.at_micros;
     let tx = conn.unchecked_transaction().during(context)?;
+    for (reason, raw) in rejected {
+        super::state::reject(&tx, run, bot_id, "report_inputs", reason, raw)?;
+    }
     tx.execute(
         include_str!("../../sql/load/gateways_clear.sql"),
         params![bot_id],

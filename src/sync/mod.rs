@@ -312,19 +312,26 @@ async fn sync_bot(
     // Report inputs: only when the API answers and the bot's data is in.
     if let Some((conn, run)) = report_inputs.filter(|_| !outcome.auth_failed()) {
         let steps = async {
-            match first_inputs {
+            let warning = match first_inputs {
                 Some(first) => first?,
                 None => first_report_inputs(settings, &inputs, conn, bot_id, run).await?,
-            }
+            };
             if settings.streams.contains(&StreamName::Orders) {
                 refresh_rates(&ctx, &inputs, conn, run).await?;
             }
-            Ok::<(), Error>(())
+            Ok::<Option<String>, Error>(warning)
         };
-        if let Err(e) = steps.await {
-            let message = redact(&format!("report inputs not refreshed: {e}"));
-            warn!(bot_id, "{message}");
-            outcome.warnings.push(message);
+        match steps.await {
+            Ok(None) => {}
+            Ok(Some(warning)) => {
+                warn!(bot_id, "{warning}");
+                outcome.warnings.push(warning);
+            }
+            Err(e) => {
+                let message = redact(&format!("report inputs not refreshed: {e}"));
+                warn!(bot_id, "{message}");
+                outcome.warnings.push(message);
+            }
         }
     }
     record_bot_run(conn, run, bot_id, &client, &outcome)?;
@@ -418,20 +425,28 @@ fn publish_mirror(bot: &BotRun<'_>) {
 }
 
 /// The report inputs that need no facts: the preferred currency, and the gateways.
+/// Returns a warning when some of the gateway report's rows could not be read.
 async fn first_report_inputs(
     settings: &Settings,
     inputs: &ApiClient,
     conn: &Connection,
     bot_id: i64,
     run: RunStamp,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     report_inputs::refresh_preferred_currency(inputs, conn, bot_id, run.at_micros).await?;
     if settings.streams.contains(&StreamName::PaymentMethods)
         || settings.streams.contains(&StreamName::Orders)
     {
-        report_inputs::refresh_gateways(inputs, conn, bot_id, run.at_micros).await?;
+        let rejected = report_inputs::refresh_gateways(inputs, conn, bot_id, run).await?;
+        if rejected > 0 {
+            return Ok(Some(format!(
+                "{rejected} /paymentMethods/report rows could not be read (kept in _rejected, \
+                 stream {}); their gateways are missing from the reports",
+                report_inputs::REPORT_INPUTS
+            )));
+        }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Today's exchange rates, on their own progress line.

@@ -15,29 +15,40 @@ use crate::api::models::{PaymentMethodReport, RevenueReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
 use crate::currency::Currency;
 use crate::error::Error;
+use crate::load::RunStamp;
 use crate::load::inputs::{
     CapturedRate, ReportedGateway, record_preferred_currency, replace_gateways,
     store_captured_rates,
 };
 use crate::money::Amount;
 
-/// Reads `/paymentMethods/report` and the synced payment methods into `gateways`.
+/// The stream name under which unreadable report-input rows are kept in `_rejected`.
+pub const REPORT_INPUTS: &str = "report_inputs";
+
+/// Reads `/paymentMethods/report` and the synced payment methods into `gateways`. A row
+/// that cannot be read is kept in `_rejected` (stream `report_inputs`) and counted; the
+/// others are used. Returns how many rows were rejected.
 pub async fn refresh_gateways(
     client: &ApiClient,
     conn: &Connection,
     bot_id: i64,
-    at_micros: i64,
+    run: RunStamp,
 ) -> Result<usize, Error> {
     let rows = client.get_list(&Method::PaymentMethodsReport, &[]).await?;
-    let reported: Vec<ReportedGateway> = rows
-        .into_iter()
-        .filter_map(|row| PaymentMethodReport::from_json(row).ok())
-        .map(|g| ReportedGateway {
-            display_name: g.display_name.unwrap_or_else(|| g.name.clone()),
-            code: g.name,
-        })
-        .collect();
-    Ok(replace_gateways(conn, bot_id, at_micros, &reported)?)
+    let mut reported = Vec::new();
+    let mut rejected = Vec::new();
+    for row in rows {
+        let raw = row.to_string();
+        match PaymentMethodReport::from_json(row) {
+            Ok(g) => reported.push(ReportedGateway {
+                display_name: g.display_name.unwrap_or_else(|| g.name.clone()),
+                code: g.name,
+            }),
+            Err(e) => rejected.push((format!("/paymentMethods/report: {e}"), raw)),
+        }
+    }
+    replace_gateways(conn, bot_id, run, &reported, &rejected)?;
+    Ok(rejected.len())
 }
 
 /// Asks `/revenue` without a currency: the answer is in the bot's preferred currency.

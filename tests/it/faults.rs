@@ -1176,3 +1176,68 @@ async fn a_partial_stream_counts_as_synced_in_the_metrics() {
     );
     server.shutdown().await;
 }
+
+/// The gateways table of a warehouse: (code, display name) in order.
+fn gateway_rows(settings: &Settings) -> Vec<(String, String)> {
+    let conn = open(settings);
+    let mut stmt = conn
+        .prepare("SELECT code, coalesce(display_name, '') FROM gateways ORDER BY code")
+        .expect("gateways query");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("gateways")
+        .map(|r| r.expect("row"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_gateway_report_rows_are_kept_in_rejected_and_make_the_run_partial() {
+    let server = start_sim(small_sim()).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    let (outcome, exit) = run(&settings, &SyncOptions::default()).await;
+    assert_eq!(exit, Exit::Success, "{:?}", failures(&outcome));
+    let good = gateway_rows(&settings);
+    assert!(!good.is_empty(), "the simulator reports gateways");
+
+    // Two rows /paymentMethods/report cannot mean: a number, and a gateway without a name.
+    server
+        .handle
+        .set_response_hook(Some(Arc::new(|info: &RequestInfo, body: &mut Value| {
+            if info.method_path == "paymentmethods/report"
+                && let Some(rows) = body["result"].as_array_mut()
+            {
+                rows.push(json!(17));
+                rows.push(json!({"display_name": "Nameless", "count": 1}));
+            }
+        })));
+    let (outcome, exit) = run(&settings, &SyncOptions::default()).await;
+    server.handle.set_response_hook(None);
+    assert_eq!(exit, Exit::Partial, "{:?}", outcome.bots[0].warnings);
+    let warning = outcome.bots[0].warnings.join("; ");
+    assert!(
+        warning.contains("2 /paymentMethods/report rows could not be read"),
+        "{warning}"
+    );
+    // The readable rows still make the map; the unreadable ones are kept, as sent.
+    assert_eq!(
+        gateway_rows(&settings),
+        good,
+        "gateways from the readable rows"
+    );
+    let conn = open(&settings);
+    let mut stmt = conn
+        .prepare(
+            "SELECT raw_json FROM _rejected WHERE stream = 'report_inputs' \
+             AND run_id = (SELECT max(run_id) FROM _sync_runs) ORDER BY raw_json",
+        )
+        .expect("rejected query");
+    let raw: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .expect("rejected")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(raw.len(), 2, "{raw:?}");
+    assert!(raw.iter().any(|r| r == "17"), "{raw:?}");
+    assert!(raw.iter().any(|r| r.contains("Nameless")), "{raw:?}");
+    server.shutdown().await;
+}
