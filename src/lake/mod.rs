@@ -18,6 +18,8 @@ pub mod vacuum;
 
 use std::collections::HashMap;
 
+use futures::stream::{FuturesUnordered, StreamExt};
+
 use deltalake::kernel::Add;
 use duckdb::Connection;
 use object_store::path::Path as StorePath;
@@ -37,6 +39,9 @@ use owed::Owed;
 /// commit. `abort` aborts the process there; any other value is a file path that is
 /// written (with the table's name) before the process sleeps, so a test can SIGKILL it.
 pub const HALT_BEFORE_COMMIT_VAR: &str = "TGM_LAKE_HALT_BEFORE_COMMIT";
+
+/// Data-file uploads a table's publication keeps in flight.
+const UPLOADS_IN_FLIGHT: usize = 4;
 
 /// What one table's publication did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +132,12 @@ async fn publish_table(
     }
     let mut delta = table::open_or_create(&lake.url, spec, &schema).await?;
     let store = delta.log_store().object_store(None);
+    let upload_failed =
+        |e| table::store_error(&lake.url, spec.name, deltalake::DeltaTableError::from(e));
+    // Files are built one at a time (they need the warehouse connection) and uploaded
+    // [`UPLOADS_IN_FLIGHT`] at a time, so a distant store's round trips overlap while at
+    // most that many files wait in memory.
+    let mut uploads = FuturesUnordered::new();
     let mut files = Vec::new();
     let mut rows = 0;
     let mut partitions = 0;
@@ -138,26 +149,33 @@ async fn publish_table(
             };
             rows += file.rows;
             let values = partition_values(spec, o.bot_id, partition);
-            let path = file_path(&values, run_id);
-            let size = file.bytes.len() as i64;
-            store
-                .put(&StorePath::from(path.as_str()), file.bytes.into())
-                .await
-                .map_err(|e| {
-                    table::store_error(&lake.url, spec.name, deltalake::DeltaTableError::from(e))
-                })?;
-            files.push(NewFile {
-                add: Add {
-                    path,
-                    partition_values: values,
-                    size,
-                    modification_time: chrono::Utc::now().timestamp_millis(),
-                    data_change: true,
-                    stats: Some(file.stats),
-                    ..Default::default()
-                },
+            let add = Add {
+                path: file_path(&values, run_id),
+                partition_values: values,
+                size: file.bytes.len() as i64,
+                modification_time: chrono::Utc::now().timestamp_millis(),
+                data_change: true,
+                stats: Some(file.stats),
+                ..Default::default()
+            };
+            let store = store.clone();
+            uploads.push(async move {
+                let at = StorePath::from(add.path.as_str());
+                store.put(&at, file.bytes.into()).await.map(|_| add)
             });
+            if uploads.len() >= UPLOADS_IN_FLIGHT
+                && let Some(done) = uploads.next().await
+            {
+                files.push(NewFile {
+                    add: done.map_err(upload_failed)?,
+                });
+            }
         }
+    }
+    while let Some(done) = uploads.next().await {
+        files.push(NewFile {
+            add: done.map_err(upload_failed)?,
+        });
     }
     if !files.is_empty() {
         halt_before_commit(spec.name);
