@@ -8,8 +8,8 @@ use clap::Args;
 use super::Failure;
 use super::settings::SettingsArgs;
 use crate::exit::Exit;
-use crate::load::Warehouse;
 use crate::load::error::DbContext;
+use crate::load::{Warehouse, schema};
 
 const STATUS_SQL: &str = include_str!("../../sql/status.sql");
 
@@ -38,12 +38,29 @@ pub fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
     let settings = args.settings.resolve_without_keys(config.as_deref())?;
     let warehouse = Warehouse::open_read_only(&settings.warehouse)?;
     println!("warehouse: {}", settings.warehouse.display());
+    // A warehouse written by an older tgm-sync lacks the newer tables until a sync
+    // migrates it (status reads only): say so, and skip the sections that need them.
+    let latest = schema::latest_version();
+    let behind = schema::recorded_version(warehouse.conn()).filter(|v| *v < latest);
+    if let Some(version) = behind {
+        println!(
+            "schema version {version} of {latest}: `{}` migrates this warehouse; until then, \
+             sections that need newer tables are skipped",
+            crate::hint::command("sync")
+        );
+    }
     for (title, sql) in queries() {
-        let batches: Vec<_> = warehouse
+        let read = warehouse
             .conn()
             .prepare(&sql)
-            .and_then(|mut stmt| stmt.query_arrow([]).map(|rows| rows.collect()))
-            .during(|| format!("reading {title}"))?;
+            .and_then(|mut stmt| stmt.query_arrow([]).map(|rows| rows.collect::<Vec<_>>()));
+        let batches = match read {
+            Err(_) if behind.is_some() => {
+                println!("\n{title}\n(skipped: the warehouse predates it)");
+                continue;
+            }
+            read => read.during(|| format!("reading {title}"))?,
+        };
         let table = pretty_format_batches(&batches)
             .map_err(|e| Failure::new(Exit::Internal, format!("formatting {title}: {e}")))?;
         println!("\n{title}\n{table}");

@@ -98,6 +98,19 @@ pub fn latest_version() -> u32 {
     MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
+/// The schema version a warehouse records, without creating anything (for read-only
+/// connections); `None` when it records none.
+pub fn recorded_version(conn: &Connection) -> Option<u32> {
+    conn.query_row(
+        include_str!("../../sql/load/schema_version.sql"),
+        [],
+        |row| row.get::<_, Option<i64>>(0),
+    )
+    .ok()
+    .flatten()
+    .and_then(|v| u32::try_from(v).ok())
+}
+
 /// The warehouse's schema version: 0 for a new warehouse. Creates `_schema_version`.
 pub fn current_version(conn: &Connection) -> Result<u32, SchemaError> {
     conn.execute_batch(VERSION_TABLE_SQL)

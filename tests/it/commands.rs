@@ -267,3 +267,57 @@ async fn a_legacy_verify_compares_users_and_names_what_it_skipped() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_of_a_warehouse_an_older_version_wrote_skips_the_newer_sections() {
+    let server = start_sim(sim_options(60, 20)).await;
+    let dir = tempdir();
+    let path = dir.path().join("warehouse.duckdb");
+    assert_eq!(
+        sync(&server.base_url(), dir.path(), &[]).status.code(),
+        Some(0)
+    );
+    // As the version before the lake output left it: no lake tables, one version less.
+    let latest = tgm_sync::load::schema::latest_version();
+    {
+        let conn = duckdb::Connection::open(&path).expect("warehouse");
+        conn.execute_batch(
+            "DROP TABLE _lake_published; DROP TABLE _lake_dirty; \
+             DELETE FROM _schema_version WHERE version = (SELECT max(version) FROM _schema_version);",
+        )
+        .expect("made older");
+    }
+    let out = bin()
+        .args(["status", "--warehouse"])
+        .arg(&path)
+        .output()
+        .expect("status runs");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{stdout}");
+    assert!(
+        stdout.contains(&format!("schema version {} of {latest}", latest - 1)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Lake tables\n(skipped: the warehouse predates it)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| orders ") && stdout.contains("Stream state"),
+        "the other sections still show:\n{stdout}"
+    );
+    // A sync migrates it, and status is whole again.
+    assert_eq!(
+        sync(&server.base_url(), dir.path(), &[]).status.code(),
+        Some(0)
+    );
+    let out = bin()
+        .args(["status", "--warehouse"])
+        .arg(&path)
+        .output()
+        .expect("status runs");
+    let (stdout, _) = text(&out);
+    assert!(!stdout.contains("skipped"), "{stdout}");
+    assert!(!stdout.contains("schema version"), "{stdout}");
+    server.shutdown().await;
+}
