@@ -7,20 +7,8 @@ use duckdb::{Connection, OptionalExt, params};
 
 use super::error::{DbContext, LoadError};
 use super::merge::partition_expr;
+use super::query_strings;
 use super::table::TableSpec;
-
-fn strings(
-    conn: &Connection,
-    sql: &str,
-    params: &[&dyn duckdb::ToSql],
-    what: impl Fn() -> String,
-) -> Result<Vec<String>, LoadError> {
-    let mut stmt = conn.prepare(sql).during(&what)?;
-    let rows = stmt
-        .query_map(params, |r| r.get::<_, String>(0))
-        .during(&what)?;
-    rows.collect::<Result<_, _>>().during(&what)
-}
 
 /// The columns with which the lake at `lake_url` last took this bot's table; `None` when
 /// it never did.
@@ -45,7 +33,7 @@ pub fn owed_marks(
     spec: &TableSpec,
     bot_id: i64,
 ) -> Result<Vec<String>, LoadError> {
-    strings(
+    query_strings(
         conn,
         include_str!("../../sql/load/lake_dirty_list.sql"),
         params![bot_id, spec.name],
@@ -60,7 +48,7 @@ pub fn all_partitions(
     spec: &TableSpec,
     bot_id: i64,
 ) -> Result<Vec<String>, LoadError> {
-    strings(
+    query_strings(
         conn,
         &format!(
             "SELECT DISTINCT {part} AS p FROM {table} t WHERE t.bot_id = ? ORDER BY p",

@@ -20,3 +20,20 @@ pub mod warehouse;
 pub use error::LoadError;
 pub use state::RunStamp;
 pub use warehouse::Warehouse;
+
+use error::DbContext;
+
+/// The first column of a query's rows, as text (partitions, order keys, ...); `what`
+/// names the work for an error.
+pub(crate) fn query_strings(
+    conn: &duckdb::Connection,
+    sql: &str,
+    params: &[&dyn duckdb::ToSql],
+    what: impl Fn() -> String,
+) -> Result<Vec<String>, LoadError> {
+    let mut stmt = conn.prepare(sql).during(&what)?;
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .during(&what)?;
+    rows.collect::<Result<_, _>>().during(&what)
+}

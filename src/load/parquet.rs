@@ -56,16 +56,12 @@ pub fn rewrite_dirty(
     spec: &TableSpec,
     bot_id: i64,
 ) -> Result<usize, LoadError> {
-    let partitions: Vec<String> = {
-        let mut stmt = conn
-            .prepare(include_str!("../../sql/load/dirty_list.sql"))
-            .during(|| format!("listing dirty partitions of {}", spec.name))?;
-        let rows = stmt
-            .query_map(params![bot_id, spec.name], |r| r.get::<_, String>(0))
-            .during(|| format!("listing dirty partitions of {}", spec.name))?;
-        rows.collect::<Result<_, _>>()
-            .during(|| format!("listing dirty partitions of {}", spec.name))?
-    };
+    let partitions = super::query_strings(
+        conn,
+        include_str!("../../sql/load/dirty_list.sql"),
+        params![bot_id, spec.name],
+        || format!("listing dirty partitions of {}", spec.name),
+    )?;
     let mut written = 0;
     for partition in partitions {
         let dir = partition_dir(root, spec, bot_id, &partition);

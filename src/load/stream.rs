@@ -107,11 +107,10 @@ impl<'c> StreamLoad<'c> {
         }
         let part = partition_expr(self.spec, "t");
         // The rows a re-read changes: a status that moved on, or a new email.
-        let changes = format!(
-            "FROM {table} t JOIN _refetched_orders u ON t.order_key = u.order_key \
-             WHERE t.bot_id = ? AND (t.order_status IS DISTINCT FROM u.order_status \
-             OR (u.member_email IS NOT NULL AND t.member_email IS DISTINCT FROM u.member_email))"
-        );
+        let moved_on = "t.order_key = u.order_key AND t.bot_id = ? \
+             AND (t.order_status IS DISTINCT FROM u.order_status \
+             OR (u.member_email IS NOT NULL AND t.member_email IS DISTINCT FROM u.member_email))";
+        let changes = format!("FROM {table} t JOIN _refetched_orders u ON {moved_on}");
         for marks in super::merge::DIRTY_MARKS {
             conn.execute(
                 &format!(
@@ -135,10 +134,7 @@ impl<'c> StreamLoad<'c> {
             &format!(
                 "UPDATE {table} AS t SET order_status = u.order_status, \
                  member_email = coalesce(u.member_email, t.member_email), \
-                 _synced_at = {RUN_TS}, _run_id = ? \
-                 FROM _refetched_orders u WHERE t.order_key = u.order_key AND t.bot_id = ? \
-                 AND (t.order_status IS DISTINCT FROM u.order_status \
-                 OR (u.member_email IS NOT NULL AND t.member_email IS DISTINCT FROM u.member_email))"
+                 _synced_at = {RUN_TS}, _run_id = ? FROM _refetched_orders u WHERE {moved_on}"
             ),
             params![run.at_micros, run.run_id, bot_id],
         )

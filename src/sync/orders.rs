@@ -21,7 +21,7 @@ use crate::load::state::{
     RunStamp, StreamFigures, StreamState, live_rows, read_state, record_pending_checks,
     record_stream,
 };
-use crate::load::{LoadError, Warehouse};
+use crate::load::{LoadError, Warehouse, query_strings};
 use crate::progress::Phase;
 use crate::streams::StreamName;
 use crate::streams::orders::{ORDERS, OrdersPlan, PAGE_LIMIT};
@@ -288,15 +288,10 @@ fn pending_due(
     budget: usize,
     only_without_email: bool,
 ) -> Result<Vec<String>, LoadError> {
-    let context = || "listing pending orders to re-read".to_string();
-    let mut stmt = conn
-        .prepare(include_str!("../../sql/sync/pending_due.sql"))
-        .during(context)?;
-    let rows = stmt
-        .query_map(
-            params![bot_id, cutoff, budget as i64, only_without_email],
-            |r| r.get::<_, String>(0),
-        )
-        .during(context)?;
-    rows.collect::<Result<Vec<_>, _>>().during(context)
+    query_strings(
+        conn,
+        include_str!("../../sql/sync/pending_due.sql"),
+        params![bot_id, cutoff, budget as i64, only_without_email],
+        || "listing pending orders to re-read".to_string(),
+    )
 }
