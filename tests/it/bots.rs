@@ -10,9 +10,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use duckdb::Connection;
-use tgm_sync::config::{BotSettings, Settings};
+use tgm_sync::config::Settings;
 use tgm_sync::exit::Exit;
-use tgm_sync::secret::ApiKey;
 use tgm_sync::sim::{SimOptions, SimServer};
 use tgm_sync::streams::mirrored_tables;
 use tgm_sync::sync::bots::BotVerdict;
@@ -29,17 +28,9 @@ async fn start_bots(bots: usize) -> SimServer {
     .await
 }
 
-/// Settings syncing every bot the simulator serves into `dir`, each with its own key.
+/// Settings syncing every bot the simulator serves into `dir`, `bots_in_flight` at once.
 fn settings_for_all(server: &SimServer, dir: &Path, bots_in_flight: usize) -> Settings {
-    let mut settings = settings_for(server, dir);
-    settings.bots = server
-        .handles
-        .iter()
-        .map(|h| BotSettings {
-            bot_id: h.bot_id(),
-            api_key: ApiKey::new(h.api_key()),
-        })
-        .collect();
+    let mut settings = settings_for_every_bot(server, dir);
     settings.bots_in_flight = bots_in_flight;
     settings
 }

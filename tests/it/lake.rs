@@ -302,6 +302,17 @@ fn mutate(handle: &SimHandle, now: i64) -> String {
     sale
 }
 
+/// A lake test on S3: the Python environments and a moto server holding the test bucket,
+/// with the lake output required of the binary; `None` (the test says "skipped") only
+/// where Python is missing outside CI.
+fn s3_lake_test(test: &str) -> Option<(PyEnvs, Moto)> {
+    let envs = py_envs(test)?;
+    require_lake_output();
+    let moto = Moto::start(&envs);
+    moto.create_bucket(BUCKET);
+    Some((envs, moto))
+}
+
 fn s3_root(prefix: &str) -> String {
     format!("s3://{BUCKET}/{prefix}")
 }
@@ -375,12 +386,9 @@ async fn assert_one_data_commit(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_sync_on_s3_reads_the_same_in_three_readers() {
-    let Some(envs) = py_envs("full_sync_on_s3_reads_the_same_in_three_readers") else {
+    let Some((envs, moto)) = s3_lake_test("full_sync_on_s3_reads_the_same_in_three_readers") else {
         return;
     };
-    require_lake_output();
-    let moto = Moto::start(&envs);
-    moto.create_bucket(BUCKET);
     let server = start_sim(sim_options(1_500, 300)).await;
     let dir = tempdir();
     let root = s3_root("lake");
@@ -431,13 +439,10 @@ async fn full_sync_on_s3_reads_the_same_in_three_readers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sync_adds_a_version_and_the_old_one_stays_readable() {
     let test = "a_second_sync_adds_a_version_and_the_old_one_stays_readable";
-    let Some(envs) = py_envs(test) else {
+    let Some((envs, moto)) = s3_lake_test(test) else {
         return;
     };
-    require_lake_output();
     let now = pinned_now();
-    let moto = Moto::start(&envs);
-    moto.create_bucket(BUCKET);
     let access = moto.access();
     let server = start_sim(sim_options(1_200, 250)).await;
     let dir = tempdir();
@@ -527,13 +532,10 @@ async fn a_second_sync_adds_a_version_and_the_old_one_stays_readable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_between_upload_and_commit_leaves_before_or_after_only() {
     let test = "a_run_killed_between_upload_and_commit_leaves_before_or_after_only";
-    let Some(envs) = py_envs(test) else {
+    let Some((envs, moto)) = s3_lake_test(test) else {
         return;
     };
-    require_lake_output();
     let now = pinned_now();
-    let moto = Moto::start(&envs);
-    moto.create_bucket(BUCKET);
     let access = moto.access();
     let server = start_sim(sim_options(1_200, 250)).await;
     let dir = tempdir();
@@ -670,12 +672,9 @@ async fn a_run_killed_between_upload_and_commit_leaves_before_or_after_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_commit_disjoint_bots_to_the_same_tables_at_once() {
     let test = "two_processes_commit_disjoint_bots_to_the_same_tables_at_once";
-    let Some(envs) = py_envs(test) else {
+    let Some((envs, moto)) = s3_lake_test(test) else {
         return;
     };
-    require_lake_output();
-    let moto = Moto::start(&envs);
-    moto.create_bucket(BUCKET);
     let access = moto.access();
     let one = start_sim(sim_options(900, 200)).await;
     let other = start_sim(SimOptions {
@@ -759,12 +758,9 @@ async fn two_processes_commit_disjoint_bots_to_the_same_tables_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_errors_and_dropped_connections_are_retried_without_half_commits() {
     let test = "s3_errors_and_dropped_connections_are_retried_without_half_commits";
-    let Some(envs) = py_envs(test) else {
+    let Some((envs, moto)) = s3_lake_test(test) else {
         return;
     };
-    require_lake_output();
-    let moto = Moto::start(&envs);
-    moto.create_bucket(BUCKET);
     let access = moto.access();
     let server = start_sim(sim_options(1_000, 200)).await;
     let rules = vec![
@@ -821,12 +817,9 @@ async fn s3_errors_and_dropped_connections_are_retried_without_half_commits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_whose_answer_is_lost_is_not_applied_twice() {
     let test = "a_commit_whose_answer_is_lost_is_not_applied_twice";
-    let Some(envs) = py_envs(test) else {
+    let Some((envs, moto)) = s3_lake_test(test) else {
         return;
     };
-    require_lake_output();
-    let moto = Moto::start(&envs);
-    moto.create_bucket(BUCKET);
     let access = moto.access();
     let server = start_sim(sim_options(800, 150)).await;
     let proxy = S3Proxy::start(

@@ -306,17 +306,7 @@ async fn sync_writes_readable_delta_tables_equal_to_the_warehouse_and_a_second_r
         );
         let schema: Value =
             serde_json::from_str(metadata["schemaString"].as_str().expect("schema")).expect("json");
-        let types: BTreeMap<String, Value> = schema["fields"]
-            .as_array()
-            .expect("fields")
-            .iter()
-            .map(|f| {
-                (
-                    f["name"].as_str().expect("name").to_string(),
-                    f["type"].clone(),
-                )
-            })
-            .collect();
+        let types: BTreeMap<String, Value> = schema_fields(&schema).into_iter().collect();
         assert_eq!(types["_synced_at"], "timestamp", "{}: {types:?}", spec.name);
         assert_eq!(types["bot_id"], "long", "{}", spec.name);
         if spec.name == "orders" {
@@ -749,8 +739,12 @@ async fn delta_schema(table_dir: &Path) -> Vec<(String, Value)> {
         .await
         .unwrap_or_else(|e| panic!("deltalake opens {}: {e}", table_dir.display()));
     let schema = table.snapshot().expect("loaded").schema();
-    let json = serde_json::to_value(schema.as_ref()).expect("schema as JSON");
-    json["fields"]
+    schema_fields(&serde_json::to_value(schema.as_ref()).expect("schema as JSON"))
+}
+
+/// The fields of a Delta schema (its JSON form): name → type, in order.
+fn schema_fields(schema: &Value) -> Vec<(String, Value)> {
+    schema["fields"]
         .as_array()
         .expect("fields")
         .iter()
@@ -976,8 +970,7 @@ fn vacuum_of_a_lake_without_tables_creates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_whose_key_is_refused_is_left_out_of_the_lake_and_the_others_are_complete() {
-    use tgm_sync::config::{BotSettings, LakeSettings};
-    use tgm_sync::secret::ApiKey;
+    use tgm_sync::config::LakeSettings;
     use tgm_sync::sync::bots::{BotVerdict, worst};
     use tgm_sync::sync::{self, LakeReport, SyncOptions};
 
@@ -987,15 +980,7 @@ async fn a_bot_whose_key_is_refused_is_left_out_of_the_lake_and_the_others_are_c
     })
     .await;
     let dir = tempdir();
-    let mut settings = settings_for(&server, dir.path());
-    settings.bots = server
-        .handles
-        .iter()
-        .map(|h| BotSettings {
-            bot_id: h.bot_id(),
-            api_key: ApiKey::new(h.api_key()),
-        })
-        .collect();
+    let mut settings = settings_for_every_bot(&server, dir.path());
     settings.lake = Some(LakeSettings {
         url: tgm_sync::lake::LakeUrl::parse(&lake_url(dir.path())).expect("lake URL"),
         retention: std::time::Duration::from_secs(7 * 86_400),

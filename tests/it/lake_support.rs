@@ -417,20 +417,7 @@ pub fn warehouse_rows(
     table: &str,
     bots: Option<&[i64]>,
 ) -> Vec<Map<String, Value>> {
-    let columns: Vec<(String, String)> = {
-        let mut stmt = conn
-            .prepare(
-                "SELECT column_name, data_type FROM information_schema.columns \
-                 WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
-            )
-            .expect("column query");
-        let rows = stmt
-            .query_map([table], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .expect("columns");
-        rows.collect::<Result<_, _>>().expect("columns")
-    };
+    let columns = warehouse_columns(conn, table);
     assert!(!columns.is_empty(), "the warehouse has no table {table}");
     let exprs: Vec<String> = columns.iter().map(|(n, t)| canonical_expr(n, t)).collect();
     let filter = match bots {
@@ -662,12 +649,12 @@ pub fn assert_types(
     }
 }
 
-/// Column → type of a warehouse table.
-pub fn warehouse_types(conn: &Connection, table: &str) -> BTreeMap<String, String> {
+/// A warehouse table's columns and their types, in table order.
+fn warehouse_columns(conn: &Connection, table: &str) -> Vec<(String, String)> {
     let mut stmt = conn
         .prepare(
             "SELECT column_name, data_type FROM information_schema.columns \
-             WHERE table_name = ? AND table_schema = 'main'",
+             WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
         )
         .expect("column query");
     let rows = stmt
@@ -676,6 +663,11 @@ pub fn warehouse_types(conn: &Connection, table: &str) -> BTreeMap<String, Strin
         })
         .expect("columns");
     rows.collect::<Result<_, _>>().expect("columns")
+}
+
+/// Column → type of a warehouse table.
+pub fn warehouse_types(conn: &Connection, table: &str) -> BTreeMap<String, String> {
+    warehouse_columns(conn, table).into_iter().collect()
 }
 
 /// Every lake table's expected rows from a warehouse file.

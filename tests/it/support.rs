@@ -73,6 +73,20 @@ pub fn settings_for(server: &SimServer, dir: &Path) -> Settings {
     settings_at(server.base_url(), dir)
 }
 
+/// Settings syncing every bot the simulator serves into `dir`, each with its own key.
+pub fn settings_for_every_bot(server: &SimServer, dir: &Path) -> Settings {
+    let mut settings = settings_for(server, dir);
+    settings.bots = server
+        .handles
+        .iter()
+        .map(|h| BotSettings {
+            bot_id: h.bot_id(),
+            api_key: ApiKey::new(h.api_key()),
+        })
+        .collect();
+    settings
+}
+
 /// Settings syncing the API at `base_url` (the simulator or a stand-in) into `dir`.
 pub fn settings_at(base_url: String, dir: &Path) -> Settings {
     pinned_now();
