@@ -122,6 +122,7 @@ fn load_exit(e: &LoadError) -> Exit {
         LoadError::NotDuckDb { .. }
         | LoadError::NotWritable { .. }
         | LoadError::BadMemoryLimit { .. }
+        | LoadError::BadStorageVersion { .. }
         | LoadError::ParquetNotWritable { .. } => Exit::Config,
         _ => Exit::Internal,
     }

@@ -168,7 +168,7 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     if let Some(root) = &settings.parquet_dir {
         parquet::check_writable(root)?;
     }
-    let warehouse = Warehouse::open(&settings.warehouse)?;
+    let warehouse = Warehouse::open_with(&settings.warehouse, &settings.storage_version)?;
     let at_micros = now_micros();
     let closed = close_abandoned_runs(warehouse.conn(), at_micros)?;
     if closed > 0 {

@@ -20,6 +20,7 @@ mod lake;
 mod lake_fs;
 mod lake_support;
 mod nightly;
+mod old_duckdb;
 mod reconcile;
 mod reports;
 mod s3_proxy;
