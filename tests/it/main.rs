@@ -16,6 +16,7 @@ mod fixtures;
 mod fx_early;
 mod init;
 mod interop;
+mod json_output;
 mod lake;
 mod lake_fs;
 mod lake_support;
