@@ -22,6 +22,7 @@ mod lake_fs;
 mod lake_support;
 mod nightly;
 mod old_duckdb;
+mod parquet_history;
 mod reconcile;
 mod reports;
 mod s3_proxy;
