@@ -78,7 +78,7 @@ fn report(format: LogFormat, message: &str, exit: Exit) {
 /// `mmap` at first, but raises its threshold after the first one is freed, and later
 /// blocks come from the heap, where freed ones stay part of the process. Pinning the
 /// threshold at glibc's initial 128 KiB gives every freed block back: peak RSS of the
-/// 1M-order sync fell from 226 MB to 177 MB, at the same wall time (README).
+/// 1M-order sync fell from 226 MB to 177 MB, at the same wall time (docs/performance.md).
 fn return_freed_blocks_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes a glibc malloc setting; it is called before any other

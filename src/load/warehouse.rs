@@ -84,7 +84,7 @@ impl Warehouse {
 /// DuckDB's own memory cap (its default is 80% of RAM). Staging tables, the merge's
 /// joins and sorts spill to `<warehouse>.tmp/` past it, so a sync's peak memory stays
 /// flat however many rows a stream has. A first sync of 1,000,000 orders needs 64 MB;
-/// 96 MB leaves room and costs no time against larger caps (README "Performance").
+/// 96 MB leaves room and costs no time against larger caps (docs/performance.md).
 const DUCKDB_MEMORY_LIMIT: &str = "96MB";
 
 /// The variable that overrides [`DUCKDB_MEMORY_LIMIT`].
