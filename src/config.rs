@@ -75,6 +75,8 @@ pub struct OrdersSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub warehouse: PathBuf,
+    /// The storage format a new warehouse file is written in (DuckDB's version name).
+    pub storage_version: String,
     pub parquet_dir: Option<PathBuf>,
     pub base_url: String,
     pub api_version: ApiVersion,
@@ -358,6 +360,7 @@ impl Settings {
             (!merged.parquet_dir.as_os_str().is_empty()).then_some(merged.parquet_dir);
         Settings {
             warehouse: merged.warehouse,
+            storage_version: merged.storage_version,
             parquet_dir,
             base_url: merged.base_url,
             api_version,

@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use serde_json::{Map, Value};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -102,4 +103,21 @@ pub fn init(format: LogFormat, verbosity: i8, ansi: bool) {
             .with_span_list(false)
             .try_init(),
     };
+}
+
+/// One JSON log line as the JSON subscriber writes them (`timestamp`, `level`, `message`,
+/// then `fields`), redacted: for what is printed outside `tracing` under
+/// `--log-format json` (the sync's summary, a command's failure).
+pub fn json_line(level: &str, message: &str, fields: Map<String, Value>) -> String {
+    let mut record = Map::new();
+    record.insert(
+        "timestamp".into(),
+        chrono::Utc::now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            .into(),
+    );
+    record.insert("level".into(), level.into());
+    record.insert("message".into(), message.into());
+    record.extend(fields);
+    crate::secret::redact(&Value::Object(record).to_string())
 }

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tgm_sync::cli::{self, Cli};
 use tgm_sync::exit::Exit;
-use tgm_sync::{logging, secret};
+use tgm_sync::logging::{self, LogFormat};
+use tgm_sync::secret;
 
 fn main() -> ExitCode {
     // Nothing this process creates (warehouse, WAL, Parquet, metrics) is readable by the
@@ -17,16 +18,18 @@ fn main() -> ExitCode {
         libc::umask(inherited | 0o007);
     }
     return_freed_blocks_to_the_system();
+    let cli = Cli::parse();
+    let format = cli.log_format;
     // A panic message could quote a URL: print it redacted.
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!(
-            "tgm-sync: internal error: {}",
-            secret::redact(&info.to_string())
+    std::panic::set_hook(Box::new(move |info| {
+        report(
+            format,
+            &format!("internal error: {}", secret::redact(&info.to_string())),
+            Exit::Internal,
         );
     }));
-    let cli = Cli::parse();
     if let Err(e) = tgm_sync::clock::init_from_env() {
-        eprintln!("tgm-sync: {e}");
+        report(format, &e.to_string(), Exit::Config);
         return Exit::Config.into();
     }
     logging::init(
@@ -40,15 +43,33 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("tgm-sync: cannot start the async runtime: {e}");
+            report(
+                format,
+                &format!("cannot start the async runtime: {e}"),
+                Exit::Internal,
+            );
             return Exit::Internal.into();
         }
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(exit) => exit.into(),
         Err(failure) => {
-            eprintln!("tgm-sync: {}", secret::redact(&failure.message));
+            report(format, &failure.message, failure.exit);
             failure.exit.into()
+        }
+    }
+}
+
+/// A command's failure on stderr, redacted: `tgm-sync: <message>`, or with
+/// `--log-format json` one JSON line like the log's, with the exit code.
+fn report(format: LogFormat, message: &str, exit: Exit) {
+    let message = secret::redact(message);
+    match format {
+        LogFormat::Text => eprintln!("tgm-sync: {message}"),
+        LogFormat::Json => {
+            let mut fields = serde_json::Map::new();
+            fields.insert("exit_code".into(), exit.code().into());
+            eprintln!("{}", logging::json_line("ERROR", &message, fields));
         }
     }
 }
@@ -57,7 +78,7 @@ fn main() -> ExitCode {
 /// `mmap` at first, but raises its threshold after the first one is freed, and later
 /// blocks come from the heap, where freed ones stay part of the process. Pinning the
 /// threshold at glibc's initial 128 KiB gives every freed block back: peak RSS of the
-/// 1M-order sync fell from 226 MB to 177 MB, at the same wall time (README).
+/// 1M-order sync fell from 226 MB to 177 MB, at the same wall time (docs/performance.md).
 fn return_freed_blocks_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes a glibc malloc setting; it is called before any other

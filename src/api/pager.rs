@@ -94,7 +94,7 @@ pub struct Pager {
 /// Key hashes of the pages handed out, in bounded memory: those of the first pages (an
 /// endpoint that ignores `offset`, or wraps around past the end, repeats them) and of the
 /// latest ones (one that clamps `offset` to its last page repeats that). Keeping every key
-/// instead grew with the stream: 19 MB at 1,000,000 orders (heaptrack, README).
+/// instead grew with the stream: 19 MB at 1,000,000 orders (heaptrack, docs/performance.md).
 #[derive(Debug, Default)]
 struct SeenKeys {
     first: HashSet<u64>,

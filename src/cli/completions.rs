@@ -16,7 +16,7 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Prints the completion script on stdout (README "Shell completions and man page" says
+/// Prints the completion script on stdout (docs/guide.md "Shell completions and man page" says
 /// where each shell looks for it).
 pub fn run(args: CompletionsArgs) -> Exit {
     let mut command = Cli::command();

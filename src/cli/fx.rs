@@ -123,7 +123,7 @@ pub fn run(config: Option<PathBuf>, args: FxArgs) -> Result<Exit, Failure> {
     let FxCommand::Import { file, settings } = args.command;
     let settings = settings.resolve_without_keys(config.as_deref())?;
     let rates = read_rates(&file, crate::clock::now_micros())?;
-    let warehouse = Warehouse::open(&settings.warehouse)?;
+    let warehouse = Warehouse::open_with(&settings.warehouse, &settings.storage_version)?;
     let conn = warehouse.conn();
     let bots: Vec<i64> = if settings.bot_ids.is_empty() {
         let mut stmt = conn

@@ -9,9 +9,11 @@ pub mod lake;
 pub mod man;
 mod prompt;
 pub mod report;
+mod rows_json;
 pub mod schedule;
 pub mod settings;
 pub mod status;
+mod summary_json;
 pub mod sync;
 pub mod verify;
 
@@ -122,6 +124,7 @@ fn load_exit(e: &LoadError) -> Exit {
         LoadError::NotDuckDb { .. }
         | LoadError::NotWritable { .. }
         | LoadError::BadMemoryLimit { .. }
+        | LoadError::BadStorageVersion { .. }
         | LoadError::ParquetNotWritable { .. } => Exit::Config,
         _ => Exit::Internal,
     }
@@ -178,10 +181,11 @@ impl From<crate::lake::LakeError> for Failure {
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> Result<Exit, Failure> {
     let config = cli.config.clone();
-    // `-q` means nothing but warnings and errors on stderr: no progress lines either.
-    let progress = cli.verbosity() >= 0;
+    // `-q` means nothing but warnings and errors on stderr: no progress lines either; nor
+    // with JSON logs, where every line is a JSON object.
+    let progress = cli.verbosity() >= 0 && cli.log_format == LogFormat::Text;
     match cli.command {
-        Command::Sync(args) => sync::run(config, args, progress).await,
+        Command::Sync(args) => sync::run(config, args, progress, cli.log_format).await,
         Command::Status(args) => status::run(config, args),
         Command::Demo(args) => demo::run(args, progress).await,
         Command::Report(args) => report::run(config, args),

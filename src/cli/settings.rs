@@ -42,8 +42,10 @@ impl SettingsArgs {
             Some(ids) => config::parse_bot_ids(ids)?,
             None => file.bots.iter().map(|b| b.bot_id).collect(),
         };
+        let merged = config::Merged::merge(&file, self).checked()?;
         Ok(LocalSettings {
-            warehouse: config::Merged::merge(&file, self).checked()?.warehouse,
+            warehouse: merged.warehouse,
+            storage_version: merged.storage_version,
             bot_ids,
         })
     }
@@ -53,5 +55,7 @@ impl SettingsArgs {
 #[derive(Debug, Clone)]
 pub struct LocalSettings {
     pub warehouse: PathBuf,
+    /// The storage format a new warehouse file is written in.
+    pub storage_version: String,
     pub bot_ids: Vec<u64>,
 }

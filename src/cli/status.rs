@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use arrow::util::pretty::pretty_format_batches;
-use clap::Args;
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
 
 use super::Failure;
 use super::settings::SettingsArgs;
@@ -13,8 +14,20 @@ use crate::load::{Warehouse, schema};
 
 const STATUS_SQL: &str = include_str!("../../sql/status.sql");
 
+/// `status --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum StatusFormat {
+    /// Titled tables for people.
+    #[default]
+    Text,
+    /// One JSON object per line: the warehouse, then one per section with its rows.
+    Json,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }
@@ -37,17 +50,30 @@ fn queries() -> Vec<(String, String)> {
 pub fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
     let settings = args.settings.resolve_without_keys(config.as_deref())?;
     let warehouse = Warehouse::open_read_only(&settings.warehouse)?;
-    println!("warehouse: {}", settings.warehouse.display());
+    let json = args.format == StatusFormat::Json;
     // A warehouse written by an older tgm-sync lacks the newer tables until a sync
     // migrates it (status reads only): say so, and skip the sections that need them.
     let latest = schema::latest_version();
-    let behind = schema::recorded_version(warehouse.conn()).filter(|v| *v < latest);
-    if let Some(version) = behind {
+    let recorded = schema::recorded_version(warehouse.conn());
+    let behind = recorded.filter(|v| *v < latest);
+    if json {
         println!(
-            "schema version {version} of {latest}: `{}` migrates this warehouse; until then, \
-             sections that need newer tables are skipped",
-            crate::hint::command("sync")
+            "{}",
+            json!({
+                "warehouse": settings.warehouse.display().to_string(),
+                "schema_version": recorded,
+                "schema_latest": latest,
+            })
         );
+    } else {
+        println!("warehouse: {}", settings.warehouse.display());
+        if let Some(version) = behind {
+            println!(
+                "schema version {version} of {latest}: `{}` migrates this warehouse; until then, \
+                 sections that need newer tables are skipped",
+                crate::hint::command("sync")
+            );
+        }
     }
     for (title, sql) in queries() {
         let read = warehouse
@@ -56,14 +82,28 @@ pub fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
             .and_then(|mut stmt| stmt.query_arrow([]).map(|rows| rows.collect::<Vec<_>>()));
         let batches = match read {
             Err(_) if behind.is_some() => {
-                println!("\n{title}\n(skipped: the warehouse predates it)");
+                let reason = "the warehouse predates it";
+                if json {
+                    println!("{}", json!({ "section": title, "skipped": reason }));
+                } else {
+                    println!("\n{title}\n(skipped: {reason})");
+                }
                 continue;
             }
             read => read.during(|| format!("reading {title}"))?,
         };
-        let table = pretty_format_batches(&batches)
-            .map_err(|e| Failure::new(Exit::Internal, format!("formatting {title}: {e}")))?;
-        println!("\n{title}\n{table}");
+        if json {
+            let rows = super::rows_json::rows(&batches)
+                .map_err(|e| Failure::new(Exit::Internal, format!("formatting {title}: {e}")))?;
+            println!(
+                "{}",
+                json!({ "section": title, "rows": Value::Array(rows) })
+            );
+        } else {
+            let table = pretty_format_batches(&batches)
+                .map_err(|e| Failure::new(Exit::Internal, format!("formatting {title}: {e}")))?;
+            println!("\n{title}\n{table}");
+        }
     }
     Ok(Exit::Success)
 }

@@ -7,6 +7,7 @@ use clap::Args;
 use super::Failure;
 use super::settings::SettingsArgs;
 use crate::exit::Exit;
+use crate::logging::LogFormat;
 use crate::sync::bots::{self, BotVerdict};
 use crate::sync::{self, LakeReport, RunOutcome, SyncOptions};
 
@@ -35,7 +36,13 @@ pub struct SyncArgs {
 }
 
 /// `progress`: lines on a terminal are wanted (not at `-q`); `--no-progress` still wins.
-pub async fn run(config: Option<PathBuf>, args: SyncArgs, progress: bool) -> Result<Exit, Failure> {
+/// `format`: the summary as a table (text) or as JSON lines like the log's.
+pub async fn run(
+    config: Option<PathBuf>,
+    args: SyncArgs,
+    progress: bool,
+    format: LogFormat,
+) -> Result<Exit, Failure> {
     let settings = args
         .settings
         .resolve(config.as_deref(), args.streams.clone(), true)?;
@@ -53,7 +60,14 @@ pub async fn run(config: Option<PathBuf>, args: SyncArgs, progress: bool) -> Res
     let mut outcome = sync::run(&settings, &options).await?;
     // The warehouse is closed by now, so the figure covers the whole run.
     outcome.peak_rss_bytes = crate::metrics::peak_rss_bytes();
-    print_summary(&outcome);
+    match format {
+        LogFormat::Text => print_summary(&outcome),
+        LogFormat::Json => {
+            for line in super::summary_json::lines(&outcome) {
+                println!("{line}");
+            }
+        }
+    }
     if let Some(path) = &args.metrics_file {
         crate::metrics::write(path, &outcome, crate::clock::now_secs()).map_err(|e| {
             Failure::new(

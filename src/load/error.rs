@@ -25,6 +25,11 @@ pub enum LoadError {
         detail: String,
     },
 
+    #[error(
+        "storage_version={value:?} is not a DuckDB storage version, such as v1.0.0, v1.4.0 or latest ({detail})"
+    )]
+    BadStorageVersion { value: String, detail: String },
+
     #[error("cannot write the Parquet mirror at {path}: {detail}")]
     ParquetNotWritable { path: PathBuf, detail: String },
 

@@ -4,11 +4,13 @@
 //! temporary name in its directory, synced, and renamed over the old one, so a reader
 //! (a BI tool, `read_parquet(..., hive_partitioning = true)`) never sees half a file; the
 //! mark is cleared only after the rename. Partition columns are in the path, not the file.
+//! The history tables the reports read (exchange rates, `/users/count` snapshots) are
+//! mirrored whole per bot, see [`HISTORY_TABLES`].
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use duckdb::{Connection, params};
+use duckdb::{ArrowStream, Connection, params};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -161,6 +163,12 @@ fn write_partition(
         stmt.stream_arrow(params![bot_id])
     }
     .during(|| format!("exporting {}", spec.name))?;
+    write_rows(batches, dir, spec.name)
+}
+
+/// Writes the rows of `batches` as the partition file in `dir`, under a temporary name
+/// renamed into place; false if there are none (the file, if any, is removed).
+fn write_rows(batches: ArrowStream<'_>, dir: &Path, table: &str) -> Result<bool, LoadError> {
     let schema = batches.get_schema();
     let final_path = dir.join(PART_FILE);
     std::fs::create_dir_all(dir).map_err(io_err("creating directory", dir))?;
@@ -181,7 +189,7 @@ fn write_partition(
     // Streamed: a materialised result held a whole partition in memory (45 MB of the
     // 1M-order benchmark's peak, heaptrack).
     for batch in batches {
-        let batch = batch.during(|| format!("exporting {}", spec.name))?;
+        let batch = batch.during(|| format!("exporting {table}"))?;
         rows += batch.num_rows();
         writer.write(&batch).map_err(parquet_err)?;
     }
@@ -203,6 +211,30 @@ fn write_partition(
         let _ = d.sync_all();
     }
     Ok(true)
+}
+
+/// Tables mirrored whole, one file per bot (`<root>/<table>/bot_id=<id>/part-0.parquet`)
+/// with every column but `bot_id`, whatever columns they have: what BI tools need beside
+/// the synced tables to convert currencies and follow the user counts. Both gain rows on
+/// every run (a `/users/count` snapshot, the rates read off `/revenue`), so each synced
+/// bot's file is rewritten at the end of every run; the files are small.
+pub const HISTORY_TABLES: [&str; 2] = ["fx_rates", "users_count_history"];
+
+/// Rewrites one bot's file of a history table ([`HISTORY_TABLES`]); false when the bot
+/// has no rows there (no file then).
+pub fn rewrite_history(
+    conn: &Connection,
+    root: &Path,
+    table: &str,
+    bot_id: i64,
+) -> Result<bool, LoadError> {
+    let dir = root.join(table).join(format!("bot_id={bot_id}"));
+    let sql = format!("SELECT * EXCLUDE (bot_id) FROM {table} WHERE bot_id = ? ORDER BY ALL");
+    let mut stmt = conn.prepare(&sql).during(|| format!("exporting {table}"))?;
+    let batches = stmt
+        .stream_arrow(params![bot_id])
+        .during(|| format!("exporting {table}"))?;
+    write_rows(batches, &dir, table)
 }
 
 /// Makes sure the mirror's root exists and takes files, before anything is synced: a

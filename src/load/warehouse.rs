@@ -3,7 +3,9 @@
 //! A run takes an exclusive lock on `<warehouse>.lock` before opening DuckDB, so a second
 //! concurrent run fails at once with [`LoadError::LockHeld`] instead of waiting; a file
 //! held open by some other program (DuckDB's own lock) gives [`LoadError::InUse`].
-//! Files are created without world permissions.
+//! Files are created without world permissions. A new file is written in the storage
+//! format of [`DEFAULT_STORAGE_VERSION`] (or the `storage_version` setting), so DuckDB 1.x
+//! opens it; an existing file keeps the format it has.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -18,6 +20,12 @@ use super::schema;
 pub const CONNECTION_SETUP: &str =
     "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;";
 
+/// The DuckDB storage format a new warehouse file is written in: the oldest DuckDB 1.x
+/// format, which every DuckDB from 1.0 on opens, and which holds everything the warehouse
+/// uses (tables, views, macros, sequences). DuckDB's own default would be 2.0's format,
+/// which DuckDB 1.x refuses. An existing file keeps its format whatever this says.
+pub const DEFAULT_STORAGE_VERSION: &str = "v1.0.0";
+
 /// An open warehouse, with this run's lock held until it is dropped.
 pub struct Warehouse {
     conn: Connection,
@@ -25,11 +33,17 @@ pub struct Warehouse {
 }
 
 impl Warehouse {
-    /// Opens (creating if needed) the warehouse for writing: lock, open, migrate, and
-    /// (re)create the report layer.
+    /// Opens (creating if needed, in [`DEFAULT_STORAGE_VERSION`]'s format) the warehouse
+    /// for writing: lock, open, migrate, and (re)create the report layer.
     pub fn open(path: &Path) -> Result<Warehouse, LoadError> {
+        Warehouse::open_with(path, DEFAULT_STORAGE_VERSION)
+    }
+
+    /// [`Warehouse::open`], a new file written in the storage format of `storage_version`
+    /// (`v1.0.0` … `v2.0.0`, or `latest`: DuckDB's names).
+    pub fn open_with(path: &Path, storage_version: &str) -> Result<Warehouse, LoadError> {
         let lock = take_lock(path)?;
-        let conn = open_connection(path, false)?;
+        let conn = open_connection(path, Some(storage_version))?;
         restrict_permissions(path);
         schema::migrate(&conn)?;
         schema::ensure_report_layer(&conn)?;
@@ -47,7 +61,7 @@ impl Warehouse {
                 detail: format!("no such file; run `{}` first", crate::hint::command("sync")),
             });
         }
-        let conn = open_connection(path, true)?;
+        let conn = open_connection(path, None)?;
         Ok(Warehouse { conn, _lock: None })
     }
 
@@ -70,13 +84,15 @@ impl Warehouse {
 /// DuckDB's own memory cap (its default is 80% of RAM). Staging tables, the merge's
 /// joins and sorts spill to `<warehouse>.tmp/` past it, so a sync's peak memory stays
 /// flat however many rows a stream has. A first sync of 1,000,000 orders needs 64 MB;
-/// 96 MB leaves room and costs no time against larger caps (README "Performance").
+/// 96 MB leaves room and costs no time against larger caps (docs/performance.md).
 const DUCKDB_MEMORY_LIMIT: &str = "96MB";
 
 /// The variable that overrides [`DUCKDB_MEMORY_LIMIT`].
 const MEMORY_LIMIT_VAR: &str = "TGM_DUCKDB_MEMORY_LIMIT";
 
-fn base_config(read_only: bool) -> Result<Config, LoadError> {
+/// DuckDB's configuration; `writing` carries the storage format for a new file (`None`:
+/// read-only).
+fn base_config(writing: Option<&str>) -> Result<Config, LoadError> {
     let memory_limit =
         std::env::var(MEMORY_LIMIT_VAR).unwrap_or_else(|_| DUCKDB_MEMORY_LIMIT.into());
     let config = Config::default()
@@ -90,12 +106,16 @@ fn base_config(read_only: bool) -> Result<Config, LoadError> {
             value: memory_limit.clone(),
             detail: e.to_string(),
         })?;
-    if read_only {
-        config
+    match writing {
+        None => config
             .access_mode(duckdb::AccessMode::ReadOnly)
-            .during(|| "configuring DuckDB".into())
-    } else {
-        Ok(config)
+            .during(|| "configuring DuckDB".into()),
+        Some(version) => config
+            .with("storage_compatibility_version", version)
+            .map_err(|e| LoadError::BadStorageVersion {
+                value: version.to_string(),
+                detail: e.to_string(),
+            }),
     }
 }
 
@@ -132,7 +152,7 @@ fn take_lock(path: &Path) -> Result<File, LoadError> {
     }
 }
 
-fn open_connection(path: &Path, read_only: bool) -> Result<Connection, LoadError> {
+fn open_connection(path: &Path, writing: Option<&str>) -> Result<Connection, LoadError> {
     if path.is_dir() {
         return Err(LoadError::NotDuckDb {
             path: path.to_path_buf(),
@@ -140,8 +160,8 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, LoadError
         });
     }
     check_header(path)?;
-    let conn = Connection::open_with_flags(path, base_config(read_only)?)
-        .map_err(|e| classify_open_error(path, e))?;
+    let conn = Connection::open_with_flags(path, base_config(writing)?)
+        .map_err(|e| classify_open_error(path, writing, e))?;
     conn.execute_batch(CONNECTION_SETUP)
         .during(|| "configuring the connection".into())?;
     Ok(conn)
@@ -169,11 +189,16 @@ fn check_header(path: &Path) -> Result<(), LoadError> {
     })
 }
 
-fn classify_open_error(path: &Path, e: duckdb::Error) -> LoadError {
+fn classify_open_error(path: &Path, writing: Option<&str>, e: duckdb::Error) -> LoadError {
     let detail = e.to_string();
     let lower = detail.to_ascii_lowercase();
     let path = path.to_path_buf();
-    if lower.contains("could not set lock") || lower.contains("conflicting lock") {
+    if let Some(version) = writing.filter(|_| lower.contains("is not a known duckdb version")) {
+        LoadError::BadStorageVersion {
+            value: version.to_string(),
+            detail,
+        }
+    } else if lower.contains("could not set lock") || lower.contains("conflicting lock") {
         LoadError::InUse { path, detail }
     } else if lower.contains("not a valid duckdb database")
         || lower.contains("database file is invalid")

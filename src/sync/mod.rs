@@ -168,7 +168,7 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     if let Some(root) = &settings.parquet_dir {
         parquet::check_writable(root)?;
     }
-    let warehouse = Warehouse::open(&settings.warehouse)?;
+    let warehouse = Warehouse::open_with(&settings.warehouse, &settings.storage_version)?;
     let at_micros = now_micros();
     let closed = close_abandoned_runs(warehouse.conn(), at_micros)?;
     if closed > 0 {
@@ -210,6 +210,13 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     .await
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
+    if let Some(root) = &settings.parquet_dir {
+        for table in parquet::HISTORY_TABLES {
+            for bot_id in &bot_ids {
+                parquet::rewrite_history(warehouse.conn(), root, table, *bot_id)?;
+            }
+        }
+    }
     // The lake after the warehouse and the mirror, on the same open warehouse: no other
     // process can take it between the sync and the publication.
     let lake = match &settings.lake {

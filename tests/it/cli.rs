@@ -130,17 +130,18 @@ async fn a_scheduled_run_logs_json_writes_metrics_and_leaks_no_key() {
         (20.0 * 1024.0 * 1024.0..4096.0 * 1024.0 * 1024.0).contains(&peak_bytes),
         "a plausible peak for a process with DuckDB in it: {peak_bytes}"
     );
+    // The run logs JSON, so its summary is JSON lines too: the run's line first.
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary_mib: f64 = stdout
+    let summary_bytes = stdout
         .lines()
         .next()
-        .and_then(|l| l.split("peak memory ").nth(1))
-        .and_then(|rest| rest.strip_suffix(" MiB"))
-        .and_then(|n| n.parse().ok())
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "run summary")
+        .and_then(|v| v["peak_rss_bytes"].as_f64())
         .unwrap_or_else(|| panic!("peak memory on the summary line: {stdout}"));
-    assert!(
-        (summary_mib - peak_bytes / 1024.0 / 1024.0).abs() < 0.051,
-        "summary {summary_mib} MiB, metrics {peak_bytes} bytes"
+    assert_eq!(
+        summary_bytes, peak_bytes,
+        "summary {summary_bytes} bytes, metrics {peak_bytes} bytes"
     );
 
     // Permissions: nothing readable by others.

@@ -49,9 +49,14 @@ fn dump_duckdb(dir: &Path) -> String {
     out
 }
 
-/// The Parquet tree: file list and, per file, its rows without the run columns.
+/// The Parquet tree: file list and, per file, its rows without the run columns. The
+/// history tables are left out, as in [`dump_duckdb`]: each run adds its own snapshot.
 fn dump_parquet(dir: &Path) -> String {
-    let files = files_under(&dir.join("parquet"));
+    let files = files_under(&dir.join("parquet")).into_iter().filter(|p| {
+        !tgm_sync::load::parquet::HISTORY_TABLES
+            .iter()
+            .any(|t| p.starts_with(dir.join("parquet").join(t)))
+    });
     let mut out = String::new();
     for path in files {
         let rel = path

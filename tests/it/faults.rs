@@ -1094,13 +1094,17 @@ async fn a_failing_api_through_the_binary_names_stream_endpoint_and_cause() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{stdout}\n{stderr}");
+    // With JSON logs the summary is JSON lines too: one per stream.
     let line = stdout
         .lines()
-        .find(|l| l.split_whitespace().nth(1) == Some("orders"))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "stream summary" && v["stream"] == "orders")
         .unwrap_or_else(|| panic!("a summary line for orders: {stdout}"));
+    assert_eq!(line["status"], "failed", "{line}");
     assert!(
-        line.contains("failed: /orders unavailable after 3 attempts")
-            && line.contains("server error (HTTP 5"),
+        line["error"].as_str().is_some_and(|e| {
+            e.contains("/orders unavailable after 3 attempts") && e.contains("server error (HTTP 5")
+        }),
         "{line}"
     );
     let logged = stderr

@@ -56,12 +56,7 @@ impl PyEnvs {
 
 /// The environments, or `None` after `skip_unless_ci` (a failure under `CI`).
 pub fn py_envs(test: &str) -> Option<PyEnvs> {
-    let root = std::env::var_os("TGM_PYENV_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/tgm-sync/pyenv"))
-        });
-    let Some(root) = root else {
+    let Some(root) = pyenv_root() else {
         skip_unless_ci(test, "neither TGM_PYENV_DIR nor HOME is set");
         return None;
     };
@@ -88,6 +83,16 @@ pub fn py_envs(test: &str) -> Option<PyEnvs> {
         }
     }
     Some(envs)
+}
+
+/// Where `.ci/python-env` puts the environments: `TGM_PYENV_DIR`, else
+/// `$HOME/.cache/tgm-sync/pyenv`.
+pub fn pyenv_root() -> Option<PathBuf> {
+    std::env::var_os("TGM_PYENV_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/tgm-sync/pyenv"))
+        })
 }
 
 /// Where the Python scripts are.

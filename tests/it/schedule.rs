@@ -34,6 +34,8 @@ fn systemd_analyze_accepts_the_generated_units() {
         "ProtectSystem=strict",
         "NoNewPrivileges=yes",
         "StateDirectory=tgm-sync",
+        // JSON lines in the journal, the run's summary included.
+        "--log-format json --no-progress",
     ] {
         assert!(text.contains(needle), "service lacks {needle}");
     }
