@@ -3,10 +3,12 @@
 //! Pages are requested ahead (up to `pages_in_flight` at once, each as its own task so
 //! they progress while the caller loads the previous page) and handed out in offset
 //! order. Paging stops at the first page shorter than `limit`, at the first error, or when
-//! the caller says so (orders' incremental stop). A full page whose keys were all seen
-//! earlier in this run (an endpoint that ignores `limit`/`offset`) is asked for again and,
-//! if it stands, is an error naming its offset: the read is incomplete, so nothing it
-//! missed may be deleted. Past `max_pages` pages, paging is an error too.
+//! the caller says so (orders' incremental stop). A page of `limit` rows whose keys were
+//! all seen earlier in this run (an endpoint that ignores `offset`) is asked for again
+//! and, if it stands, is an error naming its offset: the read is incomplete, so nothing
+//! it missed may be deleted. A page of more than `limit` rows all seen before is an
+//! endpoint that ignores `limit` too and answers its whole listing each time: its first
+//! answer was complete, and paging ends there. Past `max_pages` pages, paging is an error.
 //!
 //! Offset paging drifts: a row inserted at the top while pages are in flight shifts the
 //! pages served after it by one. Served one after another, that only repeats a row; but
@@ -265,6 +267,13 @@ impl Pager {
         // and the read is not complete (an error, never a quiet end of data).
         if full && all_seen {
             self.stop();
+            if rows.len() > self.request.limit as usize {
+                // More rows than asked for, again: the endpoint ignores `limit` and
+                // `offset` alike and answers its whole listing every time (the documented
+                // `/coupons` takes neither), so the first answer held every row.
+                debug!(endpoint = %self.request.method, offset, "the endpoint answers its whole listing whatever the limit; paging stops");
+                return None;
+            }
             return Some(Err(self.repeated_page(offset)));
         }
 
@@ -329,7 +338,7 @@ impl Pager {
                 "an empty page at offset {offset} right after a full page at offset {prev_offset}"
             ));
         }
-        let repeated = rows.len() >= self.request.limit as usize
+        let repeated = rows.len() == self.request.limit as usize
             && rows.iter().all(|r| {
                 (self.request.key_of)(r).is_some_and(|k| self.seen.contains(key_hash(&k)))
             });
