@@ -92,6 +92,14 @@ pub struct Settings {
     pub batch_rows: usize,
     /// The Delta Lake output, when `lake_url` is set.
     pub lake: Option<LakeSettings>,
+    /// One answer's body, at most, in bytes.
+    pub max_response_bytes: u64,
+    /// How long a run may take before it stops cleanly; `None`: no limit.
+    pub run_deadline: Option<Duration>,
+    /// How much a full scan may soft-delete in one run.
+    pub delete_guard: crate::load::merge::DeleteGuard,
+    /// How many pages one read of a stream may take (not a declared setting: tests lower it).
+    pub page_cap: crate::api::pager::PageCap,
     /// Warnings found while resolving (e.g. a key file readable by others).
     pub warnings: Vec<String>,
 }
@@ -345,6 +353,8 @@ impl Settings {
             timeout: self.timeout,
             retry: self.retry,
             max_rps: self.max_rps,
+            max_response_bytes: self.max_response_bytes,
+            deadline: None,
         }
     }
 
@@ -382,6 +392,14 @@ impl Settings {
             },
             batch_rows: merged.batch_rows,
             lake,
+            max_response_bytes: merged.max_response_bytes,
+            run_deadline: merged.run_deadline_secs.map(Duration::from_secs),
+            delete_guard: crate::load::merge::DeleteGuard {
+                max_share: merged.max_delete_share,
+                floor_rows: merged.max_delete_rows_floor,
+                allow_large: false,
+            },
+            page_cap: crate::api::pager::PageCap::DEFAULT,
             warnings: Vec::new(),
         }
     }

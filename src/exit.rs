@@ -23,6 +23,8 @@ pub enum Exit {
     Mismatch = 7,
     /// 8: the lake (object storage) refused the credentials or kept failing.
     Lake = 8,
+    /// 9: the run deadline (`run_deadline_secs`) passed; the run stopped cleanly.
+    Deadline = 9,
 }
 
 impl Exit {
@@ -39,7 +41,7 @@ impl From<Exit> for ExitCode {
 
 /// The table for `--help`.
 pub const EXIT_CODES_HELP: &str =
-    "Exit codes (with several bots, a sync exits with its worst bot's code, 4 before 6 before 3):
+    "Exit codes (with several bots, a sync exits with its worst bot's code, 4 before 6 before 9 before 3):
   0  success
   1  unexpected failure (I/O, DuckDB)
   2  configuration or input error
@@ -48,4 +50,5 @@ pub const EXIT_CODES_HELP: &str =
   5  warehouse locked by another run or program
   6  API unavailable (retries exhausted)
   7  verify found differences
-  8  the lake (object storage) refused or failed";
+  8  the lake (object storage) refused or failed
+  9  the run deadline passed (run_deadline_secs); the run stopped cleanly";

@@ -31,7 +31,14 @@ pub struct ClientSettings {
     pub retry: RetryPolicy,
     /// Polite cap on requests per second for this bot; `None` for no cap.
     pub max_rps: Option<f64>,
+    /// One answer's body, at most, in bytes.
+    pub max_response_bytes: u64,
+    /// The run's deadline: past it, no request starts and one in flight is abandoned.
+    pub deadline: Option<tokio::time::Instant>,
 }
+
+/// The default [`ClientSettings::max_response_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl ClientSettings {
     pub fn new(base_url: impl Into<String>, bot_id: u64, api_key: ApiKey) -> ClientSettings {
@@ -43,6 +50,8 @@ impl ClientSettings {
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             max_rps: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            deadline: None,
         }
     }
 }
@@ -74,6 +83,8 @@ struct Shared {
     retry: RetryPolicy,
     pacer: Pacer,
     total: RequestStats,
+    max_response_bytes: u64,
+    deadline: Option<tokio::time::Instant>,
 }
 
 /// A read-only client for one bot.
@@ -108,6 +119,8 @@ impl ApiClient {
                 retry: settings.retry,
                 pacer: Pacer::new(settings.max_rps),
                 total: RequestStats::default(),
+                max_response_bytes: settings.max_response_bytes,
+                deadline: settings.deadline,
             }),
             stats: Arc::new(RequestStats::default()),
             stream: "",
@@ -141,8 +154,28 @@ impl ApiClient {
         &self.shared.total
     }
 
-    /// `GET` one method and return its `result`, retrying transient failures.
+    /// `GET` one method and return its `result`, retrying transient failures. Past the
+    /// run's deadline, no request starts and one in flight is abandoned.
     pub async fn get(&self, method: &Method, query: &[(&str, String)]) -> Result<Value, ApiError> {
+        let Some(deadline) = self.shared.deadline else {
+            return self.get_retried(method, query).await;
+        };
+        let passed = || ApiError::DeadlinePassed {
+            endpoint: method.label(),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(passed());
+        }
+        tokio::time::timeout_at(deadline, self.get_retried(method, query))
+            .await
+            .unwrap_or_else(|_| Err(passed()))
+    }
+
+    async fn get_retried(
+        &self,
+        method: &Method,
+        query: &[(&str, String)],
+    ) -> Result<Value, ApiError> {
         let url = self.shared.endpoint.url(method)?;
         let label = method.label();
         let started = Instant::now();
@@ -301,12 +334,57 @@ impl ApiClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response.bytes().await.map_err(transport)?;
+        let body = self.read_body(response, label).await.map_err(|e| match e {
+            BodyError::Transport(e) => transport(e),
+            BodyError::TooLarge(e) => AttemptError::Fatal(e),
+        })?;
         let ctx = Context {
             endpoint: label,
             bot_id: self.bot_id(),
         };
         classify(&ctx, status, retry_after.as_deref(), &body)
+    }
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge(ApiError),
+}
+
+impl ApiClient {
+    /// The body, chunk by chunk, up to `max_response_bytes`: a larger one (announced or
+    /// found while reading) is an error naming the endpoint and the size, and is never
+    /// held whole in memory.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        label: &str,
+    ) -> Result<Vec<u8>, BodyError> {
+        let limit = self.shared.max_response_bytes;
+        let too_large = |size: String| {
+            BodyError::TooLarge(ApiError::BodyTooLarge {
+                endpoint: label.to_string(),
+                size,
+                limit,
+            })
+        };
+        if let Some(announced) = response.content_length()
+            && announced > limit
+        {
+            return Err(too_large(format!("{announced} bytes")));
+        }
+        let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+        while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(too_large(format!(
+                    "more than {} bytes",
+                    body.len() + chunk.len()
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
 

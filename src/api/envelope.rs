@@ -29,7 +29,7 @@ pub(crate) fn classify(
         .as_ref()
         .and_then(|v| v.get("description"))
         .and_then(Value::as_str)
-        .map(str::to_string)
+        .map(clean_description)
         .unwrap_or_else(|| body_excerpt(body));
 
     // The status the body claims may differ from HTTP's (ok:false under HTTP 200).
@@ -142,6 +142,20 @@ fn body_retry_after(v: &Value) -> Option<Duration> {
     }
 }
 
+/// Characters of the API's `description` kept in messages, logs and `_sync_runs`.
+pub(crate) const DESCRIPTION_CHARS: usize = 200;
+
+/// The API's `description` as it may be printed or stored: control characters (line
+/// breaks, terminal escapes) dropped, at most [`DESCRIPTION_CHARS`] characters.
+pub(crate) fn clean_description(text: &str) -> String {
+    let mut kept = text.chars().filter(|c| !c.is_control());
+    let mut out: String = kept.by_ref().take(DESCRIPTION_CHARS).collect();
+    if kept.next().is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// The start of a non-JSON body, for messages (bounded, one line).
 fn body_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(120)]);
@@ -167,6 +181,25 @@ mod tests {
             Ok(v) => v,
             Err(e) => panic!("expected success for {body}, got {e:?}"),
         }
+    }
+
+    #[test]
+    fn descriptions_lose_control_characters_and_stop_at_200_characters() {
+        let long = format!("bad\u{1b}[31m red\r\nline {}", "é".repeat(300));
+        let body = serde_json::json!({"ok": false, "code": 400, "description": long}).to_string();
+        let Err(AttemptError::Fatal(ApiError::BadRequest { description, .. })) =
+            classify(&CTX, 400, None, body.as_bytes())
+        else {
+            panic!("a 400 is a bad request");
+        };
+        assert!(
+            description.starts_with("bad[31m redline éé"),
+            "{description}"
+        );
+        assert!(!description.chars().any(char::is_control));
+        assert_eq!(description.chars().count(), DESCRIPTION_CHARS + 1);
+        assert!(description.ends_with('…'));
+        assert_eq!(clean_description("short"), "short");
     }
 
     #[test]

@@ -72,6 +72,19 @@ pub enum ApiError {
         description: String,
     },
 
+    /// A body larger than `max_response_bytes`: not retried (the next answer would be
+    /// as large).
+    #[error("{endpoint} answered {size}, over the {limit}-byte cap (max_response_bytes)")]
+    BodyTooLarge {
+        endpoint: String,
+        size: String,
+        limit: u64,
+    },
+
+    /// The run's deadline (`run_deadline_secs`) passed before or during the request.
+    #[error("{endpoint} not read: the run deadline (run_deadline_secs) passed")]
+    DeadlinePassed { endpoint: String },
+
     #[error("could not set up the HTTP client: {0}")]
     Client(String),
 }
@@ -80,6 +93,11 @@ impl ApiError {
     /// Authentication failures stop the whole run, not just one stream.
     pub fn is_auth(&self) -> bool {
         matches!(self, ApiError::Unauthorized { .. })
+    }
+
+    /// The run's deadline passed.
+    pub fn is_deadline(&self) -> bool {
+        matches!(self, ApiError::DeadlinePassed { .. })
     }
 
     /// The API could not be reached or kept failing.

@@ -45,8 +45,9 @@ impl RevenueReport {
     pub fn from_json(row: Value) -> Result<RevenueReport, RowError> {
         let mut r = RowReader::new(row)?;
         Ok(RevenueReport {
-            from: r.opt_timestamp("from")?,
-            to: r.opt_timestamp("to")?,
+            // Echoes of the query's bounds (any integer), not dates stored anywhere.
+            from: r.opt_id("from")?,
+            to: r.opt_id("to")?,
             figures: Figures::read(&mut r)?,
         })
     }

@@ -2,9 +2,13 @@
 //!
 //! Pages are requested ahead (up to `pages_in_flight` at once, each as its own task so
 //! they progress while the caller loads the previous page) and handed out in offset
-//! order. Paging stops at the first page shorter than `limit`, at a page whose keys were
-//! all seen earlier in this run (an endpoint that ignores `limit`/`offset` must not loop
-//! forever), at the first error, or when the caller says so (orders' incremental stop).
+//! order. Paging stops at the first page shorter than `limit`, at the first error, or when
+//! the caller says so (orders' incremental stop). A page of `limit` rows whose keys were
+//! all seen earlier in this run (an endpoint that ignores `offset`) is asked for again
+//! and, if it stands, is an error naming its offset: the read is incomplete, so nothing
+//! it missed may be deleted. A page of more than `limit` rows all seen before is an
+//! endpoint that ignores `limit` too and answers its whole listing each time: its first
+//! answer was complete, and paging ends there. Past `max_pages` pages, paging is an error.
 //!
 //! Offset paging drifts: a row inserted at the top while pages are in flight shifts the
 //! pages served after it by one. Served one after another, that only repeats a row; but
@@ -47,6 +51,40 @@ pub struct PageRequest {
     /// a read expected to stop early, such as orders' incremental pass.
     pub prefetch_pages: Option<u64>,
     pub key_of: KeyFn,
+    /// Pages past this many are an error (see [`PageCap`]).
+    pub max_pages: u64,
+}
+
+/// The most pages one read of a stream may take, relative to what the warehouse already
+/// holds: `per_known_page` times the pages its live rows fill (plus one), and never
+/// fewer than `floor` (a first sync starts from nothing). An endpoint that never ends
+/// its listing stops there instead of running forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCap {
+    pub floor: u64,
+    pub per_known_page: u64,
+}
+
+impl PageCap {
+    /// 50,000 pages (4.9 million orders at 100 a page) for a first sync, and four times
+    /// what the warehouse holds after that.
+    pub const DEFAULT: PageCap = PageCap {
+        floor: 50_000,
+        per_known_page: 4,
+    };
+
+    /// The cap for a stream whose warehouse table holds `live_rows`, read `limit` a page.
+    pub fn pages(self, live_rows: u64, limit: u32) -> u64 {
+        let known_pages = (live_rows / stride(limit)).saturating_add(1);
+        self.floor
+            .max(self.per_known_page.saturating_mul(known_pages))
+    }
+}
+
+impl Default for PageCap {
+    fn default() -> Self {
+        PageCap::DEFAULT
+    }
 }
 
 /// Rows two consecutive pages share, so that a gap between them can be seen.
@@ -176,6 +214,16 @@ impl Pager {
         if self.done {
             return None;
         }
+        if self.pages >= self.request.max_pages {
+            self.stop();
+            return Some(Err(ApiError::UnexpectedResult {
+                endpoint: self.request.method.label(),
+                cause: format!(
+                    "the listing goes on past {} pages, far more than the warehouse holds; paging stopped there and nothing is deleted",
+                    self.request.max_pages
+                ),
+            }));
+        }
         self.fill();
         let (offset, task) = self.queue.pop_front()?;
         let outcome = match task.await {
@@ -215,15 +263,18 @@ impl Pager {
                 .iter()
                 .all(|h| h.is_some_and(|h| self.seen.contains(h)));
         // A short page ends paging anyway (and may hold nothing but the overlap); a full
-        // page of rows already seen means the endpoint ignores limit/offset.
+        // page of rows already seen means the endpoint ignores limit/offset: paging stops,
+        // and the read is not complete (an error, never a quiet end of data).
         if full && all_seen {
-            warn!(
-                endpoint = %self.request.method,
-                offset,
-                "every row of this page was already seen in this run: the endpoint seems to ignore limit/offset; paging stops here"
-            );
             self.stop();
-            return None;
+            if rows.len() > self.request.limit as usize {
+                // More rows than asked for, again: the endpoint ignores `limit` and
+                // `offset` alike and answers its whole listing every time (the documented
+                // `/coupons` takes neither), so the first answer held every row.
+                debug!(endpoint = %self.request.method, offset, "the endpoint answers its whole listing whatever the limit; paging stops");
+                return None;
+            }
+            return Some(Err(self.repeated_page(offset)));
         }
 
         // A possible gap above this page: re-read the stretch one page at a time.
@@ -278,8 +329,8 @@ impl Pager {
     /// would end paging early and drop (on a full scan: soft-delete) the rows after it:
     /// - an empty page right after a full one: pages overlap, so it should hold at least
     ///   the previous page's last rows, unless the listing shrank meanwhile;
-    /// - a full page of rows all read before, once earlier pages have moved on (an
-    ///   endpoint that ignores offset repeats itself from the second page on).
+    /// - a full page of rows all read before (an endpoint that ignores offset repeats
+    ///   itself from the second page on).
     fn anomaly(&self, offset: u64, rows: &[Value]) -> Option<String> {
         let (prev_offset, _, prev_full) = self.previous.as_ref()?;
         if rows.is_empty() && *prev_full && overlap(self.request.limit) > 0 {
@@ -287,13 +338,28 @@ impl Pager {
                 "an empty page at offset {offset} right after a full page at offset {prev_offset}"
             ));
         }
-        let repeated = rows.len() >= self.request.limit as usize
+        let repeated = rows.len() == self.request.limit as usize
             && rows.iter().all(|r| {
                 (self.request.key_of)(r).is_some_and(|k| self.seen.contains(key_hash(&k)))
             });
-        (self.pages >= 2 && repeated).then(|| {
-            format!("the page at offset {offset} repeats rows already read, though earlier pages moved on")
+        repeated.then(|| {
+            format!("the page at offset {offset} repeats rows already read (does the endpoint ignore `offset`?)")
         })
+    }
+
+    /// The error for a full page of rows already read that stands.
+    fn repeated_page(&self, offset: u64) -> ApiError {
+        warn!(
+            endpoint = %self.request.method,
+            offset,
+            "every row of this page was already read in this run: the endpoint seems to ignore limit/offset; paging stops, and the read is incomplete"
+        );
+        ApiError::UnexpectedResult {
+            endpoint: self.request.method.label(),
+            cause: format!(
+                "the page at offset {offset} repeats rows already read: the endpoint seems to ignore `offset`; paging stopped there and nothing is deleted"
+            ),
+        }
     }
 
     /// Asks again for a page [`Pager::anomaly`] objects to. A glitch passes; an answer
@@ -428,6 +494,18 @@ mod tests {
         assert_eq!(pages_to_pass(250, 100), 4);
         assert_eq!(pages_to_pass(0, 100), 1);
         assert_eq!(pages_to_pass(98, 100), 2);
+    }
+
+    #[test]
+    fn the_page_cap_grows_with_the_rows_held_from_its_floor() {
+        let cap = PageCap {
+            floor: 10,
+            per_known_page: 4,
+        };
+        assert_eq!(cap.pages(0, 100), 10);
+        // 980 rows fill 10 strides of 98: 4 × 11 pages.
+        assert_eq!(cap.pages(980, 100), 44);
+        assert_eq!(PageCap::DEFAULT.pages(u64::MAX, 1), u64::MAX);
     }
 
     #[test]

@@ -112,26 +112,48 @@ impl RowReader {
     }
 
     fn to_int(&self, field: &str, v: Value) -> Result<i64, RowError> {
+        let text = match &v {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.trim().to_string(),
+            _ => String::new(),
+        };
         let parsed = match &v {
-            Value::Number(n) => n.as_i64().or_else(|| integral_text(&n.to_string())),
-            Value::String(s) => integral_text(s.trim()),
+            Value::Number(n) => n.as_i64().or_else(|| integral_text(&text)),
+            Value::String(_) => integral_text(&text),
             _ => None,
         };
         parsed.ok_or_else(|| {
-            RowError::new(
-                &self.name(field),
-                format!("expected an integer, got {}", show(&v)),
-            )
+            let reason = if is_integral(&text) {
+                format!("{} is beyond a 64-bit integer", show(&v))
+            } else {
+                format!("expected an integer, got {}", show(&v))
+            };
+            RowError::new(&self.name(field), reason)
         })
     }
 
-    /// UNIX seconds (integer or numeric string).
+    /// UNIX seconds (integer or numeric string) within years 1–9999, the range DuckDB,
+    /// Parquet and Delta readers all hold.
     pub fn key_timestamp(&mut self, field: &str) -> Result<i64, RowError> {
-        self.key_id(field)
+        let secs = self.key_id(field)?;
+        self.in_timestamp_range(field, secs)
     }
 
     pub fn opt_timestamp(&mut self, field: &str) -> Result<Option<i64>, RowError> {
-        self.opt_id(field)
+        self.opt_id(field)?
+            .map(|secs| self.in_timestamp_range(field, secs))
+            .transpose()
+    }
+
+    fn in_timestamp_range(&self, field: &str, secs: i64) -> Result<i64, RowError> {
+        if TIMESTAMP_RANGE.contains(&secs) {
+            Ok(secs)
+        } else {
+            Err(RowError::new(
+                &self.name(field),
+                format!("{secs} is a date outside years 1 to 9999"),
+            ))
+        }
     }
 
     /// An integer option that some answers send as a boolean (`newcomers: 0` or `false`).
@@ -259,6 +281,21 @@ impl RowReader {
     }
 }
 
+/// UNIX seconds from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z: a date every column
+/// type, partition name and reader of the warehouse, the mirror and the lake can hold.
+pub const TIMESTAMP_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
+/// Digits only (a sign and a zero fraction allowed): an integer, whatever its size.
+fn is_integral(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let int = match s.split_once('.') {
+        Some((int, frac)) if frac.bytes().all(|b| b == b'0') => int,
+        Some(_) => return false,
+        None => s,
+    };
+    !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// `"123"`, `"-5"`, `"12.0"` as an integer; `"1.5"` is not one.
 fn integral_text(s: &str) -> Option<i64> {
     if let Ok(v) = s.parse::<i64>() {
@@ -288,6 +325,37 @@ mod tests {
         assert_eq!(
             r.key_id("zz").map_err(|e| e.to_string()),
             Err("field `zz`: missing".to_string())
+        );
+    }
+
+    #[test]
+    fn dates_outside_years_1_to_9999_and_ids_beyond_i64_are_row_errors() {
+        let row: Value = serde_json::from_str(
+            r#"{"far": 1000000000000000, "before": -100000000000000, "first": -62135596800,
+               "last": "253402300799", "big": 99999999999999999999, "big_s": "-99999999999999999999",
+               "m": {"start": 253402300800}}"#,
+        )
+        .expect("json");
+        let mut r = RowReader::new(row).expect("object");
+        fn reason<T>(e: Result<T, RowError>) -> Option<String> {
+            e.map_err(|e| e.to_string()).err()
+        }
+        assert_eq!(
+            reason(r.key_timestamp("far")),
+            Some("field `far`: 1000000000000000 is a date outside years 1 to 9999".into())
+        );
+        assert!(reason(r.opt_timestamp("before")).is_some());
+        assert_eq!(r.key_timestamp("first"), Ok(-62_135_596_800));
+        assert_eq!(r.opt_timestamp("last"), Ok(Some(253_402_300_799)));
+        assert_eq!(
+            reason(r.key_id("big")),
+            Some("field `big`: 99999999999999999999 is beyond a 64-bit integer".into())
+        );
+        assert!(reason(r.opt_id("big_s")).is_some_and(|e| e.contains("beyond a 64-bit")));
+        let mut m = r.opt_object("m").expect("ok").expect("some");
+        assert_eq!(
+            m.opt_timestamp("start").map_err(|e| e.field),
+            Err("m.start".to_string())
         );
     }
 

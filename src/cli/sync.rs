@@ -27,6 +27,10 @@ pub struct SyncArgs {
     /// Fail the run if any row cannot be read.
     #[arg(long)]
     pub strict: bool,
+    /// For this run only: carry out soft deletes a full scan calls for even past
+    /// `max_delete_share` or after an empty answer (when the rows are really gone).
+    #[arg(long)]
+    pub allow_large_deletes: bool,
     /// Write Prometheus metrics to this file (for node_exporter's textfile collector).
     #[arg(long, env = "TGM_METRICS_FILE", value_name = "FILE")]
     pub metrics_file: Option<PathBuf>,
@@ -51,6 +55,7 @@ pub async fn run(
         dry_run: args.dry_run,
         strict: args.strict,
         progress: progress && !args.no_progress,
+        allow_large_deletes: args.allow_large_deletes,
     };
     // Refused lake credentials or an unreachable lake: found before anything is written.
     let lake = settings.lake.as_ref().filter(|_| !options.dry_run);
@@ -86,7 +91,8 @@ pub async fn run(
 
 /// The exit code of a finished run: its worst bot's (see [`BotVerdict`]), so a run whose
 /// bots all synced exits 0, and one where any bot's key was refused exits 4 even while
-/// the others synced; then 6 (a bot's API down), then 3 (partial). The summary names
+/// the others synced; then 6 (a bot's API down), 9 (the run deadline passed), then 3
+/// (partial). The summary names
 /// each bot that did not sync and why.
 pub fn exit_for(outcome: &RunOutcome) -> Exit {
     bots::worst(&outcome.bots).exit()
@@ -128,6 +134,12 @@ fn print_summary(outcome: &RunOutcome) {
                     None => f.status.to_string(),
                 }
             );
+        }
+        // One line per stream whose soft deletes were refused: what, and how to allow it.
+        for s in &bot.streams {
+            if let Some(line) = &s.figures.deletes_refused {
+                println!("{:>12} {}: {line}", bot.bot_id, s.stream.as_str());
+            }
         }
         for w in &bot.warnings {
             println!("{:>12} warning: {w}", bot.bot_id);

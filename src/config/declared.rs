@@ -252,6 +252,21 @@ settings! {
     lake_url: String, env "TGM_LAKE_URL", value "URL",
         default "none",
         check |u: &String| u.is_empty() || crate::lake::LakeUrl::parse(u).is_ok(), "expected s3://bucket/prefix or file:///absolute/path (no credentials in it)";
+    /// one API answer's body, at most, in bytes (1024–4294967296); a larger body is an error naming the endpoint and the size, found while reading it
+    max_response_bytes: u64, env "TGM_MAX_RESPONSE_BYTES", value "BYTES",
+        default "67108864 (64 MiB)" => 64 * 1024 * 1024,
+        check |n: &u64| (1024..=4 * 1024 * 1024 * 1024).contains(n), "expected 1024 to 4294967296";
+    /// a run stops cleanly after this many seconds (no new request starts; the warehouse keeps what committed, the run is recorded and exits 9)
+    run_deadline_secs: u64, env "TGM_RUN_DEADLINE_SECS", value "SECS",
+        default "none",
+        check |s: &u64| *s >= 1, "expected at least 1 second";
+    /// share of a stream's live rows (0–1) a full scan may soft-delete in one run; more, or an empty answer where rows are live, is refused (kept, exit 3) unless `sync --allow-large-deletes`
+    max_delete_share: f64, env "TGM_MAX_DELETE_SHARE", value "SHARE",
+        default "0.5" => 0.5,
+        check |d: &f64| d.is_finite() && (0.0..=1.0).contains(d), "expected a number from 0 to 1";
+    /// rows a full scan may always soft-delete in one run, whatever the share (a floor for small tables)
+    max_delete_rows_floor: u64, env "TGM_MAX_DELETE_ROWS_FLOOR", value "N",
+        default "10" => 10;
     /// `tgm-sync lake vacuum` deletes files no longer in the Delta tables once they are this old, in days (0–3650); readers of older versions need them until then
     lake_retention_days: f64, env "TGM_LAKE_RETENTION_DAYS", value "DAYS",
         default "7" => 7.0,

@@ -85,12 +85,66 @@ impl<'c> Stager<'c> {
 }
 
 /// What a merge changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MergeOutcome {
     /// Rows inserted or updated (changed, new, or back from deletion).
     pub written: u64,
     /// Rows newly soft-deleted.
     pub deleted: u64,
+    /// Soft deletes the full scan called for and the merge refused: the rows are kept.
+    pub refused: Option<RefusedDeletes>,
+}
+
+/// Soft deletes refused: `gone` of the `live` rows, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedDeletes {
+    pub gone: u64,
+    pub live: u64,
+    pub reason: String,
+}
+
+/// How much a full scan may soft-delete in one run: an answer that shrank implausibly
+/// (an empty list where rows are live, or more than `max_share` of the live rows gone at
+/// once, beyond `floor_rows`) is a glitch until the user says otherwise (`allow_large`,
+/// `sync --allow-large-deletes`, for one run).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeleteGuard {
+    pub max_share: f64,
+    pub floor_rows: u64,
+    pub allow_large: bool,
+}
+
+impl DeleteGuard {
+    /// Why soft-deleting `gone` of `live` rows after a scan that read `staged` rows is
+    /// refused, if it is.
+    pub fn refuses(&self, gone: u64, live: u64, staged: u64) -> Option<String> {
+        if gone == 0 || self.allow_large {
+            return None;
+        }
+        if staged == 0 {
+            return Some("the scan read no row (an empty answer)".to_string());
+        }
+        let allowed = self
+            .floor_rows
+            .max((self.max_share * live as f64).floor() as u64);
+        (gone > allowed).then(|| {
+            format!(
+                "more than max_delete_share ({}) of the live rows vanished at once",
+                self.max_share
+            )
+        })
+    }
+}
+
+/// What a full scan may soft-delete: nothing past its guard, never a row the scan
+/// rejected under a readable key (`protected`, key text as the stream's `key_of` gives
+/// it), and nothing at all after rejected rows whose key could not be read (they may be
+/// any live row), unless the guard allows large deletes.
+#[derive(Debug, Clone, Copy)]
+pub struct Deletes<'a> {
+    pub guard: DeleteGuard,
+    pub protected: &'a [String],
+    pub keyless_rejects: u64,
 }
 
 fn key_match(spec: &TableSpec, left: &str, right: &str) -> String {
@@ -111,7 +165,8 @@ pub(crate) fn partition_expr(spec: &TableSpec, alias: &str) -> String {
 }
 
 /// Merges the staging table into the target table for one bot. Must run inside a
-/// transaction; `full_scan` soft-deletes the bot's rows that were not staged.
+/// transaction; after a full scan (`deletes`), soft-deletes the bot's rows that were not
+/// staged, unless [`Deletes`] refuses (then [`MergeOutcome::refused`] says why).
 ///
 /// The order keeps DuckDB's working set small (it is capped, see `warehouse`): the
 /// staging table is de-duplicated in place rather than copied, and the soft delete runs
@@ -124,7 +179,7 @@ pub(super) fn merge(
     spec: &'static TableSpec,
     bot_id: i64,
     run: RunStamp,
-    full_scan: bool,
+    deletes: Option<Deletes<'_>>,
 ) -> Result<MergeOutcome, LoadError> {
     let table = spec.name;
     let stage = spec.stage_name();
@@ -142,31 +197,63 @@ pub(super) fn merge(
     ))
     .during(|| ctx("de-duplicating"))?;
 
-    // 2. A full scan soft-deletes the rows it no longer saw.
+    // 2. A full scan soft-deletes the rows it no longer saw, within its guard.
     let mut deleted = 0;
-    if full_scan {
+    let mut refused = None;
+    if let Some(deletes) = deletes {
+        let protected = format!("_protected_{table}");
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE {protected} (key VARCHAR)"
+        ))
+        .during(|| ctx("listing rejected keys of"))?;
+        {
+            let mut insert = conn
+                .prepare(&format!("INSERT INTO {protected} VALUES (?)"))
+                .during(|| ctx("listing rejected keys of"))?;
+            for key in deletes.protected {
+                insert
+                    .execute(params![key])
+                    .during(|| ctx("listing rejected keys of"))?;
+            }
+        }
         let gone = format!(
             "t.bot_id = ? AND t._deleted_at IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {on})",
+             AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {on}) \
+             AND NOT EXISTS (SELECT 1 FROM {protected} p WHERE p.key = {key_text})",
             on = key_match(spec, "t", "s"),
+            key_text = key_text_expr(spec, "t"),
         );
-        mark_dirty(
-            conn,
-            &format!(
-                "SELECT DISTINCT t.bot_id, '{table}', {part} FROM {table} t WHERE {gone}",
-                part = partition_expr(spec, "t")
-            ),
-            params![bot_id],
-        )
-        .during(|| ctx("marking deleted partitions of"))?;
-        deleted = conn
-            .execute(
-                &format!(
-                    "UPDATE {table} AS t SET _deleted_at = {RUN_TS}, _synced_at = {RUN_TS}, _run_id = ? WHERE {gone}"
-                ),
-                params![run.at_micros, run.at_micros, run.run_id, bot_id],
-            )
-            .during(|| ctx("soft-deleting from"))?;
+        let count = |sql: String| -> Result<u64, LoadError> {
+            conn.query_row(&sql, params![bot_id], |r| r.get::<_, i64>(0))
+                .map(|n| n.max(0) as u64)
+                .during(|| ctx("counting rows to delete from"))
+        };
+        let gone_rows = count(format!("SELECT count(*) FROM {table} t WHERE {gone}"))?;
+        let live = count(format!(
+            "SELECT count(*) FROM {table} t WHERE t.bot_id = ? AND t._deleted_at IS NULL"
+        ))?;
+        let staged: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {stage}"), [], |r| r.get(0))
+            .during(|| ctx("counting the staged rows of"))?;
+        let reason = if gone_rows > 0 && deletes.keyless_rejects > 0 && !deletes.guard.allow_large {
+            Some(format!(
+                "{} rows without a readable key were rejected (see _rejected)",
+                deletes.keyless_rejects
+            ))
+        } else {
+            deletes.guard.refuses(gone_rows, live, staged.max(0) as u64)
+        };
+        if let Some(reason) = reason {
+            refused = Some(RefusedDeletes {
+                gone: gone_rows,
+                live,
+                reason,
+            });
+        } else if gone_rows > 0 {
+            deleted = soft_delete(conn, spec, bot_id, run, &gone)?;
+        }
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {protected}"))
+            .during(|| ctx("listing rejected keys of"))?;
     }
 
     // 3. Keep only rows that are new, changed, or back from deletion.
@@ -256,8 +343,48 @@ pub(super) fn merge(
     .during(|| ctx("cleaning up staging of"))?;
     Ok(MergeOutcome {
         written: (updated + inserted) as u64,
-        deleted: deleted as u64,
+        deleted,
+        refused,
     })
+}
+
+/// Soft-deletes the rows `gone` selects (bound to `bot_id`), marking their partitions.
+fn soft_delete(
+    conn: &Connection,
+    spec: &TableSpec,
+    bot_id: i64,
+    run: RunStamp,
+    gone: &str,
+) -> Result<u64, LoadError> {
+    let table = spec.name;
+    mark_dirty(
+        conn,
+        &format!(
+            "SELECT DISTINCT t.bot_id, '{table}', {part} FROM {table} t WHERE {gone}",
+            part = partition_expr(spec, "t")
+        ),
+        params![bot_id],
+    )
+    .during(|| format!("marking deleted partitions of {table}"))?;
+    let deleted = conn
+        .execute(
+            &format!(
+                "UPDATE {table} AS t SET _deleted_at = {RUN_TS}, _synced_at = {RUN_TS}, _run_id = ? WHERE {gone}"
+            ),
+            params![run.at_micros, run.at_micros, run.run_id, bot_id],
+        )
+        .during(|| format!("soft-deleting from {table}"))?;
+    Ok(deleted as u64)
+}
+
+/// A row's key as text, `/`-separated, as a stream's `key_of` writes it from JSON.
+fn key_text_expr(spec: &TableSpec, alias: &str) -> String {
+    let parts: Vec<String> = spec
+        .keys
+        .iter()
+        .map(|k| format!("CAST({alias}.{k} AS VARCHAR)"))
+        .collect();
+    format!("concat_ws('/', {})", parts.join(", "))
 }
 
 fn partition_or_null(spec: &TableSpec, alias: &str) -> String {
@@ -321,5 +448,6 @@ pub(super) fn append_snapshot(
     Ok(MergeOutcome {
         written: written as u64,
         deleted: 0,
+        refused: None,
     })
 }

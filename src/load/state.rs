@@ -164,6 +164,9 @@ pub struct StreamFigures {
     /// Orders: pending orders re-fetched by key that answered 404.
     pub refetch_not_found: u64,
     pub error: Option<String>,
+    /// The full scan's soft deletes were refused (the rows kept): the one line that says
+    /// what and how to allow it. The stream is partial.
+    pub deletes_refused: Option<String>,
 }
 
 impl StreamFigures {
@@ -178,8 +181,12 @@ impl StreamFigures {
         self.refetch_not_found += later.refetch_not_found;
         self.requests = later.requests;
         self.retries = later.retries;
-        // Rows one pass could not read leave the stream partial, whatever the next says.
-        self.status = if self.rows_rejected > 0 {
+        if self.deletes_refused.is_none() {
+            self.deletes_refused = later.deletes_refused;
+        }
+        // Rows one pass could not read, or deletes it refused, leave the stream partial,
+        // whatever the next says.
+        self.status = if self.rows_rejected > 0 || self.deletes_refused.is_some() {
             StreamStatus::Partial
         } else {
             later.status
@@ -210,7 +217,10 @@ pub fn record_stream(
             f.rows_rejected as i64,
             f.requests as i64,
             f.retries as i64,
-            f.error.as_deref().map(redact)
+            f.error
+                .as_deref()
+                .or(f.deletes_refused.as_deref())
+                .map(redact)
         ],
     )
     .during(|| format!("recording figures of {stream}"))?;

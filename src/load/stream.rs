@@ -7,7 +7,7 @@
 use duckdb::{Connection, Transaction, params};
 
 use super::error::{DbContext, LoadError};
-use super::merge::{MergeOutcome, RUN_TS, append_snapshot, merge, partition_expr};
+use super::merge::{Deletes, MergeOutcome, RUN_TS, append_snapshot, merge, partition_expr};
 use super::state::{self, RunStamp, StreamFigures, StreamState};
 use super::table::{Layout, TableSpec};
 
@@ -50,12 +50,16 @@ impl<'c> StreamLoad<'c> {
         })
     }
 
-    /// Moves the staged rows into the table: merged by key (a full scan soft-deletes what
-    /// it did not see), or appended as this run's snapshot. Marks the Parquet partitions
+    /// Moves the staged rows into the table: merged by key (a full scan, `deletes`,
+    /// soft-deletes what it did not see, within its guard), or appended as this run's
+    /// snapshot. Marks the Parquet partitions
     /// whose rows changed.
-    pub fn write_staged(&mut self, full_scan: bool) -> Result<MergeOutcome, LoadError> {
+    pub fn write_staged(
+        &mut self,
+        deletes: Option<Deletes<'_>>,
+    ) -> Result<MergeOutcome, LoadError> {
         match self.spec.layout {
-            Layout::Merged => merge(&self.tx, self.spec, self.bot_id, self.run, full_scan),
+            Layout::Merged => merge(&self.tx, self.spec, self.bot_id, self.run, deletes),
             Layout::Snapshot => append_snapshot(&self.tx, self.spec, self.run),
         }
     }

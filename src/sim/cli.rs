@@ -108,6 +108,7 @@ impl SimArgs {
                 share_dropped: self.share_dropped,
                 share_ok_false_200: 0.0,
                 max_rps: self.max_rps,
+                ..FaultOptions::default()
             },
             quirks: Quirks {
                 float_revenue: self.float_revenue,

@@ -11,6 +11,7 @@ mod data;
 mod endpoints;
 mod faults;
 pub mod format;
+mod glitches;
 mod keys;
 mod model;
 mod options;
@@ -26,6 +27,7 @@ mod server_tests;
 mod state;
 
 pub use data::{HISTORY_SECS, SQL_COUPON_NAME, SQL_PLAN_NAME};
+pub use glitches::{BadRow, bad_rows};
 pub use model::{
     Coupon, CouponRevenue, GATEWAYS, Gateway, Membership, Order, OrderStatus, Plan, PlanOptions,
     Project, SimData, email_for, gateway,

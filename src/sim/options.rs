@@ -158,6 +158,17 @@ pub struct FaultOptions {
     pub share_ok_false_200: f64,
     /// Requests per second above which the server answers 429 with `Retry-After`.
     pub max_rps: Option<f64>,
+    /// Every list answers `ok: true` with `[]` (a backend glitch).
+    pub empty_lists: bool,
+    /// Every list answers `{"ok": true}` without `result`.
+    pub lists_without_result: bool,
+    /// `offset` is ignored: every page is the first.
+    pub ignore_offset: bool,
+    /// A few `/orders` and `/members` rows carry values no column type can hold
+    /// (`sim::bad_rows` lists them).
+    pub bad_rows: bool,
+    /// Every answer is padded with this many bytes (`sim_padding`).
+    pub oversized_body_bytes: Option<usize>,
 }
 
 impl FaultOptions {

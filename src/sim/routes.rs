@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use super::FaultOptions;
 use super::endpoints::Endpoint;
 use super::faults::{self, Fault, json_response};
+use super::glitches;
 use super::params::{ApiError, Params};
 use super::render::Render;
 use super::state::{Control, RequestInfo, ResponseHook, SimState, unix_now};
@@ -197,7 +198,7 @@ async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> R
     }
     let checked = check(state, target, endpoint, &method, query);
     let (endpoint, query) = match checked {
-        Ok(ok) => ok,
+        Ok((endpoint, query)) => (endpoint, glitches::query_as_served(&fault_options, query)),
         Err(e) => {
             let status = e.status;
             let body = exchange.envelope(status, Err(e), quirks.omit_ok);
@@ -224,13 +225,19 @@ async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> R
     let render = Render { quirks };
     let outcome = {
         let data = state.read();
-        endpoint.result(&data, &Params(&query), render, now)
+        endpoint
+            .result(&data, &Params(&query), render, now)
+            .map(|mut result| {
+                glitches::apply_to_result(&fault_options, &endpoint, &data, &mut result);
+                result
+            })
     };
     let status = match &outcome {
         Ok(_) => StatusCode::OK,
         Err(e) => e.status,
     };
-    let body = exchange.envelope(status, outcome, quirks.omit_ok);
+    let mut body = exchange.envelope(status, outcome, quirks.omit_ok);
+    glitches::apply_to_envelope(&fault_options, &mut body);
     finish(state, &mut exchange, hook.as_ref(), status, body, fault)
 }
 

@@ -42,6 +42,7 @@ pub async fn fetch_all(
     client: &ApiClient,
     def: &StreamDef,
     pages_in_flight: usize,
+    max_pages: u64,
     tx: mpsc::Sender<LoaderMsg>,
 ) -> Result<(), ApiError> {
     let mut complete = true;
@@ -68,6 +69,7 @@ pub async fn fetch_all(
                     pages_in_flight,
                     prefetch_pages: None,
                     key_of: def.key_of,
+                    max_pages,
                 },
             );
             while let Some(page) = pager.next_page().await {

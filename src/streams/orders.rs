@@ -102,13 +102,17 @@ fn most_not_found(not_found: u64, asked: u64) -> bool {
     not_found > 0 && not_found * 2 > asked
 }
 
-/// The order_date of a raw order row, if readable.
+/// The order_date of a raw order row, if readable and a date the warehouse can hold (a
+/// row with another is rejected, and must not move the high-water mark).
 fn order_date(row: &Value) -> Option<i64> {
-    match row.get("order_date")? {
+    let secs = match row.get("order_date")? {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
+    }?;
+    crate::api::row::TIMESTAMP_RANGE
+        .contains(&secs)
+        .then_some(secs)
 }
 
 /// Which orders one pass reads.
@@ -145,6 +149,7 @@ impl OrdersPlan {
 pub async fn fetch_orders(
     client: &ApiClient,
     pages_in_flight: usize,
+    max_pages: u64,
     plan: OrdersPlan,
     tx: mpsc::Sender<LoaderMsg>,
     rereads: &PhaseLine,
@@ -158,6 +163,7 @@ pub async fn fetch_orders(
             pages_in_flight,
             prefetch_pages: plan.expected_pages,
             key_of: STREAM.key_of,
+            max_pages,
         },
     );
     let mut newest: Option<i64> = None;

@@ -23,8 +23,12 @@ use crate::exit::Exit;
 pub enum BotVerdict {
     /// Every stream synced, no row rejected, report inputs refreshed: exit 0.
     Synced,
-    /// Some streams failed, rows were rejected, or report inputs were not refreshed: exit 3.
+    /// Some streams failed, rows were rejected, soft deletes were refused, or report
+    /// inputs were not refreshed: exit 3.
     Partial,
+    /// The run's deadline (`run_deadline_secs`) passed before the bot's streams were
+    /// read: exit 9.
+    DeadlinePassed,
     /// Every stream that ran failed because the API could not be reached: exit 6.
     ApiDown,
     /// The API refused the bot's key (HTTP 401/403); its remaining streams did not run:
@@ -49,7 +53,13 @@ impl BotVerdict {
         {
             return BotVerdict::ApiDown;
         }
-        let rejected = bot.streams.iter().any(|s| s.figures.rows_rejected > 0);
+        if failed.contains(&FailureKind::Deadline) {
+            return BotVerdict::DeadlinePassed;
+        }
+        let rejected = bot
+            .streams
+            .iter()
+            .any(|s| s.figures.rows_rejected > 0 || s.figures.deletes_refused.is_some());
         if !failed.is_empty() || rejected || !bot.warnings.is_empty() {
             return BotVerdict::Partial;
         }
@@ -61,6 +71,7 @@ impl BotVerdict {
         match self {
             BotVerdict::Synced => Exit::Success,
             BotVerdict::Partial => Exit::Partial,
+            BotVerdict::DeadlinePassed => Exit::Deadline,
             BotVerdict::ApiDown => Exit::Unavailable,
             BotVerdict::KeyRefused => Exit::Auth,
         }
@@ -71,6 +82,7 @@ impl BotVerdict {
         match self {
             BotVerdict::Synced => "synced",
             BotVerdict::Partial => "partly synced",
+            BotVerdict::DeadlinePassed => "stopped at the run deadline",
             BotVerdict::ApiDown => "API unavailable",
             BotVerdict::KeyRefused => "API key refused",
         }
@@ -80,7 +92,7 @@ impl BotVerdict {
     /// for the verdicts that have their own exit code: `API key refused (exit 4): `.
     pub fn error_prefix(self) -> Option<String> {
         match self {
-            BotVerdict::ApiDown | BotVerdict::KeyRefused => {
+            BotVerdict::ApiDown | BotVerdict::KeyRefused | BotVerdict::DeadlinePassed => {
                 Some(format!("{} (exit {}): ", self.label(), self.exit().code()))
             }
             BotVerdict::Synced | BotVerdict::Partial => None,

@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::api::ApiClient;
-use crate::load::merge::Stager;
+use crate::api::row::RowError;
+use crate::load::merge::{DeleteGuard, Deletes, Stager};
 use crate::load::state::{RunStamp, StreamFigures, StreamState, StreamStatus, record_rejects};
 use crate::load::stream::{OrderUpdate, StreamLoad};
 use crate::load::{LoadError, parquet};
@@ -52,12 +53,19 @@ pub struct LoaderCtx {
     pub on_rows: Box<dyn Fn(u64) + Send>,
     /// The bot's Parquet rewrite line: counts the files this stream rewrites.
     pub parquet_files: Arc<PhaseLine>,
+    /// How much a full scan may soft-delete.
+    pub delete_guard: DeleteGuard,
 }
 
 /// Rows that could not be read: `(reason, raw JSON)`, the first [`MAX_REJECTS_KEPT`].
 #[derive(Default)]
 struct Rejects {
     kept: Vec<(String, String)>,
+    /// Keys of the listed rows rejected under a readable key: the API still serves
+    /// them, so a full scan must not delete them.
+    keys: Vec<String>,
+    /// Listed rows rejected without a readable key: they may be any live row.
+    keyless: u64,
 }
 
 impl Rejects {
@@ -65,6 +73,15 @@ impl Rejects {
         figures.rows_rejected += 1;
         if self.kept.len() < MAX_REJECTS_KEPT {
             self.kept.push((reason, raw));
+        }
+    }
+
+    /// Notes the key of a listed row rejected for `error`, if the key itself reads.
+    fn note_key(&mut self, def: &StreamDef, raw: &serde_json::Value, error: &RowError) {
+        let key_broken = def.table.keys.contains(&error.field.as_str());
+        match (def.key_of)(raw).filter(|_| !key_broken) {
+            Some(key) => self.keys.push(key),
+            None => self.keyless += 1,
         }
     }
 }
@@ -91,6 +108,7 @@ pub fn load_stream(
                     figures.rows_read += 1;
                     let raw = row.clone();
                     if let Err(e) = stager.push(|w| (def.stage)(row, bot_id, w))? {
+                        rejects.note_key(def, &raw, &e);
                         rejects.add(&mut figures, e.to_string(), raw.to_string());
                     }
                 }
@@ -139,22 +157,40 @@ pub fn load_stream(
     }
 
     let mut load = StreamLoad::begin(&ctx.conn, spec, stream, bot_id, ctx.run)?;
-    let outcome = load.write_staged(summary.full_scan)?;
+    let deletes = summary.full_scan.then_some(Deletes {
+        guard: ctx.delete_guard,
+        protected: &rejects.keys,
+        keyless_rejects: rejects.keyless,
+    });
+    let outcome = load.write_staged(deletes)?;
     figures.rows_written = outcome.written;
     figures.rows_deleted = outcome.deleted;
+    // Deletes refused: the scan is not taken as complete (orders: a full scan is still due).
+    let scan_complete = summary.full_scan && outcome.refused.is_none();
+    if let Some(refused) = &outcome.refused {
+        let line = format!(
+            "refused to delete {} of {} live rows: {}; the rows are kept. If they are really gone, run `{}` once",
+            refused.gone,
+            refused.live,
+            refused.reason,
+            crate::hint::command("sync --allow-large-deletes"),
+        );
+        debug!(stream, "{line}");
+        figures.deletes_refused = Some(line);
+    }
     if !refetched.is_empty() {
         figures.rows_written += load.apply_order_updates(&refetched)?;
     }
     load.set_state(StreamState {
         high_water_mark: summary.newest.max(ctx.previous.high_water_mark),
-        last_full_scan_micros: if summary.full_scan {
+        last_full_scan_micros: if scan_complete {
             Some(ctx.run.at_micros)
         } else {
             ctx.previous.last_full_scan_micros
         },
     })?;
     load.reject(&rejects.kept)?;
-    figures.status = if figures.rows_rejected > 0 {
+    figures.status = if figures.rows_rejected > 0 || figures.deletes_refused.is_some() {
         StreamStatus::Partial
     } else {
         StreamStatus::Success

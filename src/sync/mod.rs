@@ -51,6 +51,9 @@ pub struct SyncOptions {
     pub dry_run: bool,
     pub strict: bool,
     pub progress: bool,
+    /// Soft deletes past `max_delete_share` (or after an empty answer) are carried out
+    /// in this run: the user says they are real.
+    pub allow_large_deletes: bool,
 }
 
 /// How one stream ended.
@@ -66,6 +69,8 @@ pub struct StreamOutcome {
 pub enum FailureKind {
     Auth,
     Unavailable,
+    /// The run's deadline passed before the stream was read.
+    Deadline,
     Rejected,
     Other,
 }
@@ -144,14 +149,19 @@ impl RunOutcome {
 /// starts).
 pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcome, Error> {
     let started = Instant::now();
+    // Past the deadline no request starts: every stream ends at once, and the run is
+    // recorded and the warehouse released as after any other failure.
+    let deadline = settings
+        .run_deadline
+        .map(|d| tokio::time::Instant::now() + d);
     let progress = Progress::new(options.progress);
     // A bad base URL is a configuration error: found before the warehouse is touched.
     for bot in &settings.bots {
-        client_for(settings, bot)?;
+        client_for(settings, bot, deadline)?;
     }
     if options.dry_run {
         let bots = bots::for_each_bot(&settings.bots, settings.bots_in_flight, |bot| {
-            sync_bot(settings, options, Target::DryRun, bot, &progress)
+            sync_bot(settings, options, Target::DryRun, bot, &progress, deadline)
         })
         .await
         .into_iter()
@@ -205,7 +215,7 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     // Every bot runs to its end, whatever the others do; a bot that could not record its
     // end (a warehouse error) fails the run once all have finished.
     let bots = bots::for_each_bot(&settings.bots, settings.bots_in_flight, |bot| {
-        sync_bot(settings, options, target, bot, &progress)
+        sync_bot(settings, options, target, bot, &progress, deadline)
     })
     .await
     .into_iter()
@@ -219,7 +229,9 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     }
     // The lake after the warehouse and the mirror, on the same open warehouse: no other
     // process can take it between the sync and the publication.
-    let lake = match &settings.lake {
+    // Past the deadline, the lake stays owed to the next run.
+    let deadline_passed = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+    let lake = match settings.lake.as_ref().filter(|_| !deadline_passed) {
         Some(lake) => Some(
             match crate::lake::publish(lake, warehouse.conn(), &bot_ids, run_id).await {
                 Ok(published) => LakeReport::Published(published),
@@ -245,8 +257,15 @@ fn now_micros() -> i64 {
     crate::clock::now_micros()
 }
 
-fn client_for(settings: &Settings, bot: &BotSettings) -> Result<ApiClient, crate::api::ApiError> {
-    ApiClient::new(settings.client_settings(bot))
+fn client_for(
+    settings: &Settings,
+    bot: &BotSettings,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<ApiClient, crate::api::ApiError> {
+    ApiClient::new(crate::api::ClientSettings {
+        deadline,
+        ..settings.client_settings(bot)
+    })
 }
 
 /// One bot's run into `target`: its streams, then (into the warehouse) the report inputs
@@ -257,8 +276,9 @@ async fn sync_bot(
     target: Target<'_>,
     bot: &BotSettings,
     progress: &Progress,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<BotOutcome, Error> {
-    let client = client_for(settings, bot)?;
+    let client = client_for(settings, bot, deadline)?;
     let bot_id = bot.bot_id as i64;
     let revenue = RevenueMemo::default();
     let parquet = Arc::new(progress.phase(bot.bot_id, Phase::ParquetRewrite));
@@ -393,11 +413,22 @@ async fn sync_stream(
         Target::Warehouse { .. } => stream.to_string(),
     };
     let bar = bot.progress.stream(bot.bot_id as u64, &label);
+    let limit = match def.answer {
+        crate::streams::Answer::Paged { limit } => limit,
+        _ => 1,
+    };
+    let live = match (bot.target, def.strategy) {
+        (_, Strategy::Snapshot) | (Target::DryRun, _) => 0,
+        (Target::Warehouse { warehouse, .. }, _) => {
+            live_rows(warehouse.conn(), def.table.name, bot.bot_id).map_err(load_failure)?
+        }
+    };
     let pass = Pass {
         bot,
         def,
         client,
         bar: &bar,
+        max_pages: bot.settings.page_cap.pages(live, limit),
     };
     let result = match bot.target {
         // Everything, counted: orders too are read whole.
@@ -412,9 +443,7 @@ async fn sync_stream(
                 Strategy::NewestFirst => orders::sync(&pass, warehouse, run, previous).await,
                 Strategy::FullScan => {
                     // What the warehouse holds is what a full scan should read again.
-                    bar.set_expected(
-                        live_rows(conn, def.table.name, bot.bot_id).map_err(load_failure)?,
-                    );
+                    bar.set_expected(live);
                     pass.run(previous, None).await
                 }
                 Strategy::Snapshot => pass.run(previous, None).await,
@@ -496,9 +525,20 @@ fn record_bot_run(
     let total = client.total_stats();
     let rejected: u64 = streams.iter().map(|s| s.figures.rows_rejected).sum();
     let failed: Vec<&StreamOutcome> = streams.iter().filter(|s| s.error.is_some()).collect();
+    let refused = streams.iter().filter_map(|s| {
+        s.figures
+            .deletes_refused
+            .as_ref()
+            .map(|line| format!("{}: {line}", s.stream))
+    });
+    let refused: Vec<String> = refused.collect();
     let status = if failed.len() == streams.len() && !streams.is_empty() {
         RunStatus::Failed
-    } else if !failed.is_empty() || rejected > 0 || !outcome.warnings.is_empty() {
+    } else if !failed.is_empty()
+        || rejected > 0
+        || !outcome.warnings.is_empty()
+        || !refused.is_empty()
+    {
         RunStatus::Partial
     } else {
         RunStatus::Success
@@ -513,6 +553,7 @@ fn record_bot_run(
                     .as_ref()
                     .map(|e| format!("{}: {}", s.stream, e.message))
             })
+            .chain(refused)
             .chain(outcome.warnings.iter().cloned())
             .collect::<Vec<_>>()
             .join("; ");

@@ -52,6 +52,8 @@ pub(super) struct Pass<'a> {
     pub def: &'static StreamDef,
     pub client: &'a ApiClient,
     pub bar: &'a StreamBar,
+    /// Pages one read of the stream may take ([`crate::api::pager::PageCap`]).
+    pub max_pages: u64,
 }
 
 impl Pass<'_> {
@@ -70,8 +72,10 @@ impl Pass<'_> {
             .phase(self.bot.bot_id as u64, Phase::PendingRereads);
         let fetch = async {
             match orders {
-                Some(plan) => fetch_orders(self.client, pages, plan, tx, &rereads).await,
-                None => fetch_all(self.client, self.def, pages, tx).await,
+                Some(plan) => {
+                    fetch_orders(self.client, pages, self.max_pages, plan, tx, &rereads).await
+                }
+                None => fetch_all(self.client, self.def, pages, self.max_pages, tx).await,
             }
         };
         let sink = self.sink(previous, rx);
@@ -126,6 +130,10 @@ impl Pass<'_> {
             client: self.client.clone(),
             on_rows: Box::new(on_rows),
             parquet_files: Arc::clone(self.bot.parquet),
+            delete_guard: crate::load::merge::DeleteGuard {
+                allow_large: self.bot.options.allow_large_deletes,
+                ..settings.delete_guard
+            },
         };
         let def = self.def;
         // The loader's log lines name the bot, as the fetcher's do.
@@ -140,6 +148,8 @@ impl Pass<'_> {
 pub(super) fn api_failure(err: &ApiError) -> StreamFailure {
     let kind = if err.is_auth() {
         FailureKind::Auth
+    } else if err.is_deadline() {
+        FailureKind::Deadline
     } else if err.is_unavailable() {
         FailureKind::Unavailable
     } else {

@@ -44,6 +44,7 @@ async fn page_all(
             pages_in_flight: 4,
             prefetch_pages: None,
             key_of: key,
+            max_pages: u64::MAX,
         },
     );
     let mut rows = Vec::new();

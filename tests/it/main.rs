@@ -14,6 +14,7 @@ mod crash;
 mod faults;
 mod fixtures;
 mod fx_early;
+mod glitches;
 mod init;
 mod interop;
 mod json_output;
