@@ -188,8 +188,14 @@ mod tests {
         let _key = ApiKey::new(key);
         // As the API client encodes it (`encode_path_segment`), and with lower-case hex.
         assert_eq!(encode_path_segment(key), "Ab%2Bcd%2Fef%3Dgh%25ij%3Akl");
-        assert_eq!(redact("GET /v1/bot1/Ab%2Bcd%2Fef%3Dgh%25ij%3Akl/orders"), "GET /v1/bot1/***/orders");
-        assert_eq!(redact("echo: /v1/bot1/Ab%2bcd%2fef%3dgh%25ij%3akl/orders"), "echo: /v1/bot1/***/orders");
+        assert_eq!(
+            redact("GET /v1/bot1/Ab%2Bcd%2Fef%3Dgh%25ij%3Akl/orders"),
+            "GET /v1/bot1/***/orders"
+        );
+        assert_eq!(
+            redact("echo: /v1/bot1/Ab%2bcd%2fef%3dgh%25ij%3akl/orders"),
+            "echo: /v1/bot1/***/orders"
+        );
         assert_eq!(redact(&format!("raw {key} raw")), "raw *** raw");
     }
 }

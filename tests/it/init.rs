@@ -296,7 +296,11 @@ async fn init_force_replaces_a_symlink_and_never_writes_through_one() {
     std::os::unix::fs::symlink(&key_target, &files.key_file).expect("link");
     let mut planted = Vec::new();
     for path in [&files.config, &files.key_file] {
-        let name = path.file_name().expect("name").to_string_lossy().to_string();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
         let target = victim(&format!("tmp-{name}"));
         let link = path.with_file_name(format!("{name}.tgm-init.tmp"));
         std::os::unix::fs::symlink(&target, &link).expect("link");
@@ -306,7 +310,11 @@ async fn init_force_replaces_a_symlink_and_never_writes_through_one() {
     let out = init(&server.base_url(), &files, TEST_KEY, &["--force"]);
     assert!(out.status.success(), "{}", text(&out));
     for target in [&config_target, &key_target].into_iter().chain(&planted) {
-        let name = target.file_name().expect("name").to_string_lossy().to_string();
+        let name = target
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
         assert_eq!(
             std::fs::read_to_string(target).expect("still there"),
             format!("{name}: not yours\n"),
@@ -316,11 +324,17 @@ async fn init_force_replaces_a_symlink_and_never_writes_through_one() {
     }
     for path in [&files.config, &files.key_file] {
         let meta = std::fs::symlink_metadata(path).expect("written");
-        assert!(meta.file_type().is_file(), "{} is still a link", path.display());
+        assert!(
+            meta.file_type().is_file(),
+            "{} is still a link",
+            path.display()
+        );
         assert_eq!(mode(path), 0o600);
     }
     assert_eq!(
-        std::fs::read_to_string(&files.key_file).expect("key").trim(),
+        std::fs::read_to_string(&files.key_file)
+            .expect("key")
+            .trim(),
         TEST_KEY
     );
     server.shutdown().await;

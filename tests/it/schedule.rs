@@ -137,7 +137,11 @@ fn the_crontab_line_runs_a_binary_and_config_at_paths_with_shell_characters() {
         .arg(&binary)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -152,8 +156,14 @@ fn the_crontab_line_runs_a_binary_and_config_at_paths_with_shell_characters() {
     );
     let command = command
         .replace("\\%", "%")
-        .replace("/var/lib/tgm-sync/cron.lock", &dir.path().join("cron.lock").display().to_string())
-        .replace("/var/log/tgm-sync/tgm-sync.log", &dir.path().join("cron.log").display().to_string());
+        .replace(
+            "/var/lib/tgm-sync/cron.lock",
+            &dir.path().join("cron.lock").display().to_string(),
+        )
+        .replace(
+            "/var/log/tgm-sync/tgm-sync.log",
+            &dir.path().join("cron.log").display().to_string(),
+        );
     let ran = Command::new("sh")
         .arg("-c")
         .arg(&command)
@@ -165,8 +175,14 @@ fn the_crontab_line_runs_a_binary_and_config_at_paths_with_shell_characters() {
     let got = std::fs::read_to_string(&args)
         .unwrap_or_else(|e| panic!("the binary did not run ({e}): {command}\n{log}"));
     let got: Vec<&str> = got.lines().collect();
-    assert_eq!(&got[..3], ["sync", "--config", config.to_str().expect("utf-8")]);
-    assert!(!dir.path().join("pwned").exists(), "the config path was run as a command");
+    assert_eq!(
+        &got[..3],
+        ["sync", "--config", config.to_str().expect("utf-8")]
+    );
+    assert!(
+        !dir.path().join("pwned").exists(),
+        "the config path was run as a command"
+    );
 }
 
 #[test]
@@ -195,7 +211,11 @@ fn the_systemd_unit_runs_a_binary_at_a_path_with_spaces_and_specials() {
         .arg(&out_dir)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let service = out_dir.join("tgm-sync.service");
     let text = std::fs::read_to_string(&service).expect("service");
     let exec = text
@@ -231,7 +251,10 @@ fn the_systemd_unit_runs_a_binary_at_a_path_with_spaces_and_specials() {
         .output()
         .expect("systemd-analyze runs");
     let stderr = String::from_utf8_lossy(&verify.stderr);
-    let complaints: Vec<&str> = stderr.lines().filter(|l| l.contains("tgm-sync.") || l.contains("executable")).collect();
+    let complaints: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("tgm-sync.") || l.contains("executable"))
+        .collect();
     assert!(
         verify.status.success() && complaints.is_empty(),
         "systemd-analyze verify: {stderr}"

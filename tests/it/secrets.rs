@@ -115,9 +115,7 @@ fn duckdb_cells_with(path: &Path, needle: &str) -> i64 {
         .iter()
         .map(|t| {
             conn.query_row(
-                &format!(
-                    "SELECT count(*) FROM \"{t}\" t WHERE contains(CAST(t AS VARCHAR), ?)"
-                ),
+                &format!("SELECT count(*) FROM \"{t}\" t WHERE contains(CAST(t AS VARCHAR), ?)"),
                 [needle],
                 |r| r.get::<_, i64>(0),
             )
