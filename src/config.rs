@@ -22,6 +22,7 @@ pub const DEFAULT_CONFIG: &str = "tgm-sync.toml";
 pub const DEFAULT_BASE_URL: &str = "https://api.tgmembership.com";
 
 mod declared;
+pub mod places;
 
 pub use declared::{BotConfig, DECLARED, Declared, FileConfig, Merged, SettingsArgs, readme_rows};
 
@@ -54,6 +55,18 @@ pub enum ConfigError {
     },
     #[error("API key file {0} is empty")]
     EmptyKeyFile(PathBuf),
+    #[error(
+        "{first} {} and {second} {} overlap (one is inside the other): give each output a \
+         place of its own",
+        first_path.display(),
+        second_path.display()
+    )]
+    Overlap {
+        first: &'static str,
+        first_path: PathBuf,
+        second: &'static str,
+        second_path: PathBuf,
+    },
 }
 
 /// One bot, ready to sync.
@@ -125,6 +138,36 @@ impl LakeSettings {
                 url,
                 retention: days(merged.lake_retention_days),
             })
+    }
+}
+
+impl Merged {
+    /// The warehouse, the Parquet mirror and a `file://` lake may not lie one inside
+    /// another (see [`places`]).
+    fn places_apart(&self) -> Result<(), ConfigError> {
+        let mut apart = vec![places::Place {
+            setting: "warehouse",
+            path: self.warehouse.clone(),
+        }];
+        if !self.parquet_dir.as_os_str().is_empty() {
+            apart.push(places::Place {
+                setting: "parquet_dir",
+                path: self.parquet_dir.clone(),
+            });
+        }
+        let lake_root = self
+            .lake_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .and_then(|u| crate::lake::LakeUrl::parse(u).ok())
+            .and_then(|lake| lake.local_root());
+        if let Some(root) = lake_root {
+            apart.push(places::Place {
+                setting: "lake_url",
+                path: root,
+            });
+        }
+        places::check_apart(&apart)
     }
 }
 

@@ -10,6 +10,9 @@ use tgm_sync::logging::{self, LogFormat};
 use tgm_sync::secret;
 
 fn main() -> ExitCode {
+    // The API key and the AWS credentials live in this process's memory: no core dump
+    // may carry them to disk.
+    no_core_dumps();
     // Nothing this process creates (warehouse, WAL, Parquet, metrics) is readable by the
     // world; group access stays as the caller's umask allows (a BI tools group).
     // SAFETY: umask only swaps the process file-mode mask; no memory is involved.
@@ -85,5 +88,26 @@ fn return_freed_blocks_to_the_system() {
     // thread exists, and a refused setting (return value 0) leaves glibc's default.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+/// No core file, whatever the caller's `ulimit -c` and the system's `core_pattern` say:
+/// RLIMIT_CORE at 0 (soft and hard, so no child raises it again) and, on Linux, the
+/// process marked non-dumpable (which also keeps other users' debuggers and
+/// `/proc/<pid>/mem` readers out).
+fn no_core_dumps() {
+    let none = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit reads the struct passed by reference and touches no other memory;
+    // a refusal (it cannot fail for lowering a limit) leaves the limit as it was.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_DUMPABLE takes a plain integer argument and changes a process flag.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
 }

@@ -78,18 +78,62 @@ pub fn register(secret: &str) {
 }
 
 /// The key as is, escaped inside a JSON string (JSON logs, raw rows in `_rejected`) and
-/// percent-encoded in a URL path: a key with a quote or a space differs in each.
+/// percent-encoded in a URL path: a key with a quote, a space, `+`, `/`, `=`, `%` or `:`
+/// differs in each. The path segment is registered as the API client sends it
+/// ([`encode_path_segment`]), with upper- and lower-case hex digits (a server or proxy
+/// may echo either), and as the `url` crate would normalise the key in a path.
 fn encoded_forms(secret: &str) -> Vec<String> {
     let mut forms = vec![secret.to_string()];
     if let Ok(json) = serde_json::to_string(secret) {
         forms.push(json.trim_matches('"').to_string());
     }
+    let segment = encode_path_segment(secret);
+    forms.push(lower_case_escapes(&segment));
+    forms.push(segment);
     if let Ok(url) = reqwest::Url::parse(&format!("http://localhost/{secret}")) {
         forms.push(url.path().trim_start_matches('/').to_string());
     }
     forms.retain(|f| f.len() >= 4);
-    forms.dedup();
-    forms
+    let mut unique: Vec<String> = Vec::with_capacity(forms.len());
+    for form in forms {
+        if !unique.contains(&form) {
+            unique.push(form);
+        }
+    }
+    unique
+}
+
+/// Percent-encodes one URL path segment: every byte but `A-Z a-z 0-9 - _ . ~` becomes
+/// `%XX` (upper-case hex). The API client builds the key's segment with it, so the form
+/// registered for redaction is exactly the one sent.
+pub fn encode_path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `%2F` → `%2f`: the hex digits of every escape in lower case, the rest unchanged.
+fn lower_case_escapes(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut hex_left = 0;
+    for c in encoded.chars() {
+        if hex_left > 0 {
+            out.push(c.to_ascii_lowercase());
+            hex_left -= 1;
+        } else {
+            if c == '%' {
+                hex_left = 2;
+            }
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `text` with every registered key replaced by `***`.
@@ -136,5 +180,22 @@ mod tests {
         assert_eq!(redact(r#"{"raw":"odd \"key\" 42"}"#), r#"{"raw":"***"}"#);
         assert_eq!(redact("/bot1/odd%20%22key%22%2042/x"), "/bot1/***/x");
         assert_eq!(redact("odd \"key\" 42"), "***");
+    }
+
+    #[test]
+    fn redact_knows_the_path_segment_the_client_sends_for_a_key_with_url_characters() {
+        let key = "Ab+cd/ef=gh%ij:kl";
+        let _key = ApiKey::new(key);
+        // As the API client encodes it (`encode_path_segment`), and with lower-case hex.
+        assert_eq!(encode_path_segment(key), "Ab%2Bcd%2Fef%3Dgh%25ij%3Akl");
+        assert_eq!(
+            redact("GET /v1/bot1/Ab%2Bcd%2Fef%3Dgh%25ij%3Akl/orders"),
+            "GET /v1/bot1/***/orders"
+        );
+        assert_eq!(
+            redact("echo: /v1/bot1/Ab%2bcd%2fef%3dgh%25ij%3akl/orders"),
+            "echo: /v1/bot1/***/orders"
+        );
+        assert_eq!(redact(&format!("raw {key} raw")), "raw *** raw");
     }
 }

@@ -110,15 +110,7 @@ impl fmt::Display for Method {
 
 /// Percent-encodes one path segment (an order key may hold any character).
 fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::secret::encode_path_segment(s)
 }
 
 /// Where one bot's API lives: base URL, bot id, key and API version.

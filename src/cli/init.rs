@@ -294,7 +294,10 @@ fn create_private_dir(dir: &Path) -> Result<(), Failure> {
 }
 
 /// Writes `bytes` to a file of mode 600: a new file, or (with `force`) over the old one
-/// through a temporary file and a rename, so a failure leaves the old one whole.
+/// through a temporary file and a rename, so a failure leaves the old one whole. Neither
+/// path is followed if it is a symbolic link: the temporary file is created new
+/// (`O_EXCL`, after removing whatever has its name) and the rename replaces a link at
+/// `path` itself, never the file it points to.
 fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure> {
     let fail = |e: io::Error| {
         Failure::new(
@@ -303,17 +306,22 @@ fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure>
         )
     };
     let target = if force {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".tgm-init.tmp");
-        path.with_file_name(name)
+        let mut name = std::ffi::OsString::from(".");
+        name.push(path.file_name().unwrap_or_default());
+        name.push(format!(".tgm-init-{}.tmp", std::process::id()));
+        let target = path.with_file_name(name);
+        // A left-over (or planted) entry of that name goes, a link as a link.
+        if fs::symlink_metadata(&target).is_ok() {
+            fs::remove_file(&target).map_err(fail)?;
+        }
+        target
     } else {
         path.to_path_buf()
     };
     let mut file = OpenOptions::new()
         .write(true)
-        .create_new(!force)
-        .create(force)
-        .truncate(force)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .mode(0o600)
         .open(&target)
         .map_err(|e| {
@@ -329,7 +337,7 @@ fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure>
                 fail(e)
             }
         })?;
-    // An existing temporary file keeps its mode: make sure of 600.
+    // Whatever the umask: 600.
     file.set_permissions(fs::Permissions::from_mode(0o600))
         .map_err(fail)?;
     file.write_all(bytes)

@@ -47,7 +47,7 @@ pub async fn run(
     progress: bool,
     format: LogFormat,
 ) -> Result<Exit, Failure> {
-    let settings = args
+    let mut settings = args
         .settings
         .resolve(config.as_deref(), args.streams.clone(), true)?;
     let options = SyncOptions {
@@ -57,12 +57,28 @@ pub async fn run(
         progress: progress && !args.no_progress,
         allow_large_deletes: args.allow_large_deletes,
     };
-    // Refused lake credentials or an unreachable lake: found before anything is written.
-    let lake = settings.lake.as_ref().filter(|_| !options.dry_run);
-    if let Some(lake) = lake {
-        crate::lake::preflight(lake).await?;
+    // Refused lake credentials stop the run before anything is written (a mistake to fix
+    // first). A lake that is down does not: the warehouse and the mirror are synced, the
+    // lake's partitions stay owed to the next run, and the run exits 8 naming the lake.
+    let mut lake_down = None;
+    if let Some(lake) = settings.lake.as_ref().filter(|_| !options.dry_run) {
+        match crate::lake::preflight(lake).await {
+            Ok(()) => {}
+            Err(e @ crate::lake::LakeError::Refused { .. }) => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "the lake is down: syncing the warehouse and the mirror; its partitions stay owed"
+                );
+                lake_down = Some(e);
+                settings.lake = None;
+            }
+        }
     }
     let mut outcome = sync::run(&settings, &options).await?;
+    if let Some(e) = lake_down {
+        outcome.lake = Some(LakeReport::Failed(std::sync::Arc::new(e)));
+    }
     // The warehouse is closed by now, so the figure covers the whole run.
     outcome.peak_rss_bytes = crate::metrics::peak_rss_bytes();
     match format {

@@ -172,6 +172,7 @@ macro_rules! settings {
             /// Runs each setting's declared check; the error names the key and value.
             pub fn checked(self) -> Result<Merged, ConfigError> {
                 $( check!($key, values!(self.$key $(, $default)?) $(, $ok, $reason)?); )+
+                self.places_apart()?;
                 Ok(self)
             }
         }

@@ -229,7 +229,7 @@ pub async fn commit(
             }
             Err(e) => {
                 let detail = describe(&e);
-                if is_refusal(&detail) {
+                if is_refusal(&e) {
                     return Err(LakeError::Refused {
                         url: lake.shown(),
                         detail,

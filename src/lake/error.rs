@@ -81,25 +81,94 @@ fn summarise_xml(text: &str) -> Option<String> {
     })
 }
 
-/// Whether a store error means the credentials or permissions were refused.
-pub(crate) fn is_refusal(text: &str) -> bool {
-    const MARKS: [&str; 9] = [
-        "403",
-        "401",
-        "Forbidden",
-        "Unauthorized",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "AccessDenied",
-        "ExpiredToken",
-        "credential",
-    ];
-    MARKS.iter().any(|m| text.contains(m))
+/// The prefix object_store gives the text of a request that got an error status
+/// (`RequestError::Status`, whose type it does not export): the status follows.
+const STATUS_PREFIX: &str = "Server returned non-2xx status code: ";
+
+/// Whether a store error means the credentials or permissions were refused: an HTTP
+/// 401 or 403 anywhere in its chain of causes (object_store's `Unauthenticated` and
+/// `PermissionDenied`, or the status of a failed request), or no credentials to be had
+/// from the AWS provider chain. Never the digits `401`/`403` in a URL or a message: a
+/// lake under `s3://bucket/403/` or an error about `part-401.parquet` is not a refusal,
+/// and a commit that failed otherwise is retried.
+pub(crate) fn is_refusal(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(store) = e.downcast_ref::<object_store::Error>() {
+            match store {
+                object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. } => return true,
+                object_store::Error::NotImplemented { operation, .. }
+                    if operation == "credentials_provider" =>
+                {
+                    return true;
+                }
+                // How delta-rs passes on the AWS provider chain's failure to find any.
+                object_store::Error::NotSupported { source }
+                    if source
+                        .to_string()
+                        .to_ascii_lowercase()
+                        .contains("credential") =>
+                {
+                    return true;
+                }
+                _ => {}
+            }
+        }
+        if let Some(status) = failed_request_status(&e.to_string())
+            && matches!(status, 401 | 403)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// The HTTP status of a failed request's own text (`Server returned non-2xx status
+/// code: 403 Forbidden: …`), read at its fixed place and nowhere else.
+fn failed_request_status(text: &str) -> Option<u16> {
+    let rest = text.strip_prefix(STATUS_PREFIX)?;
+    rest.get(..3)?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error with a text and an optional cause, to build chains like delta-rs' own.
+    #[derive(Debug)]
+    struct Chain(
+        String,
+        Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    );
+
+    impl std::fmt::Display for Chain {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl std::error::Error for Chain {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    fn chain(texts: &[&str]) -> Chain {
+        texts
+            .iter()
+            .rev()
+            .fold(None::<Chain>, |inner, text| {
+                Some(Chain(
+                    text.to_string(),
+                    inner.map(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+                ))
+            })
+            .expect("one text at least")
+    }
 
     #[test]
     fn xml_bodies_shrink_to_code_and_message() {
@@ -109,13 +178,60 @@ mod tests {
             short,
             "Client error with status 403 Forbidden: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records."
         );
-        assert!(is_refusal(&short));
         assert!(!short.contains("AKIAEXAMPLE"), "{short}");
     }
 
     #[test]
     fn plain_texts_pass_unchanged() {
         assert_eq!(describe(&"connection refused"), "connection refused");
-        assert!(!is_refusal("connection refused"));
+        assert!(!is_refusal(&chain(&["connection refused"])));
+    }
+
+    #[test]
+    fn a_refusal_is_told_by_its_status_never_by_digits_in_a_url_or_message() {
+        // The typed variants object_store makes of a 403 and a 401.
+        let denied = object_store::Error::PermissionDenied {
+            path: "lake/orders/_delta_log".into(),
+            source: Box::new(chain(&["no"])),
+        };
+        assert!(is_refusal(&denied));
+        let unauthenticated = object_store::Error::Unauthenticated {
+            path: "x".into(),
+            source: Box::new(chain(&["no"])),
+        };
+        assert!(is_refusal(&unauthenticated));
+        // A listing's failure, wrapped as object_store does (Generic over the request's
+        // error): the status of the request decides.
+        let listing = |status: &str| object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(chain(&[
+                "Error performing list request: Error performing GET http://h/b?list-type=2 in 2ms",
+                &format!("{STATUS_PREFIX}{status}: <Error><Code>X</Code></Error>"),
+            ])),
+        };
+        assert!(is_refusal(&listing("403 Forbidden")));
+        assert!(is_refusal(&listing("401 Unauthorized")));
+        assert!(!is_refusal(&listing("503 Service Unavailable")));
+        assert!(!is_refusal(&listing("404 Not Found")));
+        // 401 and 403 in a URL, a file name or a message: not a refusal.
+        let in_url = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(chain(&[
+                "Error performing PUT http://h/b/lake-403/orders/part-r401-x.parquet in 30s",
+                "error sending request: connection reset; Forbidden words: 401 403 AccessDenied",
+            ])),
+        };
+        assert!(!is_refusal(&in_url));
+        let not_found = object_store::Error::NotFound {
+            path: "lake/403/401.json".into(),
+            source: Box::new(chain(&["Unauthorized 403"])),
+        };
+        assert!(!is_refusal(&not_found));
+        // No credentials at all from the provider chain.
+        let no_provider = object_store::Error::NotImplemented {
+            operation: "credentials_provider".into(),
+            implementer: "AWSForObjectStore".into(),
+        };
+        assert!(is_refusal(&no_provider));
     }
 }

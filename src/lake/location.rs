@@ -2,7 +2,8 @@
 //! each table's URL under it, and the storage options handed to delta-rs.
 //!
 //! Credentials never appear here: a URL with a user or password in it is refused, and the
-//! S3 store reads the standard `AWS_*` variables and files itself.
+//! S3 store reads the standard `AWS_*` variables and files itself (registered for
+//! redaction by [`super::credentials`]).
 
 use std::collections::HashMap;
 
@@ -138,23 +139,6 @@ pub fn storage_options() -> HashMap<String, String> {
 pub fn plain_http_endpoint(endpoint: Option<&str>, allow_http: Option<&str>) -> bool {
     allow_http.is_none()
         && endpoint.is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("http://"))
-}
-
-/// The AWS variables whose values are secrets: registered with [`crate::secret::register`]
-/// so that no log line, error or table can show them.
-pub const SECRET_VARIABLES: [&str; 3] = [
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ACCESS_KEY_ID",
-];
-
-/// Registers the AWS credentials of this process for redaction.
-pub fn register_credentials() {
-    for name in SECRET_VARIABLES {
-        if let Ok(value) = std::env::var(name) {
-            crate::secret::register(value.trim());
-        }
-    }
 }
 
 #[cfg(test)]

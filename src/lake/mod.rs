@@ -8,12 +8,15 @@
 //! creation (`table`), commits, checkpoints and `vacuum`.
 
 pub mod commit;
+pub mod credentials;
 pub mod datafile;
+pub mod durable;
 pub mod error;
 pub mod location;
 pub mod owed;
 pub mod stats;
 pub mod table;
+pub mod upload;
 pub mod vacuum;
 
 use std::collections::HashMap;
@@ -22,8 +25,8 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use deltalake::kernel::Add;
 use duckdb::Connection;
+use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt};
 use tracing::info;
 
 pub use error::LakeError;
@@ -62,7 +65,7 @@ pub struct LakeOutcome {
 /// one listing of the lake's root on S3 (nothing is written), the directory on a file
 /// system.
 pub async fn preflight(lake: &LakeSettings) -> Result<(), LakeError> {
-    location::register_credentials();
+    credentials::register_credentials();
     if let Some(root) = lake.url.local_root() {
         return std::fs::create_dir_all(&root).map_err(|e| LakeError::Table {
             table: "(all)",
@@ -90,7 +93,7 @@ pub async fn publish(
     bot_ids: &[i64],
     run_id: i64,
 ) -> Result<LakeOutcome, LakeError> {
-    location::register_credentials();
+    credentials::register_credentials();
     let mut outcome = LakeOutcome::default();
     for spec in mirrored_tables() {
         if let Some(done) = publish_table(lake, conn, spec, bot_ids, run_id).await? {
@@ -161,7 +164,9 @@ async fn publish_table(
             let store = store.clone();
             uploads.push(async move {
                 let at = StorePath::from(add.path.as_str());
-                store.put(&at, file.bytes.into()).await.map(|_| add)
+                upload::upload(store.as_ref(), &at, file.bytes.into())
+                    .await
+                    .map(|_| add)
             });
             if uploads.len() >= UPLOADS_IN_FLIGHT
                 && let Some(done) = uploads.next().await
@@ -177,11 +182,20 @@ async fn publish_table(
             add: done.map_err(upload_failed)?,
         });
     }
+    let local_table = lake.url.local_root().map(|root| root.join(spec.name));
+    if let Some(dir) = &local_table {
+        durable::sync_data_files(spec.name, dir, &files)?;
+    }
     if !files.is_empty() {
         halt_before_commit(spec.name);
     }
     let committed =
         commit::commit(&lake.url, &mut delta, spec, &owed, &files, &columns, run_id).await?;
+    if let Some(dir) = &local_table
+        && committed.version >= 0
+    {
+        durable::sync_commit(spec.name, dir, committed.version)?;
+    }
     let now = crate::clock::now_micros();
     for o in &owed {
         owed::settle(conn, &lake_url, spec, o, committed.version, &signature, now)?;

@@ -38,7 +38,7 @@ pub fn owed(
     columns: &str,
 ) -> Result<Owed, LakeError> {
     let published = lake_marks::published_columns(conn, lake_url, spec, bot_id)?;
-    let marks = lake_marks::owed_marks(conn, spec, bot_id)?;
+    let marks = lake_marks::owed_marks(conn, lake_url, spec, bot_id)?;
     // Same columns as last time: only the marked partitions. New columns (a migration):
     // every partition again, so that no file in the lake lacks them.
     if published.as_deref() == Some(columns) {

@@ -87,7 +87,7 @@ pub fn columns_signature(columns: &[StructField]) -> String {
 /// A storage or delta-rs failure, classified: refusals (credentials, permissions) apart.
 pub(crate) fn store_error(lake: &LakeUrl, table: &'static str, e: DeltaTableError) -> LakeError {
     let detail = describe(&e);
-    if is_refusal(&detail) {
+    if is_refusal(&e) {
         LakeError::Refused {
             url: lake.shown(),
             detail,

@@ -6,13 +6,41 @@
 //! storage's own times against the wall clock, never `TGM_NOW`: files are stamped by the
 //! store, so a pinned clock would make them look new or old by accident.
 
+use std::time::Duration;
+
 use deltalake::operations::vacuum::VacuumMode;
 
+use super::credentials::register_credentials;
 use super::error::LakeError;
-use super::location::register_credentials;
 use super::table::{open, store_error};
 use crate::config::LakeSettings;
 use crate::streams::mirrored_tables;
+
+/// The shortest retention `lake vacuum` uses unless told otherwise: Delta's own default
+/// (`delta.deletedFileRetentionDuration`, 7 days), which readers of older versions and
+/// writers between upload and commit count on.
+pub const RETENTION_FLOOR: Duration = Duration::from_secs(7 * 86_400);
+
+/// A retention below [`RETENTION_FLOOR`], refused without `--allow-short-retention`.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error(
+    "lake_retention_days is {days}, below Delta's floor of 7 days: files that readers of \
+     recent versions (or a writer between upload and commit) still need would be deleted; \
+     nothing was deleted (--allow-short-retention vacuums anyway)"
+)]
+pub struct ShortRetention {
+    pub days: f64,
+}
+
+/// Refuses a retention below the floor unless `allow_short` says otherwise.
+pub fn check_retention(retention: Duration, allow_short: bool) -> Result<(), ShortRetention> {
+    if retention < RETENTION_FLOOR && !allow_short {
+        return Err(ShortRetention {
+            days: retention.as_secs_f64() / 86_400.0,
+        });
+    }
+    Ok(())
+}
 
 /// One table's vacuum.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,4 +88,21 @@ pub async fn vacuum(lake: &LakeSettings, dry_run: bool) -> Result<Vec<Vacuumed>,
         });
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retention_below_seven_days_needs_the_flag() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(
+            check_retention(day / 2, false),
+            Err(ShortRetention { days: 0.5 })
+        );
+        assert_eq!(check_retention(Duration::ZERO, true), Ok(()));
+        assert_eq!(check_retention(7 * day, false), Ok(()));
+        assert_eq!(check_retention(30 * day, false), Ok(()));
+    }
 }

@@ -1,6 +1,7 @@
 //! The warehouse's bookkeeping for the lake output: the partitions each bot's table owes
 //! the lake (`_lake_dirty`, marked beside the mirror's marks by the stream's own
-//! transaction), and what each lake last took (`_lake_published`). The lake module
+//! transaction; `_lake_owed`, what a lake missed while another was configured), and
+//! what each lake last took (`_lake_published`). The lake module
 //! decides what to publish; this module reads and settles, in one transaction.
 
 use duckdb::{Connection, OptionalExt, params};
@@ -27,16 +28,18 @@ pub fn published_columns(
     .during(|| format!("reading what the lake took of {}", spec.name))
 }
 
-/// The partitions of this bot's table marked as owed to the lake, sorted.
+/// The partitions of this bot's table owed to the lake at `lake_url`, sorted: the
+/// streams' marks, and what it missed while another lake was configured.
 pub fn owed_marks(
     conn: &Connection,
+    lake_url: &str,
     spec: &TableSpec,
     bot_id: i64,
 ) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
         include_str!("../../sql/load/lake_dirty_list.sql"),
-        params![bot_id, spec.name],
+        params![bot_id, spec.name, lake_url, bot_id, spec.name],
         || format!("reading what {} owes the lake", spec.name),
     )
 }
@@ -81,10 +84,22 @@ pub fn settle(
 ) -> Result<(), LoadError> {
     let what = || format!("recording the lake commit of {}", spec.name);
     let tx = conn.unchecked_transaction().during(what)?;
+    let (lake, bot) = (record.lake_url, record.bot_id);
     for partition in record.marks {
+        // The other lakes that hold this table keep it owed (A → B → A loses nothing).
+        tx.execute(
+            include_str!("../../sql/load/lake_owed_keep.sql"),
+            params![partition, bot, spec.name, lake, bot, spec.name, partition],
+        )
+        .during(what)?;
         tx.execute(
             include_str!("../../sql/load/lake_dirty_clear.sql"),
-            params![record.bot_id, spec.name, partition],
+            params![bot, spec.name, partition],
+        )
+        .during(what)?;
+        tx.execute(
+            include_str!("../../sql/load/lake_owed_clear.sql"),
+            params![lake, bot, spec.name, partition],
         )
         .during(what)?;
     }

@@ -26,6 +26,14 @@ const ROW_GROUP_ROWS: usize = 65_536;
 /// Marks a file still being written; left-overs of a killed run are removed.
 const TMP_MARK: &str = ".tmp-";
 
+/// Where a partition's file is written before it is renamed into place:
+/// `.part-0.parquet.tmp-<pid>`. The leading dot hides it from pyarrow, Spark, Trino,
+/// Athena and DuckDB's globs (they skip names starting with `.` or `_`) while a sync
+/// runs, or after a crash until the next run sweeps it.
+fn temporary_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}{TMP_MARK}{}", std::process::id()))
+}
+
 /// The directory of one partition.
 pub fn partition_dir(root: &Path, spec: &TableSpec, bot_id: i64, partition: &str) -> PathBuf {
     let dir = root.join(spec.name).join(format!("bot_id={bot_id}"));
@@ -172,7 +180,7 @@ fn write_rows(batches: ArrowStream<'_>, dir: &Path, table: &str) -> Result<bool,
     let schema = batches.get_schema();
     let final_path = dir.join(PART_FILE);
     std::fs::create_dir_all(dir).map_err(io_err("creating directory", dir))?;
-    let tmp_path = dir.join(format!("{PART_FILE}{TMP_MARK}{}", std::process::id()));
+    let tmp_path = temporary_path(dir, PART_FILE);
     let file = File::create(&tmp_path).map_err(io_err("creating", &tmp_path))?;
     // Row groups of 64k rows: the writer buffers a whole row group before it encodes it,
     // so the default (1M rows) would hold a large partition in memory.
@@ -248,12 +256,14 @@ pub fn check_writable(root: &Path) -> Result<(), LoadError> {
     std::fs::create_dir_all(root).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
     // Named like a temporary Parquet file, so that a run killed right here leaves
     // nothing that `remove_leftovers` does not clean up.
-    let probe = root.join(format!("probe{TMP_MARK}{}", std::process::id()));
+    let probe = temporary_path(root, "probe");
     File::create(&probe).map_err(|e| fail(format!("cannot create a file in it: {e}")))?;
     std::fs::remove_file(&probe).map_err(|e| fail(format!("cannot remove a file from it: {e}")))
 }
 
-/// Removes temporary files a killed run left behind; returns how many.
+/// Removes temporary files a killed run left behind; returns how many. Symbolic links
+/// are never followed (a link to a directory elsewhere is not walked) nor removed: only
+/// regular files this mirror's runs name as temporary go.
 pub fn remove_leftovers(root: &Path) -> Result<usize, LoadError> {
     fn walk(dir: &Path, removed: &mut usize) -> Result<(), LoadError> {
         let entries = match std::fs::read_dir(dir) {
@@ -264,9 +274,13 @@ pub fn remove_leftovers(root: &Path) -> Result<usize, LoadError> {
         for entry in entries {
             let entry = entry.map_err(io_err("reading directory", dir))?;
             let path = entry.path();
-            if path.is_dir() {
+            // The entry's own type: `file_type` does not follow a symbolic link.
+            let kind = entry
+                .file_type()
+                .map_err(io_err("reading directory", dir))?;
+            if kind.is_dir() {
                 walk(&path, removed)?;
-            } else if entry.file_name().to_string_lossy().contains(TMP_MARK) {
+            } else if kind.is_file() && entry.file_name().to_string_lossy().contains(TMP_MARK) {
                 std::fs::remove_file(&path).map_err(io_err("removing", &path))?;
                 *removed += 1;
             }
@@ -280,7 +294,47 @@ pub fn remove_leftovers(root: &Path) -> Result<usize, LoadError> {
 
 #[cfg(test)]
 mod tests {
-    use super::month_bounds;
+    use super::*;
+
+    #[test]
+    fn a_file_being_written_is_hidden_from_readers_by_a_leading_dot() {
+        let tmp = temporary_path(Path::new("/m/orders/bot_id=1"), PART_FILE);
+        let name = tmp.file_name().expect("name").to_string_lossy().to_string();
+        assert!(name.starts_with(".part-0.parquet.tmp-"), "{name}");
+        assert_eq!(tmp.parent(), Some(Path::new("/m/orders/bot_id=1")));
+    }
+
+    #[test]
+    fn the_sweep_removes_temporary_files_and_never_follows_a_symbolic_link() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("mirror");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(root.join("orders/bot_id=1")).expect("dirs");
+        std::fs::create_dir_all(&outside).expect("outside");
+        let leftovers = [
+            root.join("orders/bot_id=1/.part-0.parquet.tmp-41"),
+            // As older versions named it.
+            root.join("orders/bot_id=1/part-0.parquet.tmp-42"),
+        ];
+        for f in &leftovers {
+            std::fs::write(f, b"half").expect("leftover");
+        }
+        let kept = root.join("orders/bot_id=1/part-0.parquet");
+        std::fs::write(&kept, b"PAR1").expect("part");
+        // A link to a directory elsewhere, holding a file named like a leftover, and a
+        // link named like one: neither the target nor the links are touched.
+        let foreign = outside.join("x.parquet.tmp-7");
+        std::fs::write(&foreign, b"not ours").expect("foreign");
+        std::os::unix::fs::symlink(&outside, root.join("orders/linked")).expect("link");
+        std::os::unix::fs::symlink(&foreign, root.join("orders/y.tmp-8")).expect("link");
+
+        assert_eq!(remove_leftovers(&root).expect("swept"), 2);
+        assert!(leftovers.iter().all(|f| !f.exists()), "leftovers stay");
+        assert!(kept.exists());
+        assert!(foreign.exists(), "the sweep followed a symbolic link");
+        assert!(root.join("orders/linked").exists());
+        assert!(std::fs::symlink_metadata(root.join("orders/y.tmp-8")).is_ok());
+    }
 
     #[test]
     fn month_bounds_roll_over_the_year() {

@@ -58,6 +58,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "lake",
         sql: include_str!("../../sql/007_lake.sql"),
     },
+    Migration {
+        version: 8,
+        name: "lake_owed_per_url",
+        sql: include_str!("../../sql/008_lake_owed_per_url.sql"),
+    },
 ];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.

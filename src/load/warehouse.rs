@@ -119,10 +119,30 @@ fn base_config(writing: Option<&str>) -> Result<Config, LoadError> {
     }
 }
 
-fn take_lock(path: &Path) -> Result<File, LoadError> {
+/// The run lock of a warehouse, held without opening DuckDB, until dropped.
+pub struct RunLock {
+    _file: File,
+}
+
+/// Takes the run lock of the warehouse at `path`, if any run ever used it (the warehouse
+/// or its lock file exists): `lake vacuum` holds it so that it never deletes the files a
+/// sync has uploaded and not yet committed. `None` when no run ever used `path` (nothing
+/// is created then). A running sync gives [`LoadError::LockHeld`].
+pub fn lock_if_used(path: &Path) -> Result<Option<RunLock>, LoadError> {
+    if !path.exists() && !lock_path(path).exists() {
+        return Ok(None);
+    }
+    take_lock(path).map(|file| Some(RunLock { _file: file }))
+}
+
+fn lock_path(path: &Path) -> PathBuf {
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
-    let lock_path = PathBuf::from(lock_path);
+    PathBuf::from(lock_path)
+}
+
+fn take_lock(path: &Path) -> Result<File, LoadError> {
+    let lock_path = lock_path(path);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| LoadError::NotWritable {
             path: path.to_path_buf(),

@@ -127,9 +127,11 @@ impl SimOptions {
                 self.bots, self.bot_id
             )));
         }
-        if self.api_key.is_empty() || self.api_key.contains('/') {
+        // Any character may be in the key: the client sends it as one percent-encoded
+        // path segment (a `/` as `%2F`), and the routes decode it after splitting.
+        if self.api_key.is_empty() {
             return Err(SimError::InvalidOption(
-                "api_key must be non-empty and contain no `/`".to_string(),
+                "api_key must be non-empty".to_string(),
             ));
         }
         self.faults.validate()

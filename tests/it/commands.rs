@@ -277,12 +277,12 @@ async fn status_of_a_warehouse_an_older_version_wrote_skips_the_newer_sections()
         sync(&server.base_url(), dir.path(), &[]).status.code(),
         Some(0)
     );
-    // As the version before the lake output left it: no lake tables, one version less.
+    // As the version before per-URL lake marks left it: no `_lake_owed`, one version less.
     let latest = tgm_sync::load::schema::latest_version();
     {
         let conn = duckdb::Connection::open(&path).expect("warehouse");
         conn.execute_batch(
-            "DROP TABLE _lake_published; DROP TABLE _lake_dirty; \
+            "DROP TABLE _lake_owed; \
              DELETE FROM _schema_version WHERE version = (SELECT max(version) FROM _schema_version);",
         )
         .expect("made older");

@@ -275,3 +275,67 @@ async fn init_asks_on_a_terminal_and_never_shows_the_key() {
         run.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_force_replaces_a_symlink_and_never_writes_through_one() {
+    let server = start_sim(sim_options(50, 10)).await;
+    let dir = tempdir();
+    let files = layout(dir.path());
+    let victims = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&victims).expect("dir");
+    std::fs::create_dir_all(files.key_file.parent().expect("parent")).expect("dir");
+    let victim = |name: &str| {
+        let path = victims.join(name);
+        std::fs::write(&path, format!("{name}: not yours\n")).expect("victim");
+        path
+    };
+    // The config and the key file are links to files elsewhere; links also sit at every
+    // temporary name an init has used (`<name>.tgm-init.tmp`).
+    let (config_target, key_target) = (victim("config"), victim("key"));
+    std::os::unix::fs::symlink(&config_target, &files.config).expect("link");
+    std::os::unix::fs::symlink(&key_target, &files.key_file).expect("link");
+    let mut planted = Vec::new();
+    for path in [&files.config, &files.key_file] {
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        let target = victim(&format!("tmp-{name}"));
+        let link = path.with_file_name(format!("{name}.tgm-init.tmp"));
+        std::os::unix::fs::symlink(&target, &link).expect("link");
+        planted.push(target);
+    }
+
+    let out = init(&server.base_url(), &files, TEST_KEY, &["--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for target in [&config_target, &key_target].into_iter().chain(&planted) {
+        let name = target
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        assert_eq!(
+            std::fs::read_to_string(target).expect("still there"),
+            format!("{name}: not yours\n"),
+            "{} was written through a link",
+            target.display()
+        );
+    }
+    for path in [&files.config, &files.key_file] {
+        let meta = std::fs::symlink_metadata(path).expect("written");
+        assert!(
+            meta.file_type().is_file(),
+            "{} is still a link",
+            path.display()
+        );
+        assert_eq!(mode(path), 0o600);
+    }
+    assert_eq!(
+        std::fs::read_to_string(&files.key_file)
+            .expect("key")
+            .trim(),
+        TEST_KEY
+    );
+    server.shutdown().await;
+}

@@ -185,7 +185,7 @@ fn lake_sync(
 /// settings through the environment, as a scheduled job has them.
 fn lake_vacuum(dir: &Path, lake_url: &str, access: Option<&S3Access>) -> Command {
     let mut cmd = bin();
-    cmd.args(["lake", "vacuum"])
+    cmd.args(["lake", "vacuum", "--allow-short-retention"])
         .env("TGM_LAKE_URL", lake_url)
         .env("TGM_LAKE_RETENTION_DAYS", "0")
         .env("TGM_WAREHOUSE", dir.join("warehouse.duckdb"))

@@ -198,11 +198,21 @@ async fn assert_lake_equals_warehouse(dir: &Path, bot_id: u64) -> usize {
 /// [`assert_lake_equals_warehouse`] for one bot of several (`alone`: no other bot's
 /// files may be in the lake).
 async fn assert_bot_in_lake_equals_warehouse(dir: &Path, bot_id: u64, alone: bool) -> usize {
+    assert_bot_in_lake_at_equals_warehouse(dir, &dir.join("lake"), bot_id, alone).await
+}
+
+/// [`assert_bot_in_lake_equals_warehouse`] for the lake at `lake` (a directory).
+async fn assert_bot_in_lake_at_equals_warehouse(
+    dir: &Path,
+    lake: &Path,
+    bot_id: u64,
+    alone: bool,
+) -> usize {
     let conn = Connection::open(dir.join("warehouse.duckdb")).expect("warehouse");
     let mut total = 0;
     let bot_value = bot_id.to_string();
     for spec in mirrored_tables() {
-        let table_dir = dir.join("lake").join(spec.name);
+        let table_dir = lake.join(spec.name);
         let mut files = snapshot_files(&table_dir, None).await;
         if !alone {
             files.retain(|_, values| values.get("bot_id") == Some(&bot_value));
@@ -457,6 +467,7 @@ async fn sync_writes_readable_delta_tables_equal_to_the_warehouse_and_a_second_r
                 "--dry-run",
                 "--lake-retention-days",
                 "0",
+                "--allow-short-retention",
                 "--lake-url",
             ])
             .arg(lake_url(dir.path())),
@@ -474,7 +485,8 @@ async fn sync_writes_readable_delta_tables_equal_to_the_warehouse_and_a_second_r
     }
     run_ok(
         bin()
-            .args(["lake", "vacuum", "--lake-retention-days", "0", "--lake-url"])
+            .args(["lake", "vacuum", "--allow-short-retention"])
+            .args(["--lake-retention-days", "0", "--lake-url"])
             .arg(lake_url(dir.path())),
         "vacuum",
     );
@@ -564,7 +576,8 @@ async fn a_run_killed_between_upload_and_commit_leaves_only_unreferenced_files_a
     // The killed run's files are orphans: vacuum (retention 0) deletes exactly those.
     run_ok(
         bin()
-            .args(["lake", "vacuum", "--lake-retention-days", "0", "--lake-url"])
+            .args(["lake", "vacuum", "--allow-short-retention"])
+            .args(["--lake-retention-days", "0", "--lake-url"])
             .arg(lake_url(dir.path())),
         "vacuum",
     );
@@ -658,20 +671,31 @@ async fn two_processes_syncing_different_bots_into_one_lake_both_commit() {
 /// A stand-in S3 endpoint on 127.0.0.1 that refuses every request as S3 does an unknown
 /// key, echoing the key id in its body as S3 does.
 async fn refusing_s3() -> (String, tokio::task::JoinHandle<()>) {
+    refusing_s3_saying("").await
+}
+
+/// [`refusing_s3`] whose error message ends with `echo` (a store that quotes what it got).
+async fn refusing_s3_saying(echo: &str) -> (String, tokio::task::JoinHandle<()>) {
     use axum::response::IntoResponse;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = axum::Router::new().fallback(|| async {
-        (
-            axum::http::StatusCode::FORBIDDEN,
-            [("content-type", "application/xml")],
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidAccessKeyId</Code>\
-             <Message>The AWS Access Key Id you provided does not exist in our records.</Message>\
-             <AWSAccessKeyId>AKIALAKELEAKCHECK42</AWSAccessKeyId><RequestId>1</RequestId></Error>",
-        )
-            .into_response()
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidAccessKeyId</Code>\
+         <Message>The AWS Access Key Id you provided does not exist in our records.{echo}</Message>\
+         <AWSAccessKeyId>AKIALAKELEAKCHECK42</AWSAccessKeyId><RequestId>1</RequestId></Error>"
+    );
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move {
+            (
+                axum::http::StatusCode::FORBIDDEN,
+                [("content-type", "application/xml")],
+                body,
+            )
+                .into_response()
+        }
     });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -953,7 +977,8 @@ fn vacuum_of_a_lake_without_tables_creates_nothing() {
     std::fs::create_dir_all(dir.path().join("lake")).expect("lake root");
     let out = run_ok(
         bin()
-            .args(["lake", "vacuum", "--lake-retention-days", "0", "--lake-url"])
+            .args(["lake", "vacuum", "--allow-short-retention"])
+            .args(["--lake-retention-days", "0", "--lake-url"])
             .arg(lake_url(dir.path())),
         "vacuum",
     );
@@ -1066,5 +1091,456 @@ async fn every_tenth_version_of_a_table_writes_a_log_checkpoint() {
         "a checkpoint before the interval"
     );
     assert_lake_equals_warehouse(dir.path(), BOT_ID).await;
+    server.shutdown().await;
+}
+
+/// The soft `RLIMIT_CORE` raised to the hard limit in the child before it starts, so that
+/// only the binary itself can have lowered it.
+fn allow_core_dumps(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getrlimit/setrlimit are async-signal-safe and only touch the local struct.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_CORE, &limit);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The soft and hard "Max core file size" of a process, from `/proc/<pid>/limits`.
+fn core_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect("a core size line");
+    let mut fields = line["Max core file size".len()..].split_whitespace();
+    (
+        fields.next().expect("soft").to_string(),
+        fields.next().expect("hard").to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_holding_the_key_can_leave_no_core_dump() {
+    let mut own = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct passed by reference.
+    unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut own) };
+    if own.rlim_max == 0 {
+        skip_unless_ci(
+            "a_run_holding_the_key_can_leave_no_core_dump",
+            "the hard core size limit is already 0 here: the binary's own limit is not shown",
+        );
+        return;
+    }
+    let server = start_sim(sim_options(120, 30)).await;
+    let dir = tempdir();
+    // Stopped at the lake's test hook, mid-run, with the key loaded.
+    let marker = dir.path().join("halted");
+    let mut cmd = lake_sync(&server.base_url(), dir.path());
+    cmd.env(tgm_sync::lake::HALT_BEFORE_COMMIT_VAR, &marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    allow_core_dumps(&mut cmd);
+    let mut child = cmd.spawn().expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(&marker).map_or(true, |t| t.trim().is_empty()) {
+        assert!(child.try_wait().expect("poll").is_none(), "ended early");
+        assert!(std::time::Instant::now() < deadline, "hook never reached");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let limits = core_limits(child.id());
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert_eq!(
+        limits,
+        ("0".to_string(), "0".to_string()),
+        "the running binary's core size limit (soft, hard)"
+    );
+
+    // The hook that aborts: SIGABRT, and no core written, wherever the pattern points.
+    let mut cmd = lake_sync(&server.base_url(), dir.path());
+    cmd.env(tgm_sync::lake::HALT_BEFORE_COMMIT_VAR, "abort")
+        .args(["--full-refresh"])
+        .current_dir(dir.path());
+    allow_core_dumps(&mut cmd);
+    let out = cmd.output().expect("runs");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{:?}", out.status);
+    assert!(!out.status.core_dumped(), "a core was dumped");
+    assert!(
+        !files_under(dir.path()).iter().any(|p| p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("core"))),
+        "a core file in the working directory"
+    );
+    server.shutdown().await;
+}
+
+#[test]
+fn a_lake_mirror_or_warehouse_inside_another_is_a_configuration_error_naming_both() {
+    let dir = tempdir();
+    let parquet = dir.path().join("parquet");
+    let cases = [
+        // The lake under the mirror (whose sweep would walk it).
+        (
+            format!("file://{}", parquet.join("lake").display()),
+            None,
+            ("parquet_dir", "lake_url"),
+        ),
+        // The mirror under the lake.
+        (
+            format!("file://{}", dir.path().display()),
+            None,
+            ("warehouse", "lake_url"),
+        ),
+        // The warehouse inside the mirror.
+        (
+            lake_url(dir.path()),
+            Some(dir.path().join("parquet/warehouse.duckdb")),
+            ("warehouse", "parquet_dir"),
+        ),
+    ];
+    for (lake, warehouse, (first, second)) in cases {
+        let mut cmd = bin();
+        cmd.args(["sync", "--no-progress", "--base-url", "http://127.0.0.1:9"])
+            .args(["--bot-id", &BOT_ID.to_string(), "--lake-url", &lake])
+            .arg("--warehouse")
+            .arg(warehouse.unwrap_or_else(|| dir.path().join("warehouse.duckdb")))
+            .arg("--parquet-dir")
+            .arg(&parquet)
+            .env("TGM_API_KEY", TEST_KEY);
+        let out = cmd.output().expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{lake}: {stderr}");
+        assert!(
+            stderr.contains(first) && stderr.contains(second) && stderr.contains("overlap"),
+            "{lake}: the error names both settings:\n{stderr}"
+        );
+        assert!(
+            files_under(dir.path()).is_empty(),
+            "{lake}: files written: {:?}",
+            files_under(dir.path())
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vacuum_refuses_a_short_retention_and_never_runs_while_a_sync_holds_the_warehouse() {
+    let server = start_sim(sim_options(40, 10)).await;
+    let dir = tempdir();
+    run_ok(&mut lake_sync(&server.base_url(), dir.path()), "sync");
+    // A file no version references, as a run killed before its commit leaves.
+    let plans_dir = dir.path().join("lake").join(PLANS.name);
+    let orphan = plans_dir.join(format!("bot_id={BOT_ID}/part-orphan.zstd.parquet"));
+    std::fs::write(&orphan, b"PAR1").expect("orphan");
+    let warehouse = dir.path().join("warehouse.duckdb");
+    let vacuum = |extra: &[&str]| {
+        let mut cmd = bin();
+        cmd.args(["lake", "vacuum", "--lake-url", &lake_url(dir.path())])
+            .arg("--warehouse")
+            .arg(&warehouse)
+            .args(extra);
+        cmd.output().expect("runs")
+    };
+
+    // Below Delta's 7 days: refused, naming the setting and the way out.
+    for days in ["0", "6.9"] {
+        let out = vacuum(&["--lake-retention-days", days]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "retention {days}: {stderr}");
+        assert!(
+            stderr.contains("lake_retention_days") && stderr.contains("--allow-short-retention"),
+            "{stderr}"
+        );
+        assert!(orphan.exists(), "retention {days}: the orphan was deleted");
+    }
+
+    // A sync holds the warehouse (its run lock): vacuum does not run, exit 5.
+    let holder = tgm_sync::load::Warehouse::open(&warehouse).expect("lock taken");
+    let out = vacuum(&["--lake-retention-days", "0", "--allow-short-retention"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("lake vacuum did not run"), "{stderr}");
+    assert!(
+        orphan.exists(),
+        "vacuum deleted a file while a sync held the warehouse"
+    );
+    drop(holder);
+
+    // Released, and told to: it runs.
+    let out = vacuum(&["--lake-retention-days", "0", "--allow-short-retention"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !orphan.exists(),
+        "the orphan is deleted once nothing holds the warehouse"
+    );
+    assert_lake_equals_warehouse(dir.path(), BOT_ID).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lake_down_at_the_start_leaves_the_warehouse_and_mirror_synced_and_the_lake_owed() {
+    let server = start_sim(sim_options(120, 30)).await;
+    let dir = tempdir();
+    // An S3 endpoint nobody answers on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let endpoint = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let out = sync_command(&server.base_url(), dir.path())
+        .args(["--lake-url", "s3://bucket/prefix"])
+        .env("AWS_ACCESS_KEY_ID", "AKIALAKEDOWN0001")
+        .env("AWS_SECRET_ACCESS_KEY", "lake-down-secret-0001")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("s3://bucket/prefix") && stdout.contains("lake: failed"),
+        "the failure names the lake:\n{stdout}\n{stderr}"
+    );
+    // The warehouse and the mirror are whole, the lake owed everything.
+    let conn = Connection::open(dir.path().join("warehouse.duckdb")).expect("warehouse");
+    crate::sync::assert_equals_sim(&conn, &server.handle().data());
+    crate::sync::assert_parquet_equals_duckdb(&conn, &dir.path().join("parquet"));
+    assert!(
+        scalar(&conn, "SELECT count(*) FROM _lake_dirty") > 0,
+        "the lake's marks were cleared although nothing was published"
+    );
+    assert_eq!(scalar(&conn, "SELECT count(*) FROM _lake_published"), 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_the_lake_from_a_to_b_and_back_loses_nothing() {
+    let server = start_sim(sim_options(300, 60)).await;
+    let dir = tempdir();
+    let (lake_a, lake_b) = (dir.path().join("lake"), dir.path().join("lake-b"));
+    let sync_to = |lake: &Path, what: &str| {
+        let mut cmd = sync_command(&server.base_url(), dir.path());
+        cmd.args(["-q", "--lake-url", &format!("file://{}", lake.display())]);
+        run_ok(&mut cmd, what);
+    };
+    let handle = server.handle();
+    let plan_id = handle.data().plans[0].plan_id;
+    sync_to(&lake_a, "first run, lake A");
+    // Changes that only lake B sees being published.
+    handle.add_orders(4);
+    handle.rename_plan(plan_id, "Renamed while lake B was configured");
+    sync_to(&lake_b, "second run, lake B");
+    assert_bot_in_lake_at_equals_warehouse(dir.path(), &lake_b, BOT_ID, true).await;
+    // Back on A, with one more change: A gets what it missed and the new one.
+    handle.add_orders(2);
+    sync_to(&lake_a, "third run, back on lake A");
+    assert_bot_in_lake_at_equals_warehouse(dir.path(), &lake_a, BOT_ID, true).await;
+    // And B, configured again, gets the change it missed.
+    sync_to(&lake_b, "fourth run, lake B again");
+    assert_bot_in_lake_at_equals_warehouse(dir.path(), &lake_b, BOT_ID, true).await;
+    let conn = Connection::open(dir.path().join("warehouse.duckdb")).expect("warehouse");
+    assert_eq!(
+        scalar(
+            &conn,
+            "SELECT count(*) FROM _lake_owed WHERE lake_url LIKE '%lake-b'"
+        ),
+        0,
+        "lake B's debts settled"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_from_an_aws_profile_file_are_redacted_like_the_variables() {
+    let server = start_sim(sim_options(50, 10)).await;
+    let key_id = "AKIAPROFILELEAK0077";
+    let secret = "profile/Secret+LEAK=0077";
+    let token = "profileSessionTokenLEAK0077";
+    // A store that quotes back every credential it was sent (as a misbehaving proxy or
+    // a verbose error might).
+    let (endpoint, s3) = refusing_s3_saying(&format!(" Got {key_id}, {secret}, {token}.")).await;
+    let dir = tempdir();
+    let aws = dir.path().join("aws");
+    std::fs::create_dir_all(&aws).expect("aws dir");
+    let credentials = aws.join("credentials");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[default]\naws_access_key_id = AKIAOTHERPROFILE01\naws_secret_access_key = other\n\n\
+             [lake]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n\
+             aws_session_token = {token}\n"
+        ),
+    )
+    .expect("credentials file");
+    let mut cmd = sync_command(&server.base_url(), dir.path());
+    cmd.args(["-vv", "--lake-url", "s3://bucket/prefix"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("HOME", dir.path())
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .env("AWS_CONFIG_FILE", aws.join("config"))
+        .env("AWS_PROFILE", "lake")
+        // With an endpoint set, delta-rs reads the AWS SDK's chain (profiles) only when
+        // told to.
+        .env("AWS_FORCE_CREDENTIAL_LOAD", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("RUST_LOG", "trace");
+    let out = cmd.output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(8), "exit code; stderr:\n{stderr}");
+    assert!(
+        stderr.contains("refused the credentials") && stderr.contains("Got ***"),
+        "the store's echo is shown, redacted:\n{stderr}"
+    );
+    for text in [&stderr, &stdout] {
+        for leak in [key_id, secret, token] {
+            assert!(!text.contains(leak), "{leak} leaked:\n{text}");
+        }
+    }
+    s3.abort();
+    server.shutdown().await;
+}
+
+/// The paths a traced process synced (`fsync`/`fdatasync` of a descriptor opened on
+/// them), from `strace -f -e trace=openat,fsync,fdatasync,close` output.
+fn synced_paths(trace: &str) -> BTreeSet<String> {
+    let mut open: BTreeMap<String, String> = BTreeMap::new();
+    let mut pending: BTreeMap<String, String> = BTreeMap::new();
+    let mut synced = BTreeSet::new();
+    let path_of = |line: &str| -> Option<String> {
+        let start = line.find("openat(")?;
+        let rest = &line[start..];
+        let q = rest.find('"')? + 1;
+        let end = rest[q..].find('"')? + q;
+        Some(rest[q..end].to_string())
+    };
+    let result = |line: &str| -> Option<String> {
+        let (_, ret) = line.rsplit_once(" = ")?;
+        let fd = ret.split_whitespace().next()?;
+        fd.parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(|n| n.to_string())
+    };
+    let fd_arg = |line: &str, call: &str| -> Option<String> {
+        let start = line.find(&format!("{call}("))? + call.len() + 1;
+        let end = line[start..].find(|c: char| !c.is_ascii_digit())? + start;
+        Some(line[start..end].to_string())
+    };
+    for line in trace.lines() {
+        let tid = line.split_whitespace().next().unwrap_or("").to_string();
+        if line.contains("openat(") {
+            let Some(path) = path_of(line) else { continue };
+            if line.contains("<unfinished ...>") {
+                pending.insert(tid, path);
+            } else if let Some(fd) = result(line) {
+                open.insert(fd, path);
+            }
+        } else if line.contains("<... openat resumed>") {
+            if let (Some(path), Some(fd)) = (pending.remove(&tid), result(line)) {
+                open.insert(fd, path);
+            }
+        } else {
+            for call in ["fsync", "fdatasync"] {
+                if let Some(fd) = fd_arg(line, call)
+                    && let Some(path) = open.get(&fd)
+                {
+                    synced.insert(path.clone());
+                }
+            }
+            if let Some(fd) = fd_arg(line, "close") {
+                open.remove(&fd);
+            }
+        }
+    }
+    synced
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_lake_syncs_its_data_files_and_commit_to_disk() {
+    if std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        skip_unless_ci(
+            "a_file_lake_syncs_its_data_files_and_commit_to_disk",
+            "strace is not installed, the fsync calls cannot be seen",
+        );
+        return;
+    }
+    let server = start_sim(sim_options(60, 15)).await;
+    let dir = tempdir();
+    let trace = dir.path().join("strace.txt");
+    let sync = lake_sync(&server.base_url(), dir.path());
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args([
+        "-f",
+        "-qq",
+        "-e",
+        "trace=openat,fsync,fdatasync,close",
+        "-o",
+    ])
+    .arg(&trace)
+    .arg(sync.get_program())
+    .args(sync.get_args());
+    for (k, v) in sync.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd.output().expect("strace runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let synced = synced_paths(&std::fs::read_to_string(&trace).expect("trace"));
+    let lake = dir.path().join("lake");
+    let mut checked = 0;
+    for spec in mirrored_tables() {
+        let table_dir = lake.join(spec.name);
+        if !table_dir.join("_delta_log").is_dir() {
+            continue;
+        }
+        let commit = table_dir.join("_delta_log").join(format!("{:020}.json", 1));
+        let mut want: Vec<PathBuf> = data_files(&table_dir)
+            .iter()
+            .map(|rel| table_dir.join(rel))
+            .collect();
+        want.push(commit);
+        want.push(table_dir.join("_delta_log"));
+        for path in want {
+            assert!(
+                synced.contains(&path.display().to_string()),
+                "{} was never synced to disk",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "{checked} paths checked");
     server.shutdown().await;
 }

@@ -92,3 +92,173 @@ fn the_crontab_line_locks_logs_and_names_no_key() {
         "{line}"
     );
 }
+
+/// A directory whose name holds what sh, cron and systemd each treat specially.
+const AWKWARD: &str = "my tools/it's \"$HOME\" 100% a;b\\c";
+
+/// What systemd accepts in an executable's path (no quote, no backslash) and still
+/// treats specially: spaces, `$`, `%`, `;`.
+const AWKWARD_FOR_SYSTEMD: &str = "my tools/$HOME 100% a;b";
+
+/// A stand-in for the binary at an awkward path: it writes its arguments, one a line.
+fn fake_binary(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    fake_binary_in(dir, AWKWARD)
+}
+
+fn fake_binary_in(dir: &std::path::Path, sub: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin_dir = dir.join(sub);
+    std::fs::create_dir_all(&bin_dir).expect("awkward dir");
+    let args = dir.join("args.txt");
+    let binary = bin_dir.join("tgm sync");
+    std::fs::write(
+        &binary,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n", args.display()),
+    )
+    .expect("script");
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (binary, args)
+}
+
+#[test]
+fn the_crontab_line_runs_a_binary_and_config_at_paths_with_shell_characters() {
+    if Command::new("flock").arg("--version").output().is_err() {
+        skip_unless_ci(
+            "the_crontab_line_runs_a_binary_and_config_at_paths_with_shell_characters",
+            "flock is not installed, the cron line cannot run",
+        );
+        return;
+    }
+    let dir = tempdir();
+    let (binary, args) = fake_binary(dir.path());
+    let config = dir.path().join(AWKWARD).join("tgm $(touch pwned) `x`.toml");
+    let out = bin()
+        .arg("--config")
+        .arg(&config)
+        .args(["schedule", "cron", "--binary"])
+        .arg(&binary)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("15 3 "))
+        .expect("a cron line");
+    // What cron hands to sh: the command after the five time fields, `\%` made `%` (a
+    // bare `%` would become a newline).
+    let command = line.splitn(6, ' ').nth(5).expect("command").trim();
+    assert!(
+        !command.replace("\\%", "").contains('%'),
+        "a bare % in {command}"
+    );
+    let command = command
+        .replace("\\%", "%")
+        .replace(
+            "/var/lib/tgm-sync/cron.lock",
+            &dir.path().join("cron.lock").display().to_string(),
+        )
+        .replace(
+            "/var/log/tgm-sync/tgm-sync.log",
+            &dir.path().join("cron.log").display().to_string(),
+        );
+    let ran = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(dir.path())
+        .output()
+        .expect("sh runs");
+    let log = std::fs::read_to_string(dir.path().join("cron.log")).unwrap_or_default();
+    assert!(ran.status.success(), "{command}: {ran:?} {log}");
+    let got = std::fs::read_to_string(&args)
+        .unwrap_or_else(|e| panic!("the binary did not run ({e}): {command}\n{log}"));
+    let got: Vec<&str> = got.lines().collect();
+    assert_eq!(
+        &got[..3],
+        ["sync", "--config", config.to_str().expect("utf-8")]
+    );
+    assert!(
+        !dir.path().join("pwned").exists(),
+        "the config path was run as a command"
+    );
+}
+
+#[test]
+fn the_systemd_unit_runs_a_binary_at_a_path_with_spaces_and_specials() {
+    let dir = tempdir();
+    // A binary path systemd cannot run is refused, naming it.
+    let (refused, _) = fake_binary(dir.path());
+    let out = bin()
+        .args(["schedule", "systemd", "--binary"])
+        .arg(&refused)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("systemd refuses an executable"), "{stderr}");
+
+    let (binary, _) = fake_binary_in(dir.path(), AWKWARD_FOR_SYSTEMD);
+    let config = dir.path().join(AWKWARD).join("tgm 50%.toml");
+    let out_dir = dir.path().join("units");
+    let out = bin()
+        .arg("--config")
+        .arg(&config)
+        .args(["schedule", "systemd", "--binary"])
+        .arg(&binary)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let service = out_dir.join("tgm-sync.service");
+    let text = std::fs::read_to_string(&service).expect("service");
+    let exec = text
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("ExecStart");
+    // Quoted as systemd reads it: the directory's `"`, `\`, `%` and `$` escaped.
+    // The executable: quoted, `%` doubled, `$` as is (systemd expands no variable there).
+    assert!(
+        exec.starts_with(&format!("ExecStart=\"{}", dir.path().display()))
+            && exec.contains("/my tools/$HOME 100%% a;b/tgm sync\" sync --config \""),
+        "{exec}"
+    );
+    // The config argument: `"` and `\` escaped, `%` and `$` doubled.
+    assert!(
+        exec.contains("it's \\\"$$HOME\\\" 100%% a;b\\\\c/tgm 50%%.toml\""),
+        "{exec}"
+    );
+
+    let Ok(analyze) = Command::new("systemd-analyze").arg("--version").output() else {
+        skip_unless_ci(
+            "the_systemd_unit_runs_a_binary_at_a_path_with_spaces_and_specials",
+            "systemd-analyze is not installed, the unit was not verified",
+        );
+        return;
+    };
+    assert!(analyze.status.success());
+    // systemd-analyze checks that the ExecStart= binary exists and is executable: a path
+    // split at its spaces or cut at its quote would not be.
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&service)
+        .output()
+        .expect("systemd-analyze runs");
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    let complaints: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("tgm-sync.") || l.contains("executable"))
+        .collect();
+    assert!(
+        verify.status.success() && complaints.is_empty(),
+        "systemd-analyze verify: {stderr}"
+    );
+}
