@@ -4,7 +4,7 @@
 //! own requests and retries, so each stream's figures can be recorded in `_sync_runs`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::Retryable;
@@ -74,6 +74,8 @@ struct Shared {
     retry: RetryPolicy,
     pacer: Pacer,
     total: RequestStats,
+    /// `/paymentMethods` answered 404 and `/payment_methods` did not: ask that from now on.
+    payment_methods_snake: AtomicBool,
 }
 
 /// A read-only client for one bot.
@@ -108,6 +110,7 @@ impl ApiClient {
                 retry: settings.retry,
                 pacer: Pacer::new(settings.max_rps),
                 total: RequestStats::default(),
+                payment_methods_snake: AtomicBool::new(false),
             }),
             stats: Arc::new(RequestStats::default()),
             stream: "",
@@ -142,7 +145,37 @@ impl ApiClient {
     }
 
     /// `GET` one method and return its `result`, retrying transient failures.
+    ///
+    /// The API text's headings say `/paymentMethods` and its sample's `path` says
+    /// `/payment_methods`: on a 404 from the first, the second is tried once, and when it
+    /// answers, this client (and its clones) ask it from then on.
     pub async fn get(&self, method: &Method, query: &[(&str, String)]) -> Result<Value, ApiError> {
+        if *method != Method::PaymentMethods {
+            return self.get_once(method, query).await;
+        }
+        if self.shared.payment_methods_snake.load(Ordering::Relaxed) {
+            return self.get_once(&Method::PaymentMethodsSnake, query).await;
+        }
+        match self.get_once(method, query).await {
+            Err(not_found @ ApiError::NotFound { .. }) => {
+                match self.get_once(&Method::PaymentMethodsSnake, query).await {
+                    Ok(value) => {
+                        self.shared
+                            .payment_methods_snake
+                            .store(true, Ordering::Relaxed);
+                        warn!(
+                            "/paymentMethods answered 404 and /payment_methods answered: asking /payment_methods from now on"
+                        );
+                        Ok(value)
+                    }
+                    Err(_) => Err(not_found),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn get_once(&self, method: &Method, query: &[(&str, String)]) -> Result<Value, ApiError> {
         let url = self.shared.endpoint.url(method)?;
         let label = method.label();
         let started = Instant::now();

@@ -58,6 +58,16 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "lake",
         sql: include_str!("../../sql/007_lake.sql"),
     },
+    Migration {
+        version: 8,
+        name: "reserved",
+        sql: include_str!("../../sql/008_reserved.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "api_arithmetic",
+        sql: include_str!("../../sql/009_api_arithmetic.sql"),
+    },
 ];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.
