@@ -7,8 +7,8 @@
 -- revenue: rate_low and rate_high bound them (inclusive), and `rate` is the one reports
 -- use. rate_low = rate_high: the rate is exact. NULL bounds: a rate from before this
 -- migration (composed through a pivot currency) or an imported one (the operator's word).
-ALTER TABLE fx_rates ADD COLUMN rate_low DECIMAL(38,18);
-ALTER TABLE fx_rates ADD COLUMN rate_high DECIMAL(38,18);
+ALTER TABLE fx_rates ADD COLUMN IF NOT EXISTS rate_low DECIMAL(38,18);
+ALTER TABLE fx_rates ADD COLUMN IF NOT EXISTS rate_high DECIMAL(38,18);
 
 -- Coupon flags take the integers 0-3 the API uses for the same flags on plans (booleans
 -- read as 0 and 1): BOOLEAN columns become BIGINT, true as 1 and false as 0.

@@ -332,7 +332,7 @@ pub async fn verify_bot(
     let has_orders: bool = conn
         .query_row(
             sql_file!("report/verify/has_order_data.sql").text,
-            params![bot_id, bot_id],
+            params![bot_id],
             |r| r.get(0),
         )
         .during(|| "checking for order data".into())?;

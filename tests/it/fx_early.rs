@@ -69,14 +69,10 @@ async fn a_run_after_the_first_reads_its_rates_while_the_streams_load() {
                 .insert(currency.clone());
         }
     }
-    assert_eq!(
-        by_window.len(),
-        n,
-        "one window per native currency: {by_window:?}"
-    );
-    for (window, currencies) in &by_window {
-        assert_eq!(currencies.len(), 12, "{window:?} read in {currencies:?}");
-    }
+    // One primary window per native currency, read in all 12; any other window settles
+    // rates the primary one left open, read only in those currencies.
+    let primary = by_window.values().filter(|c| c.len() == 12).count();
+    assert_eq!(primary, n, "one window per native currency: {by_window:?}");
     let first_rate_read = seen
         .iter()
         .filter(|s| s.window.as_ref().is_some_and(|(from, _, _)| from != "0"))
