@@ -1,14 +1,12 @@
--- Completed sales per (second, currency), in that order: the input of the search for
--- exchange-rate windows (src/sync/fx_windows.rs), which reads it as a stream in one pass.
--- One row per (second, currency), so that the order has no ties.
+-- Completed sales one row each, in (second, currency) order: the input of the search for
+-- exchange-rate windows (src/sync/fx_windows.rs), which reads it as a stream in one pass
+-- and needs each sale's own amount (the API rounds each converted sale to 8 decimals).
 --
--- Parameter: bot_id. Result: t (UNIX seconds), currency, amount, sales.
+-- Parameter: bot_id. Result: t (UNIX seconds), currency, amount.
 SELECT epoch(order_date::TIMESTAMP)::BIGINT AS t,
        upper(currency) AS currency,
-       sum(amount)::DECIMAL(38,18) AS amount,
-       count(*) AS sales
+       amount::DECIMAL(38,18) AS amount
 FROM orders
 WHERE bot_id = $1 AND order_status = 'COMPLETED' AND _deleted_at IS NULL
   AND amount IS NOT NULL AND currency IS NOT NULL
-GROUP BY ALL
-ORDER BY t, currency
+ORDER BY t, currency, amount

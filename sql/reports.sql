@@ -13,11 +13,13 @@
 --     `formatted`. DECIMAL(38,18) * DECIMAL(38,18) overflows in DuckDB 2.0 (scale 36), so
 --     conversion goes through fx_mul / fx_mul36; DECIMAL / DECIMAL gives DOUBLE, so
 --     nothing divides.
---   * Reports convert each currency's native total once (sum, then convert), as the API
---     does (SPEC §2: one rate per currency), with the rate at 36 places (rate +
---     rate_tail, sql/002_fx_rate_tail.sql) and one rounding to 18 places: a total whose
---     exact value sits on a rounding edge of `formatted` (0.425) comes out exactly, not
---     a hair below it.
+--   * Reports convert as the API does (SPEC §2, "The API's arithmetic"): each sale at its
+--     pair's own rate (8 decimals as captured, sql/009_api_arithmetic.sql; an imported
+--     rate as imported, to 36 places with rate_tail), rounded to 8 decimals half away
+--     from zero (sale_in_report_currency), and a report sums those per-sale amounts. A
+--     sale already in the report currency is taken as it is. The product is exact to 18
+--     places before that rounding, so the rounding is the only one for any amount of up
+--     to 10 decimals at an 8-decimal rate.
 --   * The binary's DuckDB has no ICU extension: nothing here calls date_trunc, strftime,
 --     date arithmetic or epoch on a TIMESTAMPTZ. Times are cast to TIMESTAMP first, which
 --     is UTC without ICU, and periods are UTC calendar periods. No json_* functions.
@@ -63,13 +65,20 @@ UNION SELECT bot_id FROM _sync_runs;
 
 -- The currency each report is in, per bot (all bots, or only `bot` when it is not NULL):
 -- the requested code, else the bot's preferred currency, else EUR. An unsupported code
--- is an error, not an empty report.
+-- is an error, not an empty report. A bot with no order data (no order in the warehouse
+-- and its orders never synced: a legacy-API warehouse, whose API lists no orders, or a
+-- bot synced without the orders stream) has nothing an order report could be computed
+-- from: asked for by `bot`, that is an error ("no order data"); over all bots, it is
+-- left out. Never a report of zeros for "no data".
 CREATE OR REPLACE MACRO report_target(currency, bot) AS TABLE
 WITH picked AS (
     SELECT b.bot_id,
            upper(trim(coalesce(CAST(currency AS VARCHAR),
                                nullif(trim(bs.preferred_currency), ''),
-                               'EUR'))) AS code
+                               'EUR'))) AS code,
+           EXISTS (SELECT 1 FROM orders AS o WHERE o.bot_id = b.bot_id)
+           OR EXISTS (SELECT 1 FROM _sync_state AS st
+                      WHERE st.bot_id = b.bot_id AND st.stream = 'orders') AS has_orders
     FROM known_bots AS b
     LEFT JOIN bot_settings AS bs ON bs.bot_id = b.bot_id
     WHERE CAST(bot AS BIGINT) IS NULL OR b.bot_id = CAST(bot AS BIGINT)
@@ -79,7 +88,13 @@ SELECT p.bot_id,
             ELSE error('unsupported report currency `' || p.code || '` for bot ' || p.bot_id
                        || ': expected one of usd eur gbp cad aud nzd jpy cny rub brl inr try btc')
        END AS report_currency
-FROM picked AS p;
+FROM picked AS p
+WHERE CASE WHEN p.has_orders THEN true
+           WHEN CAST(bot AS BIGINT) IS NULL THEN false
+           ELSE error('no order data for bot ' || p.bot_id || ': its orders were never '
+                      || 'synced (the legacy API lists no orders, so a legacy warehouse has '
+                      || 'no money data); an order report would be all zeros')
+      END;
 
 
 -- ==================================================================== exchange rates
@@ -91,6 +106,8 @@ FROM picked AS p;
 --   2. a row with source 'import' (`tgm-sync fx import`, the operator's word) beats any
 --      'api' row (captured by a sync), whatever their dates; any other source comes last;
 --   3. within a source, the latest as_of wins.
+-- rate_low / rate_high: the bounds of the 8-decimal rates a captured window allows
+-- (sql/009_api_arithmetic.sql); equal when the rate is exact, NULL when unknown.
 -- Rates are pair rates: no inverse or cross rate is derived (that would divide, and
 -- DECIMAL / DECIMAL is DOUBLE). A pair with no rate has no row here, and a report that
 -- needs it fails naming the pair (see sales_in).
@@ -102,7 +119,9 @@ WITH normalised AS (
            f.rate,
            coalesce(f.rate_tail, 0) AS rate_tail,
            lower(trim(f.source)) AS source,
-           f.as_of
+           f.as_of,
+           f.rate_low,
+           f.rate_high
     FROM fx_rates AS f
 ),
 ranked AS (
@@ -125,12 +144,14 @@ bots AS (
     SELECT kb.bot_id FROM known_bots AS kb
     UNION SELECT n.bot_id FROM normalised AS n
 )
-SELECT r.bot_id, r.from_currency, r.to_currency, r.rate, r.rate_tail, r.source, r.as_of
+SELECT r.bot_id, r.from_currency, r.to_currency, r.rate, r.rate_tail, r.source, r.as_of,
+       r.rate_low, r.rate_high
 FROM ranked AS r
 WHERE r.precedence = 1
 UNION ALL
 SELECT b.bot_id, c.code, c.code, CAST(1 AS DECIMAL(38,18)), CAST(0 AS DECIMAL(38,18)),
-       'identity', CAST(NULL AS TIMESTAMPTZ)
+       'identity', CAST(NULL AS TIMESTAMPTZ), CAST(1 AS DECIMAL(38,18)),
+       CAST(1 AS DECIMAL(38,18))
 FROM bots AS b
 CROSS JOIN currencies AS c;
 
@@ -296,11 +317,19 @@ LEFT JOIN gateway_names AS g
 WHERE upper(trim(o.order_status)) = 'COMPLETED'
   AND o._deleted_at IS NULL;
 
+-- One sale converted as the API converts it (SPEC §2): at the pair's rate, rounded to 8
+-- decimals half away from zero (the cast to scale 8 rounds so); a sale in the report
+-- currency itself is its amount.
+CREATE OR REPLACE MACRO sale_in_report_currency(amount, currency, report_currency, rate, rate_tail) AS
+    CASE WHEN currency = report_currency THEN CAST(amount AS DECIMAL(38,18))
+         ELSE CAST(CAST(fx_mul36(amount, rate, rate_tail) AS DECIMAL(38,8)) AS DECIMAL(38,18))
+    END;
+
 -- Sales of `bot` (NULL: every bot) with order_date_utc in [from_utc, to_utc) (TIMESTAMP,
 -- NULL = unbounded), each with the rate in force from its currency to the bot's report
 -- currency (see report_target): fx_rate + fx_rate_tail * 1e-18, and revenue_amount =
--- the sale alone converted (fx_mul36). Reports do not add up revenue_amount: they sum
--- each currency's amounts and convert that total once (see the report macros). A sale
+-- the sale converted as the API converts it (sale_in_report_currency). Every report
+-- sums revenue_amount, per sale, as the API does. A sale
 -- whose currency has no rate to the report currency stops the query with an error
 -- naming the pair as soon as fx_rate is read: a report never silently leaves a sale out.
 -- The WHERE runs before the conversion, so only the sales a report counts need a rate.
@@ -326,7 +355,9 @@ WITH rated AS (
     WHERE (CAST(from_utc AS TIMESTAMP) IS NULL OR s.order_date_utc >= CAST(from_utc AS TIMESTAMP))
       AND (CAST(to_utc AS TIMESTAMP) IS NULL OR s.order_date_utc < CAST(to_utc AS TIMESTAMP))
 )
-SELECT r.*, fx_mul36(r.amount, r.fx_rate, r.fx_rate_tail) AS revenue_amount
+SELECT r.*,
+       sale_in_report_currency(r.amount, r.currency, r.report_currency, r.fx_rate,
+                               r.fx_rate_tail) AS revenue_amount
 FROM rated AS r;
 
 
@@ -358,21 +389,22 @@ CREATE OR REPLACE MACRO period_label(unit, start_utc) AS
 
 -- ==================================================================== report macros
 
--- Every report below groups sales twice: first by its own key plus the sale currency and
--- rate, summing native amounts (per_currency), then by its own key alone, converting each
--- native total once with fx_mul36 and adding those up.
+-- Every report below groups sales twice: first by its own key plus the sale currency
+-- (per_currency: native sums for the breakdown, and the per-sale converted amounts
+-- summed), then by its own key alone, adding up the converted sums.
 
 -- /revenue: sales with from_ts <= order_date < to_ts (UNIX seconds; NULL = unbounded).
 -- Columns: bot_id, from, to, revenue, currency, formatted, sales.
 CREATE OR REPLACE MACRO revenue(from_ts, to_ts, currency, bot := NULL) AS TABLE
 WITH per_currency AS (
-    SELECT x.bot_id, x.fx_rate, x.fx_rate_tail, sum(x.amount) AS native, count(*) AS sales
+    SELECT x.bot_id, x.fx_rate, x.fx_rate_tail, sum(x.amount) AS native,
+           sum(x.revenue_amount) AS converted, count(*) AS sales
     FROM sales_in(currency, unix_to_utc(from_ts), unix_to_utc(to_ts), bot) AS x
     GROUP BY x.bot_id, x.currency, x.fx_rate, x.fx_rate_tail
 ),
 totals AS (
     SELECT c.bot_id,
-           sum(fx_mul36(c.native, c.fx_rate, c.fx_rate_tail)) AS revenue,
+           sum(c.converted) AS revenue,
            sum(c.sales) AS sales
     FROM per_currency AS c
     GROUP BY c.bot_id
@@ -413,6 +445,7 @@ per_currency AS (
            date_trunc(_period_unit(_unit_or_month(interval_unit)), x.order_date_utc) AS start_utc,
            x.fx_rate, x.fx_rate_tail,
            sum(x.amount) AS native,
+           sum(x.revenue_amount) AS converted,
            count(*) AS sales
     FROM sales_in(currency,
                   period_start(_period_unit(_unit_or_month(interval_unit)), now_ts,
@@ -424,7 +457,7 @@ per_currency AS (
 ),
 per_period AS (
     SELECT c.bot_id, c.start_utc,
-           sum(fx_mul36(c.native, c.fx_rate, c.fx_rate_tail)) AS revenue,
+           sum(c.converted) AS revenue,
            sum(c.sales) AS sales
     FROM per_currency AS c
     GROUP BY c.bot_id, c.start_utc
@@ -450,6 +483,7 @@ WITH per_currency AS (
            x.currency, x.fx_rate, x.fx_rate_tail,
            any_value(x.report_currency) AS report_currency,
            sum(x.amount) AS native,
+           sum(x.revenue_amount) AS converted,
            count(*) AS sales,
            max_by(x.plan_name, x.order_date_utc) AS order_plan_name,
            max(x.order_date_utc) AS last_sale_utc
@@ -480,8 +514,7 @@ converted_entries AS (
            c.month_utc,
            '' AS order_currency,
            any_value(c.report_currency) AS report_currency,
-           CAST(coalesce(sum(fx_mul36(c.native, c.fx_rate, c.fx_rate_tail)), 0)
-                AS DECIMAL(38,18)) AS revenue,
+           CAST(coalesce(sum(c.converted), 0) AS DECIMAL(38,18)) AS revenue,
            CAST(sum(c.sales) AS BIGINT) AS sales
     FROM per_currency AS c
     WHERE CAST(converted_breakdown AS BOOLEAN)
@@ -496,6 +529,7 @@ plan_currency AS (
     SELECT c.bot_id, c.plan_id, c.fx_rate, c.fx_rate_tail,
            any_value(c.report_currency) AS report_currency,
            sum(c.native) AS native,
+           sum(c.converted) AS converted,
            sum(c.sales) AS sales,
            max_by(c.order_plan_name, c.last_sale_utc) AS order_plan_name,
            max(c.last_sale_utc) AS last_sale_utc
@@ -506,8 +540,7 @@ per_plan AS (
     SELECT pc.bot_id,
            pc.plan_id,
            any_value(pc.report_currency) AS report_currency,
-           CAST(coalesce(sum(fx_mul36(pc.native, pc.fx_rate, pc.fx_rate_tail)), 0)
-                AS DECIMAL(38,18)) AS revenue,
+           CAST(coalesce(sum(pc.converted), 0) AS DECIMAL(38,18)) AS revenue,
            CAST(sum(pc.sales) AS BIGINT) AS sales,
            max_by(pc.order_plan_name, pc.last_sale_utc) AS order_plan_name
     FROM plan_currency AS pc
@@ -540,8 +573,8 @@ ORDER BY p.bot_id, p.revenue DESC, p.plan_id;
 
 -- /plans/report: each plan with a sale in the UTC month holding now_ts or the 5 before
 -- it; revenue and sales over those months, and `breakdown`. Plans by revenue descending
--- (then plan_id). A plan's total converts each currency's six-month total once, as the
--- API does, so it is not the sum of rounded monthly figures.
+-- (then plan_id). A plan's total is the sum of its sales, each converted and rounded to
+-- 8 decimals, as the API computes it.
 --
 -- `breakdown` is what the API returns (SPEC §2, corrected 2026-11-29; the API text's
 -- sample is the proof): one entry per month AND per order currency, months newest first
@@ -558,8 +591,8 @@ CREATE OR REPLACE MACRO plans_report(currency, now_ts := now(), bot := NULL) AS 
 SELECT * FROM _plans_report(currency, now_ts, bot, false);
 
 -- plans_report() with a breakdown that means what it says: one entry per month, the
--- month's sales in every currency converted to the report currency (each currency's
--- monthly total converted once), `formatted` from that. Totals are plans_report()'s.
+-- month's sales in every currency converted to the report currency (each sale converted
+-- and rounded to 8 decimals, as the totals), `formatted` from that. Totals are plans_report()'s.
 -- Not an API endpoint: the API's own breakdown is the native one above.
 CREATE OR REPLACE MACRO plans_report_converted(currency, now_ts := now(), bot := NULL) AS TABLE
 SELECT * FROM _plans_report(currency, now_ts, bot, true);
@@ -577,6 +610,7 @@ WITH per_currency AS (
            max(x.order_date_utc) AS last_sale_utc,
            any_value(x.report_currency) AS report_currency,
            sum(x.amount) AS native,
+           sum(x.revenue_amount) AS converted,
            count(*) AS sales
     FROM sales_in(currency, NULL, NULL, bot) AS x
     GROUP BY x.bot_id, x.gateway_code, x.currency, x.fx_rate, x.fx_rate_tail
@@ -587,8 +621,7 @@ per_gateway AS (
            coalesce(any_value(c.gateway_display_name),
                     max_by(c.order_gateway_name, c.last_sale_utc)) AS display_name,
            any_value(c.report_currency) AS report_currency,
-           CAST(coalesce(sum(fx_mul36(c.native, c.fx_rate, c.fx_rate_tail)), 0)
-                AS DECIMAL(38,18)) AS revenue,
+           CAST(coalesce(sum(c.converted), 0) AS DECIMAL(38,18)) AS revenue,
            CAST(sum(c.sales) AS BIGINT) AS sales
     FROM per_currency AS c
     GROUP BY c.bot_id, c.gateway_code

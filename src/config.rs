@@ -82,6 +82,8 @@ pub struct OrdersSettings {
     pub lookback: Duration,
     pub full_scan_max_age: Duration,
     pub pending_refetch_limit: usize,
+    /// Re-read new COMPLETED orders by key for their `member_email`.
+    pub fetch_member_emails: bool,
 }
 
 /// Settings as the rest of the program uses them: complete and validated.
@@ -432,6 +434,7 @@ impl Settings {
                 lookback: days(merged.orders_lookback_days),
                 full_scan_max_age: days(merged.full_scan_max_age_days),
                 pending_refetch_limit: merged.pending_refetch_limit,
+                fetch_member_emails: merged.fetch_member_emails,
             },
             batch_rows: merged.batch_rows,
             lake,

@@ -22,6 +22,7 @@ pub mod logging;
 pub mod metrics;
 pub mod money;
 pub mod progress;
+pub mod quoted;
 pub mod report;
 pub mod secret;
 pub mod sim;

@@ -4,7 +4,7 @@
 //! own requests and retries, so each stream's figures can be recorded in `_sync_runs`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::Retryable;
@@ -85,6 +85,8 @@ struct Shared {
     total: RequestStats,
     max_response_bytes: u64,
     deadline: Option<tokio::time::Instant>,
+    /// `/paymentMethods` answered 404 and `/payment_methods` did not: ask that from now on.
+    payment_methods_snake: AtomicBool,
 }
 
 /// A read-only client for one bot.
@@ -121,6 +123,7 @@ impl ApiClient {
                 total: RequestStats::default(),
                 max_response_bytes: settings.max_response_bytes,
                 deadline: settings.deadline,
+                payment_methods_snake: AtomicBool::new(false),
             }),
             stats: Arc::new(RequestStats::default()),
             stream: "",
@@ -158,7 +161,7 @@ impl ApiClient {
     /// run's deadline, no request starts and one in flight is abandoned.
     pub async fn get(&self, method: &Method, query: &[(&str, String)]) -> Result<Value, ApiError> {
         let Some(deadline) = self.shared.deadline else {
-            return self.get_retried(method, query).await;
+            return self.get_routed(method, query).await;
         };
         let passed = || ApiError::DeadlinePassed {
             endpoint: method.label(),
@@ -166,16 +169,42 @@ impl ApiClient {
         if tokio::time::Instant::now() >= deadline {
             return Err(passed());
         }
-        tokio::time::timeout_at(deadline, self.get_retried(method, query))
+        tokio::time::timeout_at(deadline, self.get_routed(method, query))
             .await
             .unwrap_or_else(|_| Err(passed()))
     }
 
-    async fn get_retried(
-        &self,
-        method: &Method,
-        query: &[(&str, String)],
-    ) -> Result<Value, ApiError> {
+
+    /// The API text's headings say `/paymentMethods` and its sample's `path` says
+    /// `/payment_methods`: on a 404 from the first, the second is tried once, and when it
+    /// answers, this client (and its clones) ask it from then on.
+    async fn get_routed(&self, method: &Method, query: &[(&str, String)]) -> Result<Value, ApiError> {
+        if *method != Method::PaymentMethods {
+            return self.get_retried(method, query).await;
+        }
+        if self.shared.payment_methods_snake.load(Ordering::Relaxed) {
+            return self.get_retried(&Method::PaymentMethodsSnake, query).await;
+        }
+        match self.get_retried(method, query).await {
+            Err(not_found @ ApiError::NotFound { .. }) => {
+                match self.get_retried(&Method::PaymentMethodsSnake, query).await {
+                    Ok(value) => {
+                        self.shared
+                            .payment_methods_snake
+                            .store(true, Ordering::Relaxed);
+                        warn!(
+                            "/paymentMethods answered 404 and /payment_methods answered: asking /payment_methods from now on"
+                        );
+                        Ok(value)
+                    }
+                    Err(_) => Err(not_found),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn get_retried(&self, method: &Method, query: &[(&str, String)]) -> Result<Value, ApiError> {
         let url = self.shared.endpoint.url(method)?;
         let label = method.label();
         let started = Instant::now();

@@ -53,6 +53,9 @@ pub enum Method {
     Projects,
     Coupons,
     PaymentMethods,
+    /// `/payment_methods`: the spelling of the API text's sample `path`, tried once when
+    /// `/paymentMethods` answers 404 (see `ApiClient::get`).
+    PaymentMethodsSnake,
     UsersCount,
     Revenue,
     OrdersCount,
@@ -71,6 +74,7 @@ impl Method {
             Method::Projects => "projects".into(),
             Method::Coupons => "coupons".into(),
             Method::PaymentMethods => "paymentMethods".into(),
+            Method::PaymentMethodsSnake => "payment_methods".into(),
             Method::UsersCount => "users/count".into(),
             Method::Revenue => "revenue".into(),
             Method::OrdersCount => "orders/count".into(),

@@ -400,6 +400,7 @@ api_key_file = {key_file}
 # orders_lookback_days = 3        # how far behind the newest synced order each run reads again
 # full_scan_max_age_days = 7      # orders get a full scan when the last one is older
 # pending_refetch_limit = 50      # old PENDING orders re-read by key per run
+# fetch_member_emails = false     # re-read new sales by key for member_email (1 request each)
 # batch_rows = 20000              # rows per Arrow batch appended to DuckDB
 
 # The bots to sync: one [[bots]] block each (a block may name its own api_key_file).

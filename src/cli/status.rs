@@ -111,11 +111,17 @@ pub fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn status_sql_has_four_titled_queries() {
+    fn status_sql_has_five_titled_queries() {
         let titles: Vec<String> = super::queries().into_iter().map(|(t, _)| t).collect();
         assert_eq!(
             titles,
-            ["Last runs", "Rows per table", "Stream state", "Lake tables"]
+            [
+                "Last runs",
+                "Rows per table",
+                "Stream state",
+                "Lake tables",
+                "Exchange rates"
+            ]
         );
     }
 }

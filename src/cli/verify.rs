@@ -10,7 +10,7 @@ use crate::api::ApiClient;
 use crate::currency::Currency;
 use crate::exit::Exit;
 use crate::load::Warehouse;
-use crate::report::verify::{REVENUE_TOLERANCE, Verdict, VerifyError, verify_bot};
+use crate::report::verify::{REVENUE_TOLERANCE, Verdict, VerifyError, inexact_rates, verify_bot};
 use crate::sql_files::sql_file;
 
 #[derive(Debug, Clone, Args)]
@@ -49,6 +49,8 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
     let conn = warehouse.conn();
     let mut differences = 0;
     let mut newer = 0;
+    let mut moved = 0;
+    let mut inexact: Vec<(i64, Vec<String>)> = Vec::new();
     let mut total = 0;
     let mut skipped = 0;
     let mut skipped_reports: Vec<&'static str> = Vec::new();
@@ -63,6 +65,7 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
             .ok();
         let list = currencies(args.currency.as_deref(), preferred)?;
         let client = ApiClient::new(settings.client_settings(bot))?;
+        inexact.push((bot_id, inexact_rates(conn, bot_id).unwrap_or_default()));
         let checks = verify_bot(&client, conn, bot_id, &list)
             .await
             .map_err(|e| match e {
@@ -78,6 +81,7 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
             match c.verdict {
                 Verdict::Differs => differences += 1,
                 Verdict::NewerThanSync => newer += 1,
+                Verdict::RatesMoved => moved += 1,
                 Verdict::Match => {}
                 Verdict::Skipped => {
                     skipped += 1;
@@ -104,6 +108,7 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
                         Verdict::Differs => "DIFFERS",
                         Verdict::NewerThanSync => "newer than the last sync",
                         Verdict::Skipped => "skipped",
+                        Verdict::RatesMoved => "rates moved since the last sync",
                     }
                 );
             }
@@ -111,12 +116,27 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
     }
     println!(
         "\n{total} fields compared: {} match, {differences} differ, {newer} differ because of data newer than the last sync \
-         (revenue tolerance {REVENUE_TOLERANCE} relative; everything else exact)",
-        total - differences - newer
+         (revenue {REVENUE_TOLERANCE}; everything else exact)",
+        total - differences - newer - moved
     );
+    if moved > 0 {
+        println!(
+            "{moved} differ because the API's exchange rates moved since the last sync: re-run sync ({})",
+            crate::hint::command("sync")
+        );
+    }
+    for (bot_id, pairs) in &inexact {
+        if !pairs.is_empty() {
+            println!(
+                "bot {bot_id}: {} exchange rates are not pinned down to one 8-decimal rate by their windows (reports converted at them may be off by a sale's rounding): {}",
+                pairs.len(),
+                pairs.join(", ")
+            );
+        }
+    }
     if skipped > 0 {
         println!(
-            "not compared ({skipped} report and currency pairs): {}: the legacy API lists no orders, \
+            "not compared ({skipped} report and currency pairs): {}: no order data (the legacy API lists no orders, or the orders were never synced), \
              so the warehouse has none to compute them from; /users/count was compared",
             skipped_reports.join(", ")
         );

@@ -57,7 +57,7 @@ impl Shown for PathBuf {
 macro_rules! shown_by_display {
     ($($ty:ty),+) => { $( impl Shown for $ty { fn shown(&self) -> String { self.to_string() } } )+ };
 }
-shown_by_display!(String, usize, u32, u64, f64);
+shown_by_display!(String, usize, u32, u64, f64, bool);
 
 /// A path where an empty value is allowed (it means "off").
 fn path_or_empty(text: &str) -> Result<PathBuf, String> {
@@ -245,6 +245,9 @@ settings! {
     /// old PENDING orders re-read by key per run, least recently re-read first
     pending_refetch_limit: usize, env "TGM_PENDING_REFETCH_LIMIT", value "N",
         default "50" => 50;
+    /// `true`: each new COMPLETED order without `member_email` is re-read by key (`/orders/{order_key}`, the only answer that carries it): one request per new sale, every sale on a first sync
+    fetch_member_emails: bool, env "TGM_FETCH_MEMBER_EMAILS", value "BOOL",
+        default "false" => false;
     /// rows per Arrow batch appended to DuckDB (100–1000000)
     batch_rows: usize, env "TGM_BATCH_ROWS", value "N",
         default "20000" => 20_000,

@@ -74,14 +74,16 @@ pub fn record_preferred_currency(
     Ok(())
 }
 
-/// One exchange rate read off `/revenue`: 1 `from` = `rate` + `rate_tail`·10⁻¹⁸ `to`
-/// (both decimal texts, see `sql/002_fx_rate_tail.sql`).
+/// One pair's 8-decimal rate read off `/revenue`: 1 `from` = `rate` `to`, and the bounds
+/// of the rates that reproduce the window read (`rate_low = rate_high`: exact; see
+/// `sql/009_api_arithmetic.sql`). All decimal texts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapturedRate {
     pub from: String,
     pub to: String,
     pub rate: String,
-    pub rate_tail: String,
+    pub rate_low: String,
+    pub rate_high: String,
 }
 
 /// Records a bot's captured rates as of `at_micros` (source `api`); returns how many.
@@ -115,7 +117,8 @@ pub fn store_captured_rates(
                 list(|r| &r.from),
                 list(|r| &r.to),
                 list(|r| &r.rate),
-                list(|r| &r.rate_tail)
+                list(|r| &r.rate_low),
+                list(|r| &r.rate_high)
             ],
         )
         .during(context)?;

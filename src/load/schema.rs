@@ -63,6 +63,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "lake_owed_per_url",
         sql: include_str!("../../sql/008_lake_owed_per_url.sql"),
     },
+    Migration {
+        version: 9,
+        name: "api_arithmetic",
+        sql: include_str!("../../sql/009_api_arithmetic.sql"),
+    },
 ];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.

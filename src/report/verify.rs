@@ -1,10 +1,13 @@
 //! `tgm-sync verify`: each report endpoint against the warehouse's answer, field by field.
 //!
-//! Revenue may differ by 1e-9 relative: the API sums in binary floating point and prints
-//! the f64 it gets (`"398.60636332000007"`), which is within `n * 2^-53` (relative) of the
-//! exact sum of n sales, so 1e-9 holds residue up to millions of sales, while a changed
-//! amount of one unit in a total of a million still shows. Sales, periods, ids, names and
-//! `formatted` must be equal: the warehouse's exact sum rounds as the API's does. A difference in a report that
+//! The warehouse computes as the API does (SPEC §2: each sale at its pair's 8-decimal
+//! rate, rounded to 8 decimals, summed), so revenue must be equal, except where the API
+//! prints a binary floating-point sum (`"398.60636332000007"`: at most 17 significant
+//! digits): then it may differ by that float's residue, `(sales + 8)·2^-52` of it
+//! ([`crate::sync::fx_rate::revenue_slack`]), and no more. Sales, periods, ids, names and
+//! `formatted` must be equal. When money differs in a currency, the pairs into it are
+//! read again (read-only): if the API's rates moved since the last sync, the differences
+//! are put down to that ([`Verdict::RatesMoved`]: "re-run sync"), not reported as such. A difference in a report that
 //! covers time after the last sync, while the API has sales after it, is reported as
 //! "newer than the last sync" rather than as an error.
 //!
@@ -12,14 +15,14 @@
 //! currency, SPEC §2), in an order the API text leaves open: entries are compared as a
 //! multiset per plan and month (see [`align_entries`]).
 //!
-//! Against the legacy API (`api_version = legacy`) only `/users/count` is compared: the
-//! legacy API lists no orders, so the warehouse has none to compute the order reports
-//! from. The reports skipped are listed as checks with the verdict [`Verdict::Skipped`].
+//! Against the legacy API (`api_version = legacy`), or for a bot whose orders were never
+//! synced, only `/users/count` is compared: there is no order data to compute the order
+//! reports from ("no order data", never a report of zeros). The reports skipped are
+//! listed as checks with the verdict [`Verdict::Skipped`].
 
 use std::collections::BTreeMap;
 
 use duckdb::{Connection, params};
-use rust_decimal::Decimal;
 
 use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
@@ -29,6 +32,9 @@ use crate::load::error::DbContext;
 use crate::money::Amount;
 use crate::sql_files::{SqlFile, sql_file};
 use crate::streams::users_count::UsersCount;
+use crate::sync::fx_rate::revenue_slack;
+use crate::sync::fx_windows::{FxWindow, find_windows};
+use crate::sync::pair_rate::solve;
 
 /// The outcome of one field comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +45,8 @@ pub enum Verdict {
     NewerThanSync,
     /// Not compared: the API version in use cannot back it (`api` says why).
     Skipped,
+    /// Differs, but the API's exchange rates into this currency moved since the last sync.
+    RatesMoved,
 }
 
 /// One compared field.
@@ -67,19 +75,27 @@ pub enum VerifyError {
     NeverSynced(i64),
 }
 
-/// Relative tolerance on revenue.
-pub const REVENUE_TOLERANCE: &str = "0.000000001";
+/// How revenue is compared, for the summary line.
+pub const REVENUE_TOLERANCE: &str = "exact, or within the residue of the API's float sum";
 
-fn revenue_close(api: &str, ours: &str) -> bool {
+/// Whether the API's `revenue` (a figure summed from `sales` sales) and the warehouse's
+/// agree: equal, or within the residue of a float sum when the API's text can be one.
+fn revenue_close(api: &str, ours: &str, sales: &str) -> bool {
     let (Ok(a), Ok(b)) = (Amount::parse(api), Amount::parse(ours)) else {
         return api == ours;
     };
-    let (Some(a), Some(b)) = (a.to_decimal(), b.to_decimal()) else {
-        return a == b;
-    };
-    let tolerance: Decimal = REVENUE_TOLERANCE.parse().unwrap_or_default();
-    let scale = a.abs().max(b.abs());
-    (a - b).abs() <= scale * tolerance
+    let sales: i64 = sales.parse().unwrap_or(0);
+    a.scaled().abs_diff(b.scaled()) <= revenue_slack(a, sales)
+}
+
+/// `revenue_close` for a field of two rows (other fields: equal).
+fn field_close(field: &str, api: &Fields, api_value: &str, ours_value: &str) -> bool {
+    if field == "revenue" {
+        let sales = api.get("sales").map(String::as_str).unwrap_or("0");
+        revenue_close(api_value, ours_value, sales)
+    } else {
+        api_value == ours_value
+    }
 }
 
 /// Rows of one report, keyed, as field → text.
@@ -127,15 +143,8 @@ type Fields = BTreeMap<&'static str, String>;
 /// Whether two rows agree on every field (revenue within the tolerance).
 fn same_fields(a: &Fields, b: &Fields) -> bool {
     a.len() == b.len()
-        && a.iter().all(|(field, av)| {
-            b.get(field).is_some_and(|bv| {
-                if *field == "revenue" {
-                    revenue_close(av, bv)
-                } else {
-                    av == bv
-                }
-            })
-        })
+        && a.iter()
+            .all(|(field, av)| b.get(field).is_some_and(|bv| field_close(field, a, av, bv)))
 }
 
 /// Pairs the entries of the API and of the warehouse that share a key (a plan and a
@@ -237,11 +246,7 @@ impl Comparer {
             }
             for (field, api_value) in a {
                 let ours_value = o.get(field).cloned().unwrap_or_default();
-                let equal = if *field == "revenue" {
-                    revenue_close(api_value, &ours_value)
-                } else {
-                    *api_value == ours_value
-                };
+                let equal = field_close(field, a, api_value, &ours_value);
                 let verdict = self.verdict(equal, covers);
                 self.checks.push(Check {
                     report,
@@ -324,14 +329,36 @@ pub async fn verify_bot(
         checks: Vec::new(),
         newer_sales,
     };
+    let has_orders: bool = conn
+        .query_row(
+            sql_file!("report/verify/has_order_data.sql").text,
+            params![bot_id],
+            |r| r.get(0),
+        )
+        .during(|| "checking for order data".into())?;
     if legacy {
-        cmp.checks.extend(skipped_in_legacy(currencies));
+        cmp.checks.extend(skipped(
+            currencies,
+            "legacy API: no order list",
+            "no orders synced",
+        ));
+    } else if !has_orders {
+        cmp.checks.extend(skipped(
+            currencies,
+            "not compared",
+            "no order data: orders never synced",
+        ));
     }
-    let order_report_currencies = if legacy { &[][..] } else { currencies };
+    let order_report_currencies = if legacy || !has_orders {
+        &[][..]
+    } else {
+        currencies
+    };
 
     for &currency in order_report_currencies {
         let cur = currency.code();
         let q = currency.query_value();
+        let first_check = cmp.checks.len();
         // /revenue over all time up to the last sync, and over its last 30 days.
         for (label, from) in [("all time", 0), ("last 30 days", synced_at - 30 * 86_400)] {
             let r = client.revenue(from, synced_at, Some(currency)).await?;
@@ -434,6 +461,17 @@ pub async fn verify_bot(
             &["revenue", "currency", "formatted", "sales", "display_name"],
         )?;
         cmp.compare("paymentMethods/report", cur, &api, &ours, &|_| true);
+        let money_differs =
+            |c: &Check| c.verdict == Verdict::Differs && matches!(c.field, "revenue" | "formatted");
+        if cmp.checks[first_check..].iter().any(money_differs)
+            && rates_moved(client, conn, bot_id, currency).await?
+        {
+            for c in &mut cmp.checks[first_check..] {
+                if money_differs(c) {
+                    c.verdict = Verdict::RatesMoved;
+                }
+            }
+        }
     }
 
     // /users/count against the snapshot of the last sync: users interact with the bot all
@@ -464,6 +502,92 @@ pub async fn verify_bot(
 }
 
 /// The reports computed from orders: what a legacy verify skips.
+/// Whether the API converts into `target` at other rates than the warehouse does: each
+/// native currency's rate window (the capture's, [`crate::sync::fx_windows`]) read again
+/// in `target` and solved ([`crate::sync::pair_rate`]); a stored rate outside the rates
+/// that reproduce the answer has moved. Read-only: nothing is written. A window whose
+/// sales changed (their number, or their native sum) says nothing about rates and is
+/// passed over.
+async fn rates_moved(
+    client: &ApiClient,
+    conn: &Connection,
+    bot_id: i64,
+    target: Currency,
+) -> Result<bool, VerifyError> {
+    for window in find_windows(conn, bot_id)? {
+        if window.currency == target.code() {
+            continue;
+        }
+        let stored: Option<String> = conn
+            .query_row(
+                sql_file!("report/verify/stored_rate.sql").text,
+                params![bot_id, window.currency, target.code()],
+                |r| r.get(0),
+            )
+            .ok();
+        let Some(stored) = stored.and_then(|s| Amount::parse(&s).ok()) else {
+            continue;
+        };
+        let answer = client
+            .revenue(window.from, window.to, Some(target))
+            .await?
+            .figures;
+        if answer.sales != window.sales || !same_native(client, &window).await? {
+            continue;
+        }
+        let slack = revenue_slack(answer.revenue, answer.sales);
+        // No rate reproduces it: the window's amounts differ, which says nothing of rates.
+        let Some(now) = solve(&window.amounts, answer.revenue, slack) else {
+            continue;
+        };
+        let units = stored.scaled() / 10_i128.pow(10);
+        if units < now.low || units > now.high {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether the API's sales in `window`, in their own currency, add up to the
+/// warehouse's: a window whose amounts changed says nothing about rates.
+async fn same_native(client: &ApiClient, window: &FxWindow) -> Result<bool, VerifyError> {
+    let Ok(own) = window.currency.parse::<Currency>() else {
+        return Ok(false);
+    };
+    let answer = client
+        .revenue(window.from, window.to, Some(own))
+        .await?
+        .figures;
+    let slack = revenue_slack(answer.revenue, answer.sales);
+    Ok(answer.revenue.scaled().abs_diff(window.native.scaled()) <= slack)
+}
+
+/// The captured rates of `bot_id` that are not pinned down to one 8-decimal rate, as
+/// `FROM→TO rate (low..high)`, for the summary.
+pub fn inexact_rates(conn: &Connection, bot_id: i64) -> Result<Vec<String>, LoadError> {
+    let sql = sql_file!("report/verify/inexact_rates.sql");
+    let mut stmt = conn
+        .prepare(sql.text)
+        .during(|| format!("preparing {}", sql.path))?;
+    let rows = stmt
+        .query_map(params![bot_id], |r| {
+            Ok(format!(
+                "{}→{} {} ({}..{})",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?
+            ))
+        })
+        .during(|| format!("running {}", sql.path))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row.during(|| format!("reading {}", sql.path))?);
+    }
+    Ok(out)
+}
+
 pub const ORDER_REPORTS: [&str; 4] = [
     "revenue",
     "orders/count",
@@ -471,8 +595,9 @@ pub const ORDER_REPORTS: [&str; 4] = [
     "paymentMethods/report",
 ];
 
-/// One [`Verdict::Skipped`] check per order report and currency, saying why.
-fn skipped_in_legacy(currencies: &[Currency]) -> Vec<Check> {
+/// One [`Verdict::Skipped`] check per order report and currency (`api` and `warehouse`
+/// say why).
+fn skipped(currencies: &[Currency], api: &str, warehouse: &str) -> Vec<Check> {
     currencies
         .iter()
         .flat_map(|c| {
@@ -481,8 +606,8 @@ fn skipped_in_legacy(currencies: &[Currency]) -> Vec<Check> {
                 currency: c.code().to_string(),
                 key: "all".to_string(),
                 field: "report",
-                api: "legacy API: no order list".to_string(),
-                warehouse: "no orders synced".to_string(),
+                api: api.to_string(),
+                warehouse: warehouse.to_string(),
                 verdict: Verdict::Skipped,
             })
         })
@@ -546,7 +671,7 @@ mod tests {
             entry("plan 38 2024-05", "1000", "1"),
         ];
         let ours = vec![
-            entry("plan 38 2024-06", "5.0000000000001", "1"),
+            entry("plan 38 2024-06", "5.000000000000001", "1"),
             entry("plan 38 2024-06", "2000", "2"),
             entry("plan 38 2024-05", "1000", "1"),
         ];
@@ -596,7 +721,7 @@ mod tests {
 
     #[test]
     fn a_legacy_verify_skips_each_order_report_in_each_currency() {
-        let checks = skipped_in_legacy(&[Currency::Eur, Currency::Usd]);
+        let checks = skipped(&[Currency::Eur, Currency::Usd], "legacy", "none");
         assert_eq!(checks.len(), 2 * ORDER_REPORTS.len());
         assert!(checks.iter().all(|c| c.verdict == Verdict::Skipped));
         let reports: std::collections::BTreeSet<&str> = checks.iter().map(|c| c.report).collect();
@@ -605,11 +730,16 @@ mod tests {
     }
 
     #[test]
-    fn revenue_tolerance_is_relative() {
-        assert!(revenue_close("398.60636332000007", "398.60636332"));
-        assert!(revenue_close("1000000", "1000000.0000009"));
-        assert!(!revenue_close("1000000", "1000000.01"));
-        assert!(revenue_close("0", "0"));
-        assert!(!revenue_close("0", "0.000001"));
+    fn revenue_tolerance_is_only_the_float_residue() {
+        // The API text's float sum: its residue is allowed.
+        assert!(revenue_close("398.60636332000007", "398.60636332", "3"));
+        // An exact 8-decimal figure: no tolerance at all (1e-9 relative allowed this).
+        assert!(!revenue_close("1000000", "1000000.0000009", "3"));
+        assert!(!revenue_close("1000000.00000001", "1000000.00000002", "3"));
+        assert!(revenue_close("1000000.00000001", "1000000.00000001", "3"));
+        // A float residue bounded by the sales summed: not a cent.
+        assert!(!revenue_close("398.60636332000007", "398.60636333", "3"));
+        assert!(revenue_close("0", "0", "0"));
+        assert!(!revenue_close("0", "0.000001", "0"));
     }
 }

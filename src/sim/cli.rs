@@ -80,6 +80,10 @@ pub struct SimArgs {
     /// Report `revenue` as a binary floating-point sum prints it ("398.60636332000007").
     #[arg(long)]
     pub float_revenue: bool,
+    /// Convert at exact rates, instead of the API's 8-decimal pair rates with each
+    /// converted order rounded to 8 decimals.
+    #[arg(long)]
+    pub exact_rates: bool,
 }
 
 impl SimArgs {
@@ -112,6 +116,7 @@ impl SimArgs {
             },
             quirks: Quirks {
                 float_revenue: self.float_revenue,
+                exact_rates: self.exact_rates,
                 ..Quirks::default()
             },
         }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::model::{GATEWAYS, Order, SimData};
 use super::params::{ApiError, Params};
 use super::render::Render;
-use super::reports;
+use super::reports::{self, Pricing};
 
 /// A method the simulator serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl Endpoint {
             "plans/report" => Endpoint::PlansReport,
             "projects" => Endpoint::Projects,
             "coupons" => Endpoint::Coupons,
-            "paymentmethods" => Endpoint::PaymentMethods,
+            "paymentmethods" | "payment_methods" => Endpoint::PaymentMethods,
             "paymentmethods/report" => Endpoint::PaymentMethodsReport,
             "revenue" => Endpoint::Revenue,
             "users/count" => Endpoint::UsersCount,
@@ -103,7 +103,10 @@ impl Endpoint {
                 let unit = params.interval_unit()?;
                 let count = params.interval_count()?;
                 let currency = data.report_currency(params.currency()?);
-                let rows = reports::orders_count(data, now, unit, count, currency);
+                let rows = {
+                    let pricing = Pricing::new(currency, render.quirks.arithmetic());
+                    reports::orders_count(data, now, unit, count, &pricing)
+                };
                 Ok(rows.iter().map(|r| render.period(r, currency)).collect())
             }
             Endpoint::Members => {
@@ -149,7 +152,10 @@ impl Endpoint {
             }
             Endpoint::PlansReport => {
                 let currency = data.report_currency(params.currency()?);
-                let rows = reports::plans_report(data, now, currency);
+                let rows = {
+                    let pricing = Pricing::new(currency, render.quirks.arithmetic());
+                    reports::plans_report(data, now, &pricing)
+                };
                 Ok(rows
                     .iter()
                     .map(|r| render.plan_report(r, currency))
@@ -177,7 +183,10 @@ impl Endpoint {
                 .collect()),
             Endpoint::PaymentMethodsReport => {
                 let currency = data.report_currency(params.currency()?);
-                let rows = reports::payment_methods_report(data, currency);
+                let rows = {
+                    let pricing = Pricing::new(currency, render.quirks.arithmetic());
+                    reports::payment_methods_report(data, &pricing)
+                };
                 Ok(rows
                     .iter()
                     .map(|r| render.gateway_report(r, currency))
@@ -187,7 +196,10 @@ impl Endpoint {
                 let from = params.timestamp("from")?;
                 let to = params.timestamp("to")?;
                 let currency = data.report_currency(params.currency()?);
-                let report = reports::revenue(data, from, to, currency);
+                let report = {
+                    let pricing = Pricing::new(currency, render.quirks.arithmetic());
+                    reports::revenue(data, from, to, &pricing)
+                };
                 Ok(render.revenue(&report, currency))
             }
             Endpoint::UsersCount => Ok(render.users(&reports::users_count(data, now))),

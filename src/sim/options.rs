@@ -221,4 +221,21 @@ pub struct Quirks {
     /// shortest decimal that reads back as the same f64, residue and all, like the API
     /// text's `"398.60636332000007"`. `formatted` stays the exact sum's rounding.
     pub float_revenue: bool,
+    /// Convert at the exact rates with no rounding, instead of the API text's arithmetic
+    /// (8-decimal pair rates, each converted order rounded to 8 decimals; SPEC §2).
+    pub exact_rates: bool,
+    /// `/paymentMethods` answers 404 and `/payment_methods` (the API text's sample
+    /// `path`) serves the list.
+    pub payment_methods_snake: bool,
+}
+
+impl Quirks {
+    /// How reports and converted `/orders` pages convert money under these quirks.
+    pub fn arithmetic(&self) -> super::rates::Arithmetic {
+        if self.exact_rates {
+            super::rates::Arithmetic::Exact
+        } else {
+            super::rates::Arithmetic::Quoted
+        }
+    }
 }

@@ -1,9 +1,74 @@
 //! The simulator's fixed exchange-rate table and the one conversion rule every report
 //! and converted `/orders` page uses, so tests can recompute expected values exactly.
+//!
+//! By default the simulator converts as the API text's samples show (SPEC §2, "The API's
+//! arithmetic"): each pair's rate is its exact rate (from the table below) quoted to 8
+//! decimals, and each converted order amount is rounded to 8 decimals
+//! ([`Arithmetic::Quoted`]). [`Arithmetic::Exact`] keeps the exact rates and no rounding.
 
 use rust_decimal::Decimal;
 
 use crate::currency::Currency;
+use crate::quoted::{self, Rounding};
+
+/// How the simulator converts money between currencies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Arithmetic {
+    /// The API's: 8-decimal pair rates ([`pair_rate`]), each order rounded to 8 decimals.
+    #[default]
+    Quoted,
+    /// Exact rates, no rounding ([`convert`]).
+    Exact,
+}
+
+/// The pair `from` → `to` quoted to 8 decimals (half away from zero) from the exact
+/// rates per EUR: RUB → EUR `0.01015228` (1 / 98.5), JPY → BTC `0.00000010`. The identity
+/// is 1.
+pub fn pair_rate(from: Currency, to: Currency) -> Decimal {
+    if from == to {
+        return Decimal::ONE;
+    }
+    let (m_to, s_to) = units_per_eur(to);
+    let (m_from, s_from) = units_per_eur(from);
+    // (m_to / 10^s_to) / (m_from / 10^s_from) = m_to·10^s_from / (m_from·10^s_to)
+    let num = i128::from(m_to) * 10_i128.pow(s_from);
+    let den = i128::from(m_from) * 10_i128.pow(s_to);
+    quoted::quote(num, den)
+        .and_then(|units| i64::try_from(units).ok())
+        .map(|units| Decimal::new(units, quoted::PLACES))
+        .unwrap_or(Decimal::ZERO)
+}
+
+/// `amount` converted at `rate` (8 decimals) and rounded to 8 decimals half away from
+/// zero, exactly (integers, no 28-digit rounding in between).
+pub fn convert_at(amount: Decimal, rate: Decimal) -> Decimal {
+    let rate = rate.round_dp(quoted::PLACES);
+    let rate_units = rate.mantissa() * 10_i128.pow(quoted::PLACES - rate.scale());
+    quoted::convert_units(
+        amount.mantissa(),
+        amount.scale(),
+        rate_units,
+        Rounding::HalfAwayFromZero,
+    )
+    .and_then(|units| Decimal::try_from_i128_with_scale(units, quoted::PLACES).ok())
+    .map(|d| d.normalize())
+    .unwrap_or(Decimal::MAX)
+}
+
+/// One order's `amount` converted as `arithmetic` says: exactly ([`convert`]), or at the
+/// 8-decimal pair rate and rounded to 8 decimals (the same currency: the amount itself).
+pub fn convert_order(
+    amount: Decimal,
+    from: Currency,
+    to: Currency,
+    arithmetic: Arithmetic,
+) -> Decimal {
+    match arithmetic {
+        Arithmetic::Exact => convert(amount, from, to),
+        Arithmetic::Quoted if from == to => amount,
+        Arithmetic::Quoted => convert_at(amount, pair_rate(from, to)),
+    }
+}
 
 /// Units of `currency` per 1 EUR, as `(mantissa, scale)`: USD 1.08 is `(108, 2)`.
 const fn units_per_eur(currency: Currency) -> (i64, u32) {
@@ -87,6 +152,49 @@ mod tests {
             d("737.625")
         );
         assert_eq!(convert(d("0.54"), Currency::Usd, Currency::Gbp), d("0.425"));
+    }
+
+    #[test]
+    fn pair_rates_are_quoted_to_eight_places() {
+        assert_eq!(pair_rate(Currency::Rub, Currency::Eur), d("0.01015228"));
+        assert_eq!(pair_rate(Currency::Usd, Currency::Eur), d("0.92592593"));
+        assert_eq!(pair_rate(Currency::Jpy, Currency::Btc), d("0.0000001"));
+        assert_eq!(
+            pair_rate(Currency::Btc, Currency::Jpy),
+            d("9787878.78787879")
+        );
+        assert_eq!(pair_rate(Currency::Eur, Currency::Eur), d("1"));
+        // Not the product of two legs through EUR: JPY → EUR → BTC is 0.00000010… too,
+        // but USD → EUR → BRL (0.92592593 × 5.9) is 5.46296299, not 5.46296296.
+        assert_eq!(pair_rate(Currency::Usd, Currency::Brl), d("5.46296296"));
+        for from in Currency::ALL {
+            for to in Currency::ALL {
+                assert!(pair_rate(from, to) > Decimal::ZERO, "{from} {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_order_is_rounded_to_eight_places() {
+        // The API text's plan 34: 438.56721835 RUB at 0.01035146 is 4.5398110180…
+        assert_eq!(
+            convert_at(d("438.56721835"), d("0.01035146")),
+            d("4.53981102")
+        );
+        assert_eq!(convert_at(d("3000"), d("0.01035146")), d("31.05438"));
+        let q = Arithmetic::Quoted;
+        assert_eq!(
+            convert_order(d("9.99"), Currency::Usd, Currency::Eur, q),
+            d("9.25000004")
+        );
+        assert_eq!(
+            convert_order(d("9.99"), Currency::Usd, Currency::Eur, Arithmetic::Exact),
+            d("9.25")
+        );
+        assert_eq!(
+            convert_order(d("7"), Currency::Try, Currency::Try, q),
+            d("7")
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::currency::Currency;
 use super::Quirks;
 use super::format::{decimal_string, formatted};
 use super::model::{Coupon, Gateway, Membership, Order, Plan, Project};
-use super::rates::convert;
+use super::rates::convert_order;
 use super::reports::{GatewayReportRow, PeriodRow, PlanReportRow, RevenueReport, UserCounts};
 
 /// Writes rows under one set of quirks.
@@ -59,7 +59,12 @@ impl Render {
     /// A `/orders` row: native amount, or converted to `target`.
     pub fn order(&self, order: &Order, plan_name: &str, target: Option<Currency>) -> Value {
         let currency = target.unwrap_or(order.currency);
-        let amount = convert(order.amount, order.currency, currency);
+        let amount = convert_order(
+            order.amount,
+            order.currency,
+            currency,
+            self.quirks.arithmetic(),
+        );
         let mut m = Map::new();
         m.insert("order_key".into(), Value::from(order.order_key.as_str()));
         m.insert("order_type".into(), Value::from(order.order_type));
@@ -336,6 +341,8 @@ mod tests {
                 omit_ok: false,
                 extra_fields: true,
                 float_revenue: true,
+                exact_rates: false,
+                payment_methods_snake: false,
             },
         };
         let v = r.order(&order(), "x", None);

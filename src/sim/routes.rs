@@ -190,6 +190,17 @@ async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> R
         (control.faults.clone(), control.quirks, control.hook.clone())
     };
     faults::delay(fault_options.latency_ms).await;
+    let endpoint = if quirks.payment_methods_snake
+        && !target.legacy
+        && target
+            .method
+            .trim_matches('/')
+            .eq_ignore_ascii_case("paymentMethods")
+    {
+        None
+    } else {
+        endpoint
+    };
 
     if state.is_down() {
         // The bot's API is down (`SimHandle::set_down`): nothing behind it answers.

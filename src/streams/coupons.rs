@@ -26,9 +26,11 @@ crate::staged_row! {
         revenue_direction: Option<String> => Text,
         revenue_amount: Option<Amount> => Money,
         revenue_currency: Option<String> => Text,
-        newcomers: Option<bool> => Bool,
-        singleuse: Option<bool> => Bool,
-        invitee_only: Option<bool> => Bool,
+        /// The integers 0–3 plans use for the same flags (SPEC: the API text); a boolean
+        /// reads as 0 or 1.
+        newcomers: Option<i64> => Int,
+        singleuse: Option<i64> => Int,
+        invitee_only: Option<i64> => Int,
         auto_apply: Option<bool> => Bool,
         enabled: Option<bool> => Bool,
         #[serde(skip)]
@@ -52,9 +54,9 @@ impl Coupon {
             revenue_direction: None,
             revenue_amount: None,
             revenue_currency: None,
-            newcomers: r.opt_bool("newcomers")?,
-            singleuse: r.opt_bool("singleuse")?,
-            invitee_only: r.opt_bool("invitee_only")?,
+            newcomers: r.opt_int_or_bool("newcomers")?,
+            singleuse: r.opt_int_or_bool("singleuse")?,
+            invitee_only: r.opt_int_or_bool("invitee_only")?,
             auto_apply: r.opt_bool("auto_apply")?,
             enabled: r.opt_bool("enabled")?,
             extra: None,
@@ -80,13 +82,13 @@ pub static COUPONS: TableSpec = TableSpec {
     layout: Layout::Merged,
 };
 
-/// `/coupons` documents no paging; it is paged anyway (an API that honours limit/offset
-/// is read whole, one that ignores them is stopped by the pager's already-seen rule).
+/// `/coupons` documents no query parameters: it is asked once, with none (only
+/// documented parameters are sent), and its answer is the whole list.
 pub static STREAM: StreamDef = StreamDef {
     name: StreamName::Coupons,
     role: Role::Dimension,
     method: Method::Coupons,
-    answer: Answer::Paged { limit: 100 },
+    answer: Answer::List,
     key_of: |row| key_text(row, COUPONS.keys),
     table: &COUPONS,
     strategy: Strategy::FullScan,
@@ -98,6 +100,24 @@ pub static STREAM: StreamDef = StreamDef {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn coupon_flags_take_the_plans_integers_and_booleans() {
+        let c = Coupon::from_json(json!({"name": "A", "newcomers": 3, "singleuse": 2,
+            "invitee_only": "1"}))
+        .expect("integers 0-3");
+        assert_eq!(
+            (c.newcomers, c.singleuse, c.invitee_only),
+            (Some(3), Some(2), Some(1))
+        );
+        let c = Coupon::from_json(json!({"name": "B", "newcomers": true, "singleuse": false}))
+            .expect("booleans");
+        assert_eq!(
+            (c.newcomers, c.singleuse, c.invitee_only),
+            (Some(1), Some(0), None)
+        );
+        assert!(Coupon::from_json(json!({"name": "C", "newcomers": "often"})).is_err());
+    }
 
     #[test]
     fn coupon_with_revenue_rule() {

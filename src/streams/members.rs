@@ -1,11 +1,16 @@
 //! `/members`: one row per membership (a member may hold several, one per plan and
 //! project), read whole every run.
+//!
+//! A membership without `project_id` (the API text does not promise one) is kept, with
+//! project [`NO_PROJECT`] (0; the API's ids are positive): the key (member, plan,
+//! project) stays NOT NULL, so the merge and the Parquet and lake keys need no NULL-safe
+//! comparison, and a later answer that names the project is a different membership.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::row::{StagedRow, check_row, stage_row};
-use super::{Answer, Role, Strategy, StreamDef, StreamName, key_text};
+use super::{Answer, Role, Strategy, StreamDef, StreamName, text_of};
 use crate::api::Method;
 use crate::api::row::{RowError, RowReader};
 use crate::load::table::{Layout, TableSpec};
@@ -29,7 +34,7 @@ impl Membership {
         let mut r = RowReader::new(row)?;
         let member_id = r.key_id("member_id")?;
         let plan_id = r.key_id("plan_id")?;
-        let project_id = r.key_id("project_id")?;
+        let project_id = r.opt_id("project_id")?.unwrap_or(NO_PROJECT);
         let (start, end) = match r.opt_object("membership")? {
             Some(mut m) => {
                 let span = (m.opt_timestamp("start")?, m.opt_timestamp("end")?);
@@ -50,6 +55,23 @@ impl Membership {
     }
 }
 
+/// The project of a membership the API lists without one.
+pub const NO_PROJECT: i64 = 0;
+
+/// A membership's key: its three ids, `/`-separated, a missing or null `project_id` as
+/// [`NO_PROJECT`] (as [`Membership::from_json`] stores it).
+fn membership_key(row: &Value) -> Option<String> {
+    let project = match row.get("project_id") {
+        None | Some(Value::Null) => NO_PROJECT.to_string(),
+        Some(_) => text_of(row, "project_id")?,
+    };
+    Some(format!(
+        "{}/{}/{project}",
+        text_of(row, "member_id")?,
+        text_of(row, "plan_id")?
+    ))
+}
+
 pub static MEMBERS: TableSpec = TableSpec {
     name: "members",
     keys: &["member_id", "plan_id", "project_id"],
@@ -65,7 +87,7 @@ pub static STREAM: StreamDef = StreamDef {
     role: Role::Fact,
     method: Method::Members,
     answer: Answer::Paged { limit: 1000 },
-    key_of: |row| key_text(row, MEMBERS.keys),
+    key_of: membership_key,
     table: &MEMBERS,
     strategy: Strategy::FullScan,
     stage: stage_row::<Membership>,
@@ -86,11 +108,13 @@ mod tests {
         .expect("valid");
         assert_eq!((m.member_id, m.plan_id, m.project_id), (1111111111, 18, 3));
         assert_eq!((m.start, m.end), (Some(1721137382), Some(1721310182)));
+        // No project: kept, under the sentinel project 0.
         let missing = Membership::from_json(json!({"member_id": 1, "plan_id": 2}));
-        assert_eq!(
-            missing.map_err(|e| e.to_string()),
-            Err("field `project_id`: missing".into())
-        );
+        assert_eq!(missing.map(|m| m.project_id), Ok(NO_PROJECT));
+        let null = Membership::from_json(json!({"member_id": 1, "plan_id": 2, "project_id": null}));
+        assert_eq!(null.map(|m| m.project_id), Ok(NO_PROJECT));
+        let missing_plan = Membership::from_json(json!({"member_id": 1, "project_id": 2}));
+        assert!(missing_plan.is_err());
     }
 
     #[test]
@@ -101,6 +125,14 @@ mod tests {
         );
         assert_eq!(
             (STREAM.key_of)(&json!({"member_id": 7, "plan_id": 18})),
+            Some("7/18/0".into())
+        );
+        assert_eq!(
+            (STREAM.key_of)(&json!({"member_id": 7, "plan_id": 18, "project_id": null})),
+            Some("7/18/0".into())
+        );
+        assert_eq!(
+            (STREAM.key_of)(&json!({"member_id": 7, "project_id": 3})),
             None
         );
     }

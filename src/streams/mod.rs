@@ -150,7 +150,7 @@ pub fn mirrored_tables() -> impl Iterator<Item = &'static TableSpec> {
 }
 
 /// A field of a row as key text: a string as is, a number in decimal.
-fn text_of(row: &Value, field: &str) -> Option<String> {
+pub(crate) fn text_of(row: &Value, field: &str) -> Option<String> {
     match row.get(field)? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -1,6 +1,6 @@
 //! Exchange-rate reads made while the streams load. They need nothing from the run: the
-//! windows ([`super::fx_windows`]) and the pivot come from the warehouse as it was when
-//! the run began, and the answers wait in the run's [`RevenueMemo`]. The capture after
+//! windows ([`super::fx_windows`]) come from the warehouse as it was when the run began,
+//! and the answers wait in the run's [`RevenueMemo`]. The capture after
 //! the streams ([`super::report_inputs::refresh_fx`]) finds its windows again in the
 //! synced data and reads only what the run changed: a window the new orders moved, a
 //! currency they added (a read it finds in the memo costs no request). A first sync has
@@ -11,46 +11,21 @@ use futures::StreamExt;
 use tracing::{debug, warn};
 
 use super::fx_windows::{FxWindow, find_windows};
-use super::reconcile::majority_currency_before;
-use super::report_inputs::FxPlan;
+use super::report_inputs::pair_asks;
 use super::revenue_memo::RevenueMemo;
 use crate::api::{ApiClient, ApiVersion};
 use crate::config::Settings;
-use crate::currency::Currency;
 use crate::load::LoadError;
-use crate::load::state::read_state;
 use crate::money::Amount;
 use crate::streams::StreamName;
 
-/// What the early reads ask: the warehouse's windows, and the pivot to chain through.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EarlyReads {
-    pub windows: Vec<FxWindow>,
-    pub pivot: Option<Currency>,
-}
-
-/// Plans the early reads from the warehouse as it is now (before the streams write).
-/// The pivot is the one the reconciliation of the older sales will convert into, so that
-/// its reads and these are the same requests: the majority currency before the orders
-/// stream's high-water mark less `lookback_secs`, chosen by the reconciliation's own
-/// [`majority_currency_before`]. `None` when there is no window to read (a first sync).
-pub fn plan_early_reads(
-    conn: &Connection,
-    bot_id: i64,
-    lookback_secs: i64,
-) -> Result<Option<EarlyReads>, LoadError> {
-    let windows: Vec<FxWindow> = find_windows(conn, bot_id)?
+/// Plans the early reads from the warehouse as it is now (before the streams write): its
+/// windows, one per native currency. Empty when there is none (a first sync).
+pub fn plan_early_reads(conn: &Connection, bot_id: i64) -> Result<Vec<FxWindow>, LoadError> {
+    Ok(find_windows(conn, bot_id)?
         .into_iter()
         .filter(|w| w.native > Amount::ZERO)
-        .collect();
-    if windows.is_empty() {
-        return Ok(None);
-    }
-    let pivot = match read_state(conn, bot_id, StreamName::Orders.as_str())?.high_water_mark {
-        Some(newest) => majority_currency_before(conn, bot_id, newest - lookback_secs)?,
-        None => None,
-    };
-    Ok(Some(EarlyReads { windows, pivot }))
+        .collect())
 }
 
 /// [`read_early`] with the run's settings: when the orders stream is synced, with its
@@ -65,40 +40,32 @@ pub async fn read_early_in_run(
     if !settings.streams.contains(&StreamName::Orders) {
         return 0;
     }
-    let lookback_secs = settings.orders.lookback.as_secs() as i64;
     let in_flight = settings.fx_requests_in_flight();
-    read_early(client, conn, bot_id, lookback_secs, in_flight, memo).await
+    read_early(client, conn, bot_id, in_flight, memo).await
 }
 
-/// Reads, `in_flight` at a time, what the capture will ask first with the warehouse's
-/// windows: each other currency into the pivot, the pivot into every report currency.
+/// Reads, `in_flight` at a time, what the capture will ask with the warehouse's windows:
+/// each window in every report currency but its own.
 /// Nothing is written; a failed read is left for the capture to repeat and report.
 /// Returns the number of reads answered.
 pub async fn read_early(
     client: &ApiClient,
     conn: &Connection,
     bot_id: i64,
-    lookback_secs: i64,
     in_flight: usize,
     memo: &RevenueMemo,
 ) -> usize {
     if client.api_version() == ApiVersion::Legacy {
         return 0;
     }
-    let early = match plan_early_reads(conn, bot_id, lookback_secs) {
-        Ok(Some(early)) => early,
-        Ok(None) => return 0,
+    let windows = match plan_early_reads(conn, bot_id) {
+        Ok(windows) => windows,
         Err(e) => {
             warn!("no early exchange-rate reads: {e}");
             return 0;
         }
     };
-    let plan = FxPlan::new(&early.windows, early.pivot);
-    let Some(pivot) = plan.pivot() else {
-        return 0;
-    };
-    memo.suggest_early_pivot(pivot);
-    let asks = plan.first_asks();
+    let asks = pair_asks(&windows);
     let asked = asks.len();
     let answered = futures::stream::iter(asks)
         .map(|(w, t)| memo.revenue(client, w.from, w.to, Some(t)))
@@ -106,11 +73,6 @@ pub async fn read_early(
         .filter(|r| std::future::ready(r.is_ok()))
         .count()
         .await;
-    debug!(
-        asked,
-        answered,
-        pivot = pivot.code(),
-        "early exchange-rate reads"
-    );
+    debug!(asked, answered, "early exchange-rate reads");
     answered
 }

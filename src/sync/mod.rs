@@ -16,6 +16,7 @@ pub mod fx_rate;
 pub mod fx_windows;
 pub mod loader;
 mod orders;
+pub mod pair_rate;
 mod pass;
 pub mod reconcile;
 pub mod report_inputs;

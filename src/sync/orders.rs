@@ -40,35 +40,76 @@ pub(super) async fn sync(
         conn: warehouse.conn(),
         run,
     };
-    let plan = orders.plan(previous).map_err(load_failure)?;
-    let cutoff = plan.cutoff;
-    pass.bar
-        .set_expected(orders.expected(&plan).map_err(load_failure)?);
-    let figures = pass.run(previous, Some(plan)).await?;
-    let Some(cutoff) = cutoff else {
-        // A planned full scan (first run, every `full_scan_max_age`, --full-refresh).
-        return orders.reread_after_full_scan(figures).await;
-    };
-    let Some(difference) = orders.reconcile(cutoff).await? else {
-        // No old sale appeared or vanished (a late completion moves the count or the
-        // revenue): only non-sale statuses of old PENDING orders can be stale. A budget
-        // of them is re-read, in rotation, and the rotation moves on.
-        return orders
-            .reread_pending(figures, cutoff, Rotation::Advance)
-            .await;
-    };
-    info!(
-        "sales before the lookback window differ from the API ({difference}): running a full scan of orders"
-    );
-    let previous = orders.state()?;
-    pass.bar.restart(
-        live_rows(orders.conn, STREAM, orders.bot_id())
-            .ok()
-            .filter(|&n| n > 0),
-    );
-    let second = pass.run(previous, Some(OrdersPlan::full_scan())).await?;
-    let figures = orders.add_pass(figures, second)?;
-    orders.reread_after_full_scan(figures).await
+    let figures = orders.passes(previous).await?;
+    orders.fill_member_emails(figures).await
+}
+
+impl Orders<'_> {
+    /// The list passes, the reconciliation, and the re-reads they call for.
+    async fn passes(&self, previous: StreamState) -> Result<StreamFigures, StreamFailure> {
+        let (orders, pass) = (self, self.pass);
+        let plan = orders.plan(previous).map_err(load_failure)?;
+        let cutoff = plan.cutoff;
+        pass.bar
+            .set_expected(orders.expected(&plan).map_err(load_failure)?);
+        let figures = pass.run(previous, Some(plan)).await?;
+        let Some(cutoff) = cutoff else {
+            // A planned full scan (first run, every `full_scan_max_age`, --full-refresh).
+            return orders.reread_after_full_scan(figures).await;
+        };
+        let Some(difference) = orders.reconcile(cutoff).await? else {
+            // No old sale appeared or vanished (a late completion moves the count or the
+            // revenue): only non-sale statuses of old PENDING orders can be stale. A budget
+            // of them is re-read, in rotation, and the rotation moves on.
+            return orders
+                .reread_pending(figures, cutoff, Rotation::Advance)
+                .await;
+        };
+        info!(
+            "sales before the lookback window differ from the API ({difference}): running a full scan of orders"
+        );
+        let previous = orders.state()?;
+        pass.bar.restart(
+            live_rows(orders.conn, STREAM, orders.bot_id())
+                .ok()
+                .filter(|&n| n > 0),
+        );
+        let second = pass.run(previous, Some(OrdersPlan::full_scan())).await?;
+        let figures = orders.add_pass(figures, second)?;
+        orders.reread_after_full_scan(figures).await
+    }
+
+    /// With `fetch_member_emails`: the COMPLETED orders this run wrote that have no
+    /// `member_email` are re-read by key, the only answer that carries it (one request
+    /// each), in a pass with no `/orders` pages. Later list reads keep the email.
+    async fn fill_member_emails(
+        &self,
+        figures: StreamFigures,
+    ) -> Result<StreamFigures, StreamFailure> {
+        if !self.pass.bot.settings.orders.fetch_member_emails {
+            return Ok(figures);
+        }
+        let keys = query_strings(
+            self.conn,
+            include_str!("../../sql/sync/new_sales_without_email.sql"),
+            params![self.bot_id(), self.run.run_id],
+            || "listing new sales without member_email".to_string(),
+        )
+        .map_err(load_failure)?;
+        if keys.is_empty() {
+            return Ok(figures);
+        }
+        let previous = self.state()?;
+        let plan = OrdersPlan {
+            full_scan: false,
+            cutoff: previous.high_water_mark,
+            pending_keys: keys,
+            expected_pages: Some(0),
+            list: false,
+        };
+        let second = self.pass.run(previous, Some(plan)).await?;
+        self.add_pass(figures, second)
+    }
 }
 
 /// Whether a re-read of old PENDING orders moves the rotation on (`_pending_checks`).

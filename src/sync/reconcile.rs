@@ -83,6 +83,9 @@ struct NativeSales {
 /// f64's machine epsilon, 2^-52.
 const EPSILON: f64 = f64::EPSILON;
 
+/// Half of the 1e-8 unit each converted sale is rounded to (SPEC §2).
+const HALF_UNIT: f64 = 0.5e-8;
+
 /// Compares the sales before `cutoff` in the API and in the warehouse; `Some` when they
 /// differ. Fails on an API error, or a warehouse that could not be read (never taken for
 /// a difference).
@@ -112,14 +115,12 @@ pub async fn old_sales_differ(
     let Some(target) = target else {
         return Ok(None);
     };
-    // The exchange-rate capture chains its rates through this currency, so the window
-    // reads below serve it as well.
-    memo.suggest_pivot(target);
     let mut expected = 0.0;
     // Relative error the comparison may carry: the API's float sum (`sales + 8` units of
     // EPSILON), our own f64 arithmetic (2 per currency), and each rate's: its window's
     // float sum, plus its window's revenue rounded to 18 places.
     let mut relative = (api.sales.max(0) as f64 + 8.0 + 2.0 * by_currency.len() as f64) * EPSILON;
+    let mut per_sale_rounding = 0.0;
     let windows = if by_currency.iter().any(|c| c.currency != Some(target)) {
         find_windows(conn, bot_id)?
     } else {
@@ -170,12 +171,19 @@ pub async fn old_sales_differ(
             // No rate to be had from it: the count is all there is to compare.
             return Ok(None);
         }
-        expected += native * window_revenue / to_f64(window.native);
+        let window_native = to_f64(window.native);
+        expected += native * window_revenue / window_native;
         relative += (window.sales as f64 + 8.0) * EPSILON + 1e-18 / window_revenue.abs();
+        // The API rounds each converted sale to 8 decimals (SPEC §2): up to half a unit
+        // per old sale, and the window's rate is known only to within its own sales'
+        // rounding, `window.sales` half-units over its native total.
+        per_sale_rounding +=
+            HALF_UNIT * (sales.sales as f64 + native.abs() * window.sales as f64 / window_native);
     }
     let got = to_f64(api.revenue);
-    let tolerance =
-        relative * got.abs().max(expected.abs()) + 1e-18 * (by_currency.len() as f64 + 1.0);
+    let tolerance = relative * got.abs().max(expected.abs())
+        + 1e-18 * (by_currency.len() as f64 + 1.0)
+        + per_sale_rounding;
     if (got - expected).abs() > tolerance {
         return Ok(Some(OldSalesDiffer::Revenue {
             currency: target.code().to_string(),
@@ -213,18 +221,6 @@ async fn prefetch_rates(
 
 /// `/revenue` window reads in flight at once during the comparison.
 const RATE_READS_IN_FLIGHT: usize = 4;
-
-/// The currency most of the warehouse's sales before `cutoff` were paid in, as the
-/// reconciliation picks it: the currency it converts into, and so the exchange-rate
-/// capture's pivot (read early by `fx_prefetch` before the streams write).
-pub fn majority_currency_before(
-    conn: &Connection,
-    bot_id: i64,
-    cutoff: i64,
-) -> Result<Option<Currency>, LoadError> {
-    let boundary = boundary_after(conn, bot_id, cutoff)?;
-    Ok(majority(&native_sales(conn, bot_id, boundary)?))
-}
 
 /// The currency of the most sales; of equal counts the later code (`native_sales` lists
 /// ties by code, and `max_by_key` keeps the last maximum). `None` when that group has no

@@ -1,8 +1,8 @@
 //! `/revenue` answers shared within one bot's run: the reconciliation of the older sales
-//! reads each native currency's rate into its majority currency off the same windows the
-//! exchange-rate capture then reads, so the capture takes that currency as its pivot and
-//! the answers already in hand (see [`super::report_inputs::refresh_fx`]). The capture's
-//! early reads ([`super::fx_prefetch`]), made while the streams load, wait here too.
+//! reads each native currency's window in their majority currency, one of the pairs the
+//! exchange-rate capture then reads (see [`super::report_inputs::refresh_fx`]). The
+//! capture's early reads ([`super::fx_prefetch`]), made while the streams load, wait
+//! here too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,8 +19,6 @@ type Ask = (i64, i64, Option<Currency>);
 #[derive(Debug, Default)]
 pub struct RevenueMemo {
     answers: Mutex<HashMap<Ask, Arc<OnceCell<RevenueReport>>>>,
-    pivot: Mutex<Option<Currency>>,
-    early_pivot: Mutex<Option<Currency>>,
 }
 
 impl RevenueMemo {
@@ -49,32 +47,6 @@ impl RevenueMemo {
         self.lock_answers()
             .get(&(from, to, currency))
             .is_some_and(|cell| cell.initialized())
-    }
-
-    /// Names the currency the reconciliation converted into: the capture's pivot.
-    pub fn suggest_pivot(&self, currency: Currency) {
-        *lock(&self.pivot) = Some(currency);
-    }
-
-    /// The currency suggested by [`Self::suggest_pivot`], if any.
-    pub fn pivot(&self) -> Option<Currency> {
-        *lock(&self.pivot)
-    }
-
-    /// Names the pivot the early reads chained through.
-    pub fn suggest_early_pivot(&self, currency: Currency) {
-        *lock(&self.early_pivot) = Some(currency);
-    }
-
-    /// The pivots worth trying, the reconciliation's first.
-    pub fn pivots(&self) -> Vec<Currency> {
-        let mut out: Vec<Currency> = self.pivot().into_iter().collect();
-        if let Some(early) = *lock(&self.early_pivot)
-            && !out.contains(&early)
-        {
-            out.push(early);
-        }
-        out
     }
 
     fn lock_answers(

@@ -10,7 +10,8 @@ use tgm_sync::api::retry::RetryPolicy;
 use tgm_sync::api::{ApiClient, ApiError, ApiVersion, ClientSettings, Method};
 use tgm_sync::currency::Currency;
 use tgm_sync::secret::ApiKey;
-use tgm_sync::sim::{FaultOptions, SimData, rates};
+use tgm_sync::sim::rates::Arithmetic;
+use tgm_sync::sim::{FaultOptions, Quirks, RequestInfo, SimData, rates};
 use tgm_sync::streams::coupons::Coupon;
 use tgm_sync::streams::members::Membership;
 use tgm_sync::streams::orders::Order;
@@ -165,7 +166,8 @@ async fn every_list_endpoint_matches_the_simulated_data() {
     server.shutdown().await;
 }
 
-/// Revenue of sales with from <= order_date < to, converted to `currency`, summed here.
+/// Revenue of sales with from <= order_date < to, each converted to `currency` at its
+/// pair's 8-decimal rate and rounded to 8 decimals (SPEC §2), summed here.
 fn expected_revenue(data: &SimData, from: i64, to: i64, currency: Currency) -> (Decimal, i64) {
     let sales: Vec<_> = data
         .orders
@@ -174,14 +176,9 @@ fn expected_revenue(data: &SimData, from: i64, to: i64, currency: Currency) -> (
         .collect();
     let sum = sales
         .iter()
-        .map(|o| rates::convert(o.amount, o.currency, currency))
+        .map(|o| rates::convert_order(o.amount, o.currency, currency, Arithmetic::Quoted))
         .sum();
     (sum, sales.len() as i64)
-}
-
-fn close(a: Decimal, b: Decimal) -> bool {
-    let diff = (a - b).abs();
-    diff <= b.abs() * Decimal::new(1, 9) || diff < Decimal::new(1, 12)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,11 +206,7 @@ async fn report_endpoints_match_sums_computed_here() {
         let (want, sales) = expected_revenue(&data, from, to, currency);
         assert_eq!(report.figures.sales, sales, "{currency} sales");
         assert_eq!(report.figures.currency, currency.code());
-        assert!(
-            close(dec(report.figures.revenue), want),
-            "{currency}: {} vs {want}",
-            report.figures.revenue
-        );
+        assert_eq!(dec(report.figures.revenue), want, "{currency}");
     }
 
     // Without a currency: the bot's preferred one, EUR when none is set.
@@ -574,6 +567,50 @@ async fn a_key_with_url_syntax_in_it_reaches_the_api_intact() {
     assert_eq!(
         plans.as_array().map(Vec::len),
         Some(server.handle.data().plans.len())
+    );
+    server.shutdown().await;
+}
+
+/// The API text's headings say `/paymentMethods`, its sample's `path` `/payment_methods`:
+/// on a 404 the client tries the other spelling once, and keeps to it for the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_methods_falls_back_to_the_samples_spelling_once() {
+    let server = start_sim(sim_options(20, 10)).await;
+    server.handle.set_quirks(Quirks {
+        payment_methods_snake: true,
+        ..Quirks::default()
+    });
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    server.handle.set_response_hook(Some(std::sync::Arc::new(
+        move |info: &RequestInfo, _: &mut Value| {
+            sink.lock()
+                .expect("log")
+                .push((info.raw_method.clone(), info.status));
+        },
+    )));
+    let client = client_for(&server);
+    let first = client
+        .get_list(&Method::PaymentMethods, &[])
+        .await
+        .expect("answered under the other spelling");
+    assert!(!first.is_empty(), "installed gateways");
+    let again = client
+        .for_stream("payment_methods")
+        .get_list(&Method::PaymentMethods, &[])
+        .await
+        .expect("answered");
+    assert_eq!(first, again);
+    let methods: Vec<String> = seen
+        .lock()
+        .expect("log")
+        .iter()
+        .map(|(m, _)| m.clone())
+        .collect();
+    assert_eq!(
+        methods,
+        ["paymentMethods", "payment_methods", "payment_methods"],
+        "one 404, then the other spelling, remembered"
     );
     server.shutdown().await;
 }

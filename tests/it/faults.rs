@@ -904,9 +904,16 @@ async fn an_error_code_in_a_200_body_without_ok_is_classified_by_that_code() {
             if case.retried {
                 assert!(s.figures.retries > 0, "code {code}: {} retried", s.stream);
             } else {
+                // On a 404, `/paymentMethods` is tried once more as `/payment_methods`
+                // (the API text's sample spelling); nothing else is asked twice.
+                let tries = if code == 404 && s.stream.as_str() == "payment_methods" {
+                    2
+                } else {
+                    1
+                };
                 assert_eq!(
                     (s.figures.requests, s.figures.retries),
-                    (1, 0),
+                    (tries, 0),
                     "code {code}: {} gave up after its first request",
                     s.stream
                 );

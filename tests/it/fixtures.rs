@@ -253,6 +253,8 @@ fn serve_samples(api: &CannedApi) {
 enum Kind {
     Text,
     Int,
+    /// An integer column the API may send as a boolean (`false` reads as 0).
+    IntOrBool,
     Bool,
     /// Compared as exact decimals (`1.23` = `1.230000000000000000`).
     Money,
@@ -383,9 +385,9 @@ const COUPONS: TableCheck = TableCheck {
         ("revenue.direction", "revenue_direction", Kind::Text),
         ("revenue.amount", "revenue_amount", Kind::Money),
         ("revenue.currency", "revenue_currency", Kind::Text),
-        ("newcomers", "newcomers", Kind::Bool),
-        ("singleuse", "singleuse", Kind::Bool),
-        ("invitee_only", "invitee_only", Kind::Bool),
+        ("newcomers", "newcomers", Kind::IntOrBool),
+        ("singleuse", "singleuse", Kind::IntOrBool),
+        ("invitee_only", "invitee_only", Kind::IntOrBool),
         ("auto_apply", "auto_apply", Kind::Bool),
         ("enabled", "enabled", Kind::Bool),
     ],
@@ -443,6 +445,10 @@ fn expected_text(v: &Value, kind: Kind) -> String {
             other => format!("not a list: {other}"),
         },
         Kind::Json => v.to_string(),
+        Kind::IntOrBool => match v {
+            Value::Bool(b) => i64::from(*b).to_string(),
+            other => scalar(other),
+        },
         _ => scalar(v),
     }
 }
@@ -451,7 +457,9 @@ fn expected_text(v: &Value, kind: Kind) -> String {
 fn read_sql(expr: &str, kind: Kind) -> String {
     match kind {
         Kind::Text => format!("CAST({expr} AS VARCHAR)"),
-        Kind::Int | Kind::Bool | Kind::Money | Kind::Json => format!("CAST({expr} AS VARCHAR)"),
+        Kind::Int | Kind::IntOrBool | Kind::Bool | Kind::Money | Kind::Json => {
+            format!("CAST({expr} AS VARCHAR)")
+        }
         Kind::Time => format!("CAST(epoch(CAST({expr} AS TIMESTAMP)) AS BIGINT)::VARCHAR"),
         Kind::List => format!("list_aggregate(CAST({expr} AS VARCHAR[]), 'string_agg', ',')"),
     }

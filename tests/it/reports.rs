@@ -4,8 +4,10 @@
 //! the API's `result`; and `tgm-sync verify` on a clean and on a tampered warehouse.
 //!
 //! The expected values are the simulator's answers as any API client sees them; nothing
-//! here calls the simulator's report code. Revenue may differ by 1e-9 relative (the
-//! tolerance `verify` states); sales, periods, ids, names and `formatted` must be equal.
+//! here calls the simulator's report code. The simulator computes as the API text shows
+//! (8-decimal pair rates, each sale rounded to 8 decimals); revenue must be equal, or
+//! within the residue of a float sum where the API prints one; sales, periods, ids, names
+//! and `formatted` must be equal.
 
 use std::path::Path;
 use std::process::Output;
@@ -17,6 +19,8 @@ use tgm_sync::api::{ApiClient, Method};
 use tgm_sync::currency::Currency;
 use tgm_sync::money::Amount;
 use tgm_sync::sim::Quirks;
+use tgm_sync::sim::rates::{convert_at, pair_rate};
+use tgm_sync::sync::fx_rate::revenue_slack;
 
 use crate::support::*;
 use crate::sync::sync_once;
@@ -119,8 +123,9 @@ fn warehouse_rows(conn: &Connection, sql: &str) -> Vec<Row> {
     out
 }
 
-/// Revenue within 1e-9 relative, everything else exact, rows in the same order.
-/// Returns the differences, one line each.
+/// Revenue equal, or within the residue of the API's float sum where its text can be one
+/// (`revenue_slack`: at most 17 significant digits); everything else exact, rows in the
+/// same order. Returns the differences, one line each.
 fn differences(what: &str, api: &[Row], ours: &[Row]) -> Vec<String> {
     if api.len() != ours.len() {
         return vec![format!(
@@ -142,9 +147,13 @@ fn differences(what: &str, api: &[Row], ours: &[Row]) -> Vec<String> {
         }
         for ((field, av), (_, ov)) in a.iter().zip(o) {
             let same = if field == "revenue" {
-                let (x, y) = (dec(av), dec(ov));
-                let scale = x.abs().max(y.abs());
-                (x - y).abs() <= scale * Decimal::new(1, 9)
+                let sales: i64 = a
+                    .iter()
+                    .find(|(k, _)| k == "sales")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let (x, y) = (amount_of(av), amount_of(ov));
+                x.scaled().abs_diff(y.scaled()) <= revenue_slack(x, sales)
             } else {
                 av == ov
             };
@@ -156,6 +165,10 @@ fn differences(what: &str, api: &[Row], ours: &[Row]) -> Vec<String> {
         }
     }
     out
+}
+
+fn amount_of(text: &str) -> Amount {
+    Amount::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
 async fn api(client: &ApiClient, method: Method, query: &[(&str, String)]) -> Value {
@@ -397,6 +410,33 @@ async fn every_report_in_every_currency(quirks: Quirks) {
             &warehouse_rows(&conn, &payment_methods_sql(c)),
         ));
     }
+    // Independently of both: all-time revenue from the simulator's own orders, each sale
+    // at its pair's 8-decimal rate rounded to 8 decimals (SPEC §2), summed exactly.
+    for c in Currency::ALL {
+        let want: Decimal = data
+            .orders
+            .iter()
+            .filter(|o| o.is_sale())
+            .map(|o| {
+                if o.currency == c {
+                    o.amount
+                } else {
+                    convert_at(o.amount, pair_rate(o.currency, c))
+                }
+            })
+            .sum();
+        let ours = warehouse_rows(&conn, &revenue_sql(0, t + DAY, c));
+        let got = ours[0]
+            .iter()
+            .find(|(k, _)| k == "revenue")
+            .map(|(_, v)| dec(v))
+            .expect("revenue");
+        if got != want {
+            problems.push(format!(
+                "all-time {c}: warehouse {got}, per-sale sum {want}"
+            ));
+        }
+    }
     let got = api(&client, Method::UsersCount, &[]).await;
     problems.extend(differences(
         "users/count",
@@ -413,15 +453,11 @@ async fn every_report_in_every_currency(quirks: Quirks) {
         problems.join("\n")
     );
     drop(conn);
+    let (code, text) = verify(&server.base_url(), dir.path(), "all");
+    assert_eq!(code, Some(0), "verify --currency all ({quirks:?}):\n{text}");
+    assert!(verdict_lines(&text, "DIFFERS").is_empty(), "{text}");
     if quirks.float_revenue {
         assert_float_residue(&server, &client).await;
-        let (code, text) = verify(&server.base_url(), dir.path(), "all");
-        assert_eq!(
-            code,
-            Some(0),
-            "verify --currency all on float revenue:\n{text}"
-        );
-        assert!(verdict_lines(&text, "DIFFERS").is_empty(), "{text}");
     }
     server.shutdown().await;
 }
@@ -866,34 +902,38 @@ async fn verify_compares_a_months_breakdown_entries_as_a_multiset() {
     server.shutdown().await;
 }
 
-/// A plan total exactly on a half-cent edge, reached through a cross rate: rates read off
-/// `/revenue` (whose revenue is rounded to 18 places) were right to about 20 digits, and
-/// the warehouse's total came out a hair below the edge (`,72` where the API said `,73`).
-/// The edges are built on purpose, among 100,000 orders whose `/revenue` windows the
-/// rates are read from: 5.454 USD is 29.795 BRL, 491.75 USD is 737.625 AUD (at the
-/// simulator's 1.08 USD, 5.9 BRL and 1.62 AUD per EUR). Verify must find no difference.
+/// A `native` amount whose sale converts to exactly `total` in `target` at the pair's
+/// 8-decimal rate (SPEC §2): the total divided by the rate, to 10 places (each step of
+/// 1e-10 moves the product by less than the 1e-8 it is rounded to).
+fn amount_converting_to(total: &str, native: Currency, target: Currency) -> Decimal {
+    let rate = pair_rate(native, target);
+    let amount = (dec(total) / rate).round_dp(10);
+    assert_eq!(
+        convert_at(amount, rate),
+        dec(total),
+        "{amount} {native} at {rate} is {total} {target}"
+    );
+    amount
+}
+
+/// A plan total exactly on a half-cent edge, reached through a cross rate (29.795 BRL
+/// from USD, 737.625 AUD from USD), among 100,000 orders whose `/revenue` windows the
+/// rates are read from: each sale converted at its pair's 8-decimal rate and rounded to
+/// 8 decimals lands on the edge, and `formatted` must round it up as the API does.
+/// Verify must find no difference.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_agrees_on_a_half_cent_edge_at_100k_orders() {
     let server = start_sim(sim_options(100_000, 50_000)).await;
     let handle = server.handle();
     let mut edges = Vec::new();
-    for (name, usd, target, days_ago) in [
-        ("Edge BRL", "5.454", Currency::Brl, 10),
-        ("Edge AUD", "491.75", Currency::Aud, 20),
+    for (name, total, target, days_ago) in [
+        ("Edge BRL", "29.795", Currency::Brl, 10),
+        ("Edge AUD", "737.625", Currency::Aud, 20),
     ] {
-        let amount = dec(usd);
+        let amount = amount_converting_to(total, Currency::Usd, target);
         let plan_id = handle.add_plan(name, amount, Currency::Usd);
         handle.add_sale(plan_id, amount, Currency::Usd, now() - days_ago * DAY);
-        // The total the API must report, from the rate table: exactly on the edge.
-        let exact = amount * tgm_sync::sim::rates::rate_per_eur(target)
-            / tgm_sync::sim::rates::rate_per_eur(Currency::Usd);
-        let text = exact.normalize().to_string();
-        assert!(
-            text.split_once('.')
-                .is_some_and(|(_, f)| f.len() == 3 && f.ends_with('5')),
-            "{usd} USD is {text} {target}: not on a half-cent edge"
-        );
-        edges.push((plan_id, target, text));
+        edges.push((plan_id, target, total.to_string()));
     }
     let client = client_for(&server);
     for (plan_id, target, text) in &edges {
@@ -929,11 +969,10 @@ async fn verify_agrees_on_a_half_cent_edge_at_100k_orders() {
 }
 
 /// Half-cent edges under float revenue: the API sums in f64 (`"398.60636332000007"`), so
-/// the rates read off its `/revenue` windows come from figures right to 15-17 digits, and
-/// the quotient lands a hair above or below the rate. The rate search takes the simplest
-/// fraction within the f64 sum's error, so each edge total stays on its edge and rounds
-/// as the API's exact total does: 5.454 USD is 29.795 BRL, 491.75 USD is 737.625 AUD,
-/// 0.54 USD is 0.425 GBP, 12.31 EUR is 0.000203115 BTC.
+/// the rates are solved from figures right to 15-17 digits; each candidate rate is
+/// checked against every sale's own rounding, within the f64 sum's error, so each edge
+/// total stays on its edge and rounds as the API's exact total does: 29.795 BRL and
+/// 737.625 AUD from USD, 0.425 GBP from USD, ¥1,234.5 from EUR.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_cent_edges_verify_under_float_revenue() {
     let mut options = sim_options(3_000, 500);
@@ -945,25 +984,15 @@ async fn half_cent_edges_verify_under_float_revenue() {
     let server = start_sim(options).await;
     let handle = server.handle();
     let edges = [
-        ("Edge BRL", "5.454", Currency::Usd, Currency::Brl, 10),
-        ("Edge AUD", "491.75", Currency::Usd, Currency::Aud, 20),
-        ("Edge GBP", "0.54", Currency::Usd, Currency::Gbp, 30),
-        ("Edge BTC", "12.31", Currency::Eur, Currency::Btc, 40),
+        ("Edge BRL", "29.795", Currency::Usd, Currency::Brl, 10),
+        ("Edge AUD", "737.625", Currency::Usd, Currency::Aud, 20),
+        ("Edge GBP", "0.425", Currency::Usd, Currency::Gbp, 30),
+        ("Edge JPY", "1234.5", Currency::Eur, Currency::Jpy, 40),
     ];
-    for (name, price, native, target, days_ago) in edges {
-        let amount = dec(price);
+    for (name, total, native, target, days_ago) in edges {
+        let amount = amount_converting_to(total, native, target);
         let plan_id = handle.add_plan(name, amount, native);
         handle.add_sale(plan_id, amount, native, now() - days_ago * DAY);
-        // The exact total, from the rate table: one digit past the minor unit, a 5.
-        let exact = amount * tgm_sync::sim::rates::rate_per_eur(target)
-            / tgm_sync::sim::rates::rate_per_eur(native);
-        let text = exact.normalize().to_string();
-        let places = if target == Currency::Btc { 9 } else { 3 };
-        assert!(
-            text.split_once('.')
-                .is_some_and(|(_, f)| f.len() == places && f.ends_with('5')),
-            "{price} {native} is {text} {target}: not on an edge"
-        );
     }
     let dir = tempdir();
     sync_once(&settings_for(&server, dir.path())).await;
@@ -979,5 +1008,41 @@ async fn half_cent_edges_verify_under_float_revenue() {
             "verify in {target} under float revenue:\n{text}"
         );
     }
+    server.shutdown().await;
+}
+
+/// When the API's rates moved since the last sync (here the warehouse's rates into EUR
+/// are off by 0.0001, as they would be after the API re-quoted its pairs), `verify` reads
+/// the pairs again and says "rates moved since the last sync: re-run sync" instead of
+/// reporting differences; a sync then makes every report equal again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_moved_rates_instead_of_differences() {
+    let server = start_sim(sim_options(800, 200)).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    {
+        let conn = Connection::open(&settings.warehouse).expect("warehouse opens");
+        let n = conn
+            .execute(
+                "UPDATE fx_rates SET rate = rate + 0.0001, rate_low = rate_low + 0.0001, \
+                 rate_high = rate_high + 0.0001 WHERE to_currency = 'EUR' AND source = 'api'",
+                [],
+            )
+            .expect("update");
+        assert!(n > 0, "rates into EUR");
+    }
+    let (code, text) = verify(&server.base_url(), dir.path(), "eur");
+    assert_eq!(code, Some(0), "verify with moved rates:\n{text}");
+    assert!(verdict_lines(&text, "DIFFERS").is_empty(), "{text}");
+    assert!(
+        !verdict_lines(&text, "rates moved since the last sync").is_empty(),
+        "{text}"
+    );
+    assert!(text.contains("re-run sync"), "{text}");
+    sync_once(&settings).await;
+    let (code, text) = verify(&server.base_url(), dir.path(), "eur");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("rates moved"), "{text}");
     server.shutdown().await;
 }

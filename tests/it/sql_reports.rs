@@ -979,3 +979,107 @@ fn report_columns_are_the_api_fields() {
         "bot_id,users,leads,churned,members"
     );
 }
+
+/// SPEC §2, the API's arithmetic: each sale is converted at its pair's 8-decimal rate and
+/// rounded to 8 decimals, half away from zero, before a report sums them. The API text's
+/// plan 34 (438.56721835 RUB at 0.01035146 is 4.5398110180… exactly, 4.53981102 in the
+/// sample); three sales of 1.5 JPY at 0.00000003 BTC/JPY are 0.000000045 BTC each, 5e-8
+/// rounded, 0.00000015 in all (the rounded exact sum would be 0.00000014); and a large
+/// BTC sale at a large rate stays exact (no DECIMAL overflow), 966704077916572225.95234084
+/// computed apart from DuckDB with 60-digit decimals.
+#[test]
+fn reports_round_each_sale_to_8_places_before_summing() {
+    let conn = warehouse();
+    conn.execute_batch(
+        "INSERT INTO fx_rates (bot_id, as_of, from_currency, to_currency, rate, source) VALUES
+             (9, TIMESTAMPTZ '2024-07-01 00:00:00+00', 'RUB', 'EUR', 0.01035146, 'api'),
+             (9, TIMESTAMPTZ '2024-07-01 00:00:00+00', 'JPY', 'BTC', 0.00000003, 'api'),
+             (9, TIMESTAMPTZ '2024-07-01 00:00:00+00', 'RUB', 'BTC', 0.00000017, 'api'),
+             (9, TIMESTAMPTZ '2024-07-01 00:00:00+00', 'BTC', 'JPY', 9787878.78787879, 'api');
+         INSERT INTO orders (bot_id, order_key, order_date, order_status, plan_id, plan_name,
+                             payment_gateway, amount, currency, _synced_at, _run_id) VALUES
+             (9, 'a', TIMESTAMPTZ '2024-07-02 10:00:00+00', 'COMPLETED', 34, 'Recurring Plan Demo', 'stripe', '438.56721835', 'RUB', now(), 1),
+             (9, 'j1', TIMESTAMPTZ '2024-07-03 10:00:00+00', 'COMPLETED', 1, 'JPY plan', 'stripe', '1.5', 'JPY', now(), 1),
+             (9, 'j2', TIMESTAMPTZ '2024-07-03 10:00:00+00', 'COMPLETED', 1, 'JPY plan', 'stripe', '1.5', 'JPY', now(), 1),
+             (9, 'j3', TIMESTAMPTZ '2024-07-03 10:00:00+00', 'COMPLETED', 1, 'JPY plan', 'stripe', '1.5', 'JPY', now(), 1),
+             (9, 'b1', TIMESTAMPTZ '2024-07-04 10:00:00+00', 'COMPLETED', 2, 'BTC plan', 'stripe', '98765432109.123456789', 'BTC', now(), 1);",
+    )
+    .expect("orders and rates");
+    let revenue = |from: i64, to: i64, currency: &str| {
+        scalar(
+            &conn,
+            &format!(
+                "SELECT money_text(revenue) FROM revenue({from}, {to}, '{currency}', bot := 9)"
+            ),
+        )
+    };
+    assert_eq!(revenue(1_719_914_400, 1_719_914_401, "eur"), "4.53981102");
+    assert_eq!(revenue(1_720_000_800, 1_720_000_801, "btc"), "0.00000015");
+    assert_eq!(
+        revenue(1_720_087_200, 1_720_087_201, "jpy"),
+        "966704077916572225.95234084"
+    );
+    // The same per sale in the other reports: plan 34's total, and the gateway's.
+    assert_rows(
+        &conn,
+        &format!(
+            "SELECT plan_id, money_text(revenue), formatted FROM plans_report('eur', {NOW}, bot := 9)
+             WHERE plan_id = 34"
+        ),
+        &["34 | 4.53981102 | 4,54€"],
+    );
+    assert_eq!(
+        scalar(
+            &conn,
+            &format!(
+                "SELECT money_text(revenue) FROM orders_count('day', 30, 'btc', {NOW}, bot := 9)
+                 WHERE period = '2024-07-03'"
+            )
+        ),
+        "0.00000015"
+    );
+}
+
+/// A bot with no order data (no order, orders never synced: a legacy-API warehouse) gets
+/// no report of zeros: asked for by `bot`, every order report says "no order data";
+/// over all bots it is left out. /users/count still answers.
+#[test]
+fn a_bot_without_order_data_gets_no_report_of_zeros() {
+    let conn = fixture();
+    conn.execute_batch(
+        "INSERT INTO users_count_history (bot_id, run_id, captured_at, users, leads, churned, members)
+         VALUES (7, 1, TIMESTAMPTZ '2024-07-01 00:00:00+00', 4, 1, 1, 2);
+         INSERT INTO _sync_runs (run_id, bot_id, started_at, status)
+         VALUES (1, 7, TIMESTAMPTZ '2024-07-01 00:00:00+00', 'success');",
+    )
+    .expect("a legacy bot");
+    for sql in [
+        "SELECT * FROM revenue(0, NULL, 'eur', bot := 7)".to_string(),
+        format!("SELECT * FROM orders_count('month', 3, 'eur', {NOW}, bot := 7)"),
+        format!("SELECT * FROM plans_report('eur', {NOW}, bot := 7)"),
+        "SELECT * FROM payment_methods_report('eur', bot := 7)".to_string(),
+    ] {
+        let e = error_of(&conn, &sql);
+        assert!(e.contains("no order data for bot 7"), "{sql}: {e}");
+    }
+    assert_rows(
+        &conn,
+        "SELECT bot_id FROM revenue(0, NULL, NULL) ORDER BY bot_id",
+        &["1", "2"],
+    );
+    assert_eq!(
+        scalar(&conn, "SELECT users FROM users_count(bot := 7)"),
+        "4"
+    );
+    // Once its orders stream has synced (even with no order), zeros are the truth.
+    conn.execute_batch(
+        "INSERT INTO _sync_state (bot_id, stream, last_run_id, updated_at)
+         VALUES (7, 'orders', 1, TIMESTAMPTZ '2024-07-01 00:00:00+00');",
+    )
+    .expect("orders synced");
+    assert_rows(
+        &conn,
+        "SELECT money_text(revenue), sales FROM revenue(0, NULL, 'eur', bot := 7)",
+        &["0 | 0"],
+    );
+}

@@ -453,3 +453,101 @@ async fn a_concurrent_run_is_refused_with_its_exit_code() {
     drop(holder);
     server.shutdown().await;
 }
+
+/// `/coupons` documents no query parameters: a sync asks it once, with none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coupons_are_asked_once_without_query_parameters() {
+    let mut options = sim_options(50, 20);
+    options.coupons = 7;
+    let server = start_sim(options).await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    server.handle.set_response_hook(Some(std::sync::Arc::new(
+        move |info: &tgm_sync::sim::RequestInfo, _: &mut serde_json::Value| {
+            if info.method_path == "coupons" {
+                sink.lock().expect("log").push(info.query.clone());
+            }
+        },
+    )));
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    let asked = seen.lock().expect("log").clone();
+    assert_eq!(
+        asked,
+        vec![Vec::<(String, String)>::new()],
+        "one request, no parameters"
+    );
+    let conn = open(&settings);
+    let coupons: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM coupons WHERE _deleted_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(coupons, 7);
+    server.shutdown().await;
+}
+
+/// `fetch_member_emails` (off by default): each new COMPLETED order without
+/// `member_email` is re-read by key, one request each; later runs re-read only new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_emails_are_fetched_for_new_sales_when_asked() {
+    let server = start_sim(sim_options(300, 50)).await;
+    let sales_without_email = |settings: &Settings| -> (i64, i64) {
+        open(settings)
+            .query_row(
+                "SELECT count(*), count(*) FILTER (WHERE member_email IS NULL) FROM orders \
+                 WHERE order_status = 'COMPLETED' AND _deleted_at IS NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("counts")
+    };
+    // Off: sales are left without an email.
+    let off_dir = tempdir();
+    let mut off = settings_for(&server, off_dir.path());
+    off.orders.pending_refetch_limit = 0;
+    server.handle.reset_counts();
+    sync_once(&off).await;
+    let by_key_off = server.handle.requests().get("orders/key");
+    let (sales, missing) = sales_without_email(&off);
+    assert!(
+        missing > 0 && sales > 0,
+        "{missing} of {sales} sales without email"
+    );
+
+    // On, from scratch: every sale gets its email, one request per sale more.
+    let on_dir = tempdir();
+    let mut on = settings_for(&server, on_dir.path());
+    on.orders.pending_refetch_limit = 0;
+    on.orders.fetch_member_emails = true;
+    server.handle.reset_counts();
+    sync_once(&on).await;
+    let by_key_on = server.handle.requests().get("orders/key");
+    assert_eq!(sales_without_email(&on), (sales, 0));
+    assert_eq!(
+        by_key_on - by_key_off,
+        missing as u64,
+        "one request per sale"
+    );
+
+    // A new sale: one more request, for it alone.
+    let data = server.handle.data();
+    let plan = data.plans.first().expect("a plan").clone();
+    let newest = data
+        .orders
+        .iter()
+        .map(|o| o.order_date)
+        .max()
+        .expect("orders");
+    server
+        .handle
+        .add_sale(plan.plan_id, plan.price, plan.currency, newest + 60);
+    server.handle.reset_counts();
+    sync_once(&on).await;
+    assert_eq!(server.handle.requests().get("orders/key"), 1);
+    assert_eq!(sales_without_email(&on), (sales + 1, 0));
+    server.shutdown().await;
+}
