@@ -174,11 +174,14 @@ impl ApiClient {
             .unwrap_or_else(|_| Err(passed()))
     }
 
-
     /// The API text's headings say `/paymentMethods` and its sample's `path` says
     /// `/payment_methods`: on a 404 from the first, the second is tried once, and when it
     /// answers, this client (and its clones) ask it from then on.
-    async fn get_routed(&self, method: &Method, query: &[(&str, String)]) -> Result<Value, ApiError> {
+    async fn get_routed(
+        &self,
+        method: &Method,
+        query: &[(&str, String)],
+    ) -> Result<Value, ApiError> {
         if *method != Method::PaymentMethods {
             return self.get_retried(method, query).await;
         }
@@ -204,7 +207,11 @@ impl ApiClient {
         }
     }
 
-    async fn get_retried(&self, method: &Method, query: &[(&str, String)]) -> Result<Value, ApiError> {
+    async fn get_retried(
+        &self,
+        method: &Method,
+        query: &[(&str, String)],
+    ) -> Result<Value, ApiError> {
         let url = self.shared.endpoint.url(method)?;
         let label = method.label();
         let started = Instant::now();

@@ -213,7 +213,13 @@ async fn status_format_json_is_one_object_per_section() {
         .collect();
     assert_eq!(
         sections,
-        ["Last runs", "Rows per table", "Stream state", "Lake tables"]
+        [
+            "Last runs",
+            "Rows per table",
+            "Stream state",
+            "Lake tables",
+            "Exchange rates"
+        ]
     );
     let conn = Connection::open(&warehouse).expect("warehouse");
     let orders = count(&conn, "SELECT count(*) FROM orders");
