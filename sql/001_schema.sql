@@ -1,6 +1,6 @@
 -- 001: the synced tables, sync bookkeeping and report inputs.
 --
--- Conventions (SPEC §1, §3):
+-- Conventions (docs/data-contract.md §1.8, §3.1, §3.2):
 --   * bot_id leads every key: one warehouse holds many bots.
 --   * money is DECIMAL(38,18), parsed exactly from the API's decimal strings;
 --     times are TIMESTAMPTZ (UTC) from UNIX seconds.
@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS orders (
     -- as /orders lists it: a display name ("Credit / Debit card (Stripe)"); see gateways
     payment_gateway VARCHAR,
     -- native amount and currency, as the order was paid (it may differ from the plan's
-    -- currency: SPEC §2), never converted
+    -- currency: docs/data-contract.md §2.5), never converted
     amount          DECIMAL(38,18),
     currency        VARCHAR,
     _extra          VARCHAR,

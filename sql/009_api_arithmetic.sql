@@ -1,6 +1,6 @@
 -- 009 (two changes from the API text's arithmetic and flags).
 --
--- Exchange rates as the API applies them (SPEC §2, "The API's arithmetic"): each
+-- Exchange rates as the API applies them (docs/data-contract.md §2.2, "The API's arithmetic"): each
 -- currency pair's own rate, quoted to 8 decimals, read off /revenue over a window whose
 -- sales are all in the pair's `from` currency (src/sync/pair_rate.rs). A window whose
 -- sales are small (0.0005 BTC) may leave several 8-decimal rates that reproduce its

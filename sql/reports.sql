@@ -1,5 +1,5 @@
 -- reports.sql: the report layer. The warehouse's answer to every report endpoint of the
--- TGmembership API (SPEC §2), as DuckDB macros and views over the synced tables.
+-- TGmembership API (docs/data-contract.md §2), as DuckDB macros and views over the synced tables.
 --
 -- Installed by every sync after the migrations (src/load/schema.rs,
 -- install_report_layer): everything here is CREATE OR REPLACE, so running it again is
@@ -8,12 +8,12 @@
 -- Read it top to bottom: reference data, FX, money formatting, the `sales` view that
 -- every report counts, one table macro per endpoint, then views for BI tools.
 --
--- Rules this file keeps (SPEC §1):
+-- Rules this file keeps (docs/data-contract.md §1.8):
 --   * Money stays exact DECIMAL(38,18) through every step; rounding happens only in
 --     `formatted`. DECIMAL(38,18) * DECIMAL(38,18) overflows in DuckDB 2.0 (scale 36), so
 --     conversion goes through fx_mul / fx_mul36; DECIMAL / DECIMAL gives DOUBLE, so
 --     nothing divides.
---   * Reports convert as the API does (SPEC §2, "The API's arithmetic"): each sale at its
+--   * Reports convert as the API does (docs/data-contract.md §2.2, "The API's arithmetic"): each sale at its
 --     pair's own rate (8 decimals as captured, sql/009_api_arithmetic.sql; an imported
 --     rate as imported, to 36 places with rate_tail), rounded to 8 decimals half away
 --     from zero (sale_in_report_currency), and a report sums those per-sale amounts. A
@@ -48,7 +48,7 @@
 
 -- ==================================================================== reference data
 
--- The 13 report currencies (SPEC §2; src/currency.rs). Their minor units: minor_units().
+-- The 13 report currencies (docs/data-contract.md §2.1; src/currency.rs). Their minor units: minor_units().
 CREATE OR REPLACE VIEW report_currencies AS
 SELECT * FROM (VALUES
     ('USD'), ('EUR'), ('GBP'), ('CAD'), ('AUD'), ('NZD'), ('JPY'),
@@ -217,7 +217,7 @@ CREATE OR REPLACE MACRO _abs_rounded_text(amount, currency) AS
     END;
 
 -- Integer digits in groups of three from the right, joined by sep: ('1234567', ',') ->
--- '1,234,567'. Groups of three in every currency (INR too, as SPEC §2 shows it).
+-- '1,234,567'. Groups of three in every currency (INR too, as docs/data-contract.md §2.10 shows it).
 CREATE OR REPLACE MACRO _group3(digits, sep) AS
     reverse(rtrim(regexp_replace(reverse(digits), '(\d{3})', '\1' || sep, 'g'), sep));
 
@@ -228,7 +228,7 @@ CREATE OR REPLACE MACRO _money_number(amount, currency, group_sep, decimal_sep) 
             ELSE decimal_sep || split_part(_abs_rounded_text(amount, currency), '.', 2)
        END;
 
--- SPEC §2 `formatted`: rounded half away from zero to the minor unit, the currency's
+-- docs/data-contract.md §2.10 `formatted`: rounded half away from zero to the minor unit, the currency's
 -- symbol and separators, a leading '-' for a negative value that does not round to zero.
 --   USD $1,234.56    EUR 1 234,56€    GBP £1,234.56    CAD CA$1,234.56  AUD A$1,234.56
 --   NZD NZ$1,234.56  JPY ¥1,235       CNY CN¥1,234.56  RUB 1 234,56 ₽   BRL R$ 1.234,56
@@ -317,7 +317,7 @@ LEFT JOIN gateway_names AS g
 WHERE upper(trim(o.order_status)) = 'COMPLETED'
   AND o._deleted_at IS NULL;
 
--- One sale converted as the API converts it (SPEC §2): at the pair's rate, rounded to 8
+-- One sale converted as the API converts it (docs/data-contract.md §2.2): at the pair's rate, rounded to 8
 -- decimals half away from zero (the cast to scale 8 rounds so); a sale in the report
 -- currency itself is its amount.
 CREATE OR REPLACE MACRO sale_in_report_currency(amount, currency, report_currency, rate, rate_tail) AS
@@ -576,7 +576,7 @@ ORDER BY p.bot_id, p.revenue DESC, p.plan_id;
 -- (then plan_id). A plan's total is the sum of its sales, each converted and rounded to
 -- 8 decimals, as the API computes it.
 --
--- `breakdown` is what the API returns (SPEC §2, corrected 2026-11-29; the API text's
+-- `breakdown` is what the API returns (docs/data-contract.md §2.5, corrected 2026-11-29; the API text's
 -- sample is the proof): one entry per month AND per order currency, months newest first
 -- (within a month by currency code; the API leaves that order open), each holding that
 -- currency's NATIVE sum, not converted, while `currency` and `formatted` carry the
@@ -636,7 +636,7 @@ SELECT g.bot_id,
 FROM per_gateway AS g
 ORDER BY g.bot_id, g.revenue DESC, g.gateway_code;
 
--- /users/count: the latest snapshot per bot (users and leads cannot be derived, SPEC §2).
+-- /users/count: the latest snapshot per bot (users and leads cannot be derived, docs/data-contract.md §2.7).
 -- Columns: bot_id, users, leads, churned, members.
 CREATE OR REPLACE MACRO users_count(bot := NULL) AS TABLE
 SELECT h.bot_id, h.users, h.leads, h.churned, h.members

@@ -1,4 +1,4 @@
-//! The API's arithmetic (SPEC §2): a currency pair's rate is quoted to 8 decimals, and each
+//! The API's arithmetic (docs/data-contract.md §2.2): a currency pair's rate is quoted to 8 decimals, and each
 //! converted order amount is rounded to 8 decimals before a report sums them. Shared by
 //! the simulator (which computes so) and the exchange-rate capture (which solves for the
 //! rate from such sums), in integers, so both round the same way.

@@ -1,6 +1,6 @@
 //! Reading one HTTP answer: the `{ok, code, description, result}` envelope and its status.
 //!
-//! This is the single classifier of SPEC §1: it turns status, headers and body into either
+//! This is the single classifier of docs/data-contract.md §1.3–1.4: it turns status, headers and body into either
 //! the `result` value or an [`AttemptError`] that says whether a retry can help. A 200
 //! that carries `ok: false` is an error; a missing `ok` with a 2xx `code` and a `result`
 //! is success, and a missing `ok` with an error `code` is that error.

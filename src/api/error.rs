@@ -1,4 +1,4 @@
-//! What can go wrong talking to the API, classified as SPEC §1 asks.
+//! What can go wrong talking to the API, classified as docs/data-contract.md §1.4 asks.
 //!
 //! Messages name the endpoint and, where it matters, the bot; they never contain the key
 //! (URLs are described with `***`, and transport errors are stripped of their URL).

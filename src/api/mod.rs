@@ -1,4 +1,4 @@
-//! The TGmembership API as the ETL sees it (SPEC §1): where to call, how to read an
+//! The TGmembership API as the ETL sees it (docs/data-contract.md §1): where to call, how to read an
 //! answer, when to retry, how to page, and the typed rows and reports that come back.
 //!
 //! The client is read-only by construction: it only issues `GET`, and only for the

@@ -1,4 +1,4 @@
-//! The one pager for limit/offset endpoints (SPEC §1).
+//! The one pager for limit/offset endpoints (docs/data-contract.md §1.5).
 //!
 //! Pages are requested ahead (up to `pages_in_flight` at once, each as its own task so
 //! they progress while the caller loads the previous page) and handed out in offset

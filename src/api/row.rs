@@ -1,4 +1,4 @@
-//! Tolerant, exact reading of one JSON row (SPEC §1).
+//! Tolerant, exact reading of one JSON row (docs/data-contract.md §1.8–1.10).
 //!
 //! Ids arrive as numbers or numeric strings, money as decimal strings or numbers, and
 //! fields the schema does not know must be kept. `RowReader` takes fields out of a row

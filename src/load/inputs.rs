@@ -1,4 +1,4 @@
-//! The report layer's inputs beyond the synced tables (SPEC §2), written each in one
+//! The report layer's inputs beyond the synced tables (docs/data-contract.md §2.8), written each in one
 //! transaction: the gateway code ↔ display name map, the bot's preferred currency, and
 //! exchange rates (captured off the API, or imported by `tgm-sync fx import`).
 

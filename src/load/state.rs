@@ -1,7 +1,7 @@
 //! Sync bookkeeping in the warehouse: per-stream state, run records and rejected rows.
 //!
 //! State is written inside the stream's own transaction (see [`super::stream`]), so rows
-//! and the state that describes them commit together (SPEC §3).
+//! and the state that describes them commit together (docs/data-contract.md §3.5).
 
 use std::fmt;
 

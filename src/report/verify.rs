@@ -1,6 +1,6 @@
 //! `tgm-sync verify`: each report endpoint against the warehouse's answer, field by field.
 //!
-//! The warehouse computes as the API does (SPEC §2: each sale at its pair's 8-decimal
+//! The warehouse computes as the API does (docs/data-contract.md §2.2: each sale at its pair's 8-decimal
 //! rate, rounded to 8 decimals, summed), so revenue must be equal, except where the API
 //! prints a binary floating-point sum (`"398.60636332000007"`: at most 17 significant
 //! digits): then it may differ by that float's residue, `(sales + 8)·2^-52` of it
@@ -12,7 +12,7 @@
 //! "newer than the last sync" rather than as an error.
 //!
 //! A `/plans/report` breakdown may hold several entries for one month (one per order
-//! currency, SPEC §2), in an order the API text leaves open: entries are compared as a
+//! currency, docs/data-contract.md §2.5), in an order the API text leaves open: entries are compared as a
 //! multiset per plan and month (see [`align_entries`]).
 //!
 //! Against the legacy API (`api_version = legacy`), or for a bot whose orders were never

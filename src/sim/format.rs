@@ -1,5 +1,5 @@
 //! How the simulator writes money: full-precision `revenue` strings and the rounded,
-//! currency-styled `formatted` strings of SPEC §2 (`1 234,56€`, `R$ 1.234,56`, ...).
+//! currency-styled `formatted` strings of docs/data-contract.md §2.10 (`1 234,56€`, `R$ 1.234,56`, ...).
 
 use rust_decimal::{Decimal, RoundingStrategy};
 

@@ -1,6 +1,6 @@
 //! A built-in simulator of the TGmembership API (v1 and the legacy aliases) for demos,
 //! tests and the benchmark: one or many bots, each with deterministic data from its seed, every report computed per
-//! SPEC §2, fault injection, and an in-process handle to mutate data between runs.
+//! docs/data-contract.md §2, fault injection, and an in-process handle to mutate data between runs.
 //!
 //! `data` generates, `state` holds and mutates, `routes` + `endpoints` + `params` serve,
 //! `reports` + `rates` + `periods` + `format` compute the report values, `render` writes

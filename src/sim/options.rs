@@ -222,7 +222,7 @@ pub struct Quirks {
     /// text's `"398.60636332000007"`. `formatted` stays the exact sum's rounding.
     pub float_revenue: bool,
     /// Convert at the exact rates with no rounding, instead of the API text's arithmetic
-    /// (8-decimal pair rates, each converted order rounded to 8 decimals; SPEC §2).
+    /// (8-decimal pair rates, each converted order rounded to 8 decimals; docs/data-contract.md §2.2).
     pub exact_rates: bool,
     /// `/paymentMethods` answers 404 and `/payment_methods` (the API text's sample
     /// `path`) serves the list.

@@ -1,7 +1,7 @@
 //! The simulator's fixed exchange-rate table and the one conversion rule every report
 //! and converted `/orders` page uses, so tests can recompute expected values exactly.
 //!
-//! By default the simulator converts as the API text's samples show (SPEC §2, "The API's
+//! By default the simulator converts as the API text's samples show (docs/data-contract.md §2.2, "The API's
 //! arithmetic"): each pair's rate is its exact rate (from the table below) quoted to 8
 //! decimals, and each converted order amount is rounded to 8 decimals
 //! ([`Arithmetic::Quoted`]). [`Arithmetic::Exact`] keeps the exact rates and no rounding.

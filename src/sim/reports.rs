@@ -1,4 +1,4 @@
-//! The report endpoints' arithmetic (SPEC §2), as pure functions over a `SimData`
+//! The report endpoints' arithmetic (docs/data-contract.md §2), as pure functions over a `SimData`
 //! snapshot: sales are COMPLETED orders; revenue is converted at the fixed rates.
 //!
 //! By default ([`Arithmetic::Quoted`], the API text's arithmetic) each sale is converted
@@ -279,7 +279,7 @@ pub struct PlanReportRow {
     pub sales: u64,
     /// One entry per month with sales and per currency its orders were paid in, months
     /// newest first, currencies by code within a month; each entry's `revenue` is that
-    /// currency's NATIVE sum (SPEC §2 as corrected: the API text's sample shows it so).
+    /// currency's NATIVE sum (docs/data-contract.md §2.5 as corrected: the API text's sample shows it so).
     pub breakdown: Vec<PeriodRow>,
 }
 

@@ -362,7 +362,7 @@ impl SimHandle {
 
     /// Revokes this bot's key: from now on every request for the bot is refused with
     /// `status`, HTTP 401 (`Unauthorized`) or 403 (`Forbidden`; any other value is taken
-    /// as 401), as SPEC §1 lists a refused key. Other bots are not affected.
+    /// as 401), as docs/data-contract.md §1.4 lists a refused key. Other bots are not affected.
     pub fn revoke_key(&self, status: u16) {
         let status = if status == 403 { 403 } else { 401 };
         self.state.key_refused_with.store(status, Ordering::Relaxed);

@@ -1,7 +1,7 @@
 //! Time windows from which exchange rates are read off the API's own `/revenue`.
 //!
 //! The API converts each sale at its pair's 8-decimal rate and rounds it to 8 decimals
-//! (SPEC §2), so `/revenue` over a window whose sales are all in C, asked in X, is
+//! (docs/data-contract.md §2.2), so `/revenue` over a window whose sales are all in C, asked in X, is
 //! `Σ round8(a_i × r(C → X))` with every `a_i` known: [`super::pair_rate`] solves it for
 //! the rate. The candidates for the rate span about `n / A` units of 1e-8 for `n` sales
 //! of total `A`, so the best window has the largest amount per sale. A window is a

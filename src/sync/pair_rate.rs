@@ -1,7 +1,7 @@
 //! One currency pair's 8-decimal rate, solved from one `/revenue` answer over a window
 //! whose sales are all in the pair's `from` currency (see [`super::fx_windows`]).
 //!
-//! The API answers `S = Σ round8(a_i × r)` with `r` a multiple of 1e-8 (SPEC §2). The sum
+//! The API answers `S = Σ round8(a_i × r)` with `r` a multiple of 1e-8 (docs/data-contract.md §2.2). The sum
 //! never decreases as `r` grows, so the rates that reproduce `S` (within the residue of
 //! a float sum, [`super::fx_rate::revenue_slack`]) form one interval of 1e-8 steps, found
 //! by binary search with every sale's own rounding checked exactly. One candidate: the
@@ -36,7 +36,7 @@ const MAX_UNITS: i128 = 100_000_000_000_000_000_000;
 
 /// Solves `revenue = Σ round8(amounts[i] × r)` for `r`, within `slack` (in 1e-18 units);
 /// `None` when no 8-decimal rate reproduces it under either rounding (the API does not
-/// compute as SPEC §2 says, or the window's sales changed).
+/// compute as docs/data-contract.md §2.2 says, or the window's sales changed).
 pub fn solve(amounts: &[Amount], revenue: Amount, slack: u128) -> Option<PairRate> {
     [Rounding::HalfAwayFromZero, Rounding::HalfEven]
         .into_iter()

@@ -83,7 +83,7 @@ struct NativeSales {
 /// f64's machine epsilon, 2^-52.
 const EPSILON: f64 = f64::EPSILON;
 
-/// Half of the 1e-8 unit each converted sale is rounded to (SPEC §2).
+/// Half of the 1e-8 unit each converted sale is rounded to (docs/data-contract.md §2.2).
 const HALF_UNIT: f64 = 0.5e-8;
 
 /// Compares the sales before `cutoff` in the API and in the warehouse; `Some` when they
@@ -174,7 +174,7 @@ pub async fn old_sales_differ(
         let window_native = to_f64(window.native);
         expected += native * window_revenue / window_native;
         relative += (window.sales as f64 + 8.0) * EPSILON + 1e-18 / window_revenue.abs();
-        // The API rounds each converted sale to 8 decimals (SPEC §2): up to half a unit
+        // The API rounds each converted sale to 8 decimals (docs/data-contract.md §2.2): up to half a unit
         // per old sale, and the window's rate is known only to within its own sales'
         // rounding, `window.sales` half-units over its native total.
         per_sale_rounding +=

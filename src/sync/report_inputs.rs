@@ -1,6 +1,6 @@
 //! What the report layer needs beyond the synced tables, read from the API after the
 //! streams: the gateway code ↔ display name map, the bot's preferred currency, and
-//! today's exchange rates (SPEC §2).
+//! today's exchange rates (docs/data-contract.md §2.9).
 
 use duckdb::Connection;
 use futures::StreamExt;
@@ -71,7 +71,7 @@ pub async fn refresh_preferred_currency(
 ///
 /// One request per pair, 12 per native currency (156 for 13): the API quotes each pair
 /// on its own, to 8 decimals, so no pair follows from others (a rate composed through a
-/// pivot is not the pair's rate, SPEC §2), and one answer is one sum over one currency
+/// pivot is not the pair's rate, docs/data-contract.md §2.2), and one answer is one sum over one currency
 /// pair (a window in two currencies is one equation in two unknown rates). Identity pairs
 /// are not stored (`fx_effective` gives them). Answers the reconciliation or the early
 /// reads already have come from `memo`.

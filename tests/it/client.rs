@@ -167,7 +167,7 @@ async fn every_list_endpoint_matches_the_simulated_data() {
 }
 
 /// Revenue of sales with from <= order_date < to, each converted to `currency` at its
-/// pair's 8-decimal rate and rounded to 8 decimals (SPEC §2), summed here.
+/// pair's 8-decimal rate and rounded to 8 decimals (docs/data-contract.md §2.2), summed here.
 fn expected_revenue(data: &SimData, from: i64, to: i64, currency: Currency) -> (Decimal, i64) {
     let sales: Vec<_> = data
         .orders

@@ -1048,7 +1048,7 @@ fn shape_diffs(sample: &Shape, sim: &Shape, path: &str, diffs: &mut Vec<String>)
 }
 
 /// The envelope without `ok`: the API text says every answer has it, yet three of its
-/// GET samples (orders, orders/{key}, coupons) leave it out (SPEC §1 tolerates both).
+/// GET samples (orders, orders/{key}, coupons) leave it out (docs/data-contract.md §1.3 tolerates both).
 /// Where present it must be a boolean.
 fn without_ok(mut envelope: Value, who: &str, diffs: &mut Vec<String>) -> Value {
     if let Some(ok) = envelope.as_object_mut().and_then(|m| m.remove("ok"))

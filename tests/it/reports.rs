@@ -281,7 +281,7 @@ async fn every_report_in_every_currency(quirks: Quirks) {
     .map(|r| r[0].1.clone())
     .collect();
     assert_eq!(native.len(), 13, "sales in every currency: {native:?}");
-    // ...and some of them are paid in another currency than their plan's (SPEC §2), as
+    // ...and some of them are paid in another currency than their plan's (docs/data-contract.md §2.5), as
     // the simulator's own data says, not only the warehouse.
     let data = server.handle.data();
     let crossed: Vec<(&str, Currency, Currency)> = data
@@ -411,7 +411,7 @@ async fn every_report_in_every_currency(quirks: Quirks) {
         ));
     }
     // Independently of both: all-time revenue from the simulator's own orders, each sale
-    // at its pair's 8-decimal rate rounded to 8 decimals (SPEC §2), summed exactly.
+    // at its pair's 8-decimal rate rounded to 8 decimals (docs/data-contract.md §2.2), summed exactly.
     for c in Currency::ALL {
         let want: Decimal = data
             .orders
@@ -903,7 +903,7 @@ async fn verify_compares_a_months_breakdown_entries_as_a_multiset() {
 }
 
 /// A `native` amount whose sale converts to exactly `total` in `target` at the pair's
-/// 8-decimal rate (SPEC §2): the total divided by the rate, to 10 places (each step of
+/// 8-decimal rate (docs/data-contract.md §2.2): the total divided by the rate, to 10 places (each step of
 /// 1e-10 moves the product by less than the 1e-8 it is rounded to).
 fn amount_converting_to(total: &str, native: Currency, target: Currency) -> Decimal {
     let rate = pair_rate(native, target);

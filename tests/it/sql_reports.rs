@@ -194,7 +194,7 @@ fn migrate_refuses_a_warehouse_from_a_newer_binary() {
 #[test]
 fn format_money_matches_spec_in_every_currency() {
     let conn = warehouse();
-    // (amount, currency as passed, expected) -- SPEC §2, rounding half away from zero.
+    // (amount, currency as passed, expected) -- docs/data-contract.md §2.10, rounding half away from zero.
     let cases: &[(&str, &str, &str)] = &[
         ("1234.56", "usd", "$1,234.56"),
         ("1234.56", "EUR", "1 234,56€"),
@@ -741,7 +741,7 @@ fn plans_report_covers_this_month_and_the_five_before() {
         ),
         &[
             // The breakdown holds native sums labelled in the report's currency, as the
-            // API text's sample does (SPEC §2, corrected): o1 10 EUR, o2 1000 RUB.
+            // API text's sample does (docs/data-contract.md §2.5, corrected): o1 10 EUR, o2 1000 RUB.
             "1 | 20 | EUR Demo Plan | 22 | USD | $22.00 | 2 | \
              2024-07 10 USD $10.00 1; 2024-06 1000 USD $1,000.00 1",
             "1 | 21 | GBP Demo Plan | 5 | USD | $5.00 | 1 | 2024-07 5 USD $5.00 1",
@@ -980,7 +980,7 @@ fn report_columns_are_the_api_fields() {
     );
 }
 
-/// SPEC §2, the API's arithmetic: each sale is converted at its pair's 8-decimal rate and
+/// docs/data-contract.md §2.2, the API's arithmetic: each sale is converted at its pair's 8-decimal rate and
 /// rounded to 8 decimals, half away from zero, before a report sums them. The API text's
 /// plan 34 (438.56721835 RUB at 0.01035146 is 4.5398110180… exactly, 4.53981102 in the
 /// sample); three sales of 1.5 JPY at 0.00000003 BTC/JPY are 0.000000045 BTC each, 5e-8
