@@ -119,13 +119,8 @@ pub struct Settings {
     pub warnings: Vec<String>,
 }
 
-/// Where and how the lake output is written (`lake_url`, `lake_retention_days`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LakeSettings {
-    pub url: crate::lake::LakeUrl,
-    /// How old an unreferenced file must be before `lake vacuum` deletes it.
-    pub retention: Duration,
-}
+/// The lake's settings live with the lake (it does not import `config`); built here.
+pub use crate::lake::LakeSettings;
 
 impl LakeSettings {
     /// The lake output of checked settings; `None` when `lake_url` is unset or empty.

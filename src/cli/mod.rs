@@ -122,6 +122,7 @@ fn load_exit(e: &LoadError) -> Exit {
     match e {
         LoadError::LockHeld { .. } | LoadError::InUse { .. } => Exit::Locked,
         LoadError::NotDuckDb { .. }
+        | LoadError::NoSuchFile { .. }
         | LoadError::NotWritable { .. }
         | LoadError::BadMemoryLimit { .. }
         | LoadError::BadStorageVersion { .. }
@@ -130,9 +131,22 @@ fn load_exit(e: &LoadError) -> Exit {
     }
 }
 
+/// A warehouse failure as the user reads it: the error's facts, and what to run when
+/// there is something to run (the advice is the terminal's business, not the warehouse's).
+fn load_message(e: &LoadError) -> String {
+    match e {
+        LoadError::NoSuchFile { path } => format!(
+            "{} is not a DuckDB database (no such file; run `{}` first)",
+            path.display(),
+            crate::hint::command("sync")
+        ),
+        _ => e.to_string(),
+    }
+}
+
 impl From<LoadError> for Failure {
     fn from(e: LoadError) -> Failure {
-        Failure::new(load_exit(&e), e.to_string())
+        Failure::new(load_exit(&e), load_message(&e))
     }
 }
 

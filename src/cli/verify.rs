@@ -71,7 +71,10 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
             .map_err(|e| match e {
                 VerifyError::Api(e) => Failure::from(e),
                 VerifyError::Load(e) => Failure::from(e),
-                other => Failure::new(Exit::Config, other.to_string()),
+                never @ VerifyError::NeverSynced(_) => Failure::new(
+                    Exit::Config,
+                    format!("{never}: run `{}` first", crate::hint::command("sync")),
+                ),
             })?;
         println!(
             "{:>12}  {:<22} {:<4} {:<24} {:<12} {:>24} {:>24}  verdict",

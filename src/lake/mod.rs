@@ -32,7 +32,6 @@ use tracing::info;
 pub use error::LakeError;
 pub use location::LakeUrl;
 
-use crate::config::LakeSettings;
 use crate::load::table::TableSpec;
 use crate::streams::mirrored_tables;
 use commit::{Committed, NewFile};
@@ -42,6 +41,15 @@ use owed::Owed;
 /// commit. `abort` aborts the process there; any other value is a file path that is
 /// written (with the table's name) before the process sleeps, so a test can SIGKILL it.
 pub const HALT_BEFORE_COMMIT_VAR: &str = "TGM_LAKE_HALT_BEFORE_COMMIT";
+
+/// Where and how the lake output is written (`lake_url`, `lake_retention_days`); built
+/// by `config` from the checked settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LakeSettings {
+    pub url: LakeUrl,
+    /// How old an unreferenced file must be before `lake vacuum` deletes it.
+    pub retention: std::time::Duration,
+}
 
 /// Data-file uploads a table's publication keeps in flight.
 const UPLOADS_IN_FLIGHT: usize = 4;

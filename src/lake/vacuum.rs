@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use deltalake::operations::vacuum::VacuumMode;
 
+use super::LakeSettings;
 use super::credentials::register_credentials;
 use super::error::LakeError;
 use super::table::{open, store_error};
-use crate::config::LakeSettings;
 use crate::streams::mirrored_tables;
 
 /// The shortest retention `lake vacuum` uses unless told otherwise: Delta's own default

@@ -36,6 +36,10 @@ pub enum LoadError {
     #[error("{path} is not a DuckDB database ({detail})")]
     NotDuckDb { path: PathBuf, detail: String },
 
+    /// Opened read-only, the warehouse file does not exist (`cli` adds the advice: sync).
+    #[error("{path} is not a DuckDB database (no such file)")]
+    NoSuchFile { path: PathBuf },
+
     #[error("cannot write the warehouse at {path}: {detail}")]
     NotWritable { path: PathBuf, detail: String },
 

@@ -56,9 +56,8 @@ impl Warehouse {
     /// Opens an existing warehouse read-only (status, report, verify).
     pub fn open_read_only(path: &Path) -> Result<Warehouse, LoadError> {
         if !path.exists() {
-            return Err(LoadError::NotDuckDb {
+            return Err(LoadError::NoSuchFile {
                 path: path.to_path_buf(),
-                detail: format!("no such file; run `{}` first", crate::hint::command("sync")),
             });
         }
         let conn = open_connection(path, None)?;

@@ -68,10 +68,8 @@ pub enum VerifyError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error(
-        "the warehouse has no completed sync of bot {0}: run `{sync}` first",
-        sync = crate::hint::command("sync")
-    )]
+    /// `cli` adds the advice (run a sync first).
+    #[error("the warehouse has no completed sync of bot {0}")]
     NeverSynced(i64),
 }
 

@@ -16,7 +16,6 @@ use crate::api::row::{RowError, RowReader};
 use crate::api::{ApiClient, ApiError, Method};
 use crate::load::table::{Layout, TableSpec};
 use crate::money::Amount;
-use crate::progress::PhaseLine;
 
 crate::staged_row! {
     /// An order (`/orders`, `/orders/{order_key}`). Amount and currency are native unless
@@ -143,6 +142,17 @@ impl OrdersPlan {
     }
 }
 
+/// Where [`fetch_orders`] counts the old pending orders it re-reads one by one: the sync
+/// stage passes its progress line (`streams` knows nothing of the terminal).
+pub trait RereadCount: Sync {
+    /// The re-reads begin (before any is counted).
+    fn start(&self);
+    /// How many re-reads there will be.
+    fn set_expected(&self, n: u64);
+    /// `n` more re-reads answered.
+    fn add(&self, n: u64);
+}
+
 /// Orders newest-first: all of them on a full scan; otherwise until a whole page is older
 /// than the cutoff (no pages at all when `plan.list` is false). Then the old pending
 /// orders the plan names, one by one, counted on `rereads` (the caller ends that line).
@@ -152,7 +162,7 @@ pub async fn fetch_orders(
     max_pages: u64,
     plan: OrdersPlan,
     tx: mpsc::Sender<LoaderMsg>,
-    rereads: &PhaseLine,
+    rereads: &impl RereadCount,
 ) -> Result<(), ApiError> {
     let mut pager = Pager::new(
         client.clone(),

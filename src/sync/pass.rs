@@ -18,7 +18,7 @@ use crate::progress::{Phase, PhaseLine, Progress, StreamBar};
 use crate::secret::redact;
 use crate::streams::StreamDef;
 use crate::streams::fetch::{LoaderMsg, fetch_all};
-use crate::streams::orders::{OrdersPlan, fetch_orders};
+use crate::streams::orders::{OrdersPlan, RereadCount, fetch_orders};
 
 /// Where a run's passes put their rows.
 #[derive(Clone, Copy)]
@@ -166,5 +166,20 @@ pub(super) fn load_failure(e: LoadError) -> StreamFailure {
     StreamFailure {
         kind: FailureKind::Other,
         message: redact(&e.to_string()),
+    }
+}
+
+/// The orders fetch counts its re-reads on the bot's `PendingRereads` line.
+impl RereadCount for PhaseLine {
+    fn start(&self) {
+        PhaseLine::start(self);
+    }
+
+    fn set_expected(&self, n: u64) {
+        PhaseLine::set_expected(self, n);
+    }
+
+    fn add(&self, n: u64) {
+        PhaseLine::add(self, n);
     }
 }

@@ -383,3 +383,53 @@ fn a_memory_limit_duckdb_cannot_read_names_the_variable() {
         "no warehouse is created"
     );
 }
+
+/// Runs the binary in `dir` (the key in the environment) and returns its exit code and
+/// its one stderr line.
+fn one_line_failure(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = bin()
+        .args(args)
+        .current_dir(dir)
+        .env("TGM_API_KEY", TEST_KEY)
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line on stderr: {stderr}");
+    (out.status.code(), lines[0].to_string())
+}
+
+/// The warehouse errors carry the facts and the command line adds what to run: the
+/// message reads as it always has (the advice spelled for this build, see `hint`).
+#[test]
+fn a_missing_or_never_synced_warehouse_says_to_sync_first() {
+    let dir = tempdir();
+    let (code, line) = one_line_failure(dir.path(), &["status", "--warehouse", "nothere.duckdb"]);
+    assert_eq!(code, Some(2), "{line}");
+    assert!(
+        line.starts_with("tgm-sync: nothere.duckdb is not a DuckDB database (no such file; run `")
+            && line.ends_with(" sync` first)"),
+        "{line}"
+    );
+    assert!(!dir.path().join("nothere.duckdb").exists());
+
+    drop(tgm_sync::load::Warehouse::open(&dir.path().join("w.duckdb")).expect("warehouse"));
+    let (code, line) = one_line_failure(
+        dir.path(),
+        &[
+            "verify",
+            "--bot-id",
+            "7",
+            "--base-url",
+            LOOPBACK,
+            "--warehouse",
+            "w.duckdb",
+        ],
+    );
+    assert_eq!(code, Some(2), "{line}");
+    assert!(
+        line.starts_with("tgm-sync: the warehouse has no completed sync of bot 7: run `")
+            && line.ends_with(" sync` first"),
+        "{line}"
+    );
+}

@@ -31,5 +31,6 @@ mod schedule;
 mod secrets;
 mod sql_files;
 mod sql_reports;
+mod structure;
 mod sync;
 mod terminal;

@@ -1,0 +1,346 @@
+//! The map holds: each folder of `src/` imports only what ARCHITECTURE.md's import table
+//! allows, and transactions open only in the warehouse stage (`src/load/`). Read from the
+//! source tree; a violation is named by file and line.
+
+use std::path::{Path, PathBuf};
+
+/// Importable by every folder but `sim`: exact amounts, currencies, the key, the clock,
+/// the SQL files, exit codes and the API's integer arithmetic.
+const FOUNDATIONS: &[&str] = &[
+    "money",
+    "currency",
+    "secret",
+    "clock",
+    "sql_files",
+    "exit",
+    "quoted",
+];
+
+/// Where a folder may reach with `crate::…`, as ARCHITECTURE.md's table says.
+enum Allowed {
+    /// Foundations and these folders.
+    Foundations(&'static [&'static str]),
+    /// These folders only (not even the foundations).
+    Only(&'static [&'static str]),
+    /// The top: anything.
+    Anything,
+}
+
+/// ARCHITECTURE.md's "Import directions" table, top-level module by top-level module.
+const TABLE: &[(&str, Allowed)] = &[
+    ("sim", Allowed::Only(&["clock", "currency", "quoted"])),
+    ("api", Allowed::Foundations(&[])),
+    ("load", Allowed::Foundations(&[])),
+    ("streams", Allowed::Foundations(&["api", "load"])),
+    ("lake", Allowed::Foundations(&["load", "streams"])),
+    (
+        "config",
+        Allowed::Foundations(&["api", "streams", "lake", "load"]),
+    ),
+    ("error", Allowed::Foundations(&["api", "load"])),
+    (
+        "sync",
+        Allowed::Foundations(&[
+            "api", "streams", "load", "lake", "config", "error", "progress", "hint",
+        ]),
+    ),
+    (
+        "report",
+        Allowed::Foundations(&["api", "load", "streams", "sync"]),
+    ),
+    ("progress", Allowed::Foundations(&[])),
+    ("hint", Allowed::Foundations(&[])),
+    ("logging", Allowed::Foundations(&["progress"])),
+    ("metrics", Allowed::Foundations(&["sync", "load", "lake"])),
+    ("money", Allowed::Foundations(&[])),
+    ("currency", Allowed::Foundations(&[])),
+    ("secret", Allowed::Foundations(&[])),
+    ("clock", Allowed::Foundations(&[])),
+    ("sql_files", Allowed::Foundations(&[])),
+    ("exit", Allowed::Foundations(&[])),
+    ("quoted", Allowed::Foundations(&[])),
+    ("cli", Allowed::Anything),
+    ("lib", Allowed::Anything),
+    ("main", Allowed::Anything),
+];
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every `.rs` file under `dir`, sorted.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).expect("read src dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The top-level module a file belongs to: `src/lake/mod.rs` and `src/config.rs` → `lake`,
+/// `config`.
+fn folder_of(relative: &Path) -> String {
+    let first = relative
+        .components()
+        .next()
+        .expect("a path under src")
+        .as_os_str()
+        .to_string_lossy()
+        .into_owned();
+    first.strip_suffix(".rs").unwrap_or(&first).to_string()
+}
+
+/// The lines a file builds into the library (1-based number, text): comments and
+/// `#[cfg(test)]` modules (at the end of each file, the house style) left out; a file
+/// that is a test module of its own (`*tests.rs`) has none.
+fn code_lines(path: &Path) -> Vec<(usize, String)> {
+    if path.to_string_lossy().ends_with("tests.rs") {
+        return Vec::new();
+    }
+    let text = std::fs::read_to_string(path).expect("read source");
+    let mut lines = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("#[cfg(test)]") {
+            break;
+        }
+        if trimmed.starts_with("//") {
+            continue;
+        }
+        lines.push((i + 1, line.to_string()));
+    }
+    lines
+}
+
+/// The top-level modules a line names through `crate::` (`crate::{a, b::c}` included).
+fn crate_paths(line: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("crate::") {
+        // `$crate::` (a macro's own path) names the crate root's macros, not a folder.
+        let macro_path = rest[..at].ends_with('$');
+        let after = &rest[at + "crate::".len()..];
+        if !macro_path {
+            if let Some(group) = after.strip_prefix('{') {
+                let inner = group.split('}').next().unwrap_or("");
+                for part in inner.split(',') {
+                    let name: String = part
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if !name.is_empty() {
+                        found.push(name);
+                    }
+                }
+            } else {
+                let name: String = after
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    found.push(name);
+                }
+            }
+        }
+        rest = after;
+    }
+    found
+}
+
+/// Whether `folder` may import `target` by the table; `Err` when `folder` is not in it.
+fn allowed(folder: &str, target: &str) -> Result<bool, String> {
+    let Some((_, rule)) = TABLE.iter().find(|(f, _)| *f == folder) else {
+        return Err(format!(
+            "src/{folder} is not in the import table (tests/it/structure.rs, ARCHITECTURE.md)"
+        ));
+    };
+    Ok(target == folder
+        || match rule {
+            Allowed::Anything => true,
+            Allowed::Only(list) => list.contains(&target),
+            Allowed::Foundations(list) => FOUNDATIONS.contains(&target) || list.contains(&target),
+        })
+}
+
+/// Every import against the table, as `file:line: folder imports target: text`.
+fn import_violations(root: &Path) -> Vec<String> {
+    let modules: Vec<String> = rust_files(root)
+        .iter()
+        .map(|p| folder_of(p.strip_prefix(root).expect("under src")))
+        .collect();
+    let mut violations = Vec::new();
+    for path in rust_files(root) {
+        let relative = path.strip_prefix(root).expect("under src");
+        let folder = folder_of(relative);
+        for (number, line) in code_lines(&path) {
+            for target in crate_paths(&line) {
+                // Macros exported at the crate root (`crate::staged_row!`) are no folder.
+                if !modules.contains(&target) {
+                    continue;
+                }
+                match allowed(&folder, &target) {
+                    Ok(true) => {}
+                    Ok(false) => violations.push(format!(
+                        "src/{}:{number}: {folder} imports {target}: {}",
+                        relative.display(),
+                        line.trim()
+                    )),
+                    Err(unknown) => {
+                        violations.push(format!("src/{}:{number}: {unknown}", relative.display()))
+                    }
+                }
+            }
+        }
+    }
+    violations
+}
+
+/// Whether `word` stands alone in `line` (not part of an identifier such as `MAX_COMMIT`).
+fn has_word(line: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    line.match_indices(word).any(|(at, _)| {
+        let before = line[..at].chars().next_back();
+        let after = line[at + word.len()..].chars().next();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
+    })
+}
+
+/// Every transaction opened outside `src/load/` (Rust code, and SQL files under `sql/`).
+fn transaction_violations(root: &Path, sql: &Path) -> Vec<String> {
+    let opens = |line: &str| {
+        line.contains("unchecked_transaction")
+            || line.contains(".transaction(")
+            || has_word(line, "BEGIN")
+            || has_word(line, "COMMIT")
+    };
+    let mut violations = Vec::new();
+    for path in rust_files(root) {
+        let relative = path.strip_prefix(root).expect("under src");
+        if folder_of(relative) == "load" {
+            continue;
+        }
+        for (number, line) in code_lines(&path) {
+            if opens(&line) {
+                violations.push(format!(
+                    "src/{}:{number}: a transaction outside src/load/: {}",
+                    relative.display(),
+                    line.trim()
+                ));
+            }
+        }
+    }
+    let mut sql_files = Vec::new();
+    let mut dirs = vec![sql.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).expect("read sql dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "sql") {
+                sql_files.push(path);
+            }
+        }
+    }
+    sql_files.sort();
+    for path in sql_files {
+        let text = std::fs::read_to_string(&path).expect("read sql");
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("--").next().unwrap_or("").to_uppercase();
+            if has_word(&code, "BEGIN") || has_word(&code, "COMMIT") {
+                violations.push(format!(
+                    "{}:{}: a transaction in a SQL file (they open in src/load/): {}",
+                    path.display(),
+                    i + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    violations
+}
+
+#[test]
+fn every_folder_imports_only_what_the_architecture_table_allows() {
+    let violations = import_violations(&src());
+    assert!(
+        violations.is_empty(),
+        "imports against the stages (ARCHITECTURE.md, \"Import directions\"):\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn transactions_open_only_in_the_warehouse_stage() {
+    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let violations = transaction_violations(&src(), &sql);
+    assert!(
+        violations.is_empty(),
+        "transactions outside src/load/:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// The checks see what they look for: a tree with one import against the table and one
+/// transaction outside the warehouse gives exactly those, by file and line.
+#[test]
+fn the_structure_checks_name_a_violation_by_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("src");
+    let sql = dir.path().join("sql");
+    for (file, text) in [
+        (
+            "lake/mod.rs",
+            "//! The lake.\nuse crate::load::table::TableSpec;\nuse crate::config::LakeSettings;\n",
+        ),
+        (
+            "streams/orders.rs",
+            "// crate::progress in a comment is no import\nuse crate::{api::ApiClient, progress::PhaseLine};\n",
+        ),
+        (
+            "sync/mod.rs",
+            "fn f(c: &Connection) {\n    let tx = c.unchecked_transaction();\n    let max = MAX_COMMIT_ATTEMPTS;\n}\n#[cfg(test)]\nmod tests {\n    use crate::cli::run;\n}\n",
+        ),
+        (
+            "load/stream.rs",
+            "fn g(c: &Connection) { c.execute_batch(\"BEGIN TRANSACTION\"); }\n",
+        ),
+        ("api/mod.rs", ""),
+        ("load/mod.rs", ""),
+        ("config.rs", ""),
+        ("progress/mod.rs", ""),
+        ("cli/mod.rs", ""),
+    ] {
+        let path = root.join(file);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+    }
+    std::fs::create_dir_all(sql.join("sync")).expect("mkdir");
+    std::fs::write(
+        sql.join("sync/step.sql"),
+        "-- COMMIT in a comment\nCOMMIT;\n",
+    )
+    .expect("write");
+    assert_eq!(
+        import_violations(&root),
+        [
+            "src/lake/mod.rs:3: lake imports config: use crate::config::LakeSettings;",
+            "src/streams/orders.rs:2: streams imports progress: use crate::{api::ApiClient, progress::PhaseLine};",
+        ]
+    );
+    let transactions = transaction_violations(&root, &sql);
+    assert_eq!(transactions.len(), 2, "{transactions:?}");
+    assert!(transactions[0].starts_with("src/sync/mod.rs:2: a transaction outside src/load/"));
+    assert!(transactions[1].ends_with(
+        "sync/step.sql:2: a transaction in a SQL file (they open in src/load/): COMMIT;"
+    ));
+}
