@@ -125,6 +125,27 @@ pub fn store_captured_rates(
     Ok(n)
 }
 
+/// The latest rate read off `/revenue` of each pair of one bot, with its bounds, as
+/// decimal text (`sql/load/fx_rates_stored.sql`).
+pub fn stored_api_rates(conn: &Connection, bot_id: i64) -> Result<Vec<CapturedRate>, LoadError> {
+    let context = || "reading the stored exchange rates".to_string();
+    let mut stmt = conn
+        .prepare(include_str!("../../sql/load/fx_rates_stored.sql"))
+        .during(context)?;
+    let rows = stmt
+        .query_map(params![bot_id], |r| {
+            Ok(CapturedRate {
+                from: r.get(0)?,
+                to: r.get(1)?,
+                rate: r.get(2)?,
+                rate_low: r.get(3)?,
+                rate_high: r.get(4)?,
+            })
+        })
+        .during(context)?;
+    rows.collect::<Result<Vec<_>, _>>().during(context)
+}
+
 /// One rate of `tgm-sync fx import`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportRow {

@@ -227,6 +227,9 @@ pub struct Quirks {
     /// `/paymentMethods` answers 404 and `/payment_methods` (the API text's sample
     /// `path`) serves the list.
     pub payment_methods_snake: bool,
+    /// The service moved its rates table (one EUR buys 1.09 USD, not 1.08): every pair
+    /// with USD on one side has another 8-decimal rate. Ignored under `exact_rates`.
+    pub rates_moved: bool,
 }
 
 impl Quirks {
@@ -234,6 +237,8 @@ impl Quirks {
     pub fn arithmetic(&self) -> super::rates::Arithmetic {
         if self.exact_rates {
             super::rates::Arithmetic::Exact
+        } else if self.rates_moved {
+            super::rates::Arithmetic::QuotedMoved
         } else {
             super::rates::Arithmetic::Quoted
         }

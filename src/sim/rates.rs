@@ -19,17 +19,35 @@ pub enum Arithmetic {
     Quoted,
     /// Exact rates, no rounding ([`convert`]).
     Exact,
+    /// The API's arithmetic after the service moved its rates table: one EUR buys 1.09
+    /// USD instead of 1.08, so every pair with USD on one side has another rate
+    /// ([`pair_rate_in`]).
+    QuotedMoved,
+}
+
+impl Arithmetic {
+    /// Whether each pair is quoted to 8 decimals and each order rounded to 8 decimals.
+    pub fn is_quoted(self) -> bool {
+        self != Arithmetic::Exact
+    }
 }
 
 /// The pair `from` → `to` quoted to 8 decimals (half away from zero) from the exact
 /// rates per EUR: RUB → EUR `0.01015228` (1 / 98.5), JPY → BTC `0.00000010`. The identity
 /// is 1.
 pub fn pair_rate(from: Currency, to: Currency) -> Decimal {
+    pair_rate_in(from, to, Arithmetic::Quoted)
+}
+
+/// [`pair_rate`] from the rates table `arithmetic` quotes from (the moved one for
+/// [`Arithmetic::QuotedMoved`]).
+pub fn pair_rate_in(from: Currency, to: Currency, arithmetic: Arithmetic) -> Decimal {
     if from == to {
         return Decimal::ONE;
     }
-    let (m_to, s_to) = units_per_eur(to);
-    let (m_from, s_from) = units_per_eur(from);
+    let moved = arithmetic == Arithmetic::QuotedMoved;
+    let (m_to, s_to) = units_per_eur_in(to, moved);
+    let (m_from, s_from) = units_per_eur_in(from, moved);
     // (m_to / 10^s_to) / (m_from / 10^s_from) = m_to·10^s_from / (m_from·10^s_to)
     let num = i128::from(m_to) * 10_i128.pow(s_from);
     let den = i128::from(m_from) * 10_i128.pow(s_to);
@@ -65,8 +83,18 @@ pub fn convert_order(
 ) -> Decimal {
     match arithmetic {
         Arithmetic::Exact => convert(amount, from, to),
-        Arithmetic::Quoted if from == to => amount,
-        Arithmetic::Quoted => convert_at(amount, pair_rate(from, to)),
+        _ if from == to => amount,
+        Arithmetic::Quoted | Arithmetic::QuotedMoved => {
+            convert_at(amount, pair_rate_in(from, to, arithmetic))
+        }
+    }
+}
+
+/// [`units_per_eur`], or after the move of [`Arithmetic::QuotedMoved`] (USD 1.09).
+const fn units_per_eur_in(currency: Currency, moved: bool) -> (i64, u32) {
+    match currency {
+        Currency::Usd if moved => (109, 2),
+        _ => units_per_eur(currency),
     }
 }
 
@@ -152,6 +180,29 @@ mod tests {
             d("737.625")
         );
         assert_eq!(convert(d("0.54"), Currency::Usd, Currency::Gbp), d("0.425"));
+    }
+
+    #[test]
+    fn a_moved_table_moves_the_usd_pairs_only() {
+        let moved = Arithmetic::QuotedMoved;
+        // 1 / 1.09 and 1.62 / 1.09, quoted.
+        assert_eq!(
+            pair_rate_in(Currency::Usd, Currency::Eur, moved),
+            d("0.91743119")
+        );
+        assert_eq!(
+            pair_rate_in(Currency::Usd, Currency::Aud, moved),
+            d("1.48623853")
+        );
+        assert_eq!(
+            pair_rate_in(Currency::Gbp, Currency::Aud, moved),
+            pair_rate(Currency::Gbp, Currency::Aud)
+        );
+        // 10.9 × 0.91743119, rounded to 8 places: the quoted rate, not the exact 1 / 1.09.
+        assert_eq!(
+            convert_order(d("10.9"), Currency::Usd, Currency::Eur, moved),
+            d("9.99999997")
+        );
     }
 
     #[test]

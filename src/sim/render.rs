@@ -343,6 +343,7 @@ mod tests {
                 float_revenue: true,
                 exact_rates: false,
                 payment_methods_snake: false,
+                rates_moved: false,
             },
         };
         let v = r.order(&order(), "x", None);

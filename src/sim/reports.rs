@@ -20,7 +20,7 @@ use crate::currency::Currency;
 
 use super::model::{GATEWAYS, Gateway, Order, SimData};
 use super::periods::{IntervalUnit, Period, last_periods, month_index, month_label};
-use super::rates::{Arithmetic, convert, convert_at, pair_rate, rate_per_eur};
+use super::rates::{Arithmetic, convert, convert_at, pair_rate_in, rate_per_eur};
 
 /// The rate `from` → `to` as an f64 quotient of the f64 rates per EUR.
 fn rate_f64(from: Currency, to: Currency) -> f64 {
@@ -42,12 +42,12 @@ pub struct Pricing {
 }
 
 impl Pricing {
-    /// The simulator's own rates ([`pair_rate`]) into `target`.
+    /// The simulator's own rates ([`pair_rate_in`]) into `target`.
     pub fn new(target: Currency, arithmetic: Arithmetic) -> Pricing {
         Pricing {
             target,
             arithmetic,
-            rates: Currency::ALL.map(|c| pair_rate(c, target)),
+            rates: Currency::ALL.map(|c| pair_rate_in(c, target, arithmetic)),
         }
     }
 
@@ -117,7 +117,7 @@ impl Tally {
             self.native_f64[at] += order.amount.to_f64().unwrap_or(0.0);
             self.sales_in[at] += 1;
             self.sales += 1;
-            if self.pricing.arithmetic == Arithmetic::Quoted {
+            if self.pricing.arithmetic.is_quoted() {
                 let one = self.pricing.convert(order.amount, order.currency);
                 self.converted = self.converted.saturating_add(one);
                 self.converted_f64 += one.to_f64().unwrap_or(0.0);
@@ -161,7 +161,7 @@ impl Tally {
     /// each sale's 8-decimal amount. Exact: each currency's f64 sum times the f64 rate,
     /// added up in f64. Off from [`Tally::revenue`] in the last digits, as a float sum is.
     pub fn revenue_f64(&self) -> f64 {
-        if self.pricing.arithmetic == Arithmetic::Quoted {
+        if self.pricing.arithmetic.is_quoted() {
             return self.converted_f64;
         }
         let target = self.pricing.target;
@@ -174,7 +174,7 @@ impl Tally {
 
     /// Revenue in the pricing's target.
     pub fn revenue(&self) -> Decimal {
-        if self.pricing.arithmetic == Arithmetic::Quoted {
+        if self.pricing.arithmetic.is_quoted() {
             return self.converted;
         }
         let target = self.pricing.target;

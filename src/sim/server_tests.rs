@@ -325,6 +325,7 @@ async fn hooks_quirks_and_drift() {
         float_revenue: true,
         exact_rates: false,
         payment_methods_snake: false,
+        rates_moved: false,
     });
     let quirky = get(&server, "plans?limit=1").await.json();
     assert!(quirky.get("ok").is_none());

@@ -232,6 +232,17 @@ fn majority(by_currency: &[NativeSales]) -> Option<Currency> {
         .and_then(|c| c.currency)
 }
 
+/// The currency the reconciliation of the sales before `cutoff` reads the rate windows
+/// in, as the warehouse is now: that of most of those sales.
+pub(super) fn old_sales_majority(
+    conn: &Connection,
+    bot_id: i64,
+    cutoff: i64,
+) -> Result<Option<Currency>, LoadError> {
+    let boundary = boundary_after(conn, bot_id, cutoff)?;
+    Ok(majority(&native_sales(conn, bot_id, boundary)?))
+}
+
 /// The first second from `cutoff` at which the warehouse has no order, so that an API
 /// reading `to` as inclusive or exclusive counts the same orders.
 fn boundary_after(conn: &Connection, bot_id: i64, cutoff: i64) -> Result<i64, LoadError> {

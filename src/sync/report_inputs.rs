@@ -2,6 +2,8 @@
 //! streams: the gateway code ↔ display name map, the bot's preferred currency, and
 //! today's exchange rates (docs/data-contract.md §2.9).
 
+use std::collections::BTreeSet;
+
 use duckdb::Connection;
 use futures::StreamExt;
 use tracing::{info, warn};
@@ -17,7 +19,7 @@ use crate::error::Error;
 use crate::load::RunStamp;
 use crate::load::inputs::{
     CapturedRate, ReportedGateway, record_preferred_currency, replace_gateways,
-    store_captured_rates,
+    store_captured_rates, stored_api_rates,
 };
 use crate::money::{Amount, SCALE};
 use crate::quoted::convert_units;
@@ -75,6 +77,11 @@ pub async fn refresh_preferred_currency(
 /// pair (a window in two currencies is one equation in two unknown rates). Identity pairs
 /// are not stored (`fx_effective` gives them). Answers the reconciliation or the early
 /// reads already have come from `memo`.
+///
+/// A run reads the 12 pairs of a currency only when they may have changed
+/// ([`stale_currencies`]): otherwise its stored rates are recorded again as of this run,
+/// for the cost of one canary read (none when the reconciliation or the early reads
+/// made it).
 pub async fn refresh_fx(
     client: &ApiClient,
     conn: &Connection,
@@ -93,7 +100,18 @@ pub async fn refresh_fx(
         .filter(|w| w.native > Amount::ZERO)
         .cloned()
         .collect();
-    let reads = ask_all(client, memo, in_flight, pair_asks(&windows)).await?;
+    let stored = stored_api_rates(conn, bot_id)?;
+    let stale = stale_currencies(client, memo, &all, &windows, &stored).await?;
+    let kept: Vec<CapturedRate> = stored
+        .into_iter()
+        .filter(|r| windows.iter().any(|w| w.currency == r.from) && !stale.contains(&r.from))
+        .collect();
+    let to_read: Vec<FxWindow> = windows
+        .iter()
+        .filter(|w| stale.contains(&w.currency))
+        .cloned()
+        .collect();
+    let reads = ask_all(client, memo, in_flight, pair_asks(&to_read)).await?;
     let mut solved: Vec<(String, Currency, PairRate)> = Vec::with_capacity(reads.len());
     for read in &reads {
         let (window, figures) = (read.window, &read.report.figures);
@@ -126,7 +144,9 @@ pub async fn refresh_fx(
     let extra_reads: usize = settled.iter().map(|(_, _, _, n)| n).sum();
     let mut inexact = 0;
     let mut open_sales = Vec::new();
-    let mut captured = Vec::with_capacity(settled.len());
+    let mut captured = Vec::with_capacity(settled.len() + kept.len());
+    let kept_rates = kept.len();
+    captured.extend(kept);
     for (from, target, rate, _) in settled {
         if !rate.is_exact() {
             inexact += 1;
@@ -156,10 +176,94 @@ pub async fn refresh_fx(
         rates = n,
         inexact,
         windows = windows.len(),
+        kept = kept_rates,
         reads = reads.len() + extra_reads,
-        "exchange rates captured from /revenue, one read per pair"
+        "exchange rates captured from /revenue, one read per pair (kept: stored rates a canary confirmed)"
     );
     Ok(n)
+}
+
+/// The native currencies whose 12 pairs must be read again: those whose windows are not
+/// the ones the warehouse held when the run began (the run changed their sales, or the
+/// windows were not planned), those without a stored rate (with bounds) into every
+/// other report currency (a new currency), and, if any canary moved, all of them.
+///
+/// A canary is one pair per currency ([`canary_target`]), read over the currency's
+/// unchanged window: it stands when the rates its answer allows include all the stored
+/// rate's bounds. The API converts "at the service's current rate"; taken here is that
+/// the service moves its rates table as a whole, so one canary that moved means any
+/// rate may have: every currency is read again.
+async fn stale_currencies(
+    client: &ApiClient,
+    memo: &RevenueMemo,
+    all: &FxWindows,
+    windows: &[FxWindow],
+    stored: &[CapturedRate],
+) -> Result<BTreeSet<String>, ApiError> {
+    let every: BTreeSet<String> = windows.iter().map(|w| w.currency.clone()).collect();
+    let Some(start) = memo.start_windows() else {
+        return Ok(every);
+    };
+    let mut stale = BTreeSet::new();
+    for w in windows {
+        let c = w.currency.as_str();
+        let same_windows = start.primary.iter().find(|s| s.currency == c) == Some(w)
+            && start.by_amount.get(c) == all.by_amount.get(c)
+            && start.too_many_amounts.iter().any(|x| x == c)
+                == all.too_many_amounts.iter().any(|x| x == c);
+        let has_all = Currency::ALL
+            .into_iter()
+            .filter(|t| t.code() != c)
+            .all(|t| stored.iter().any(|r| r.from == c && r.to == t.code()));
+        if !same_windows || !has_all {
+            stale.insert(w.currency.clone());
+            continue;
+        }
+        let target = canary_target(memo, w, None);
+        let figures = memo
+            .revenue(client, w.from, w.to, Some(target))
+            .await?
+            .figures;
+        let held = stored
+            .iter()
+            .find(|r| r.from == c && r.to == target.code())
+            .and_then(|r| Some((units(&r.rate_low)?, units(&r.rate_high)?)));
+        let slack = revenue_slack(figures.revenue, figures.sales);
+        let now = (figures.sales == w.sales)
+            .then(|| solve(&w.amounts, figures.revenue, slack))
+            .flatten();
+        let stands = matches!((now, held), (Some(now), Some((low, high))) if now.low <= low && high <= now.high);
+        if !stands {
+            info!(currency = %c, target = %target, "exchange-rate canary moved: every rate read again");
+            return Ok(every);
+        }
+    }
+    Ok(stale)
+}
+
+/// The pair a currency's canary reads its window in: one the memo already holds (the
+/// reconciliation reads each window in the old sales' majority currency), else `hint`,
+/// else the first report currency but its own.
+pub(super) fn canary_target(
+    memo: &RevenueMemo,
+    window: &FxWindow,
+    hint: Option<Currency>,
+) -> Currency {
+    let others = || {
+        Currency::ALL
+            .into_iter()
+            .filter(|t| t.code() != window.currency)
+    };
+    others()
+        .find(|t| memo.holds(window.from, window.to, Some(*t)))
+        .or_else(|| hint.filter(|h| h.code() != window.currency))
+        .or_else(|| others().next())
+        .unwrap_or(Currency::ALL[0])
+}
+
+/// A stored rate's decimal text in 1e-8 units; `None` if it is not one.
+fn units(text: &str) -> Option<i128> {
+    Some(Amount::parse(text).ok()?.scaled() / 10_i128.pow(SCALE - 8))
 }
 
 /// Whether `amount` converts differently at the two ends of `rate`'s candidates (the

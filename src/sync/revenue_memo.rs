@@ -2,7 +2,8 @@
 //! reads each native currency's window in their majority currency, one of the pairs the
 //! exchange-rate capture then reads (see [`super::report_inputs::refresh_fx`]). The
 //! capture's early reads ([`super::fx_prefetch`]), made while the streams load, wait
-//! here too.
+//! here too, with the windows the warehouse held when the run began (the capture keeps a
+//! currency's stored rates only if its windows are still those).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,12 +14,16 @@ use crate::api::models::RevenueReport;
 use crate::api::{ApiClient, ApiError};
 use crate::currency::Currency;
 
+use super::fx_windows::FxWindows;
+
 type Ask = (i64, i64, Option<Currency>);
 
 /// One bot's `/revenue` answers in this run, by `(from, to, currency)`.
 #[derive(Debug, Default)]
 pub struct RevenueMemo {
     answers: Mutex<HashMap<Ask, Arc<OnceCell<RevenueReport>>>>,
+    /// The exchange-rate windows of the warehouse as the run began, once planned.
+    start_windows: Mutex<Option<FxWindows>>,
 }
 
 impl RevenueMemo {
@@ -47,6 +52,16 @@ impl RevenueMemo {
         self.lock_answers()
             .get(&(from, to, currency))
             .is_some_and(|cell| cell.initialized())
+    }
+
+    /// Keeps the windows the warehouse held when the run began.
+    pub fn set_start_windows(&self, windows: FxWindows) {
+        *lock(&self.start_windows) = Some(windows);
+    }
+
+    /// The windows the warehouse held when the run began, if they were planned.
+    pub fn start_windows(&self) -> Option<FxWindows> {
+        lock(&self.start_windows).clone()
     }
 
     fn lock_answers(

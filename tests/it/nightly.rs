@@ -12,6 +12,7 @@ use tgm_sync::load::state::read_state;
 use tgm_sync::sim::rates::pair_rate;
 use tgm_sync::sim::{OrderStatus, SimData, SimServer};
 
+use crate::fx_early::record_requests;
 use crate::support::*;
 use crate::sync::{assert_equals_sim, open, sync_once};
 
@@ -174,9 +175,10 @@ async fn a_no_change_run_shares_the_rate_reads_of_the_reconciliation() {
     sync_once(&settings).await;
     let revenue = server.handle.requests().get("revenue");
     // Preferred currency 1, the old sales in their majority currency 1, each other native
-    // currency's window into it n − 1 (pairs the capture then has in hand), every pair
-    // 12·n; at most one own-currency check per currency.
-    let shared = 1 + 1 + 12 * n;
+    // currency's window into it n − 1 (the canaries of those currencies, in hand for the
+    // capture), the majority currency's canary 1; at most one own-currency check per
+    // currency. Not every pair (12·n): nothing changed.
+    let shared = 1 + 1 + n;
     assert!(
         revenue <= shared + (n - 1),
         "{revenue} /revenue requests in a no-change run with {n} native currencies (at most {})",
@@ -191,6 +193,77 @@ async fn a_no_change_run_shares_the_rate_reads_of_the_reconciliation() {
         "nothing changed: no full scan"
     );
     assert_equals_sim(&conn, &server.handle.data());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_change_run_reads_one_canary_per_native_currency_not_every_pair() {
+    let (server, _dir, settings) = synced_in_many_currencies().await;
+    let n = native_currencies(&open(&settings)).len();
+    assert!(n >= 8, "a data set in many currencies: {n}");
+    let as_of_before: i64 = open(&settings)
+        .query_row("SELECT epoch_us(max(as_of)) FROM fx_rates", [], |r| {
+            r.get(0)
+        })
+        .expect("as_of");
+
+    server.handle.reset_counts();
+    let seen = record_requests(&server.handle);
+    sync_once(&settings).await;
+    server.handle.set_response_hook(None);
+    let seen = seen.lock().expect("request log").clone();
+
+    // Each rate read's window, named by the currency of the simulator's sale one second
+    // in: a read in another currency is a rate read (the reconciliation's or a canary),
+    // one in its own is the reconciliation's check of the native sum.
+    let data = server.handle.data();
+    let currency_at = |t: i64| {
+        data.orders
+            .iter()
+            .find(|o| o.order_status == OrderStatus::Completed && o.order_date == t)
+            .map(|o| o.currency.code().to_string())
+            .unwrap_or_else(|| panic!("no sale at {t}"))
+    };
+    let mut foreign = BTreeSet::new();
+    for s in &seen {
+        if let Some((from, to, currency)) = &s.window
+            && from != "0"
+        {
+            let start: i64 = from.parse().expect("from");
+            if currency_at(start + 1) != *currency {
+                foreign.insert((from.clone(), to.clone(), currency.clone()));
+            }
+        }
+    }
+    assert!(
+        foreign.len() <= n,
+        "{} rate reads in a no-change run with {n} native currencies (at most one each, \
+         not 12): {foreign:?}",
+        foreign.len()
+    );
+    // The stored rates stand, recorded again as of this run, exact.
+    let conn = open(&settings);
+    let as_of_after: i64 = conn
+        .query_row(
+            "SELECT epoch_us(min(as_of)) FROM fx_rates WHERE as_of > make_timestamp(?)",
+            [as_of_before],
+            |r| r.get(0),
+        )
+        .expect("as_of");
+    let recorded: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM fx_rates WHERE source = 'api' AND epoch_us(as_of) = ?",
+            [as_of_after],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(
+        recorded as usize,
+        12 * n,
+        "every pair recorded as of the second run"
+    );
+    assert_rates_exact(&conn);
+    assert_equals_sim(&conn, &data);
     server.shutdown().await;
 }
 

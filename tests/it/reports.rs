@@ -19,11 +19,11 @@ use tgm_sync::api::{ApiClient, Method};
 use tgm_sync::currency::Currency;
 use tgm_sync::money::Amount;
 use tgm_sync::sim::Quirks;
-use tgm_sync::sim::rates::{convert_at, pair_rate};
+use tgm_sync::sim::rates::{Arithmetic, convert_at, pair_rate, pair_rate_in};
 use tgm_sync::sync::fx_rate::revenue_slack;
 
 use crate::support::*;
-use crate::sync::sync_once;
+use crate::sync::{open, sync_once};
 
 const DAY: i64 = 86_400;
 
@@ -1044,5 +1044,64 @@ async fn verify_names_moved_rates_instead_of_differences() {
     let (code, text) = verify(&server.base_url(), dir.path(), "eur");
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains("rates moved"), "{text}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_rates_table_is_noticed_by_a_canary_and_verify_stays_exact() {
+    let (server, dir, settings) = crate::nightly::synced_in_many_currencies().await;
+    let n = crate::nightly::native_currencies(&open(&settings)).len() as u64;
+    assert!(n >= 8, "a data set in many currencies: {n}");
+
+    // Between two syncs, the service moves its rates table (USD per EUR 1.08 → 1.09):
+    // no sale changed, so only a canary can notice.
+    server.handle.set_quirks(Quirks {
+        rates_moved: true,
+        ..Quirks::default()
+    });
+    server.handle.reset_counts();
+    sync_once(&settings).await;
+    let revenue = server.handle.requests().get("revenue");
+    assert!(
+        revenue >= 12 * n,
+        "{revenue} /revenue requests: every pair of the {n} native currencies read again"
+    );
+    // The latest rates are the moved table's, and some USD pair did move.
+    let conn = open(&settings);
+    let mut stmt = conn
+        .prepare(
+            "SELECT from_currency, to_currency, rate::VARCHAR, rate_low = rate_high \
+             FROM fx_rates WHERE source = 'api' \
+             AND as_of = (SELECT max(as_of) FROM fx_rates WHERE source = 'api')",
+        )
+        .expect("query");
+    let rows: Vec<(String, String, String, bool)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len() as u64, 12 * n, "every pair recorded again");
+    let mut moved = 0;
+    for (from, to, rate, exact) in rows.iter().filter(|r| r.3) {
+        let (f, t) = (
+            from.parse::<Currency>().expect("currency"),
+            to.parse::<Currency>().expect("currency"),
+        );
+        let rate: Decimal = rate.parse().expect("rate");
+        assert_eq!(
+            rate,
+            pair_rate_in(f, t, Arithmetic::QuotedMoved),
+            "{from} → {to} ({exact})"
+        );
+        if rate != pair_rate_in(f, t, Arithmetic::Quoted) {
+            moved += 1;
+        }
+    }
+    assert!(moved > 0, "some USD pair moved: {rows:?}");
+    drop(stmt);
+    drop(conn);
+
+    let (code, text) = verify(&server.base_url(), dir.path(), "all");
+    assert_eq!(code, Some(0), "verify after the rates moved:\n{text}");
     server.shutdown().await;
 }
