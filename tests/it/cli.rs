@@ -101,12 +101,7 @@ async fn a_scheduled_run_logs_json_writes_metrics_and_leaks_no_key() {
     // by key after the full scan (at most the default budget, `pending_refetch_limit` =
     // 50), counted from the simulator's data.
     let data = server.handle.data();
-    let newest = data
-        .orders
-        .iter()
-        .map(|o| o.order_date)
-        .max()
-        .expect("orders");
+    let newest = newest_order_date(&data);
     let refetched = data
         .orders
         .iter()

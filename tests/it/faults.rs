@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -960,20 +959,12 @@ fn wrong_types_hook(sent: Arc<Mutex<BTreeMap<String, Value>>>) -> tgm_sync::sim:
     })
 }
 
-fn run_bin(server: &SimServer, dir: &Path, extra: &[&str]) -> std::process::Output {
-    sync_command(&server.base_url(), dir)
-        .args(["--max-attempts", "3", "--max-retry-secs", "2"])
-        .args(extra)
-        .output()
-        .expect("binary runs")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_with_wrong_types_go_to_rejected_with_raw_json_and_reason_and_strict_fails() {
     let server = start_sim(small_sim()).await;
     let sent = break_a_few_rows(&server);
     let dir = tempdir();
-    let out = run_bin(&server, dir.path(), &[]);
+    let out = sync_quickly_failing(&server, dir.path(), &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -1037,7 +1028,7 @@ async fn rows_with_wrong_types_go_to_rejected_with_raw_json_and_reason_and_stric
     // --strict: the same rows make the streams fail and nothing of theirs is written.
     let dir = tempdir();
     server.handle.set_response_hook(None);
-    let clean = run_bin(&server, dir.path(), &[]);
+    let clean = sync_quickly_failing(&server, dir.path(), &[]);
     assert_eq!(
         clean.status.code(),
         Some(0),
@@ -1052,7 +1043,7 @@ async fn rows_with_wrong_types_go_to_rejected_with_raw_json_and_reason_and_stric
         .set_response_hook(Some(wrong_types_hook(Arc::new(
             Mutex::new(BTreeMap::new()),
         ))));
-    let out = run_bin(&server, dir.path(), &["--strict", "--full-refresh"]);
+    let out = sync_quickly_failing(&server, dir.path(), &["--strict", "--full-refresh"]);
     server.handle.set_response_hook(None);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -1088,7 +1079,7 @@ async fn rows_with_wrong_types_go_to_rejected_with_raw_json_and_reason_and_stric
 async fn a_failing_api_through_the_binary_names_stream_endpoint_and_cause() {
     let server = start_sim(small_sim()).await;
     let dir = tempdir();
-    let ok = run_bin(&server, dir.path(), &[]);
+    let ok = sync_quickly_failing(&server, dir.path(), &[]);
     assert_eq!(ok.status.code(), Some(0));
     let settings = settings_for(&server, dir.path());
     server.handle.add_orders(5);
@@ -1097,7 +1088,7 @@ async fn a_failing_api_through_the_binary_names_stream_endpoint_and_cause() {
         share_5xx: 1.0,
         ..FaultOptions::default()
     });
-    let out = run_bin(&server, dir.path(), &["--log-format", "json"]);
+    let out = sync_quickly_failing(&server, dir.path(), &["--log-format", "json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{stdout}\n{stderr}");
@@ -1136,7 +1127,7 @@ async fn a_partial_stream_counts_as_synced_in_the_metrics() {
     break_a_few_rows(&server);
     let dir = tempdir();
     let metrics = dir.path().join("tgm.prom");
-    let out = run_bin(
+    let out = sync_quickly_failing(
         &server,
         dir.path(),
         &["--metrics-file", metrics.to_str().expect("utf-8")],

@@ -12,6 +12,7 @@ use tgm_sync::currency::Currency;
 use tgm_sync::sim::{FaultOptions, OrderStatus, RequestInfo, SimHandle};
 
 use crate::nightly::{assert_rates_exact, native_currencies, synced_in_many_currencies};
+use crate::support::newest_order_date;
 use crate::sync::{open, sync_once};
 
 /// One request as the simulator saw it: sequence number, method path, and for
@@ -132,12 +133,7 @@ async fn a_window_the_run_moves_is_read_again_and_the_rates_stay_exact() {
         .find(|p| p.currency == currency)
         .map(|p| p.plan_id)
         .expect("a plan in that currency");
-    let newest = data
-        .orders
-        .iter()
-        .map(|o| o.order_date)
-        .max()
-        .expect("orders");
+    let newest = newest_order_date(&data);
     let t = newest + 60;
     let big: Decimal = "98765432109.123456789".parse().expect("a decimal");
     server.handle.add_sale(plan_id, big, currency, t);

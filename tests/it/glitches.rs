@@ -23,14 +23,6 @@ fn small_sim() -> tgm_sync::sim::SimOptions {
     sim_options(330, 120)
 }
 
-fn run_bin(server: &SimServer, dir: &Path, extra: &[&str]) -> Output {
-    sync_command(&server.base_url(), dir)
-        .args(["--max-attempts", "3", "--max-retry-secs", "2"])
-        .args(extra)
-        .output()
-        .expect("binary runs")
-}
-
 fn text(out: &Output) -> String {
     format!(
         "{}\n{}",
@@ -57,7 +49,7 @@ fn refusal_lines(out: &Output) -> Vec<String> {
 
 /// A first, good sync through the binary.
 fn good_sync(server: &SimServer, dir: &Path) {
-    let out = run_bin(server, dir, &[]);
+    let out = sync_quickly_failing(server, dir, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_exact(dir, server);
 }
@@ -86,7 +78,7 @@ async fn lists_answered_empty_delete_nothing_and_exit_3() {
     let data = server.handle.data();
     for (case, faults) in glitches {
         server.handle.set_faults(faults);
-        let out = run_bin(&server, dir.path(), &["--full-refresh"]);
+        let out = sync_quickly_failing(&server, dir.path(), &["--full-refresh"]);
         server.handle.set_faults(FaultOptions::default());
         assert_eq!(out.status.code(), Some(3), "{case}: exit 3\n{}", text(&out));
         assert_exact(dir.path(), &server);
@@ -115,7 +107,7 @@ async fn lists_answered_empty_delete_nothing_and_exit_3() {
         }
     }
     // The API is well again: a normal run is exact and exits 0.
-    let out = run_bin(&server, dir.path(), &[]);
+    let out = sync_quickly_failing(&server, dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(refusal_lines(&out).is_empty(), "{}", text(&out));
     assert_exact(dir.path(), &server);
@@ -131,7 +123,7 @@ async fn an_ignored_offset_is_an_error_naming_it_and_deletes_nothing() {
         ignore_offset: true,
         ..FaultOptions::default()
     });
-    let out = run_bin(&server, dir.path(), &["--full-refresh"]);
+    let out = sync_quickly_failing(&server, dir.path(), &["--full-refresh"]);
     server.handle.set_faults(FaultOptions::default());
     let all = text(&out);
     assert_eq!(out.status.code(), Some(3), "{all}");
@@ -148,7 +140,7 @@ async fn an_ignored_offset_is_an_error_naming_it_and_deletes_nothing() {
     );
     assert!(!all.contains(TEST_KEY));
     assert_exact(dir.path(), &server);
-    let out = run_bin(&server, dir.path(), &["--full-refresh"]);
+    let out = sync_quickly_failing(&server, dir.path(), &["--full-refresh"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_exact(dir.path(), &server);
     server.shutdown().await;
@@ -190,7 +182,7 @@ async fn rows_no_type_can_hold_are_rejected_with_their_reason_and_the_rest_load(
     // a later run with the same rows still works.
     let dir = tempdir();
     for run in ["first", "second"] {
-        let out = run_bin(&server, dir.path(), &[]);
+        let out = sync_quickly_failing(&server, dir.path(), &[]);
         assert_eq!(out.status.code(), Some(3), "{run}: {}", text(&out));
         let rejected = rejected_rows(dir.path());
         assert_eq!(rejected.len(), bad.len(), "{run}: {rejected:#?}");
@@ -255,7 +247,7 @@ async fn rows_no_type_can_hold_are_rejected_with_their_reason_and_the_rest_load(
     }
     // The rows are fixed: a normal run loads them and is exact.
     server.handle.set_faults(FaultOptions::default());
-    let out = run_bin(&server, dir.path(), &["--full-refresh"]);
+    let out = sync_quickly_failing(&server, dir.path(), &["--full-refresh"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_exact(dir.path(), &server);
 
@@ -266,7 +258,7 @@ async fn rows_no_type_can_hold_are_rejected_with_their_reason_and_the_rest_load(
         bad_rows: true,
         ..FaultOptions::default()
     });
-    let out = run_bin(&server, dir.path(), &["--full-refresh"]);
+    let out = sync_quickly_failing(&server, dir.path(), &["--full-refresh"]);
     server.handle.set_faults(FaultOptions::default());
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert_exact(dir.path(), &server);
@@ -298,7 +290,7 @@ async fn most_rows_vanishing_at_once_is_refused_until_allowed() {
     };
     // 80 of 120 (more than half) vanish.
     server.handle.remove_memberships(80);
-    let out = run_bin(&server, dir.path(), &[]);
+    let out = sync_quickly_failing(&server, dir.path(), &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let lines = refusal_lines(&out);
     assert_eq!(lines.len(), 1, "one line: {lines:#?}");
@@ -326,7 +318,7 @@ async fn most_rows_vanishing_at_once_is_refused_until_allowed() {
     );
     drop(conn);
     // The user says they are gone.
-    let out = run_bin(&server, dir.path(), &["--allow-large-deletes"]);
+    let out = sync_quickly_failing(&server, dir.path(), &["--allow-large-deletes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(live_members(dir.path()), 40);
     assert_exact(dir.path(), &server);
@@ -341,7 +333,7 @@ async fn an_oversized_body_is_an_error_naming_the_endpoint_and_its_size() {
         oversized_body_bytes: Some(300_000),
         ..FaultOptions::default()
     });
-    let out = run_bin(&server, dir.path(), &["--max-response-bytes", "200000"]);
+    let out = sync_quickly_failing(&server, dir.path(), &["--max-response-bytes", "200000"]);
     let all = text(&out);
     assert_ne!(out.status.code(), Some(0), "{all}");
     let plans = String::from_utf8_lossy(&out.stdout)

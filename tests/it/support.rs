@@ -355,3 +355,26 @@ pub fn memory_warehouse() -> duckdb::Connection {
     tgm_sync::load::schema::install_report_layer(&conn).expect("install sql/reports.sql");
     conn
 }
+
+/// `tgm-sync sync` against `server` with a small retry budget (3 attempts, 2 s), so a
+/// failing API fails the run quickly.
+pub fn sync_quickly_failing(
+    server: &SimServer,
+    dir: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    sync_command(&server.base_url(), dir)
+        .args(["--max-attempts", "3", "--max-retry-secs", "2"])
+        .args(extra)
+        .output()
+        .expect("binary runs")
+}
+
+/// The newest order date in the simulator's data (UNIX seconds).
+pub fn newest_order_date(data: &tgm_sync::sim::SimData) -> i64 {
+    data.orders
+        .iter()
+        .map(|o| o.order_date)
+        .max()
+        .expect("orders")
+}

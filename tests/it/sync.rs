@@ -536,12 +536,7 @@ async fn member_emails_are_fetched_for_new_sales_when_asked() {
     // A new sale: one more request, for it alone.
     let data = server.handle.data();
     let plan = data.plans.first().expect("a plan").clone();
-    let newest = data
-        .orders
-        .iter()
-        .map(|o| o.order_date)
-        .max()
-        .expect("orders");
+    let newest = newest_order_date(&data);
     server
         .handle
         .add_sale(plan.plan_id, plan.price, plan.currency, newest + 60);
