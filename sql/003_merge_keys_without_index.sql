@@ -5,7 +5,7 @@
 -- to, so it grows with the table (tens of MB at 1M orders) and a first sync of 1M orders
 -- failed at commit under a 128 MB memory cap ("failed to pin block"). Without it the same
 -- sync fits in 96 MB. Uniqueness does not rest on the index: each merge de-duplicates the
--- staged rows and inserts only keys the table does not hold (src/load/merge.rs), and the
+-- staged rows and inserts only keys the table does not hold (src/warehouse/merge.rs), and the
 -- tests check that no key appears twice. The small tables keep their keys.
 --
 -- DuckDB cannot drop a constraint in place, so each table is rebuilt under its own name.

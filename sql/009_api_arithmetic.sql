@@ -2,7 +2,7 @@
 --
 -- Exchange rates as the API applies them (docs/data-contract.md §2.2, "The API's arithmetic"): each
 -- currency pair's own rate, quoted to 8 decimals, read off /revenue over a window whose
--- sales are all in the pair's `from` currency (src/sync/pair_rate.rs). A window whose
+-- sales are all in the pair's `from` currency (src/fx/pair_rate.rs). A window whose
 -- sales are small (0.0005 BTC) may leave several 8-decimal rates that reproduce its
 -- revenue: rate_low and rate_high bound them (inclusive), and `rate` is the one reports
 -- use. rate_low = rate_high: the rate is exact. NULL bounds: a rate from before this

@@ -1,5 +1,5 @@
 -- Completed sales one row each, in (second, currency) order: the input of the search for
--- exchange-rate windows (src/sync/fx_windows.rs), which reads it as a stream in one pass
+-- exchange-rate windows (src/fx/windows.rs), which reads it as a stream in one pass
 -- and needs each sale's own amount (the API rounds each converted sale to 8 decimals).
 --
 -- Parameter: bot_id. Result: t (UNIX seconds), currency, amount.

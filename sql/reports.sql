@@ -1,7 +1,7 @@
 -- reports.sql: the report layer. The warehouse's answer to every report endpoint of the
 -- TGmembership API (docs/data-contract.md §2), as DuckDB macros and views over the synced tables.
 --
--- Installed by every sync after the migrations (src/load/schema.rs,
+-- Installed by every sync after the migrations (src/warehouse/schema.rs,
 -- install_report_layer): everything here is CREATE OR REPLACE, so running it again is
 -- harmless and a new binary replaces an old definition.
 --

@@ -112,7 +112,7 @@ pub struct Settings {
     /// How long a run may take before it stops cleanly; `None`: no limit.
     pub run_deadline: Option<Duration>,
     /// How much a full scan may soft-delete in one run.
-    pub delete_guard: crate::load::merge::DeleteGuard,
+    pub delete_guard: crate::warehouse::merge::DeleteGuard,
     /// How many pages one read of a stream may take (not a declared setting: tests lower it).
     pub page_cap: crate::api::pager::PageCap,
     /// Warnings found while resolving (e.g. a key file readable by others).
@@ -435,7 +435,7 @@ impl Settings {
             lake,
             max_response_bytes: merged.max_response_bytes,
             run_deadline: merged.run_deadline_secs.map(Duration::from_secs),
-            delete_guard: crate::load::merge::DeleteGuard {
+            delete_guard: crate::warehouse::merge::DeleteGuard {
                 max_share: merged.max_delete_share,
                 floor_rows: merged.max_delete_rows_floor,
                 allow_large: false,

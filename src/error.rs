@@ -3,7 +3,7 @@
 //! the same two errors in a type of its own).
 
 use crate::api::ApiError;
-use crate::load::LoadError;
+use crate::warehouse::LoadError;
 
 /// The API or the warehouse failed; the message is the underlying one.
 #[derive(Debug, thiserror::Error)]

@@ -1,12 +1,14 @@
 //! tgm-sync: copies a bot's data out of the TGmembership API into DuckDB and Parquet.
 //!
-//! The data path, module by module: `config` resolves settings; `api` talks to the
-//! service (client, retry policy, pager, models); `streams` knows each endpoint's key and
-//! incremental strategy; `sync` runs fetchers and loaders; `load` turns rows into Arrow
-//! batches, DuckDB upserts and Parquet files; `lake` writes the tables as Delta Lake
-//! tables on S3 or a file system; `sim` is a built-in simulator of the API
-//! for demos and tests; `cli` is the command line; `progress` and `hint` are what a
-//! person at a terminal sees; `sql_files` carries the SQL statements kept under `sql/`.
+//! The data path, folder by folder (ARCHITECTURE.md draws it): `api` talks to the
+//! service (client, retry policy, pager, models); `streams` declares each endpoint's key,
+//! row, table and strategy; `sync` runs a bot's passes (fetch, sink, the orders strategy,
+//! the bot fan-out); `warehouse` is DuckDB, the one writer (schema, merge, state, every
+//! transaction); `mirror` writes the Parquet tree and `lake` the Delta tables; `fx` reads
+//! exchange rates off `/revenue`; `report` renders and verifies the reports. `config`
+//! resolves settings once; `cli` is the command line, with what a person at a terminal
+//! sees (`progress`, `logging` beside it); `sim` is a built-in simulator of the API for
+//! demos and tests; `sql_files` carries the SQL statements kept under `sql/`.
 
 pub mod api;
 pub mod cli;
@@ -15,11 +17,10 @@ pub mod config;
 pub mod currency;
 pub mod error;
 pub mod exit;
-pub mod hint;
+pub mod fx;
 pub mod lake;
-pub mod load;
 pub mod logging;
-pub mod metrics;
+pub mod mirror;
 pub mod money;
 pub mod progress;
 pub mod quoted;
@@ -29,3 +30,4 @@ pub mod sim;
 pub mod sql_files;
 pub mod streams;
 pub mod sync;
+pub mod warehouse;

@@ -1,4 +1,4 @@
--- The migrations applied to this warehouse (see src/load/schema.rs).
+-- The migrations applied to this warehouse (see src/warehouse/schema.rs).
 CREATE TABLE IF NOT EXISTS _schema_version (
     version    INTEGER PRIMARY KEY,
     name       VARCHAR NOT NULL,

@@ -23,7 +23,7 @@ pub fn run(args: CompletionsArgs) -> Exit {
     clap_complete::generate(
         args.shell,
         &mut command,
-        crate::hint::PROGRAM,
+        crate::cli::hint::PROGRAM,
         &mut io::stdout(),
     );
     Exit::Success

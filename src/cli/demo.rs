@@ -7,14 +7,14 @@ use arrow::util::pretty::pretty_format_batches;
 use clap::Args;
 
 use super::Failure;
+use crate::cli::hint;
 use crate::config::{BotSettings, Settings};
 use crate::exit::Exit;
-use crate::hint;
-use crate::load::Warehouse;
 use crate::secret::ApiKey;
 use crate::sim::{SimOptions, SimServer};
 use crate::sql_files::{SqlFile, sql_file};
 use crate::sync::{self, SyncOptions};
+use crate::warehouse::Warehouse;
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {

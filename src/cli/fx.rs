@@ -13,11 +13,11 @@ use super::Failure;
 use super::settings::SettingsArgs;
 use crate::currency::Currency;
 use crate::exit::Exit;
-use crate::load::Warehouse;
-use crate::load::error::DbContext;
-use crate::load::inputs::{ImportRow, import_rates};
 use crate::money::Amount;
 use crate::sql_files::sql_file;
+use crate::warehouse::Warehouse;
+use crate::warehouse::error::DbContext;
+use crate::warehouse::inputs::{ImportRow, import_rates};
 
 #[derive(Debug, Clone, Args)]
 pub struct FxArgs {

@@ -18,9 +18,9 @@ use clap::Args;
 use super::{Failure, prompt};
 use crate::api::retry::RetryPolicy;
 use crate::api::{ApiClient, ApiError, ClientSettings, Method};
+use crate::cli::hint;
 use crate::config::{self, DEFAULT_BASE_URL};
 use crate::exit::Exit;
-use crate::hint;
 use crate::secret::{self, ApiKey};
 
 /// The default warehouse file and Parquet root, in the working directory.

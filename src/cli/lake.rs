@@ -66,7 +66,7 @@ pub async fn run(config: Option<PathBuf>, args: LakeArgs) -> Result<Exit, Failur
                 .map_err(|e| Failure::new(Exit::Config, e.to_string()))?;
             // A sync of this warehouse may have uploaded files it has not committed yet:
             // vacuum waits for another time rather than delete them.
-            let _lock = crate::load::warehouse::lock_if_used(&warehouse).map_err(|e| {
+            let _lock = crate::warehouse::open::lock_if_used(&warehouse).map_err(|e| {
                 let mut failure = Failure::from(e);
                 failure.message = format!("lake vacuum did not run: {}", failure.message);
                 failure

@@ -4,9 +4,11 @@
 pub mod completions;
 pub mod demo;
 pub mod fx;
+pub mod hint;
 pub mod init;
 pub mod lake;
 pub mod man;
+pub mod metrics;
 mod prompt;
 pub mod report;
 mod rows_json;
@@ -24,9 +26,9 @@ use clap::{Parser, Subcommand};
 use crate::api::ApiError;
 use crate::config::ConfigError;
 use crate::exit::{EXIT_CODES_HELP, Exit};
-use crate::load::LoadError;
 use crate::logging::LogFormat;
 use crate::secret::redact;
+use crate::warehouse::LoadError;
 
 /// Copies a bot's data out of the TGmembership API into DuckDB and Parquet.
 #[derive(Debug, Parser)]
@@ -138,7 +140,7 @@ fn load_message(e: &LoadError) -> String {
         LoadError::NoSuchFile { path } => format!(
             "{} is not a DuckDB database (no such file; run `{}` first)",
             path.display(),
-            crate::hint::command("sync")
+            crate::cli::hint::command("sync")
         ),
         _ => e.to_string(),
     }

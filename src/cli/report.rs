@@ -10,10 +10,10 @@ use super::Failure;
 use super::settings::SettingsArgs;
 use crate::currency::Currency;
 use crate::exit::Exit;
-use crate::load::Warehouse;
-use crate::load::error::DbContext;
 use crate::report::render::{ReportName, ReportRequest, Unit, write_csv};
 use crate::sql_files::sql_file;
+use crate::warehouse::Warehouse;
+use crate::warehouse::error::DbContext;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
@@ -106,7 +106,7 @@ fn pick_bot(asked: &[u64], known: &[i64]) -> Result<i64, Failure> {
             Exit::Config,
             format!(
                 "the warehouse holds no bot yet: run `{}` first",
-                crate::hint::command("sync")
+                crate::cli::hint::command("sync")
             ),
         )),
         ([], _) => Err(Failure::new(
@@ -193,7 +193,7 @@ pub fn run(config: Option<PathBuf>, args: ReportArgs) -> Result<Exit, Failure> {
                     format!(
                         "no {} report for bot {bot_id}: run `{}` first",
                         req.name,
-                        crate::hint::command("sync")
+                        crate::cli::hint::command("sync")
                     ),
                 ));
             }

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::Failure;
 use super::settings::SettingsArgs;
 use crate::exit::Exit;
-use crate::load::error::DbContext;
-use crate::load::{Warehouse, schema};
+use crate::warehouse::error::DbContext;
+use crate::warehouse::{Warehouse, schema};
 
 const STATUS_SQL: &str = include_str!("../../sql/status.sql");
 
@@ -71,7 +71,7 @@ pub fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
             println!(
                 "schema version {version} of {latest}: `{}` migrates this warehouse; until then, \
                  sections that need newer tables are skipped",
-                crate::hint::command("sync")
+                crate::cli::hint::command("sync")
             );
         }
     }

@@ -80,7 +80,7 @@ pub async fn run(
         outcome.lake = Some(LakeReport::Failed(std::sync::Arc::new(e)));
     }
     // The warehouse is closed by now, so the figure covers the whole run.
-    outcome.peak_rss_bytes = crate::metrics::peak_rss_bytes();
+    outcome.peak_rss_bytes = crate::cli::metrics::peak_rss_bytes();
     match format {
         LogFormat::Text => print_summary(&outcome),
         LogFormat::Json => {
@@ -90,7 +90,7 @@ pub async fn run(
         }
     }
     if let Some(path) = &args.metrics_file {
-        crate::metrics::write(path, &outcome, crate::clock::now_secs()).map_err(|e| {
+        crate::cli::metrics::write(path, &outcome, crate::clock::now_secs()).map_err(|e| {
             Failure::new(
                 Exit::Internal,
                 format!("cannot write metrics file {}: {e}", path.display()),

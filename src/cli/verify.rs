@@ -9,9 +9,9 @@ use super::settings::SettingsArgs;
 use crate::api::ApiClient;
 use crate::currency::Currency;
 use crate::exit::Exit;
-use crate::load::Warehouse;
 use crate::report::verify::{REVENUE_TOLERANCE, Verdict, VerifyError, inexact_rates, verify_bot};
 use crate::sql_files::sql_file;
+use crate::warehouse::Warehouse;
 
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
@@ -73,7 +73,7 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
                 VerifyError::Load(e) => Failure::from(e),
                 never @ VerifyError::NeverSynced(_) => Failure::new(
                     Exit::Config,
-                    format!("{never}: run `{}` first", crate::hint::command("sync")),
+                    format!("{never}: run `{}` first", crate::cli::hint::command("sync")),
                 ),
             })?;
         println!(
@@ -125,7 +125,7 @@ pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Fail
     if moved > 0 {
         println!(
             "{moved} differ because the API's exchange rates moved since the last sync: re-run sync ({})",
-            crate::hint::command("sync")
+            crate::cli::hint::command("sync")
         );
     }
     for (bot_id, pairs) in &inexact {

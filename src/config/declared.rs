@@ -196,7 +196,7 @@ settings! {
         check |p: &PathBuf| !p.as_os_str().is_empty(), "expected a file path";
     /// DuckDB storage format a new warehouse file is written in: `v1.0.0` opens in every DuckDB from 1.0 on; a newer one (`v1.4.0` … `v2.0.0`, `latest`) needs that DuckDB or newer to open the file. An existing file keeps its format
     storage_version: String, env "TGM_STORAGE_VERSION", value "VERSION",
-        default "`v1.0.0`" => crate::load::warehouse::DEFAULT_STORAGE_VERSION.to_string(),
+        default "`v1.0.0`" => crate::warehouse::open::DEFAULT_STORAGE_VERSION.to_string(),
         check |v: &String| v == "latest" || v.starts_with('v'), "expected a DuckDB version such as v1.0.0, or latest";
     /// root of the Parquet mirror; `""` turns it off
     parquet_dir: PathBuf, env "TGM_PARQUET_DIR", value "DIR",

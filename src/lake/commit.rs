@@ -21,7 +21,7 @@ use super::error::{LakeError, describe, is_refusal};
 use super::location::LakeUrl;
 use super::owed::Owed;
 use super::table::{partition_columns, store_error};
-use crate::load::table::TableSpec;
+use crate::streams::table::TableSpec;
 
 /// Attempts at one commit before the run gives up (the marks stay: the next run retries).
 pub const MAX_COMMIT_ATTEMPTS: u32 = 12;

@@ -14,9 +14,9 @@ use parquet::file::properties::WriterProperties;
 
 use super::error::LakeError;
 use super::stats::delta_stats;
-use crate::load::error::DbContext;
-use crate::load::parquet::{export_query, month_bounds};
-use crate::load::table::TableSpec;
+use crate::mirror::{export_query, month_bounds};
+use crate::streams::table::TableSpec;
+use crate::warehouse::error::DbContext;
 
 /// Rows per Parquet row group, as in the mirror.
 const ROW_GROUP_ROWS: usize = 65_536;

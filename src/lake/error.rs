@@ -3,7 +3,7 @@
 //! [`crate::secret::redact`] (which knows the AWS credentials of this process) and are cut
 //! down to the store's error code and message, never a whole XML body.
 
-use crate::load::LoadError;
+use crate::warehouse::LoadError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {

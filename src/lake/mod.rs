@@ -32,8 +32,8 @@ use tracing::info;
 pub use error::LakeError;
 pub use location::LakeUrl;
 
-use crate::load::table::TableSpec;
 use crate::streams::mirrored_tables;
+use crate::streams::table::TableSpec;
 use commit::{Committed, NewFile};
 use owed::Owed;
 

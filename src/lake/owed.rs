@@ -1,13 +1,13 @@
 //! What the warehouse owes the lake: per bot and table, either some partitions (the
 //! `_lake_dirty` marks) or everything (no `_lake_published` row for this lake yet, or one
 //! written with other columns). The bookkeeping itself is the warehouse's
-//! ([`crate::load::lake_marks`]).
+//! ([`crate::warehouse::lake_marks`]).
 
 use duckdb::Connection;
 
 use super::error::LakeError;
-use crate::load::lake_marks::{self, LakeCommitRecord};
-use crate::load::table::TableSpec;
+use crate::streams::table::TableSpec;
+use crate::warehouse::lake_marks::{self, LakeCommitRecord};
 
 /// The partitions of one bot's table to publish in this run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, TableProperty};
 
 use super::error::{LakeError, describe, is_refusal};
 use super::location::{LakeUrl, storage_options};
-use crate::load::table::TableSpec;
+use crate::streams::table::TableSpec;
 
 /// `delta.checkpointInterval`: a checkpoint every 10 commits keeps a reader's log replay
 /// short (Delta's default is 100) at the cost of one small Parquet file per 10 runs.

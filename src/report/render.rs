@@ -14,9 +14,9 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
 use crate::currency::Currency;
-use crate::load::LoadError;
-use crate::load::error::DbContext;
 use crate::sql_files::{SqlFile, sql_file};
+use crate::warehouse::LoadError;
+use crate::warehouse::error::DbContext;
 
 /// The reports, named as on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -407,7 +407,7 @@ mod tests {
     fn each_report_binds_as_many_values_as_its_statement_has_parameters() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let warehouse =
-            crate::load::Warehouse::open(&dir.path().join("w.duckdb")).expect("a warehouse");
+            crate::warehouse::Warehouse::open(&dir.path().join("w.duckdb")).expect("a warehouse");
         for name in ReportName::ALL {
             for currency in [None, Some(Currency::Jpy)] {
                 let req = ReportRequest {

@@ -4,7 +4,7 @@
 //! rate, rounded to 8 decimals, summed), so revenue must be equal, except where the API
 //! prints a binary floating-point sum (`"398.60636332000007"`: at most 17 significant
 //! digits): then it may differ by that float's residue, `(sales + 8)·2^-52` of it
-//! ([`crate::sync::fx_rate::revenue_slack`]), and no more. Sales, periods, ids, names and
+//! ([`crate::fx::residue::revenue_slack`]), and no more. Sales, periods, ids, names and
 //! `formatted` must be equal. When money differs in a currency, the pairs into it are
 //! read again (read-only): if the API's rates moved since the last sync, the differences
 //! are put down to that ([`Verdict::RatesMoved`]: "re-run sync"), not reported as such. A difference in a report that
@@ -27,14 +27,14 @@ use duckdb::{Connection, params};
 use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
 use crate::currency::Currency;
-use crate::load::LoadError;
-use crate::load::error::DbContext;
+use crate::fx::pair_rate::solve;
+use crate::fx::residue::revenue_slack;
+use crate::fx::windows::{FxWindow, find_windows};
 use crate::money::Amount;
 use crate::sql_files::{SqlFile, sql_file};
 use crate::streams::users_count::UsersCount;
-use crate::sync::fx_rate::revenue_slack;
-use crate::sync::fx_windows::{FxWindow, find_windows};
-use crate::sync::pair_rate::solve;
+use crate::warehouse::LoadError;
+use crate::warehouse::error::DbContext;
 
 /// The outcome of one field comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,8 +501,8 @@ pub async fn verify_bot(
 
 /// The reports computed from orders: what a legacy verify skips.
 /// Whether the API converts into `target` at other rates than the warehouse does: each
-/// native currency's rate window (the capture's, [`crate::sync::fx_windows`]) read again
-/// in `target` and solved ([`crate::sync::pair_rate`]); a stored rate outside the rates
+/// native currency's rate window (the capture's, [`crate::fx::windows`]) read again
+/// in `target` and solved ([`crate::fx::pair_rate`]); a stored rate outside the rates
 /// that reproduce the answer has moved. Read-only: nothing is written. A window whose
 /// sales changed (their number, or their native sum) says nothing about rates and is
 /// passed over.

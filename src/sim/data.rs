@@ -172,7 +172,7 @@ const CROSS_CURRENCY_SEED: u64 = 0xC055_C0DE;
 ///
 /// Only an order at least two seconds from both neighbours is chosen. The ETL reads
 /// each currency's rate off `/revenue` over a window of sales in that currency alone
-/// (src/sync/fx_windows.rs), so a currency whose only sales shared a second with other
+/// (src/fx/windows.rs), so a currency whose only sales shared a second with other
 /// currencies would have no rate, and every report in it would fail.
 fn pay_some_in_other_currencies(orders: &mut [Order], opts: &SimOptions) {
     if opts.cross_currency_share <= 0.0 {

@@ -13,7 +13,7 @@ use super::row::{StagedRow, check_row, stage_row};
 use super::{Answer, Role, Strategy, StreamDef, StreamName, text_of};
 use crate::api::Method;
 use crate::api::row::{RowError, RowReader};
-use crate::load::table::{Layout, TableSpec};
+use crate::streams::table::{Layout, TableSpec};
 
 crate::staged_row! {
     /// One membership (`/members`).

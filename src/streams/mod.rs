@@ -20,17 +20,18 @@ use serde_json::Value;
 
 use crate::api::Method;
 use crate::api::row::RowError;
-use crate::load::batch::BatchWriter;
-use crate::load::table::{Layout, TableSpec};
+use crate::streams::batch::BatchWriter;
+use crate::streams::table::{Layout, TableSpec};
 
+pub mod batch;
 pub mod coupons;
-pub mod fetch;
 pub mod members;
 pub mod orders;
 pub mod payment_methods;
 pub mod plans;
 pub mod projects;
 pub mod row;
+pub mod table;
 pub mod users_count;
 
 /// A stream the user can name in `--streams`.
@@ -266,9 +267,9 @@ mod tests {
     #[test]
     fn every_table_spec_matches_the_schema_the_migrations_create() {
         let conn = duckdb::Connection::open_in_memory().expect("in-memory DuckDB");
-        conn.execute_batch(crate::load::warehouse::CONNECTION_SETUP)
+        conn.execute_batch(crate::warehouse::open::CONNECTION_SETUP)
             .expect("connection settings");
-        crate::load::schema::migrate(&conn).expect("migrations");
+        crate::warehouse::schema::migrate(&conn).expect("migrations");
         for def in registry() {
             let t = def.table;
             let mut stmt = conn

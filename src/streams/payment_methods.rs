@@ -8,7 +8,7 @@ use super::row::{StagedRow, check_row, stage_row};
 use super::{Answer, Role, Strategy, StreamDef, StreamName, key_text};
 use crate::api::Method;
 use crate::api::row::{RowError, RowReader};
-use crate::load::table::{Layout, TableSpec};
+use crate::streams::table::{Layout, TableSpec};
 
 crate::staged_row! {
     /// An installed payment method (`/paymentMethods`).

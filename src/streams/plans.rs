@@ -7,8 +7,8 @@ use super::row::{StagedRow, check_row, stage_row};
 use super::{Answer, Role, Strategy, StreamDef, StreamName, key_text};
 use crate::api::Method;
 use crate::api::row::{RowError, RowReader};
-use crate::load::table::{Derived, Layout, TableSpec};
 use crate::money::Amount;
+use crate::streams::table::{Derived, Layout, TableSpec};
 
 crate::staged_row! {
     /// A plan (`/plans`), its options flattened.

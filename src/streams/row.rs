@@ -10,9 +10,9 @@
 use serde_json::Value;
 
 use crate::api::row::RowError;
-use crate::load::batch::BatchWriter;
-use crate::load::table::{Column, ColumnType};
 use crate::money::Amount;
+use crate::streams::batch::BatchWriter;
+use crate::streams::table::{Column, ColumnType};
 
 /// A row a stream stages: read from JSON, written column by column.
 pub trait StagedRow: Sized + Send + 'static {
@@ -123,10 +123,10 @@ macro_rules! staged_row {
         }
 
         impl $crate::streams::row::StagedRow for $name {
-            const COLUMNS: &'static [$crate::load::table::Column] = &[
-                $crate::load::table::col("bot_id", $crate::load::table::ColumnType::Int),
+            const COLUMNS: &'static [$crate::streams::table::Column] = &[
+                $crate::streams::table::col("bot_id", $crate::streams::table::ColumnType::Int),
                 $(
-                    $crate::load::table::col(
+                    $crate::streams::table::col(
                         $crate::__column_name!($field $(, $column)?),
                         <$crate::streams::row::kind::$kind as $crate::streams::row::kind::Kind>::TYPE,
                     ),
@@ -137,7 +137,7 @@ macro_rules! staged_row {
                 $name::from_json(row)
             }
 
-            fn write(&self, bot_id: i64, w: &mut $crate::load::batch::BatchWriter) {
+            fn write(&self, bot_id: i64, w: &mut $crate::streams::batch::BatchWriter) {
                 w.int(Some(bot_id));
                 $(
                     <$ty as $crate::streams::row::WriteAs<$crate::streams::row::kind::$kind>>::write_as(

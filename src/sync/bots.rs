@@ -140,10 +140,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::load::state::StreamFigures;
     use crate::secret::ApiKey;
     use crate::streams::StreamName;
     use crate::sync::{StreamFailure, StreamOutcome};
+    use crate::warehouse::state::StreamFigures;
 
     fn stream(kind: Option<FailureKind>, rejected: u64) -> StreamOutcome {
         StreamOutcome {

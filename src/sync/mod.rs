@@ -11,16 +11,8 @@
 //! warehouse. A dry run makes the same passes into a sink that only counts.
 
 pub mod bots;
-pub mod fx_prefetch;
-pub mod fx_rate;
-pub mod fx_windows;
-pub mod loader;
-mod orders;
-pub mod pair_rate;
-mod pass;
-pub mod reconcile;
-pub mod report_inputs;
-pub mod revenue_memo;
+pub mod orders;
+pub mod pass;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,18 +24,19 @@ use crate::api::ApiClient;
 use crate::config::{BotSettings, Settings};
 use crate::error::Error;
 use crate::lake::{LakeError, LakeOutcome};
-use crate::load::state::{
+use crate::mirror;
+use crate::progress::{Phase, PhaseLine, Progress};
+use crate::secret::redact;
+use crate::streams::{Strategy, StreamName, mirrored_tables};
+use crate::sync::orders::fetch::OrdersPlan;
+use crate::warehouse::Warehouse;
+use crate::warehouse::state::{
     RunStamp, RunStatus, RunTotals, StreamFigures, StreamState, StreamStatus, close_abandoned_runs,
     finish_run, live_rows, read_state, record_stream, start_run,
 };
-use crate::load::{Warehouse, parquet};
-use crate::progress::{Phase, PhaseLine, Progress};
-use crate::secret::redact;
-use crate::streams::orders::OrdersPlan;
-use crate::streams::{Strategy, StreamName, mirrored_tables};
 
+use crate::fx::memo::RevenueMemo;
 use pass::{BotRun, Pass, Target, load_failure};
-use revenue_memo::RevenueMemo;
 
 /// Choices of one invocation of `tgm-sync sync`.
 #[derive(Debug, Clone, Default)]
@@ -113,7 +106,7 @@ pub struct RunOutcome {
     pub dry_run: bool,
     pub elapsed_secs: f64,
     /// The process's peak resident memory, read once the warehouse is closed (the
-    /// command line fills it in: see [`crate::metrics::peak_rss_bytes`]).
+    /// command line fills it in: see [`crate::cli::metrics::peak_rss_bytes`]).
     pub peak_rss_bytes: Option<u64>,
     /// The lake output of this run, when a lake is configured (never in a dry run).
     pub lake: Option<LakeReport>,
@@ -177,7 +170,7 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
         });
     }
     if let Some(root) = &settings.parquet_dir {
-        parquet::check_writable(root)?;
+        mirror::check_writable(root)?;
     }
     let warehouse = Warehouse::open_with(&settings.warehouse, &settings.storage_version)?;
     let at_micros = now_micros();
@@ -189,7 +182,7 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
         );
     }
     if let Some(root) = &settings.parquet_dir {
-        let removed = parquet::remove_leftovers(root)?;
+        let removed = mirror::remove_leftovers(root)?;
         if removed > 0 {
             info!(
                 files = removed,
@@ -200,7 +193,7 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
         // those of streams not selected now are rewritten here.
         for spec in mirrored_tables() {
             for bot in &settings.bots {
-                parquet::rewrite_dirty(warehouse.conn(), root, spec, bot.bot_id as i64)?;
+                mirror::rewrite_dirty(warehouse.conn(), root, spec, bot.bot_id as i64)?;
             }
         }
     }
@@ -222,9 +215,9 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
     if let Some(root) = &settings.parquet_dir {
-        for table in parquet::HISTORY_TABLES {
+        for table in mirror::HISTORY_TABLES {
             for bot_id in &bot_ids {
-                parquet::rewrite_history(warehouse.conn(), root, table, *bot_id)?;
+                mirror::rewrite_history(warehouse.conn(), root, table, *bot_id)?;
             }
         }
     }
@@ -314,9 +307,10 @@ async fn sync_bot(
         match report_inputs.filter(|_| facts_phase) {
             Some((conn, run)) => {
                 let first = first_report_inputs(settings, &inputs, conn, bot_id, run);
-                // Exchange rates off the windows the warehouse already has (see fx_prefetch).
-                let early =
-                    fx_prefetch::read_early_in_run(settings, &inputs, conn, bot_id, &revenue);
+                // Exchange rates off the windows the warehouse already has (see crate::fx::prefetch).
+                let early = crate::fx::prefetch::read_early_in_run(
+                    settings, &inputs, conn, bot_id, &revenue,
+                );
                 let (done, first, _) = tokio::join!(phase_done, first, early);
                 first_inputs = Some(first);
                 streams.extend(done);
@@ -470,16 +464,16 @@ async fn first_report_inputs(
     bot_id: i64,
     run: RunStamp,
 ) -> Result<Option<String>, Error> {
-    report_inputs::refresh_preferred_currency(inputs, conn, bot_id, run.at_micros).await?;
+    crate::fx::capture::refresh_preferred_currency(inputs, conn, bot_id, run.at_micros).await?;
     if settings.streams.contains(&StreamName::PaymentMethods)
         || settings.streams.contains(&StreamName::Orders)
     {
-        let rejected = report_inputs::refresh_gateways(inputs, conn, bot_id, run).await?;
+        let rejected = crate::fx::capture::refresh_gateways(inputs, conn, bot_id, run).await?;
         if rejected > 0 {
             return Ok(Some(format!(
                 "{rejected} /paymentMethods/report rows could not be read (kept in _rejected, \
                  stream {}); their gateways are missing from the reports",
-                report_inputs::REPORT_INPUTS
+                crate::fx::capture::REPORT_INPUTS
             )));
         }
     }
@@ -495,7 +489,7 @@ async fn refresh_rates(
 ) -> Result<(), Error> {
     let line: PhaseLine = bot.progress.phase(bot.bot_id as u64, Phase::ExchangeRates);
     line.start();
-    let rates = report_inputs::refresh_fx(
+    let rates = crate::fx::capture::refresh_fx(
         inputs,
         conn,
         bot.bot_id,

@@ -413,7 +413,7 @@ fn a_missing_or_never_synced_warehouse_says_to_sync_first() {
     );
     assert!(!dir.path().join("nothere.duckdb").exists());
 
-    drop(tgm_sync::load::Warehouse::open(&dir.path().join("w.duckdb")).expect("warehouse"));
+    drop(tgm_sync::warehouse::Warehouse::open(&dir.path().join("w.duckdb")).expect("warehouse"));
     let (code, line) = one_line_failure(
         dir.path(),
         &[

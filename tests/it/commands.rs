@@ -308,7 +308,7 @@ async fn status_of_a_warehouse_an_older_version_wrote_skips_the_newer_sections()
         Some(0)
     );
     // As the version before the lake output (007) left it: no lake tables, at 6.
-    let latest = tgm_sync::load::schema::latest_version();
+    let latest = tgm_sync::warehouse::schema::latest_version();
     {
         let conn = duckdb::Connection::open(&path).expect("warehouse");
         conn.execute_batch(

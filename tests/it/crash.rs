@@ -53,7 +53,7 @@ fn dump_duckdb(dir: &Path) -> String {
 /// history tables are left out, as in [`dump_duckdb`]: each run adds its own snapshot.
 fn dump_parquet(dir: &Path) -> String {
     let files = files_under(&dir.join("parquet")).into_iter().filter(|p| {
-        !tgm_sync::load::parquet::HISTORY_TABLES
+        !tgm_sync::mirror::HISTORY_TABLES
             .iter()
             .any(|t| p.starts_with(dir.join("parquet").join(t)))
     });

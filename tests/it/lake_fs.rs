@@ -13,10 +13,10 @@ use arrow::array::{Array, RecordBatch, TimestampMicrosecondArray};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use duckdb::Connection;
 use serde_json::Value;
-use tgm_sync::load::table::TableSpec;
 use tgm_sync::sim::SimOptions;
 use tgm_sync::streams::mirrored_tables;
 use tgm_sync::streams::plans::PLANS;
+use tgm_sync::streams::table::TableSpec;
 
 use crate::support::*;
 
@@ -1267,7 +1267,7 @@ async fn vacuum_refuses_a_short_retention_and_never_runs_while_a_sync_holds_the_
     }
 
     // A sync holds the warehouse (its run lock): vacuum does not run, exit 5.
-    let holder = tgm_sync::load::Warehouse::open(&warehouse).expect("lock taken");
+    let holder = tgm_sync::warehouse::Warehouse::open(&warehouse).expect("lock taken");
     let out = vacuum(&["--lake-retention-days", "0", "--allow-short-retention"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");

@@ -8,9 +8,9 @@ use duckdb::Connection;
 use rust_decimal::Decimal;
 use tgm_sync::config::Settings;
 use tgm_sync::currency::Currency;
-use tgm_sync::load::state::read_state;
 use tgm_sync::sim::rates::pair_rate;
 use tgm_sync::sim::{OrderStatus, SimData, SimServer};
+use tgm_sync::warehouse::state::read_state;
 
 use crate::fx_early::record_requests;
 use crate::support::*;

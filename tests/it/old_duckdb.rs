@@ -221,7 +221,7 @@ async fn storage_version_chooses_a_newer_format_and_an_existing_file_keeps_its_o
     );
 
     // The default on the existing 2.0 file: the sync works and the format stays.
-    settings.storage_version = tgm_sync::load::warehouse::DEFAULT_STORAGE_VERSION.into();
+    settings.storage_version = tgm_sync::warehouse::open::DEFAULT_STORAGE_VERSION.into();
     sync_once(&settings).await;
     let conn = open_read_only(&settings.warehouse);
     assert_eq!(storage_version(&conn), "v2.0.0+");

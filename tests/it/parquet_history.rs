@@ -7,7 +7,7 @@ use std::path::Path;
 use arrow::array::RecordBatch;
 use arrow::util::pretty::pretty_format_batches;
 use duckdb::Connection;
-use tgm_sync::load::parquet::{HISTORY_TABLES, PART_FILE};
+use tgm_sync::mirror::{HISTORY_TABLES, PART_FILE};
 
 use crate::support::*;
 use crate::sync::sync_once;

@@ -6,9 +6,9 @@
 use duckdb::Connection;
 use rust_decimal::Decimal;
 use tgm_sync::error::Error;
-use tgm_sync::load::state::read_state;
+use tgm_sync::fx::reconcile::old_sales_differ;
 use tgm_sync::sim::{Order, OrderStatus, Quirks, SimData};
-use tgm_sync::sync::reconcile::old_sales_differ;
+use tgm_sync::warehouse::state::read_state;
 
 use crate::support::*;
 use crate::sync::{assert_equals_sim, open, sync_once};
@@ -142,7 +142,7 @@ async fn a_warehouse_error_in_the_old_sales_check_is_an_error_not_a_difference()
     let dir = tempdir();
     // A DuckDB file without the orders table: the check cannot read its side.
     let conn = Connection::open(dir.path().join("empty.duckdb")).expect("duckdb opens");
-    let memo = tgm_sync::sync::revenue_memo::RevenueMemo::default();
+    let memo = tgm_sync::fx::memo::RevenueMemo::default();
     let got = old_sales_differ(&client, &conn, BOT_ID as i64, 1_700_000_000, &memo).await;
     match got {
         Err(Error::Load(e)) => {

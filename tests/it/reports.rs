@@ -17,10 +17,10 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use tgm_sync::api::{ApiClient, Method};
 use tgm_sync::currency::Currency;
+use tgm_sync::fx::residue::revenue_slack;
 use tgm_sync::money::Amount;
 use tgm_sync::sim::Quirks;
 use tgm_sync::sim::rates::{Arithmetic, convert_at, pair_rate, pair_rate_in};
-use tgm_sync::sync::fx_rate::revenue_slack;
 
 use crate::support::*;
 use crate::sync::{open, sync_once};

@@ -341,7 +341,7 @@ async fn every_command_leaks_nothing(key: &str) -> (usize, usize) {
     let out = run(&s, &["sync", "-vv", "--streams", "nonsense"], &[]);
     commands += check("sync, bad stream", &out, 2);
     // The lock held by another run.
-    let holder = tgm_sync::load::Warehouse::open(&s.dir.path().join("out/warehouse.duckdb"))
+    let holder = tgm_sync::warehouse::Warehouse::open(&s.dir.path().join("out/warehouse.duckdb"))
         .expect("lock taken");
     let out = run(
         &s,

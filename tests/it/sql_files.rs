@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use tgm_sync::load::Warehouse;
+use tgm_sync::warehouse::Warehouse;
 
 use crate::support::tempdir;
 

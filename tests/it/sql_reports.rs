@@ -7,7 +7,7 @@
 //! function in the SQL fails here rather than on a user's machine.
 
 use duckdb::Connection;
-use tgm_sync::load::schema::{self, SchemaError};
+use tgm_sync::warehouse::schema::{self, SchemaError};
 
 /// A fresh warehouse: settings as the ETL uses them, migrations, report layer.
 fn warehouse() -> Connection {
@@ -103,7 +103,7 @@ fn migrate_and_install_are_idempotent() {
 #[test]
 fn migration_003_keeps_the_rows_and_drops_the_key_indexes() {
     let conn = Connection::open_in_memory().expect("open in-memory DuckDB");
-    conn.execute_batch(tgm_sync::load::warehouse::CONNECTION_SETUP)
+    conn.execute_batch(tgm_sync::warehouse::open::CONNECTION_SETUP)
         .expect("connection settings");
     conn.execute_batch(
         "CREATE TABLE _schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,

@@ -1,5 +1,5 @@
 //! The map holds: each folder of `src/` imports only what ARCHITECTURE.md's import table
-//! allows, and transactions open only in the warehouse stage (`src/load/`). Read from the
+//! allows, and transactions open only in the warehouse stage (`src/warehouse/`). Read from the
 //! source tree; a violation is named by file and line.
 
 use std::path::{Path, PathBuf};
@@ -30,28 +30,42 @@ enum Allowed {
 const TABLE: &[(&str, Allowed)] = &[
     ("sim", Allowed::Only(&["clock", "currency", "quoted"])),
     ("api", Allowed::Foundations(&[])),
-    ("load", Allowed::Foundations(&[])),
-    ("streams", Allowed::Foundations(&["api", "load"])),
-    ("lake", Allowed::Foundations(&["load", "streams"])),
+    ("streams", Allowed::Foundations(&["api"])),
+    ("warehouse", Allowed::Foundations(&["streams"])),
+    ("mirror", Allowed::Foundations(&["streams", "warehouse"])),
+    (
+        "lake",
+        Allowed::Foundations(&["streams", "warehouse", "mirror"]),
+    ),
     (
         "config",
-        Allowed::Foundations(&["api", "streams", "lake", "load"]),
+        Allowed::Foundations(&["api", "streams", "warehouse", "lake"]),
     ),
-    ("error", Allowed::Foundations(&["api", "load"])),
+    ("error", Allowed::Foundations(&["api", "warehouse"])),
+    (
+        "fx",
+        Allowed::Foundations(&["api", "streams", "warehouse", "config", "error"]),
+    ),
     (
         "sync",
         Allowed::Foundations(&[
-            "api", "streams", "load", "lake", "config", "error", "progress", "hint",
+            "api",
+            "streams",
+            "warehouse",
+            "mirror",
+            "lake",
+            "fx",
+            "config",
+            "error",
+            "progress",
         ]),
     ),
     (
         "report",
-        Allowed::Foundations(&["api", "load", "streams", "sync"]),
+        Allowed::Foundations(&["api", "streams", "warehouse", "fx"]),
     ),
     ("progress", Allowed::Foundations(&[])),
-    ("hint", Allowed::Foundations(&[])),
     ("logging", Allowed::Foundations(&["progress"])),
-    ("metrics", Allowed::Foundations(&["sync", "load", "lake"])),
     ("money", Allowed::Foundations(&[])),
     ("currency", Allowed::Foundations(&[])),
     ("secret", Allowed::Foundations(&[])),
@@ -215,7 +229,7 @@ fn has_word(line: &str, word: &str) -> bool {
     })
 }
 
-/// Every transaction opened outside `src/load/` (Rust code, and SQL files under `sql/`).
+/// Every transaction opened outside `src/warehouse/` (Rust code, and SQL files under `sql/`).
 fn transaction_violations(root: &Path, sql: &Path) -> Vec<String> {
     let opens = |line: &str| {
         line.contains("unchecked_transaction")
@@ -226,13 +240,13 @@ fn transaction_violations(root: &Path, sql: &Path) -> Vec<String> {
     let mut violations = Vec::new();
     for path in rust_files(root) {
         let relative = path.strip_prefix(root).expect("under src");
-        if folder_of(relative) == "load" {
+        if folder_of(relative) == "warehouse" {
             continue;
         }
         for (number, line) in code_lines(&path) {
             if opens(&line) {
                 violations.push(format!(
-                    "src/{}:{number}: a transaction outside src/load/: {}",
+                    "src/{}:{number}: a transaction outside src/warehouse/: {}",
                     relative.display(),
                     line.trim()
                 ));
@@ -258,7 +272,7 @@ fn transaction_violations(root: &Path, sql: &Path) -> Vec<String> {
             let code = line.split("--").next().unwrap_or("").to_uppercase();
             if has_word(&code, "BEGIN") || has_word(&code, "COMMIT") {
                 violations.push(format!(
-                    "{}:{}: a transaction in a SQL file (they open in src/load/): {}",
+                    "{}:{}: a transaction in a SQL file (they open in src/warehouse/): {}",
                     path.display(),
                     i + 1,
                     line.trim()
@@ -285,7 +299,7 @@ fn transactions_open_only_in_the_warehouse_stage() {
     let violations = transaction_violations(&src(), &sql);
     assert!(
         violations.is_empty(),
-        "transactions outside src/load/:\n{}",
+        "transactions outside src/warehouse/:\n{}",
         violations.join("\n")
     );
 }
@@ -300,7 +314,7 @@ fn the_structure_checks_name_a_violation_by_file_and_line() {
     for (file, text) in [
         (
             "lake/mod.rs",
-            "//! The lake.\nuse crate::load::table::TableSpec;\nuse crate::config::LakeSettings;\n",
+            "//! The lake.\nuse crate::streams::table::TableSpec;\nuse crate::config::LakeSettings;\n",
         ),
         (
             "streams/orders.rs",
@@ -311,11 +325,11 @@ fn the_structure_checks_name_a_violation_by_file_and_line() {
             "fn f(c: &Connection) {\n    let tx = c.unchecked_transaction();\n    let max = MAX_COMMIT_ATTEMPTS;\n}\n#[cfg(test)]\nmod tests {\n    use crate::cli::run;\n}\n",
         ),
         (
-            "load/stream.rs",
+            "warehouse/stream.rs",
             "fn g(c: &Connection) { c.execute_batch(\"BEGIN TRANSACTION\"); }\n",
         ),
         ("api/mod.rs", ""),
-        ("load/mod.rs", ""),
+        ("warehouse/mod.rs", ""),
         ("config.rs", ""),
         ("progress/mod.rs", ""),
         ("cli/mod.rs", ""),
@@ -339,8 +353,8 @@ fn the_structure_checks_name_a_violation_by_file_and_line() {
     );
     let transactions = transaction_violations(&root, &sql);
     assert_eq!(transactions.len(), 2, "{transactions:?}");
-    assert!(transactions[0].starts_with("src/sync/mod.rs:2: a transaction outside src/load/"));
+    assert!(transactions[0].starts_with("src/sync/mod.rs:2: a transaction outside src/warehouse/"));
     assert!(transactions[1].ends_with(
-        "sync/step.sql:2: a transaction in a SQL file (they open in src/load/): COMMIT;"
+        "sync/step.sql:2: a transaction in a SQL file (they open in src/warehouse/): COMMIT;"
     ));
 }

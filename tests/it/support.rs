@@ -349,10 +349,10 @@ pub fn run_in_pty(
 /// layer.
 pub fn memory_warehouse() -> duckdb::Connection {
     let conn = duckdb::Connection::open_in_memory().expect("open in-memory DuckDB");
-    conn.execute_batch(tgm_sync::load::warehouse::CONNECTION_SETUP)
+    conn.execute_batch(tgm_sync::warehouse::open::CONNECTION_SETUP)
         .expect("connection settings");
-    tgm_sync::load::schema::migrate(&conn).expect("migrate");
-    tgm_sync::load::schema::install_report_layer(&conn).expect("install sql/reports.sql");
+    tgm_sync::warehouse::schema::migrate(&conn).expect("migrate");
+    tgm_sync::warehouse::schema::install_report_layer(&conn).expect("install sql/reports.sql");
     conn
 }
 

@@ -33,7 +33,7 @@ pub fn open(settings: &Settings) -> Connection {
     Connection::open(&settings.warehouse).expect("warehouse opens")
 }
 
-fn figures(outcome: &RunOutcome, stream: StreamName) -> tgm_sync::load::state::StreamFigures {
+fn figures(outcome: &RunOutcome, stream: StreamName) -> tgm_sync::warehouse::state::StreamFigures {
     outcome.bots[0]
         .streams
         .iter()
@@ -345,7 +345,7 @@ fn file_times(root: &Path) -> BTreeMap<PathBuf, std::time::SystemTime> {
     files_under(root)
         .into_iter()
         .filter(|p| {
-            !tgm_sync::load::parquet::HISTORY_TABLES
+            !tgm_sync::mirror::HISTORY_TABLES
                 .iter()
                 .any(|t| p.starts_with(root.join(t)))
         })
@@ -433,8 +433,8 @@ async fn a_concurrent_run_is_refused_with_its_exit_code() {
     let server = start_sim(sim_options(50, 20)).await;
     let dir = tempdir();
     let settings = settings_for(&server, dir.path());
-    let holder =
-        tgm_sync::load::Warehouse::open(&settings.warehouse).expect("first run holds the lock");
+    let holder = tgm_sync::warehouse::Warehouse::open(&settings.warehouse)
+        .expect("first run holds the lock");
     let out = sync_command(&server.base_url(), dir.path())
         .output()
         .expect("binary runs");

@@ -1,8 +1,8 @@
 //! Exchange-rate reads made while the streams load. They need nothing from the run: the
-//! windows ([`super::fx_windows`]) come from the warehouse as it was when the run began,
+//! windows ([`super::windows`]) come from the warehouse as it was when the run began,
 //! and the answers, with those windows, wait in the run's [`RevenueMemo`]. Read early:
-//! each native currency's canary pair ([`super::report_inputs::canary_target`]), which
-//! tells the capture after the streams ([`super::report_inputs::refresh_fx`]) whether
+//! each native currency's canary pair ([`super::capture::canary_target`]), which
+//! tells the capture after the streams ([`super::capture::refresh_fx`]) whether
 //! the stored rates still stand. The capture finds its windows again in the synced data
 //! and reads the other pairs only where the run changed a window, added a currency, or a
 //! canary moved (a read it finds in the memo costs no request). A first sync has no
@@ -12,17 +12,17 @@ use duckdb::Connection;
 use futures::StreamExt;
 use tracing::{debug, warn};
 
-use super::fx_windows::{FxWindow, FxWindows, find_all_windows};
-use super::reconcile::old_sales_majority;
-use super::report_inputs::canary_target;
-use super::revenue_memo::RevenueMemo;
+use super::capture::canary_target;
+use super::memo::RevenueMemo;
+use super::windows::{FxWindow, FxWindows, find_all_windows};
 use crate::api::{ApiClient, ApiVersion};
 use crate::config::Settings;
 use crate::currency::Currency;
-use crate::load::LoadError;
-use crate::load::state::read_state;
+use crate::fx::reconcile::old_sales_majority;
 use crate::money::Amount;
 use crate::streams::StreamName;
+use crate::warehouse::LoadError;
+use crate::warehouse::state::read_state;
 
 /// Plans the early reads from the warehouse as it is now (before the streams write): all
 /// its windows, and the primary ones (one per native currency) to read. Empty when there

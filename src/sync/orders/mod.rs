@@ -9,22 +9,25 @@
 //! The stream itself (endpoint, row, table, the fetch of one pass) is declared in
 //! [`crate::streams::orders`].
 
+pub mod fetch;
+
 use duckdb::{Connection, params};
 use tracing::{info, warn};
 
-use super::StreamFailure;
-use super::pass::{Pass, api_failure, load_failure};
-use super::reconcile::old_sales_differ;
 use crate::error::Error;
-use crate::load::error::DbContext;
-use crate::load::state::{
+use crate::fx::reconcile::old_sales_differ;
+use crate::progress::Phase;
+use crate::streams::StreamName;
+use crate::streams::orders::{ORDERS, PAGE_LIMIT};
+use crate::sync::StreamFailure;
+use crate::sync::orders::fetch::OrdersPlan;
+use crate::sync::pass::{Pass, api_failure, load_failure};
+use crate::warehouse::error::DbContext;
+use crate::warehouse::state::{
     RunStamp, StreamFigures, StreamState, live_rows, read_state, record_pending_checks,
     record_stream,
 };
-use crate::load::{LoadError, Warehouse, query_strings};
-use crate::progress::Phase;
-use crate::streams::StreamName;
-use crate::streams::orders::{ORDERS, OrdersPlan, PAGE_LIMIT};
+use crate::warehouse::{LoadError, Warehouse, query_strings};
 
 const STREAM: &str = "orders";
 
@@ -91,7 +94,7 @@ impl Orders<'_> {
         }
         let keys = query_strings(
             self.conn,
-            include_str!("../../sql/sync/new_sales_without_email.sql"),
+            include_str!("../../../sql/sync/new_sales_without_email.sql"),
             params![self.bot_id(), self.run.run_id],
             || "listing new sales without member_email".to_string(),
         )
@@ -159,7 +162,7 @@ impl Orders<'_> {
         let renamed: i64 = self
             .conn
             .query_row(
-                include_str!("../../sql/sync/renamed_plans.sql"),
+                include_str!("../../../sql/sync/renamed_plans.sql"),
                 params![bot_id, self.run.run_id],
                 |r| r.get(0),
             )
@@ -175,7 +178,7 @@ impl Orders<'_> {
         let in_window: i64 = self
             .conn
             .query_row(
-                include_str!("../../sql/sync/orders_in_window.sql"),
+                include_str!("../../../sql/sync/orders_in_window.sql"),
                 params![bot_id, cutoff],
                 |r| r.get(0),
             )
@@ -241,7 +244,7 @@ impl Orders<'_> {
     fn sales_before(&self, cutoff: i64) -> u64 {
         self.conn
             .query_row(
-                include_str!("../../sql/sync/sales_before.sql"),
+                include_str!("../../../sql/sync/sales_before.sql"),
                 params![self.bot_id(), cutoff],
                 |r| r.get::<_, i64>(0),
             )
@@ -331,7 +334,7 @@ fn pending_due(
 ) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
-        include_str!("../../sql/sync/pending_due.sql"),
+        include_str!("../../../sql/sync/pending_due.sql"),
         params![bot_id, cutoff, budget as i64, only_without_email],
         || "listing pending orders to re-read".to_string(),
     )

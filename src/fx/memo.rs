@@ -1,7 +1,7 @@
 //! `/revenue` answers shared within one bot's run: the reconciliation of the older sales
 //! reads each native currency's window in their majority currency, one of the pairs the
-//! exchange-rate capture then reads (see [`super::report_inputs::refresh_fx`]). The
-//! capture's early reads ([`super::fx_prefetch`]), made while the streams load, wait
+//! exchange-rate capture then reads (see [`super::capture::refresh_fx`]). The
+//! capture's early reads ([`super::prefetch`]), made while the streams load, wait
 //! here too, with the windows the warehouse held when the run began (the capture keeps a
 //! currency's stored rates only if its windows are still those).
 
@@ -14,7 +14,7 @@ use crate::api::models::RevenueReport;
 use crate::api::{ApiClient, ApiError};
 use crate::currency::Currency;
 
-use super::fx_windows::FxWindows;
+use super::windows::FxWindows;
 
 type Ask = (i64, i64, Option<Currency>);
 

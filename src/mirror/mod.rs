@@ -15,9 +15,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::error::{DbContext, LoadError};
-use super::merge::partition_expr;
-use super::table::TableSpec;
+use crate::streams::table::TableSpec;
+use crate::warehouse::error::{DbContext, LoadError};
+use crate::warehouse::merge::partition_expr;
 
 /// The file name inside a partition directory.
 pub const PART_FILE: &str = "part-0.parquet";
@@ -66,7 +66,7 @@ pub fn rewrite_dirty(
     spec: &TableSpec,
     bot_id: i64,
 ) -> Result<usize, LoadError> {
-    let partitions = super::query_strings(
+    let partitions = crate::warehouse::query_strings(
         conn,
         include_str!("../../sql/load/dirty_list.sql"),
         params![bot_id, spec.name],

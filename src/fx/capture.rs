@@ -8,21 +8,21 @@ use duckdb::Connection;
 use futures::StreamExt;
 use tracing::{info, warn};
 
-use super::fx_rate::revenue_slack;
-use super::fx_windows::{FxWindow, FxWindows, find_all_windows};
+use super::memo::RevenueMemo;
 use super::pair_rate::{PairRate, solve, units_text};
-use super::revenue_memo::RevenueMemo;
+use super::residue::revenue_slack;
+use super::windows::{FxWindow, FxWindows, find_all_windows};
 use crate::api::models::{PaymentMethodReport, RevenueReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
 use crate::currency::Currency;
 use crate::error::Error;
-use crate::load::RunStamp;
-use crate::load::inputs::{
+use crate::money::{Amount, SCALE};
+use crate::quoted::convert_units;
+use crate::warehouse::RunStamp;
+use crate::warehouse::inputs::{
     CapturedRate, ReportedGateway, record_preferred_currency, replace_gateways,
     store_captured_rates, stored_api_rates,
 };
-use crate::money::{Amount, SCALE};
-use crate::quoted::convert_units;
 
 /// The stream name under which unreadable report-input rows are kept in `_rejected`.
 pub const REPORT_INPUTS: &str = "report_inputs";
@@ -67,7 +67,7 @@ pub async fn refresh_preferred_currency(
 }
 
 /// Reads every pair's own 8-decimal rate, from each native currency C into each of the 13
-/// report currencies, off `/revenue` (windows: [`super::fx_windows`]; solved by
+/// report currencies, off `/revenue` (windows: [`super::windows`]; solved by
 /// [`super::pair_rate`]) and records them in `fx_rates` as source `api`, with the bounds
 /// of the rates each window allows. Returns the number of rates recorded.
 ///

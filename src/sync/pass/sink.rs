@@ -12,14 +12,15 @@ use tracing::{debug, warn};
 
 use crate::api::ApiClient;
 use crate::api::row::RowError;
-use crate::load::merge::{DeleteGuard, Deletes, Stager};
-use crate::load::state::{RunStamp, StreamFigures, StreamState, StreamStatus, record_rejects};
-use crate::load::stream::{OrderUpdate, StreamLoad};
-use crate::load::{LoadError, parquet};
+use crate::mirror;
 use crate::progress::PhaseLine;
 use crate::streams::StreamDef;
-use crate::streams::fetch::{FetchSummary, LoaderMsg};
 use crate::streams::orders::Order;
+use crate::sync::pass::fetch::{FetchSummary, LoaderMsg};
+use crate::warehouse::LoadError;
+use crate::warehouse::merge::{DeleteGuard, Deletes, Stager};
+use crate::warehouse::state::{RunStamp, StreamFigures, StreamState, StreamStatus, record_rejects};
+use crate::warehouse::stream::{OrderUpdate, StreamLoad};
 
 /// Rejected rows kept in memory before the commit writes them (the count has no cap).
 const MAX_REJECTS_KEPT: usize = 10_000;
@@ -168,12 +169,10 @@ pub fn load_stream(
     // Deletes refused: the scan is not taken as complete (orders: a full scan is still due).
     let scan_complete = summary.full_scan && outcome.refused.is_none();
     if let Some(refused) = &outcome.refused {
+        // The fact and the flag; how to invoke the program is the terminal's business.
         let line = format!(
-            "refused to delete {} of {} live rows: {}; the rows are kept. If they are really gone, run `{}` once",
-            refused.gone,
-            refused.live,
-            refused.reason,
-            crate::hint::command("sync --allow-large-deletes"),
+            "refused to delete {} of {} live rows: {}; the rows are kept (if they are really gone, sync once with --allow-large-deletes)",
+            refused.gone, refused.live, refused.reason,
         );
         debug!(stream, "{line}");
         figures.deletes_refused = Some(line);
@@ -207,11 +206,11 @@ pub fn load_stream(
     );
 
     if let Some(root) = &ctx.parquet_root
-        && parquet::dirty_partitions(&ctx.conn, spec, bot_id)? > 0
+        && mirror::dirty_partitions(&ctx.conn, spec, bot_id)? > 0
     {
         ctx.parquet_files.start();
         let started = std::time::Instant::now();
-        let files = parquet::rewrite_dirty(&ctx.conn, root, spec, bot_id)?;
+        let files = mirror::rewrite_dirty(&ctx.conn, root, spec, bot_id)?;
         ctx.parquet_files.add_burst(files as u64, started.elapsed());
     }
     Ok(figures)

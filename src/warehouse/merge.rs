@@ -8,10 +8,10 @@
 
 use duckdb::{Connection, params};
 
-use super::batch::BatchWriter;
 use super::error::{DbContext, LoadError};
 use super::state::RunStamp;
-use super::table::TableSpec;
+use crate::streams::batch::BatchWriter;
+use crate::streams::table::TableSpec;
 
 /// SQL for "this run's timestamp" from a microseconds parameter (generated statements;
 /// the ones in `sql/` spell it out).

@@ -5,21 +5,18 @@
 //! re-read rotation's by [`state`], the lake output's bookkeeping by [`lake_marks`]; the
 //! rest of the code hands rows and figures over.
 
-pub mod batch;
 pub mod error;
 pub mod inputs;
 pub mod lake_marks;
 pub mod merge;
-pub mod parquet;
+pub mod open;
 pub mod schema;
 pub mod state;
 pub mod stream;
-pub mod table;
-pub mod warehouse;
 
 pub use error::LoadError;
+pub use open::Warehouse;
 pub use state::RunStamp;
-pub use warehouse::Warehouse;
 
 use error::DbContext;
 

@@ -3,22 +3,25 @@
 //! connection, committing the pass in one transaction) or, for `--dry-run`, a counter
 //! that reads every row and writes nothing: the same pass either way.
 
+pub mod fetch;
+pub mod sink;
+
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::loader::{LoaderCtx, LoaderError, count_rows, load_stream};
-use super::revenue_memo::RevenueMemo;
-use super::{FailureKind, StreamFailure, SyncOptions};
 use crate::api::{ApiClient, ApiError};
 use crate::config::Settings;
-use crate::load::state::{RunStamp, StreamFigures, StreamState};
-use crate::load::{LoadError, Warehouse};
+use crate::fx::memo::RevenueMemo;
 use crate::progress::{Phase, PhaseLine, Progress, StreamBar};
 use crate::secret::redact;
 use crate::streams::StreamDef;
-use crate::streams::fetch::{LoaderMsg, fetch_all};
-use crate::streams::orders::{OrdersPlan, RereadCount, fetch_orders};
+use crate::sync::orders::fetch::{OrdersPlan, RereadCount, fetch_orders};
+use crate::sync::pass::fetch::{LoaderMsg, fetch_all};
+use crate::sync::{FailureKind, StreamFailure, SyncOptions};
+use crate::warehouse::state::{RunStamp, StreamFigures, StreamState};
+use crate::warehouse::{LoadError, Warehouse};
+use sink::{LoaderCtx, LoaderError, count_rows, load_stream};
 
 /// Where a run's passes put their rows.
 #[derive(Clone, Copy)]
@@ -130,7 +133,7 @@ impl Pass<'_> {
             client: self.client.clone(),
             on_rows: Box::new(on_rows),
             parquet_files: Arc::clone(self.bot.parquet),
-            delete_guard: crate::load::merge::DeleteGuard {
+            delete_guard: crate::warehouse::merge::DeleteGuard {
                 allow_large: self.bot.options.allow_large_deletes,
                 ..settings.delete_guard
             },

@@ -9,7 +9,7 @@ use duckdb::{Connection, Transaction, params};
 use super::error::{DbContext, LoadError};
 use super::merge::{Deletes, MergeOutcome, RUN_TS, append_snapshot, merge, partition_expr};
 use super::state::{self, RunStamp, StreamFigures, StreamState};
-use super::table::{Layout, TableSpec};
+use crate::streams::table::{Layout, TableSpec};
 
 /// A stream's open transaction.
 pub struct StreamLoad<'c> {

@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::lake::TablePublished;
-use crate::load::state::StreamFigures;
 use crate::sync::bots::BotVerdict;
 use crate::sync::{LakeReport, RunOutcome};
+use crate::warehouse::state::StreamFigures;
 
 fn escape(label: &str) -> String {
     label

@@ -5,9 +5,9 @@
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::{Answer, StreamDef};
 use crate::api::pager::{PageRequest, Pager};
 use crate::api::{ApiClient, ApiError};
+use crate::streams::{Answer, StreamDef};
 
 /// What the fetcher tells the sink.
 #[derive(Debug)]

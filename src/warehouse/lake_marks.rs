@@ -9,7 +9,7 @@ use duckdb::{Connection, OptionalExt, params};
 use super::error::{DbContext, LoadError};
 use super::merge::partition_expr;
 use super::query_strings;
-use super::table::TableSpec;
+use crate::streams::table::TableSpec;
 
 /// The columns with which the lake at `lake_url` last took this bot's table; `None` when
 /// it never did.

@@ -25,9 +25,9 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use duckdb::{Connection, params};
 
-use crate::load::LoadError;
-use crate::load::error::DbContext;
 use crate::money::{Amount, PRECISION, SCALE};
+use crate::warehouse::LoadError;
+use crate::warehouse::error::DbContext;
 
 const FX_SALES_SQL: &str = include_str!("../../sql/fx_sales.sql");
 

@@ -7,23 +7,23 @@
 //! changed amount never moves it. Revenue is asked in the currency most of the old sales
 //! were paid in; the other currencies' sums are converted at today's rate, read off
 //! `/revenue` over one window of each (as the exchange-rate capture does, see
-//! [`super::fx_windows`]), so no stored rate can be stale. The comparison allows for the
+//! [`crate::fx::windows`]), so no stored rate can be stale. The comparison allows for the
 //! API's own rounding: 18 places, or an f64 sum's residue (see
-//! [`super::fx_rate::revenue_slack`]).
+//! [`crate::fx::residue::revenue_slack`]).
 
 use std::fmt;
 
 use duckdb::{Connection, params};
 use futures::StreamExt;
 
-use super::fx_windows::find_windows;
-use super::revenue_memo::RevenueMemo;
 use crate::api::ApiClient;
 use crate::currency::Currency;
 use crate::error::Error;
-use crate::load::LoadError;
-use crate::load::error::DbContext;
+use crate::fx::memo::RevenueMemo;
+use crate::fx::windows::find_windows;
 use crate::money::Amount;
+use crate::warehouse::LoadError;
+use crate::warehouse::error::DbContext;
 
 /// How the older sales differ.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +201,7 @@ async fn prefetch_rates(
     client: &ApiClient,
     memo: &RevenueMemo,
     by_currency: &[NativeSales],
-    windows: &[super::fx_windows::FxWindow],
+    windows: &[crate::fx::windows::FxWindow],
     target: Currency,
 ) {
     let wanted = by_currency
@@ -234,7 +234,7 @@ fn majority(by_currency: &[NativeSales]) -> Option<Currency> {
 
 /// The currency the reconciliation of the sales before `cutoff` reads the rate windows
 /// in, as the warehouse is now: that of most of those sales.
-pub(super) fn old_sales_majority(
+pub(crate) fn old_sales_majority(
     conn: &Connection,
     bot_id: i64,
     cutoff: i64,

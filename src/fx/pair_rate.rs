@@ -1,9 +1,9 @@
 //! One currency pair's 8-decimal rate, solved from one `/revenue` answer over a window
-//! whose sales are all in the pair's `from` currency (see [`super::fx_windows`]).
+//! whose sales are all in the pair's `from` currency (see [`super::windows`]).
 //!
 //! The API answers `S = Σ round8(a_i × r)` with `r` a multiple of 1e-8 (docs/data-contract.md §2.2). The sum
 //! never decreases as `r` grows, so the rates that reproduce `S` (within the residue of
-//! a float sum, [`super::fx_rate::revenue_slack`]) form one interval of 1e-8 steps, found
+//! a float sum, [`super::residue::revenue_slack`]) form one interval of 1e-8 steps, found
 //! by binary search with every sale's own rounding checked exactly. One candidate: the
 //! rate is exact. Several (a window of small amounts: 0.0005 BTC pins a BTC → JPY rate to
 //! about 2,000 steps only): all of them are kept as bounds, never one taken for the rate.
@@ -166,7 +166,7 @@ mod tests {
         // f64 sum printed shortest it may carry residue.
         let f = 9.25000004_f64 + 9.25000004_f64;
         let revenue = amount(&f.to_string());
-        let slack = super::super::fx_rate::revenue_slack(revenue, 2);
+        let slack = super::super::residue::revenue_slack(revenue, 2);
         let got = solve(&amounts(&["9.99", "9.99"]), revenue, slack).expect("a rate");
         assert_eq!((got.low, got.high), (92_592_593, 92_592_593));
     }
