@@ -358,3 +358,57 @@ fn the_structure_checks_name_a_violation_by_file_and_line() {
         "sync/step.sql:2: a transaction in a SQL file (they open in src/warehouse/): COMMIT;"
     ));
 }
+
+/// ARCHITECTURE.md's "Import directions" table says what [`TABLE`] enforces: the same
+/// folders, each with the same imports (foundations aside).
+#[test]
+fn the_architecture_table_is_the_enforced_one() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"))
+            .expect("read ARCHITECTURE.md");
+    let section = text
+        .split("## Import directions")
+        .nth(1)
+        .expect("an \"Import directions\" section");
+    let mut documented: Vec<(String, Vec<String>)> = Vec::new();
+    for line in section.lines().take_while(|l| !l.starts_with("## ")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 4 || cells[1] == "folder" || cells[1].starts_with("---") {
+            continue;
+        }
+        // "clock, currency, quoted (nothing else)": the names, without the remarks.
+        let names = cells[2].split('(').next().unwrap_or("");
+        let imports: Vec<String> = names
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && s != "—")
+            .collect();
+        for folder in cells[1].split(',') {
+            let folder = folder
+                .trim()
+                .trim_matches('`')
+                .trim_end_matches(".rs")
+                .to_string();
+            documented.push((folder, imports.clone()));
+        }
+    }
+    let mut enforced: Vec<(String, Vec<String>)> = TABLE
+        .iter()
+        .map(|(folder, rule)| {
+            let imports = match rule {
+                Allowed::Foundations(list) | Allowed::Only(list) => {
+                    list.iter().map(|s| s.to_string()).collect()
+                }
+                Allowed::Anything => vec!["everything".to_string()],
+            };
+            (folder.to_string(), imports)
+        })
+        .filter(|(folder, _)| !FOUNDATIONS.contains(&folder.as_str()))
+        .collect();
+    let mut documented_sorted = documented;
+    documented_sorted.iter_mut().for_each(|(_, v)| v.sort());
+    enforced.iter_mut().for_each(|(_, v)| v.sort());
+    documented_sorted.sort();
+    enforced.sort();
+    assert_eq!(documented_sorted, enforced);
+}
