@@ -248,7 +248,7 @@ pub(crate) fn old_sales_majority(
 fn boundary_after(conn: &Connection, bot_id: i64, cutoff: i64) -> Result<i64, LoadError> {
     let free: Option<i64> = conn
         .query_row(
-            include_str!("../../sql/sync/free_second.sql"),
+            include_str!("../../sql/fx/free_second.sql"),
             params![cutoff, cutoff, bot_id],
             |r| r.get(0),
         )
@@ -265,7 +265,7 @@ fn native_sales(
 ) -> Result<Vec<NativeSales>, LoadError> {
     let context = || "summing the sales before the lookback window".to_string();
     let mut stmt = conn
-        .prepare(include_str!("../../sql/sync/native_sales.sql"))
+        .prepare(include_str!("../../sql/fx/native_sales.sql"))
         .during(context)?;
     let rows = stmt
         .query_map(params![bot_id, boundary], |r| {

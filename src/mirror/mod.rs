@@ -51,7 +51,7 @@ pub fn dirty_partitions(
     bot_id: i64,
 ) -> Result<usize, LoadError> {
     conn.query_row(
-        include_str!("../../sql/load/dirty_count.sql"),
+        include_str!("../../sql/mirror/dirty_count.sql"),
         params![bot_id, spec.name],
         |r| r.get::<_, i64>(0),
     )
@@ -68,7 +68,7 @@ pub fn rewrite_dirty(
 ) -> Result<usize, LoadError> {
     let partitions = crate::warehouse::query_strings(
         conn,
-        include_str!("../../sql/load/dirty_list.sql"),
+        include_str!("../../sql/mirror/dirty_list.sql"),
         params![bot_id, spec.name],
         || format!("listing dirty partitions of {}", spec.name),
     )?;
@@ -79,7 +79,7 @@ pub fn rewrite_dirty(
             written += 1;
         }
         conn.execute(
-            include_str!("../../sql/load/dirty_clear.sql"),
+            include_str!("../../sql/mirror/dirty_clear.sql"),
             params![bot_id, spec.name, partition],
         )
         .during(|| format!("clearing the dirty mark of {} {partition}", spec.name))?;

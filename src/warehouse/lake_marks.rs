@@ -20,7 +20,7 @@ pub fn published_columns(
     bot_id: i64,
 ) -> Result<Option<String>, LoadError> {
     conn.query_row(
-        include_str!("../../sql/load/lake_published_columns.sql"),
+        include_str!("../../sql/warehouse/lake_published_columns.sql"),
         params![lake_url, bot_id, spec.name],
         |r| r.get(0),
     )
@@ -38,7 +38,7 @@ pub fn owed_marks(
 ) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
-        include_str!("../../sql/load/lake_dirty_list.sql"),
+        include_str!("../../sql/warehouse/lake_dirty_list.sql"),
         params![bot_id, spec.name, lake_url, bot_id, spec.name],
         || format!("reading what {} owes the lake", spec.name),
     )
@@ -88,23 +88,23 @@ pub fn settle(
     for partition in record.marks {
         // The other lakes that hold this table keep it owed (A → B → A loses nothing).
         tx.execute(
-            include_str!("../../sql/load/lake_owed_keep.sql"),
+            include_str!("../../sql/warehouse/lake_owed_keep.sql"),
             params![partition, bot, spec.name, lake, bot, spec.name, partition],
         )
         .during(what)?;
         tx.execute(
-            include_str!("../../sql/load/lake_dirty_clear.sql"),
+            include_str!("../../sql/warehouse/lake_dirty_clear.sql"),
             params![bot, spec.name, partition],
         )
         .during(what)?;
         tx.execute(
-            include_str!("../../sql/load/lake_owed_clear.sql"),
+            include_str!("../../sql/warehouse/lake_owed_clear.sql"),
             params![lake, bot, spec.name, partition],
         )
         .during(what)?;
     }
     tx.execute(
-        include_str!("../../sql/load/lake_published_record.sql"),
+        include_str!("../../sql/warehouse/lake_published_record.sql"),
         params![
             record.lake_url,
             record.bot_id,

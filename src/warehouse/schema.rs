@@ -73,7 +73,7 @@ pub static MIGRATIONS: &[Migration] = &[
 /// The report macros and views (`sql/reports.sql`), replaced on every install.
 pub static REPORT_LAYER_SQL: &str = include_str!("../../sql/reports.sql");
 
-const VERSION_TABLE_SQL: &str = include_str!("../../sql/load/schema_version_table.sql");
+const VERSION_TABLE_SQL: &str = include_str!("../../sql/warehouse/schema_version_table.sql");
 
 /// Why the warehouse schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +112,7 @@ pub fn latest_version() -> u32 {
 /// connections); `None` when it records none.
 pub fn recorded_version(conn: &Connection) -> Option<u32> {
     conn.query_row(
-        include_str!("../../sql/load/schema_version.sql"),
+        include_str!("../../sql/warehouse/schema_version.sql"),
         [],
         |row| row.get::<_, Option<i64>>(0),
     )
@@ -127,7 +127,7 @@ pub fn current_version(conn: &Connection) -> Result<u32, SchemaError> {
         .map_err(|source| SchemaError::ReadVersion { source })?;
     let version: Option<i64> = conn
         .query_row(
-            include_str!("../../sql/load/schema_version.sql"),
+            include_str!("../../sql/warehouse/schema_version.sql"),
             [],
             |row| row.get(0),
         )
@@ -166,7 +166,7 @@ fn apply(conn: &Connection, migration: &Migration) -> duckdb::Result<()> {
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch(migration.sql)?;
     tx.execute(
-        include_str!("../../sql/load/schema_version_record.sql"),
+        include_str!("../../sql/warehouse/schema_version_record.sql"),
         duckdb::params![migration.version, migration.name],
     )?;
     tx.commit()
@@ -190,9 +190,9 @@ pub fn install_report_layer(conn: &Connection) -> Result<(), SchemaError> {
 pub fn ensure_report_layer(conn: &Connection) -> Result<(), SchemaError> {
     let fingerprint = report_layer_fingerprint();
     let installed = || -> duckdb::Result<bool> {
-        conn.execute_batch(include_str!("../../sql/load/report_layer_table.sql"))?;
+        conn.execute_batch(include_str!("../../sql/warehouse/report_layer_table.sql"))?;
         let n: i64 = conn.query_row(
-            include_str!("../../sql/load/report_layer_installed.sql"),
+            include_str!("../../sql/warehouse/report_layer_installed.sql"),
             [&fingerprint],
             |r| r.get(0),
         )?;
@@ -204,9 +204,9 @@ pub fn ensure_report_layer(conn: &Connection) -> Result<(), SchemaError> {
     let install = || -> duckdb::Result<()> {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(REPORT_LAYER_SQL)?;
-        tx.execute(include_str!("../../sql/load/report_layer_clear.sql"), [])?;
+        tx.execute(include_str!("../../sql/warehouse/report_layer_clear.sql"), [])?;
         tx.execute(
-            include_str!("../../sql/load/report_layer_record.sql"),
+            include_str!("../../sql/warehouse/report_layer_record.sql"),
             [&fingerprint],
         )?;
         tx.commit()

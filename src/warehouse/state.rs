@@ -97,7 +97,7 @@ impl fmt::Display for RunStatus {
 
 pub fn read_state(conn: &Connection, bot_id: i64, stream: &str) -> Result<StreamState, LoadError> {
     conn.query_row(
-        include_str!("../../sql/load/read_state.sql"),
+        include_str!("../../sql/warehouse/read_state.sql"),
         params![bot_id, stream],
         |r| {
             Ok(StreamState {
@@ -120,7 +120,7 @@ pub(super) fn write_state(
     run: RunStamp,
 ) -> Result<(), LoadError> {
     conn.execute(
-        include_str!("../../sql/load/write_state.sql"),
+        include_str!("../../sql/warehouse/write_state.sql"),
         params![
             bot_id,
             stream,
@@ -137,13 +137,13 @@ pub(super) fn write_state(
 /// Allocates the next run id and records the run as running for each bot.
 pub fn start_run(conn: &Connection, bot_ids: &[i64], now_micros: i64) -> Result<i64, LoadError> {
     let run_id: i64 = conn
-        .query_row(include_str!("../../sql/load/next_run_id.sql"), [], |r| {
+        .query_row(include_str!("../../sql/warehouse/next_run_id.sql"), [], |r| {
             r.get(0)
         })
         .during(|| "allocating a run id".into())?;
     for bot_id in bot_ids {
         conn.execute(
-            include_str!("../../sql/load/start_run.sql"),
+            include_str!("../../sql/warehouse/start_run.sql"),
             params![run_id, bot_id, now_micros, RunStatus::Running.as_str()],
         )
         .during(|| "recording the run start".into())?;
@@ -205,7 +205,7 @@ pub fn record_stream(
     f: &StreamFigures,
 ) -> Result<(), LoadError> {
     conn.execute(
-        include_str!("../../sql/load/record_stream.sql"),
+        include_str!("../../sql/warehouse/record_stream.sql"),
         params![
             run_id,
             bot_id,
@@ -246,7 +246,7 @@ pub struct RunTotals<'a> {
 
 pub fn finish_run(conn: &Connection, totals: &RunTotals<'_>) -> Result<(), LoadError> {
     conn.execute(
-        include_str!("../../sql/load/finish_run.sql"),
+        include_str!("../../sql/warehouse/finish_run.sql"),
         params![
             totals.finished_micros,
             totals.status.as_str(),
@@ -266,7 +266,7 @@ pub fn finish_run(conn: &Connection, totals: &RunTotals<'_>) -> Result<(), LoadE
 /// Marks runs left running by a process that died as interrupted.
 pub fn close_abandoned_runs(conn: &Connection, now_micros: i64) -> Result<usize, LoadError> {
     conn.execute(
-        include_str!("../../sql/load/close_abandoned_runs.sql"),
+        include_str!("../../sql/warehouse/close_abandoned_runs.sql"),
         params![
             RunStatus::Interrupted.as_str(),
             now_micros,
@@ -286,7 +286,7 @@ pub(super) fn reject(
     raw_json: &str,
 ) -> Result<(), LoadError> {
     conn.execute(
-        include_str!("../../sql/load/reject.sql"),
+        include_str!("../../sql/warehouse/reject.sql"),
         params![
             run.run_id,
             bot_id,
@@ -336,7 +336,7 @@ pub fn record_pending_checks(
             .collect(),
     );
     conn.execute(
-        include_str!("../../sql/load/pending_check.sql"),
+        include_str!("../../sql/warehouse/pending_check.sql"),
         params![bot_id, keys, run.at_micros],
     )
     .during(context)?;

@@ -94,7 +94,7 @@ impl Orders<'_> {
         }
         let keys = query_strings(
             self.conn,
-            include_str!("../../../sql/sync/new_sales_without_email.sql"),
+            include_str!("../../../sql/sync/orders/new_sales_without_email.sql"),
             params![self.bot_id(), self.run.run_id],
             || "listing new sales without member_email".to_string(),
         )
@@ -162,7 +162,7 @@ impl Orders<'_> {
         let renamed: i64 = self
             .conn
             .query_row(
-                include_str!("../../../sql/sync/renamed_plans.sql"),
+                include_str!("../../../sql/sync/orders/renamed_plans.sql"),
                 params![bot_id, self.run.run_id],
                 |r| r.get(0),
             )
@@ -178,7 +178,7 @@ impl Orders<'_> {
         let in_window: i64 = self
             .conn
             .query_row(
-                include_str!("../../../sql/sync/orders_in_window.sql"),
+                include_str!("../../../sql/sync/orders/orders_in_window.sql"),
                 params![bot_id, cutoff],
                 |r| r.get(0),
             )
@@ -244,7 +244,7 @@ impl Orders<'_> {
     fn sales_before(&self, cutoff: i64) -> u64 {
         self.conn
             .query_row(
-                include_str!("../../../sql/sync/sales_before.sql"),
+                include_str!("../../../sql/sync/orders/sales_before.sql"),
                 params![self.bot_id(), cutoff],
                 |r| r.get::<_, i64>(0),
             )
@@ -334,7 +334,7 @@ fn pending_due(
 ) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
-        include_str!("../../../sql/sync/pending_due.sql"),
+        include_str!("../../../sql/sync/orders/pending_due.sql"),
         params![bot_id, cutoff, budget as i64, only_without_email],
         || "listing pending orders to re-read".to_string(),
     )
