@@ -2,7 +2,7 @@
 -- exchange-rate windows (src/fx/windows.rs), which reads it as a stream in one pass
 -- and needs each sale's own amount (the API rounds each converted sale to 8 decimals).
 --
--- Parameter: bot_id. Result: t (UNIX seconds), currency, amount.
+-- Parameters: $1 bot_id. Result: t (UNIX seconds), currency, amount.
 SELECT epoch(order_date::TIMESTAMP)::BIGINT AS t,
        upper(currency) AS currency,
        amount::DECIMAL(38,18) AS amount

@@ -1,3 +1,3 @@
 -- How many Parquet partitions of one bot's table wait to be rewritten.
--- Parameters: bot_id, table_name.
-SELECT count(*) FROM _parquet_dirty WHERE bot_id = ? AND table_name = ?
+-- Parameters: $1 bot_id, $2 table_name.
+SELECT count(*) FROM _parquet_dirty WHERE bot_id = $1 AND table_name = $2;

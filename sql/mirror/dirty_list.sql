@@ -1,3 +1,3 @@
 -- The Parquet partitions of one bot's table that wait to be rewritten.
--- Parameters: bot_id, table_name.
-SELECT partition FROM _parquet_dirty WHERE bot_id = ? AND table_name = ? ORDER BY partition
+-- Parameters: $1 bot_id, $2 table_name.
+SELECT partition FROM _parquet_dirty WHERE bot_id = $1 AND table_name = $2 ORDER BY partition;

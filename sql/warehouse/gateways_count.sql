@@ -1,2 +1,2 @@
--- The gateways of one bot. Parameter: bot_id.
-SELECT count(*) FROM gateways WHERE bot_id = ?
+-- The gateways of one bot. Parameters: $1 bot_id.
+SELECT count(*) FROM gateways WHERE bot_id = $1;

@@ -1,3 +1,3 @@
 -- The report layer just installed (after its old fingerprint was deleted).
--- Parameter: fingerprint.
-INSERT INTO _report_layer VALUES (?)
+-- Parameters: $1 fingerprint.
+INSERT INTO _report_layer VALUES ($1);

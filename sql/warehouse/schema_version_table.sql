@@ -3,4 +3,4 @@ CREATE TABLE IF NOT EXISTS _schema_version (
     version    INTEGER PRIMARY KEY,
     name       VARCHAR NOT NULL,
     applied_at TIMESTAMPTZ NOT NULL
-)
+);

@@ -26,10 +26,11 @@ use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use duckdb::{Connection, params};
 
 use crate::money::{Amount, PRECISION, SCALE};
+use crate::sql_files::sql_file;
 use crate::warehouse::LoadError;
 use crate::warehouse::error::DbContext;
 
-const FX_SALES_SQL: &str = include_str!("../../sql/fx/sales.sql");
+const FX_SALES_SQL: &str = sql_file!("fx/sales.sql").text;
 
 /// Sales past this many in one cluster are not a window: a second-by-second stream of
 /// sales is no better a window than one of its sales, and is not held in memory.
