@@ -188,10 +188,11 @@ fn every_statement_file_prepares_against_a_migrated_warehouse() {
     // The temporary tables the statements work on are created first (their statements
     // are idempotent: `CREATE OR REPLACE TEMP TABLE`, `CREATE TABLE IF NOT EXISTS`).
     for (rel, text) in &files {
-        if !is_script(rel) && first_word(text) == "CREATE" {
-            if let Err(e) = conn.execute_batch(text) {
-                failures.push(format!("{rel}: does not run: {e}"));
-            }
+        if !is_script(rel)
+            && first_word(text) == "CREATE"
+            && let Err(e) = conn.execute_batch(text)
+        {
+            failures.push(format!("{rel}: does not run: {e}"));
         }
     }
     let mut checked = 0;
