@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use super::Failure;
 use super::settings::SettingsArgs;
 use crate::exit::Exit;
+use crate::sql_files::{SqlFile, sql_file};
+use crate::streams::{self, table::Layout};
 use crate::warehouse::error::DbContext;
 use crate::warehouse::{Warehouse, schema};
-
-const STATUS_SQL: &str = include_str!("../../sql/status.sql");
 
 /// `status --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -32,19 +32,63 @@ pub struct StatusArgs {
     pub settings: SettingsArgs,
 }
 
-/// The titled queries of `sql/status.sql`.
+/// The titled queries of `status`, in the order shown: each a file of `sql/cli/status/`
+/// but the row counts, whose tables come from the stream registry.
 fn queries() -> Vec<(String, String)> {
-    STATUS_SQL
-        .split("-- title: ")
-        .skip(1)
-        .filter_map(|chunk| {
-            let (title, sql) = chunk.split_once('\n')?;
-            Some((
-                title.trim().to_string(),
-                sql.trim().trim_end_matches(';').to_string(),
-            ))
+    let file = |sql: SqlFile| sql.statement().to_string();
+    vec![
+        (
+            "Last runs".into(),
+            file(sql_file!("cli/status/last_runs.sql")),
+        ),
+        ("Rows per table".into(), rows_per_table()),
+        (
+            "Stream state".into(),
+            file(sql_file!("cli/status/stream_state.sql")),
+        ),
+        (
+            "Lake tables".into(),
+            file(sql_file!("cli/status/lake_tables.sql")),
+        ),
+        (
+            "Exchange rates".into(),
+            file(sql_file!("cli/status/exchange_rates.sql")),
+        ),
+    ]
+}
+
+/// Tables counted by `status` that no stream writes: the captured rates and the
+/// rejected rows.
+const OTHER_COUNTED_TABLES: [&str; 2] = ["fx_rates", "_rejected"];
+
+/// Rows per table and bot: a merged table's live and soft-deleted rows, a snapshot
+/// table's rows (none deleted), then [`OTHER_COUNTED_TABLES`]. Built at run time because
+/// the tables are the stream registry's (a static file would list them by hand).
+fn rows_per_table() -> String {
+    let merged = |table: &str| {
+        format!(
+            "SELECT '{table}' AS \"table\", bot_id, \
+             count(*) FILTER (WHERE _deleted_at IS NULL) AS live, \
+             count(*) FILTER (WHERE _deleted_at IS NOT NULL) AS deleted FROM {table} GROUP BY bot_id"
+        )
+    };
+    let kept = |table: &str| {
+        format!(
+            "SELECT '{table}' AS \"table\", bot_id, count(*) AS live, 0 AS deleted \
+             FROM {table} GROUP BY bot_id"
+        )
+    };
+    let counts: Vec<String> = streams::registry()
+        .map(|def| match def.table.layout {
+            Layout::Merged => merged(def.table.name),
+            Layout::Snapshot => kept(def.table.name),
         })
-        .collect()
+        .chain(OTHER_COUNTED_TABLES.iter().map(|t| kept(t)))
+        .collect();
+    format!(
+        "SELECT * FROM (\n    {}\n) ORDER BY bot_id, \"table\"",
+        counts.join("\n    UNION ALL ")
+    )
 }
 
 pub fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
@@ -110,6 +154,21 @@ pub fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rows_per_table_counts_every_table_of_the_registry() {
+        let sql = super::rows_per_table();
+        for def in crate::streams::registry() {
+            let from = format!("FROM {} GROUP BY bot_id", def.table.name);
+            assert_eq!(sql.matches(&from).count(), 1, "{from} in {sql}");
+        }
+        for table in super::OTHER_COUNTED_TABLES {
+            assert!(
+                sql.contains(&format!("FROM {table} GROUP BY bot_id")),
+                "{sql}"
+            );
+        }
+    }
+
     #[test]
     fn status_sql_has_five_titled_queries() {
         let titles: Vec<String> = super::queries().into_iter().map(|(t, _)| t).collect();

@@ -22,6 +22,7 @@ use crate::error::Error;
 use crate::fx::memo::RevenueMemo;
 use crate::fx::windows::find_windows;
 use crate::money::Amount;
+use crate::sql_files::sql_file;
 use crate::warehouse::LoadError;
 use crate::warehouse::error::DbContext;
 
@@ -248,7 +249,7 @@ pub(crate) fn old_sales_majority(
 fn boundary_after(conn: &Connection, bot_id: i64, cutoff: i64) -> Result<i64, LoadError> {
     let free: Option<i64> = conn
         .query_row(
-            include_str!("../../sql/sync/free_second.sql"),
+            sql_file!("fx/free_second.sql").text,
             params![cutoff, cutoff, bot_id],
             |r| r.get(0),
         )
@@ -265,7 +266,7 @@ fn native_sales(
 ) -> Result<Vec<NativeSales>, LoadError> {
     let context = || "summing the sales before the lookback window".to_string();
     let mut stmt = conn
-        .prepare(include_str!("../../sql/sync/native_sales.sql"))
+        .prepare(sql_file!("fx/native_sales.sql").text)
         .during(context)?;
     let rows = stmt
         .query_map(params![bot_id, boundary], |r| {

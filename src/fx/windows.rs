@@ -12,7 +12,7 @@
 //! than the better part), so for each native currency the search keeps the one-currency
 //! cluster with the largest amount per sale (then the larger total, then the later).
 //!
-//! The search is one pass over the completed sales in time order (`sql/fx_sales.sql`),
+//! The search is one pass over the completed sales in time order (`sql/fx/sales.sql`),
 //! streamed out of DuckDB, so it holds one cluster and one window per currency whatever
 //! the number of orders. Done in SQL with window functions over all sales, it needed
 //! about 50 MB of DuckDB's capped memory per million orders and failed at 3,000,000
@@ -26,10 +26,11 @@ use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use duckdb::{Connection, params};
 
 use crate::money::{Amount, PRECISION, SCALE};
+use crate::sql_files::sql_file;
 use crate::warehouse::LoadError;
 use crate::warehouse::error::DbContext;
 
-const FX_SALES_SQL: &str = include_str!("../../sql/fx_sales.sql");
+const FX_SALES_SQL: &str = sql_file!("fx/sales.sql").text;
 
 /// Sales past this many in one cluster are not a window: a second-by-second stream of
 /// sales is no better a window than one of its sales, and is not held in memory.

@@ -15,6 +15,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::sql_files::sql_file;
 use crate::streams::table::TableSpec;
 use crate::warehouse::error::{DbContext, LoadError};
 use crate::warehouse::merge::partition_expr;
@@ -51,7 +52,7 @@ pub fn dirty_partitions(
     bot_id: i64,
 ) -> Result<usize, LoadError> {
     conn.query_row(
-        include_str!("../../sql/load/dirty_count.sql"),
+        sql_file!("mirror/dirty_count.sql").text,
         params![bot_id, spec.name],
         |r| r.get::<_, i64>(0),
     )
@@ -68,7 +69,7 @@ pub fn rewrite_dirty(
 ) -> Result<usize, LoadError> {
     let partitions = crate::warehouse::query_strings(
         conn,
-        include_str!("../../sql/load/dirty_list.sql"),
+        sql_file!("mirror/dirty_list.sql").text,
         params![bot_id, spec.name],
         || format!("listing dirty partitions of {}", spec.name),
     )?;
@@ -79,7 +80,7 @@ pub fn rewrite_dirty(
             written += 1;
         }
         conn.execute(
-            include_str!("../../sql/load/dirty_clear.sql"),
+            sql_file!("mirror/dirty_clear.sql").text,
             params![bot_id, spec.name, partition],
         )
         .during(|| format!("clearing the dirty mark of {} {partition}", spec.name))?;

@@ -6,6 +6,7 @@ use duckdb::{Connection, params};
 
 use super::RunStamp;
 use super::error::{DbContext, LoadError};
+use crate::sql_files::sql_file;
 
 /// One gateway named by `/paymentMethods/report`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,25 +33,25 @@ pub fn replace_gateways(
         super::state::reject(&tx, run, bot_id, "report_inputs", reason, raw)?;
     }
     tx.execute(
-        include_str!("../../sql/load/gateways_clear.sql"),
+        sql_file!("warehouse/gateways_clear.sql").text,
         params![bot_id],
     )
     .during(context)?;
     tx.execute(
-        include_str!("../../sql/load/gateways_installed.sql"),
+        sql_file!("warehouse/gateways_installed.sql").text,
         params![at_micros, bot_id],
     )
     .during(context)?;
     for gateway in reported {
         tx.execute(
-            include_str!("../../sql/load/gateways_reported.sql"),
+            sql_file!("warehouse/gateways_reported.sql").text,
             params![bot_id, gateway.code, gateway.display_name, at_micros],
         )
         .during(context)?;
     }
     let count = tx
         .query_row(
-            include_str!("../../sql/load/gateways_count.sql"),
+            sql_file!("warehouse/gateways_count.sql").text,
             params![bot_id],
             |r| r.get::<_, i64>(0),
         )
@@ -67,7 +68,7 @@ pub fn record_preferred_currency(
     at_micros: i64,
 ) -> Result<(), LoadError> {
     conn.execute(
-        include_str!("../../sql/load/preferred_currency.sql"),
+        sql_file!("warehouse/preferred_currency.sql").text,
         params![bot_id, currency, at_micros],
     )
     .during(|| "recording the preferred currency".into())?;
@@ -110,7 +111,7 @@ pub fn store_captured_rates(
     };
     let n = conn
         .execute(
-            include_str!("../../sql/load/fx_rates_capture.sql"),
+            sql_file!("warehouse/fx_rates_capture.sql").text,
             params![
                 bot_id,
                 at_micros,
@@ -126,11 +127,11 @@ pub fn store_captured_rates(
 }
 
 /// The latest rate read off `/revenue` of each pair of one bot, with its bounds, as
-/// decimal text (`sql/load/fx_rates_stored.sql`).
+/// decimal text (`sql/warehouse/fx_rates_stored.sql`).
 pub fn stored_api_rates(conn: &Connection, bot_id: i64) -> Result<Vec<CapturedRate>, LoadError> {
     let context = || "reading the stored exchange rates".to_string();
     let mut stmt = conn
-        .prepare(include_str!("../../sql/load/fx_rates_stored.sql"))
+        .prepare(sql_file!("warehouse/fx_rates_stored.sql").text)
         .during(context)?;
     let rows = stmt
         .query_map(params![bot_id], |r| {
@@ -164,7 +165,7 @@ pub fn import_rates(conn: &Connection, bots: &[i64], rates: &[ImportRow]) -> Res
     for bot in bots {
         for r in rates {
             tx.execute(
-                include_str!("../../sql/load/fx_import.sql"),
+                sql_file!("warehouse/fx_import.sql").text,
                 params![bot, r.as_of_micros, r.from, r.to, r.rate],
             )
             .during(|| "importing rates".into())?;

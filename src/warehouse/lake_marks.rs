@@ -9,6 +9,7 @@ use duckdb::{Connection, OptionalExt, params};
 use super::error::{DbContext, LoadError};
 use super::merge::partition_expr;
 use super::query_strings;
+use crate::sql_files::sql_file;
 use crate::streams::table::TableSpec;
 
 /// The columns with which the lake at `lake_url` last took this bot's table; `None` when
@@ -20,7 +21,7 @@ pub fn published_columns(
     bot_id: i64,
 ) -> Result<Option<String>, LoadError> {
     conn.query_row(
-        include_str!("../../sql/load/lake_published_columns.sql"),
+        sql_file!("warehouse/lake_published_columns.sql").text,
         params![lake_url, bot_id, spec.name],
         |r| r.get(0),
     )
@@ -38,7 +39,7 @@ pub fn owed_marks(
 ) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
-        include_str!("../../sql/load/lake_dirty_list.sql"),
+        sql_file!("warehouse/lake_dirty_list.sql").text,
         params![bot_id, spec.name, lake_url, bot_id, spec.name],
         || format!("reading what {} owes the lake", spec.name),
     )
@@ -88,23 +89,23 @@ pub fn settle(
     for partition in record.marks {
         // The other lakes that hold this table keep it owed (A → B → A loses nothing).
         tx.execute(
-            include_str!("../../sql/load/lake_owed_keep.sql"),
+            sql_file!("warehouse/lake_owed_keep.sql").text,
             params![partition, bot, spec.name, lake, bot, spec.name, partition],
         )
         .during(what)?;
         tx.execute(
-            include_str!("../../sql/load/lake_dirty_clear.sql"),
+            sql_file!("warehouse/lake_dirty_clear.sql").text,
             params![bot, spec.name, partition],
         )
         .during(what)?;
         tx.execute(
-            include_str!("../../sql/load/lake_owed_clear.sql"),
+            sql_file!("warehouse/lake_owed_clear.sql").text,
             params![lake, bot, spec.name, partition],
         )
         .during(what)?;
     }
     tx.execute(
-        include_str!("../../sql/load/lake_published_record.sql"),
+        sql_file!("warehouse/lake_published_record.sql").text,
         params![
             record.lake_url,
             record.bot_id,

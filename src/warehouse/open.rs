@@ -15,10 +15,10 @@ use duckdb::{Config, Connection};
 
 use super::error::{DbContext, LoadError};
 use super::schema;
+use crate::sql_files::sql_file;
 
 /// Settings every connection gets: the ETL never downloads or loads extension code.
-pub const CONNECTION_SETUP: &str =
-    "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;";
+pub const CONNECTION_SETUP: &str = sql_file!("warehouse/connection_setup.sql").text;
 
 /// The DuckDB storage format a new warehouse file is written in: the oldest DuckDB 1.x
 /// format, which every DuckDB from 1.0 on opens, and which holds everything the warehouse

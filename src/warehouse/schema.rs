@@ -7,6 +7,7 @@
 //! The report layer (`sql/reports.sql`) holds only `CREATE OR REPLACE` macros and views, so
 //! it is not versioned: every sync installs the copy embedded in its binary.
 
+use crate::sql_files::sql_file;
 use duckdb::Connection;
 
 /// One forward migration: `sql/{version:03}_{name}.sql`, embedded at build time.
@@ -26,54 +27,54 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "schema",
-        sql: include_str!("../../sql/001_schema.sql"),
+        sql: sql_file!("001_schema.sql").text,
     },
     Migration {
         version: 2,
         name: "fx_rate_tail",
-        sql: include_str!("../../sql/002_fx_rate_tail.sql"),
+        sql: sql_file!("002_fx_rate_tail.sql").text,
     },
     Migration {
         version: 3,
         name: "merge_keys_without_index",
-        sql: include_str!("../../sql/003_merge_keys_without_index.sql"),
+        sql: sql_file!("003_merge_keys_without_index.sql").text,
     },
     Migration {
         version: 4,
         name: "refetch_not_found",
-        sql: include_str!("../../sql/004_refetch_not_found.sql"),
+        sql: sql_file!("004_refetch_not_found.sql").text,
     },
     Migration {
         version: 5,
         name: "users_count_extra",
-        sql: include_str!("../../sql/005_users_count_extra.sql"),
+        sql: sql_file!("005_users_count_extra.sql").text,
     },
     Migration {
         version: 6,
         name: "pending_checks",
-        sql: include_str!("../../sql/006_pending_checks.sql"),
+        sql: sql_file!("006_pending_checks.sql").text,
     },
     Migration {
         version: 7,
         name: "lake",
-        sql: include_str!("../../sql/007_lake.sql"),
+        sql: sql_file!("007_lake.sql").text,
     },
     Migration {
         version: 8,
         name: "lake_owed_per_url",
-        sql: include_str!("../../sql/008_lake_owed_per_url.sql"),
+        sql: sql_file!("008_lake_owed_per_url.sql").text,
     },
     Migration {
         version: 9,
         name: "api_arithmetic",
-        sql: include_str!("../../sql/009_api_arithmetic.sql"),
+        sql: sql_file!("009_api_arithmetic.sql").text,
     },
 ];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.
-pub static REPORT_LAYER_SQL: &str = include_str!("../../sql/reports.sql");
+pub static REPORT_LAYER_SQL: &str = sql_file!("reports.sql").text;
 
-const VERSION_TABLE_SQL: &str = include_str!("../../sql/load/schema_version_table.sql");
+const VERSION_TABLE_SQL: &str = sql_file!("warehouse/schema_version_table.sql").text;
 
 /// Why the warehouse schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]
@@ -111,11 +112,9 @@ pub fn latest_version() -> u32 {
 /// The schema version a warehouse records, without creating anything (for read-only
 /// connections); `None` when it records none.
 pub fn recorded_version(conn: &Connection) -> Option<u32> {
-    conn.query_row(
-        include_str!("../../sql/load/schema_version.sql"),
-        [],
-        |row| row.get::<_, Option<i64>>(0),
-    )
+    conn.query_row(sql_file!("warehouse/schema_version.sql").text, [], |row| {
+        row.get::<_, Option<i64>>(0)
+    })
     .ok()
     .flatten()
     .and_then(|v| u32::try_from(v).ok())
@@ -126,11 +125,9 @@ pub fn current_version(conn: &Connection) -> Result<u32, SchemaError> {
     conn.execute_batch(VERSION_TABLE_SQL)
         .map_err(|source| SchemaError::ReadVersion { source })?;
     let version: Option<i64> = conn
-        .query_row(
-            include_str!("../../sql/load/schema_version.sql"),
-            [],
-            |row| row.get(0),
-        )
+        .query_row(sql_file!("warehouse/schema_version.sql").text, [], |row| {
+            row.get(0)
+        })
         .map_err(|source| SchemaError::ReadVersion { source })?;
     // Versions are written by `migrate` only, from u32 values; a negative one is corrupt
     // and reads as 0, which re-applies the (idempotent) migrations.
@@ -166,7 +163,7 @@ fn apply(conn: &Connection, migration: &Migration) -> duckdb::Result<()> {
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch(migration.sql)?;
     tx.execute(
-        include_str!("../../sql/load/schema_version_record.sql"),
+        sql_file!("warehouse/schema_version_record.sql").text,
         duckdb::params![migration.version, migration.name],
     )?;
     tx.commit()
@@ -190,9 +187,9 @@ pub fn install_report_layer(conn: &Connection) -> Result<(), SchemaError> {
 pub fn ensure_report_layer(conn: &Connection) -> Result<(), SchemaError> {
     let fingerprint = report_layer_fingerprint();
     let installed = || -> duckdb::Result<bool> {
-        conn.execute_batch(include_str!("../../sql/load/report_layer_table.sql"))?;
+        conn.execute_batch(sql_file!("warehouse/report_layer_table.sql").text)?;
         let n: i64 = conn.query_row(
-            include_str!("../../sql/load/report_layer_installed.sql"),
+            sql_file!("warehouse/report_layer_installed.sql").text,
             [&fingerprint],
             |r| r.get(0),
         )?;
@@ -204,9 +201,9 @@ pub fn ensure_report_layer(conn: &Connection) -> Result<(), SchemaError> {
     let install = || -> duckdb::Result<()> {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(REPORT_LAYER_SQL)?;
-        tx.execute(include_str!("../../sql/load/report_layer_clear.sql"), [])?;
+        tx.execute(sql_file!("warehouse/report_layer_clear.sql").text, [])?;
         tx.execute(
-            include_str!("../../sql/load/report_layer_record.sql"),
+            sql_file!("warehouse/report_layer_record.sql").text,
             [&fingerprint],
         )?;
         tx.commit()

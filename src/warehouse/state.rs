@@ -9,6 +9,7 @@ use duckdb::{Connection, OptionalExt, params};
 
 use super::error::{DbContext, LoadError};
 use crate::secret::redact;
+use crate::sql_files::sql_file;
 
 /// The identity of the run doing the writing.
 #[derive(Debug, Clone, Copy)]
@@ -97,7 +98,7 @@ impl fmt::Display for RunStatus {
 
 pub fn read_state(conn: &Connection, bot_id: i64, stream: &str) -> Result<StreamState, LoadError> {
     conn.query_row(
-        include_str!("../../sql/load/read_state.sql"),
+        sql_file!("warehouse/read_state.sql").text,
         params![bot_id, stream],
         |r| {
             Ok(StreamState {
@@ -120,7 +121,7 @@ pub(super) fn write_state(
     run: RunStamp,
 ) -> Result<(), LoadError> {
     conn.execute(
-        include_str!("../../sql/load/write_state.sql"),
+        sql_file!("warehouse/write_state.sql").text,
         params![
             bot_id,
             stream,
@@ -137,13 +138,13 @@ pub(super) fn write_state(
 /// Allocates the next run id and records the run as running for each bot.
 pub fn start_run(conn: &Connection, bot_ids: &[i64], now_micros: i64) -> Result<i64, LoadError> {
     let run_id: i64 = conn
-        .query_row(include_str!("../../sql/load/next_run_id.sql"), [], |r| {
+        .query_row(sql_file!("warehouse/next_run_id.sql").text, [], |r| {
             r.get(0)
         })
         .during(|| "allocating a run id".into())?;
     for bot_id in bot_ids {
         conn.execute(
-            include_str!("../../sql/load/start_run.sql"),
+            sql_file!("warehouse/start_run.sql").text,
             params![run_id, bot_id, now_micros, RunStatus::Running.as_str()],
         )
         .during(|| "recording the run start".into())?;
@@ -205,7 +206,7 @@ pub fn record_stream(
     f: &StreamFigures,
 ) -> Result<(), LoadError> {
     conn.execute(
-        include_str!("../../sql/load/record_stream.sql"),
+        sql_file!("warehouse/record_stream.sql").text,
         params![
             run_id,
             bot_id,
@@ -246,7 +247,7 @@ pub struct RunTotals<'a> {
 
 pub fn finish_run(conn: &Connection, totals: &RunTotals<'_>) -> Result<(), LoadError> {
     conn.execute(
-        include_str!("../../sql/load/finish_run.sql"),
+        sql_file!("warehouse/finish_run.sql").text,
         params![
             totals.finished_micros,
             totals.status.as_str(),
@@ -266,7 +267,7 @@ pub fn finish_run(conn: &Connection, totals: &RunTotals<'_>) -> Result<(), LoadE
 /// Marks runs left running by a process that died as interrupted.
 pub fn close_abandoned_runs(conn: &Connection, now_micros: i64) -> Result<usize, LoadError> {
     conn.execute(
-        include_str!("../../sql/load/close_abandoned_runs.sql"),
+        sql_file!("warehouse/close_abandoned_runs.sql").text,
         params![
             RunStatus::Interrupted.as_str(),
             now_micros,
@@ -286,7 +287,7 @@ pub(super) fn reject(
     raw_json: &str,
 ) -> Result<(), LoadError> {
     conn.execute(
-        include_str!("../../sql/load/reject.sql"),
+        sql_file!("warehouse/reject.sql").text,
         params![
             run.run_id,
             bot_id,
@@ -336,7 +337,7 @@ pub fn record_pending_checks(
             .collect(),
     );
     conn.execute(
-        include_str!("../../sql/load/pending_check.sql"),
+        sql_file!("warehouse/pending_check.sql").text,
         params![bot_id, keys, run.at_micros],
     )
     .during(context)?;

@@ -9,6 +9,7 @@ use duckdb::{Connection, Transaction, params};
 use super::error::{DbContext, LoadError};
 use super::merge::{Deletes, MergeOutcome, RUN_TS, append_snapshot, merge, partition_expr};
 use super::state::{self, RunStamp, StreamFigures, StreamState};
+use crate::sql_files::sql_file;
 use crate::streams::table::{Layout, TableSpec};
 
 /// A stream's open transaction.
@@ -94,14 +95,11 @@ impl<'c> StreamLoad<'c> {
             return Ok(0);
         }
         let context = || "applying re-fetched orders".to_string();
-        conn.execute_batch(
-            "CREATE OR REPLACE TEMP TABLE _refetched_orders \
-             (order_key VARCHAR, order_status VARCHAR, member_email VARCHAR)",
-        )
-        .during(context)?;
+        conn.execute_batch(sql_file!("warehouse/refetched_orders_create.sql").text)
+            .during(context)?;
         {
             let mut insert = conn
-                .prepare("INSERT INTO _refetched_orders VALUES (?, ?, ?)")
+                .prepare(sql_file!("warehouse/refetched_orders_insert.sql").text)
                 .during(context)?;
             for o in moved.values() {
                 insert
@@ -109,6 +107,8 @@ impl<'c> StreamLoad<'c> {
                     .during(context)?;
             }
         }
+        // The statements below name the stream's table (its TableSpec) and the mark tables
+        // (DIRTY_MARKS), so they are built here rather than read from sql/.
         let part = partition_expr(self.spec, "t");
         // The rows a re-read changes: a status that moved on, or a new email.
         let moved_on = "t.order_key = u.order_key AND t.bot_id = ? \
@@ -143,7 +143,7 @@ impl<'c> StreamLoad<'c> {
             params![run.at_micros, run.run_id, bot_id],
         )
         .during(|| "updating re-fetched orders".into())?;
-        conn.execute_batch("DROP TABLE _refetched_orders")
+        conn.execute_batch(sql_file!("warehouse/refetched_orders_drop.sql").text)
             .during(context)?;
         Ok(changed.max(0) as u64)
     }

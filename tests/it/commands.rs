@@ -77,7 +77,40 @@ async fn status_shows_runs_tables_and_stream_state() {
         stdout.matches(&format!("| {BOT_ID} ")).count() >= 2,
         "two runs listed:\n{stdout}"
     );
+    // The row counts are built from the stream registry: the same table as the query that
+    // listed the tables by hand.
+    let by_hand = rows_per_table_by_hand(&dir.path().join("warehouse.duckdb"));
+    assert!(
+        stdout.contains(&format!("\nRows per table\n{by_hand}\n")),
+        "status's row counts differ from\n{by_hand}\nin\n{stdout}"
+    );
     server.shutdown().await;
+}
+
+/// `status`'s "Rows per table" as `sql/status.sql` wrote it by hand before the table list
+/// came from the stream registry, printed the way `status` prints a section.
+fn rows_per_table_by_hand(warehouse: &Path) -> String {
+    const BY_HAND: &str = r#"SELECT * FROM (
+    SELECT 'orders' AS "table", bot_id, count(*) FILTER (WHERE _deleted_at IS NULL) AS live, count(*) FILTER (WHERE _deleted_at IS NOT NULL) AS deleted FROM orders GROUP BY bot_id
+    UNION ALL SELECT 'members', bot_id, count(*) FILTER (WHERE _deleted_at IS NULL), count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM members GROUP BY bot_id
+    UNION ALL SELECT 'plans', bot_id, count(*) FILTER (WHERE _deleted_at IS NULL), count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM plans GROUP BY bot_id
+    UNION ALL SELECT 'projects', bot_id, count(*) FILTER (WHERE _deleted_at IS NULL), count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM projects GROUP BY bot_id
+    UNION ALL SELECT 'coupons', bot_id, count(*) FILTER (WHERE _deleted_at IS NULL), count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM coupons GROUP BY bot_id
+    UNION ALL SELECT 'payment_methods', bot_id, count(*) FILTER (WHERE _deleted_at IS NULL), count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM payment_methods GROUP BY bot_id
+    UNION ALL SELECT 'users_count_history', bot_id, count(*), 0 FROM users_count_history GROUP BY bot_id
+    UNION ALL SELECT 'fx_rates', bot_id, count(*), 0 FROM fx_rates GROUP BY bot_id
+    UNION ALL SELECT '_rejected', bot_id, count(*), 0 FROM _rejected GROUP BY bot_id
+) ORDER BY bot_id, "table""#;
+    let warehouse =
+        tgm_sync::warehouse::Warehouse::open_read_only(warehouse).expect("open the warehouse");
+    let batches: Vec<_> = warehouse
+        .conn()
+        .prepare(BY_HAND)
+        .and_then(|mut stmt| stmt.query_arrow([]).map(|rows| rows.collect()))
+        .expect("count rows");
+    arrow::util::pretty::pretty_format_batches(&batches)
+        .expect("format")
+        .to_string()
 }
 
 #[test]

@@ -96,7 +96,7 @@ async fn harness_readers_and_comparator_on_a_lake_written_by_python() {
         ))
         .arg(dir.path().join("parquet"))
         .arg(&root)
-        .args(LAKE_TABLES.iter().map(|(t, _)| *t));
+        .args(lake_tables().into_iter().map(|(t, _)| t));
     access.apply(&mut write);
     assert_ok(
         &run(write, "mirror_to_delta.py").await,
@@ -332,7 +332,7 @@ fn parquet_keys(listing: &BTreeMap<String, u64>) -> BTreeSet<String> {
 
 /// Commit versions of every table are 0, 1, 2, … without a gap.
 fn assert_consecutive_versions(label: &str, listing: &BTreeMap<String, u64>) {
-    for (table, _) in LAKE_TABLES {
+    for (table, _) in lake_tables() {
         let versions = commit_versions(listing.keys().map(String::as_str), table);
         assert!(!versions.is_empty(), "{label}: {table} has no commit");
         let expected: Vec<u64> = (0..versions.len() as u64).collect();
@@ -353,7 +353,7 @@ async fn assert_one_data_commit(
     label: &str,
 ) {
     let mut creations = Vec::new();
-    for (table, _) in LAKE_TABLES {
+    for (table, _) in lake_tables() {
         let versions = commit_versions(listing.keys().map(String::as_str), table);
         match versions.as_slice() {
             [0] => {}
@@ -510,13 +510,13 @@ async fn a_second_sync_adds_a_version_and_the_old_one_stays_readable() {
         v_orders(&now_read)
     );
     // The previous versions, by number, still hold the first run's rows, in every reader.
-    let old: Vec<(&'static str, Option<i64>)> = LAKE_TABLES
-        .iter()
-        .map(|(t, _)| (*t, Some(first[*t].version.expect("a version"))))
+    let old: Vec<(&'static str, Option<i64>)> = lake_tables()
+        .into_iter()
+        .map(|(t, _)| (t, Some(first[t].version.expect("a version"))))
         .collect();
     for reader in READERS {
         let read = read_all(&envs, reader, &root, old.clone(), Some(&access), false).await;
-        for (table, _) in LAKE_TABLES {
+        for (table, _) in lake_tables() {
             assert_table_matches(
                 &format!("{table} at the first run's version ({reader:?})"),
                 table,
@@ -610,7 +610,7 @@ async fn a_run_killed_between_upload_and_commit_leaves_before_or_after_only() {
     .await;
     let after = expected_from(&[&warehouse(dir.path())]);
     for (reader, read) in READERS.iter().zip(&at_kill) {
-        for (table, _) in LAKE_TABLES {
+        for (table, _) in lake_tables() {
             let as_before = table_diff(table, &before[table], read.get(table));
             let as_after = table_diff(table, &after[table], read.get(table));
             assert!(
@@ -966,7 +966,7 @@ async fn a_file_url_lake_reads_the_same_in_three_readers() {
         .filter_map(|p| p.strip_prefix(&lake_dir).ok())
         .map(|p| p.display().to_string())
         .collect();
-    for (table, _) in LAKE_TABLES {
+    for (table, _) in lake_tables() {
         let versions = commit_versions(keys.iter().map(String::as_str), table);
         assert_eq!(
             versions,

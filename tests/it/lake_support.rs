@@ -17,21 +17,21 @@ use duckdb::Connection;
 use duckdb::types::Value as DuckValue;
 use serde_json::{Map, Value};
 
+use tgm_sync::streams::mirrored_tables;
+
 use crate::support::skip_unless_ci;
 
 /// The fake S3 key pair of the tests; no output may ever contain the secret.
 pub const LAKE_KEY_ID: &str = "TGMTESTLAKEKEYID";
 pub const LAKE_SECRET: &str = "tgm-lake-secret-3c9e51d07b";
 pub const BUCKET: &str = "tgm-lake";
-/// Every synced table the lake carries, with its key after `bot_id`.
-pub const LAKE_TABLES: [(&str, &[&str]); 6] = [
-    ("orders", &["order_key"]),
-    ("members", &["member_id", "plan_id", "project_id"]),
-    ("plans", &["plan_id"]),
-    ("projects", &["project_id"]),
-    ("coupons", &["name"]),
-    ("payment_methods", &["name"]),
-];
+/// Every table the lake carries (the mirrored tables of the stream registry, as the lake
+/// publishes them), with its key after `bot_id`.
+pub fn lake_tables() -> Vec<(&'static str, &'static [&'static str])> {
+    mirrored_tables()
+        .map(|spec| (spec.name, spec.keys))
+        .collect()
+}
 
 /// The two virtual environments `.ci/python-env` makes.
 #[derive(Debug, Clone)]
@@ -412,7 +412,7 @@ pub fn read_lake_with(
 
 /// `(name, None)` for every lake table: the latest versions.
 pub fn latest_of_all() -> Vec<(&'static str, Option<i64>)> {
-    LAKE_TABLES.iter().map(|(t, _)| (*t, None)).collect()
+    lake_tables().into_iter().map(|(t, _)| (t, None)).collect()
 }
 
 /// Every row of a warehouse table (optionally only some bots) in canonical JSON, plus
@@ -538,10 +538,10 @@ pub fn table_diff(
     expected: &[Map<String, Value>],
     got: Option<&TableRead>,
 ) -> Result<(), String> {
-    let keys = LAKE_TABLES
-        .iter()
+    let keys = lake_tables()
+        .into_iter()
         .find(|(t, _)| *t == table)
-        .map(|(_, k)| *k)
+        .map(|(_, k)| k)
         .ok_or_else(|| format!("{table} is not a lake table"))?;
     let got = got.ok_or_else(|| format!("the reader printed nothing for {table}"))?;
     if let Some(error) = &got.missing {
@@ -680,7 +680,7 @@ pub fn expected_from(warehouses: &[&Path]) -> BTreeMap<&'static str, Vec<Map<Str
     let mut out: BTreeMap<&'static str, Vec<Map<String, Value>>> = BTreeMap::new();
     for path in warehouses {
         let conn = Connection::open(path).expect("warehouse opens");
-        for (table, _) in LAKE_TABLES {
+        for (table, _) in lake_tables() {
             out.entry(table)
                 .or_default()
                 .extend(warehouse_rows(&conn, table, None));
@@ -702,7 +702,7 @@ pub fn assert_readers_agree(
     let conn = Connection::open(types_from).expect("warehouse opens");
     for reader in READERS {
         let read = read_lake(envs, reader, root, &latest_of_all(), access);
-        for (table, _) in LAKE_TABLES {
+        for (table, _) in lake_tables() {
             let got = read.get(table);
             assert_table_matches(
                 &format!("{label} ({reader:?})"),

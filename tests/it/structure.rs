@@ -412,3 +412,225 @@ fn the_architecture_table_is_the_enforced_one() {
     enforced.sort();
     assert_eq!(documented_sorted, enforced);
 }
+
+/// The first words of a SQL statement: a string literal in `src/` that starts with one of
+/// them (upper case, then a blank) holds statement text.
+const SQL_OPENINGS: &[&str] = &[
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "CREATE",
+    "WITH",
+    "COPY",
+    "DROP",
+    "ALTER",
+    "SET",
+    "PRAGMA",
+    "ATTACH",
+    "DETACH",
+    "INSTALL",
+    "LOAD",
+    "EXPORT",
+    "IMPORT",
+    "MERGE",
+    "TRUNCATE",
+    "VACUUM",
+    "CHECKPOINT",
+    "SUMMARIZE",
+    "DESCRIBE",
+    "EXPLAIN",
+];
+
+/// The files of `src/` that build SQL at run time, from names a `TableSpec` (or the stream
+/// registry) holds, with why. In them, a literal that interpolates (`format!`'s `{…}`) is
+/// a template; a fixed statement is still one for `sql/`.
+const DYNAMIC_SQL_BUILDERS: &[(&str, &str)] = &[
+    (
+        "warehouse/merge.rs",
+        "stage, merge and mark each table of its TableSpec",
+    ),
+    (
+        "warehouse/stream.rs",
+        "re-read orders joined against the orders table's spec",
+    ),
+    ("warehouse/state.rs", "live rows of a table of the registry"),
+    (
+        "warehouse/lake_marks.rs",
+        "a table's partitions, by its partition expression",
+    ),
+    ("streams/table.rs", "a table's staging DDL from its columns"),
+    ("streams/mod.rs", "a column type's check, per declared type"),
+    ("mirror/mod.rs", "a table's rows per Parquet partition"),
+    ("lake/datafile.rs", "a table's export query, by its spec"),
+    (
+        "report/render.rs",
+        "a report's statement wrapped to cast its columns to text",
+    ),
+    ("cli/status.rs", "the row counts of the registry's tables"),
+];
+
+/// The string literals of Rust source that build into the library (tests left out, as
+/// [`code_lines`] does): `(line, contents)`, raw strings and escapes read as written.
+fn string_literals(text: &str) -> Vec<(usize, String)> {
+    let code = match text.find("\n#[cfg(test)]") {
+        Some(at) => &text[..at],
+        None => text,
+    };
+    let bytes: Vec<char> = code.chars().collect();
+    let mut i = 0;
+    let mut found = Vec::new();
+    let line_of = |upto: usize| 1 + bytes[..upto].iter().filter(|c| **c == '\n').count();
+    while i < bytes.len() {
+        let c = bytes[i];
+        let next = bytes.get(i + 1).copied();
+        match c {
+            '/' if next == Some('/') => {
+                while i < bytes.len() && bytes[i] != '\n' {
+                    i += 1;
+                }
+            }
+            '/' if next == Some('*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == '*' && bytes[i + 1] == '/') {
+                    i += 1;
+                }
+                i += 2;
+            }
+            '\'' => {
+                // A char literal ('"', '\'', 'x') is skipped; a lifetime ('a) is not one.
+                if next == Some('\\') {
+                    i += 2;
+                    while i < bytes.len() && bytes[i] != '\'' {
+                        i += 1;
+                    }
+                    i += 1;
+                } else if bytes.get(i + 2) == Some(&'\'') {
+                    i += 3;
+                } else {
+                    i += 1;
+                }
+            }
+            'r' if (next == Some('"') || next == Some('#'))
+                && (i == 0 || !(bytes[i - 1].is_alphanumeric() || bytes[i - 1] == '_')) =>
+            {
+                let mut j = i + 1;
+                let mut hashes = 0;
+                while bytes.get(j) == Some(&'#') {
+                    hashes += 1;
+                    j += 1;
+                }
+                if bytes.get(j) != Some(&'"') {
+                    i += 1;
+                    continue;
+                }
+                let start = j + 1;
+                let closing = format!("\"{}", "#".repeat(hashes));
+                let rest: String = bytes[start..].iter().collect();
+                let len = rest.find(&closing).unwrap_or(rest.len());
+                found.push((line_of(start), rest[..len].to_string()));
+                i = start + rest[..len].chars().count() + closing.chars().count();
+            }
+            '"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < bytes.len() && bytes[j] != '"' {
+                    if bytes[j] == '\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+                found.push((
+                    line_of(start),
+                    bytes[start..j.min(bytes.len())].iter().collect(),
+                ));
+                i = j + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    found
+}
+
+/// Whether a literal's text is (the start of) a SQL statement.
+fn is_sql_statement(literal: &str) -> bool {
+    let text = literal.trim_start_matches(|c: char| c.is_whitespace() || c == '\\');
+    SQL_OPENINGS.iter().any(|word| {
+        text.strip_prefix(word)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_whitespace() || c == '\\'))
+    })
+}
+
+/// Every string literal under `root` that holds static SQL statement text, as
+/// `src/file:line: text`: anywhere but in [`DYNAMIC_SQL_BUILDERS`], and there when it
+/// interpolates nothing.
+fn static_sql_violations(root: &Path) -> Vec<String> {
+    let mut violations = Vec::new();
+    for path in rust_files(root) {
+        let relative = path.strip_prefix(root).expect("under src");
+        let name = relative.display().to_string();
+        if name.ends_with("tests.rs") {
+            continue;
+        }
+        let builder = DYNAMIC_SQL_BUILDERS.iter().any(|(f, _)| *f == name);
+        let text = std::fs::read_to_string(&path).expect("read source");
+        for (number, literal) in string_literals(&text) {
+            if is_sql_statement(&literal) && !(builder && literal.contains('{')) {
+                let first = literal
+                    .lines()
+                    .map(|l| l.trim().trim_end_matches('\\').trim())
+                    .find(|l| !l.is_empty())
+                    .unwrap_or("");
+                violations.push(format!("src/{name}:{number}: SQL outside sql/: {first}"));
+            }
+        }
+    }
+    violations
+}
+
+#[test]
+fn static_sql_lives_in_sql_files() {
+    let violations = static_sql_violations(&src());
+    assert!(
+        violations.is_empty(),
+        "static statements belong in a file of sql/, read with sql_file! (or the file builds \
+         SQL from a TableSpec: DYNAMIC_SQL_BUILDERS in tests/it/structure.rs):\n{}",
+        violations.join("\n")
+    );
+}
+
+/// The check sees statement text in every form of literal, and only there: a tree with
+/// one statement per kind of literal gives those, by file and line.
+#[test]
+fn the_static_sql_check_names_a_statement_by_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("src");
+    for (file, text) in [
+        (
+            "fx/windows.rs",
+            "// \"SELECT 1\" in a comment is no statement\nconst Q: &str =\n    \"SELECT t FROM orders\";\nconst C: char = '\"'; const M: &str = \"DELETE\";\nfn f() { let _ = r#\"\n  INSERT INTO x VALUES (1)\"#; }\n",
+        ),
+        (
+            "warehouse/merge.rs",
+            "fn g(t: &str) -> String { format!(\"DELETE FROM {t}\") }\nfn h() -> &'static str { \"DROP TABLE x\" }\n",
+        ),
+        (
+            "warehouse/open.rs",
+            "const S: &str = \"SET a = false; SET b = false;\";\n#[cfg(test)]\nmod tests { const T: &str = \"SELECT 2\"; }\n",
+        ),
+        ("sim/server_tests.rs", "const Q: &str = \"SELECT 3\";\n"),
+    ] {
+        let path = root.join(file);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+    }
+    assert_eq!(
+        static_sql_violations(&root),
+        [
+            "src/fx/windows.rs:3: SQL outside sql/: SELECT t FROM orders",
+            "src/fx/windows.rs:5: SQL outside sql/: INSERT INTO x VALUES (1)",
+            "src/warehouse/merge.rs:2: SQL outside sql/: DROP TABLE x",
+            "src/warehouse/open.rs:1: SQL outside sql/: SET a = false; SET b = false;",
+        ]
+    );
+}

@@ -17,6 +17,7 @@ use tracing::{info, warn};
 use crate::error::Error;
 use crate::fx::reconcile::old_sales_differ;
 use crate::progress::Phase;
+use crate::sql_files::sql_file;
 use crate::streams::StreamName;
 use crate::streams::orders::{ORDERS, PAGE_LIMIT};
 use crate::sync::StreamFailure;
@@ -94,7 +95,7 @@ impl Orders<'_> {
         }
         let keys = query_strings(
             self.conn,
-            include_str!("../../../sql/sync/new_sales_without_email.sql"),
+            sql_file!("sync/orders/new_sales_without_email.sql").text,
             params![self.bot_id(), self.run.run_id],
             || "listing new sales without member_email".to_string(),
         )
@@ -162,7 +163,7 @@ impl Orders<'_> {
         let renamed: i64 = self
             .conn
             .query_row(
-                include_str!("../../../sql/sync/renamed_plans.sql"),
+                sql_file!("sync/orders/renamed_plans.sql").text,
                 params![bot_id, self.run.run_id],
                 |r| r.get(0),
             )
@@ -178,7 +179,7 @@ impl Orders<'_> {
         let in_window: i64 = self
             .conn
             .query_row(
-                include_str!("../../../sql/sync/orders_in_window.sql"),
+                sql_file!("sync/orders/orders_in_window.sql").text,
                 params![bot_id, cutoff],
                 |r| r.get(0),
             )
@@ -244,7 +245,7 @@ impl Orders<'_> {
     fn sales_before(&self, cutoff: i64) -> u64 {
         self.conn
             .query_row(
-                include_str!("../../../sql/sync/sales_before.sql"),
+                sql_file!("sync/orders/sales_before.sql").text,
                 params![self.bot_id(), cutoff],
                 |r| r.get::<_, i64>(0),
             )
@@ -334,7 +335,7 @@ fn pending_due(
 ) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
-        include_str!("../../../sql/sync/pending_due.sql"),
+        sql_file!("sync/orders/pending_due.sql").text,
         params![bot_id, cutoff, budget as i64, only_without_email],
         || "listing pending orders to re-read".to_string(),
     )
