@@ -42,6 +42,7 @@ use crate::secret::redact;
 use crate::streams::orders::OrdersPlan;
 use crate::streams::{Strategy, StreamName, mirrored_tables};
 
+pub use orders::PENDING_MAX_INTERVAL_RUNS;
 use pass::{BotRun, Pass, Target, load_failure};
 use revenue_memo::RevenueMemo;
 

@@ -280,14 +280,18 @@ impl Orders<'_> {
         cutoff: i64,
         rotation: Rotation,
     ) -> Result<StreamFigures, StreamFailure> {
-        let budget = self.pass.bot.settings.orders.pending_refetch_limit;
-        let only_without_email = rotation == Rotation::Peek;
-        let keys = pending_due(self.conn, self.bot_id(), cutoff, budget, only_without_email)
-            .map_err(load_failure)?;
+        let previous = self.state()?;
+        let lookback = self.pass.bot.settings.orders.lookback.as_secs() as i64;
+        let ask = PendingAsk {
+            cutoff,
+            newest: previous.high_water_mark.unwrap_or(cutoff + lookback),
+            budget: self.pass.bot.settings.orders.pending_refetch_limit,
+            peek: rotation == Rotation::Peek,
+        };
+        let keys = pending_due(self.conn, self.bot_id(), ask).map_err(load_failure)?;
         if keys.is_empty() {
             return Ok(figures);
         }
-        let previous = self.state()?;
         let reread = OrdersPlan {
             full_scan: false,
             cutoff: Some(cutoff),
@@ -316,23 +320,46 @@ impl Orders<'_> {
     }
 }
 
-/// The old PENDING orders (before `cutoff`) to re-read this run: `budget` of them, least
-/// recently re-read first (never re-read counts as oldest), newest orders first among
-/// equals, then the larger key. Each incremental run moves the ones it re-read to the
-/// back, so every old PENDING order is re-read within ⌈old PENDING orders / budget⌉ runs;
-/// after a full scan, those of the same budget with no stored email are re-read without
-/// moving them (`only_without_email`).
-fn pending_due(
-    conn: &Connection,
-    bot_id: i64,
+/// The longest a still-PENDING old order waits between two reads of its status, in the
+/// bot's runs: the cap of its schedule (see [`pending_due`]).
+pub const PENDING_MAX_INTERVAL_RUNS: i64 = 32;
+
+/// Which old PENDING orders (before `cutoff`) to re-read, and for which run.
+#[derive(Debug, Clone, Copy)]
+struct PendingAsk {
     cutoff: i64,
+    /// The newest synced order (UNIX seconds): ages are counted back from it.
+    newest: i64,
     budget: usize,
-    only_without_email: bool,
-) -> Result<Vec<String>, LoadError> {
+    /// After a full scan: those due in the next run, that have no stored email.
+    peek: bool,
+}
+
+/// The old PENDING orders (before `cutoff`) due for a re-read: each is due once the bot's
+/// runs since its status was last read (by key, or by the last full scan) reach its age
+/// in whole days before the newest order, at least 1 and at most
+/// [`PENDING_MAX_INTERVAL_RUNS`], so young ones are re-read often and old ones rarely.
+/// `budget` of them, most overdue first, then the newest orders, then the larger key.
+/// While the due orders fit the budget, a non-sale change of status (cancelled, refunded)
+/// is seen within that many runs of the last read; when more are due, the most overdue go
+/// first, so within [`PENDING_MAX_INTERVAL_RUNS`] + ⌈old PENDING orders / budget⌉ − 1
+/// runs; and never later than the next full scan. (An old PENDING order that became a
+/// sale is caught by the next run's reconciliation.) With `peek` (after a full scan,
+/// which is the last read of every status), those that the next run will re-read and
+/// that have no stored email.
+fn pending_due(conn: &Connection, bot_id: i64, ask: PendingAsk) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
         include_str!("../../sql/sync/pending_due.sql"),
-        params![bot_id, cutoff, budget as i64, only_without_email],
+        params![
+            bot_id,
+            ask.cutoff,
+            ask.newest,
+            PENDING_MAX_INTERVAL_RUNS,
+            i64::from(ask.peek),
+            ask.budget as i64,
+            ask.peek
+        ],
         || "listing pending orders to re-read".to_string(),
     )
 }
