@@ -2,10 +2,11 @@
 //!
 //! An incremental pass (newest first, down to the lookback window), then a
 //! reconciliation of the older sales against the API; if they differ (a refund, a
-//! deletion, a late completion) a full scan follows in the same run, otherwise a budget
-//! of old PENDING orders is re-read by key in rotation. A planned full scan (first run,
+//! deletion, a late completion) a full scan follows in the same run, otherwise the old
+//! PENDING orders due on their schedule (young ones often, old ones rarely; see
+//! [`pending_due`]) are re-read by key, up to a budget. A planned full scan (first run,
 //! every `full_scan_max_age`, `--full-refresh`, a renamed plan) is followed by a re-read
-//! of the budget the next incremental run will re-read (see [`reread_after_full_scan`]).
+//! of those the next incremental run will re-read (see [`reread_after_full_scan`]).
 //! The stream itself (endpoint, row, table, the fetch of one pass) is declared in
 //! [`crate::streams::orders`].
 
@@ -59,8 +60,8 @@ impl Orders<'_> {
         };
         let Some(difference) = orders.reconcile(cutoff).await? else {
             // No old sale appeared or vanished (a late completion moves the count or the
-            // revenue): only non-sale statuses of old PENDING orders can be stale. A budget
-            // of them is re-read, in rotation, and the rotation moves on.
+            // revenue): only non-sale statuses of old PENDING orders can be stale. Those
+            // due on their schedule are re-read, up to a budget, and recorded.
             return orders
                 .reread_pending(figures, cutoff, Rotation::Advance)
                 .await;
@@ -112,11 +113,11 @@ impl Orders<'_> {
     }
 }
 
-/// Whether a re-read of old PENDING orders moves the rotation on (`_pending_checks`).
+/// Whether a re-read of old PENDING orders is recorded (`_pending_checks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rotation {
     /// After an incremental pass whose reconciliation found no difference: the orders
-    /// re-read are recorded, so the next run re-reads the next budget.
+    /// re-read are recorded: their schedule starts again from this run.
     Advance,
     /// After a full scan: those of the same orders with no stored email are re-read,
     /// and nothing is recorded.
@@ -250,9 +251,10 @@ impl Orders<'_> {
     }
 
     /// After a full scan (planned, or brought by a difference in the older sales): of
-    /// the budget of old PENDING orders (before the newest order less the lookback) that
-    /// the next incremental run will re-read, those with no `member_email` yet are
-    /// re-read by key now, without moving the rotation on. The scan has just read every
+    /// the old PENDING orders (before the newest order less the lookback) that the next
+    /// incremental run will re-read (due then, the scan counting as their last read; none
+    /// while the lookback is 2 days or more), those with no `member_email` yet are
+    /// re-read by key now, unrecorded. The scan has just read every
     /// status from the list; `/orders/{order_key}` alone carries `member_email` (later
     /// list reads keep it), so only an unknown email is worth a request. Choosing from
     /// what the next incremental run re-reads keeps the warehouse independent of the kind
@@ -271,8 +273,8 @@ impl Orders<'_> {
         self.reread_pending(figures, cutoff, Rotation::Peek).await
     }
 
-    /// Re-reads by key, in a pass with no `/orders` pages, the budget of old PENDING
-    /// orders (before `cutoff`) that [`pending_due`] names, and adds that pass to
+    /// Re-reads by key, in a pass with no `/orders` pages, the old PENDING orders
+    /// (before `cutoff`) that [`pending_due`] names, and adds that pass to
     /// `figures`.
     async fn reread_pending(
         &self,
