@@ -38,4 +38,4 @@ FROM (
     ORDER BY since - every DESC, order_date DESC, order_key DESC
     LIMIT $6
 )
-WHERE NOT $7 OR member_email IS NULL
+WHERE NOT $7 OR member_email IS NULL;
