@@ -242,7 +242,7 @@ settings! {
     full_scan_max_age_days: f64, env "TGM_FULL_SCAN_MAX_AGE_DAYS", value "DAYS",
         default "7" => 7.0,
         check |d: &f64| d.is_finite() && (0.0..=3650.0).contains(d), "expected a number of days from 0 to 3650";
-    /// old PENDING orders re-read by key per run, least recently re-read first
+    /// old PENDING orders re-read by key per run, at most: those due on their schedule (an order's age in days, in runs since its status was last read, at most 32), most overdue first
     pending_refetch_limit: usize, env "TGM_PENDING_REFETCH_LIMIT", value "N",
         default "50" => 50;
     /// `true`: each new COMPLETED order without `member_email` is re-read by key (`/orders/{order_key}`, the only answer that carries it): one request per new sale, every sale on a first sync

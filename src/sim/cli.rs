@@ -56,6 +56,10 @@ pub struct SimArgs {
     /// Share of orders paid in another currency than their plan's (0..1).
     #[arg(long, default_value_t = super::options::DEFAULT_CROSS_CURRENCY_SHARE)]
     pub cross_currency_share: f64,
+    /// Orders spread evenly over this many days back from now (default: 3 years, most of
+    /// them recent).
+    #[arg(long)]
+    pub history_days: Option<u32>,
     /// Latency added to every API request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -102,6 +106,7 @@ impl SimArgs {
             leads: self.leads,
             preferred_currency: self.preferred_currency,
             cross_currency_share: self.cross_currency_share,
+            history_days: self.history_days,
             faults: FaultOptions {
                 latency_ms: self.latency_ms,
                 share_429: self.share_429,

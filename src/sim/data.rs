@@ -149,7 +149,10 @@ pub fn generate(opts: &SimOptions, now: i64) -> SimData {
         let date = if i > 0 && rng.f64() < 0.05 {
             previous_date
         } else {
-            let age = (HISTORY_SECS as f64 * rng.f64().powf(1.5)) as i64;
+            let age = match opts.history_days {
+                None => (HISTORY_SECS as f64 * rng.f64().powf(1.5)) as i64,
+                Some(days) => (i64::from(days) as f64 * DAY as f64 * rng.f64()) as i64,
+            };
             now - age
         };
         previous_date = date;
@@ -700,6 +703,39 @@ mod tests {
                 "no key like {style}"
             );
         }
+    }
+
+    #[test]
+    fn a_history_of_n_days_spreads_orders_evenly_over_them() {
+        let days = 730;
+        let opts = SimOptions {
+            orders: 4_000,
+            history_days: Some(days),
+            ..SimOptions::default()
+        };
+        let data = generate(&opts, NOW);
+        let span = i64::from(days) * DAY;
+        assert!(
+            data.orders
+                .iter()
+                .all(|o| o.order_date <= NOW && o.order_date >= NOW - span)
+        );
+        // Evenly: each half-year holds about a quarter of them (the default shape puts
+        // most in the newest months).
+        for quarter in 0..4 {
+            let (from, to) = (NOW - span * (quarter + 1) / 4, NOW - span * quarter / 4);
+            let n = data
+                .orders
+                .iter()
+                .filter(|o| o.order_date > from && o.order_date <= to)
+                .count();
+            assert!((800..=1_200).contains(&n), "quarter {quarter}: {n} orders");
+        }
+        let zero = SimOptions {
+            history_days: Some(0),
+            ..SimOptions::default()
+        };
+        assert!(zero.validate().is_err());
     }
 
     #[test]

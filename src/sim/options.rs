@@ -42,6 +42,10 @@ pub struct SimOptions {
     /// Orders the handle adds later (`add_orders`) are in their plan's currency;
     /// `SimHandle::add_sale` makes one in any currency.
     pub cross_currency_share: f64,
+    /// `None`: orders span 3 years ([`super::HISTORY_SECS`]), most of them recent (the
+    /// density falls with age). `Some(days)`: orders spread evenly over that many days
+    /// back from now, as an API with a steady trade has them (at least 1).
+    pub history_days: Option<u32>,
     pub faults: FaultOptions,
     pub quirks: Quirks,
 }
@@ -61,6 +65,7 @@ impl Default for SimOptions {
             leads: None,
             preferred_currency: None,
             cross_currency_share: DEFAULT_CROSS_CURRENCY_SHARE,
+            history_days: None,
             faults: FaultOptions::default(),
             quirks: Quirks::default(),
         }
@@ -120,6 +125,11 @@ impl SimOptions {
                 "cross_currency_share must be between 0 and 1, got {}",
                 self.cross_currency_share
             )));
+        }
+        if self.history_days == Some(0) {
+            return Err(SimError::InvalidOption(
+                "history_days must be at least 1".to_string(),
+            ));
         }
         if self.bots == 0 || self.bot_id.checked_add(self.bots as u64).is_none() {
             return Err(SimError::InvalidOption(format!(

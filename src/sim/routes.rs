@@ -3,7 +3,7 @@
 //! counts (each bot its own counts, faults and data).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -98,6 +98,21 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Adds one request's handler time, less the latency it slept, to its bot's
+/// [`super::RequestCounts::serving`] when the handler returns (whichever way).
+struct ServingTimer<'a> {
+    state: &'a SimState,
+    started: Instant,
+    slept: Duration,
+}
+
+impl Drop for ServingTimer<'_> {
+    fn drop(&mut self) {
+        let worked = self.started.elapsed().saturating_sub(self.slept);
+        self.state.counts().serving += worked;
+    }
+}
+
 /// Per-request facts the envelope and the hook need.
 struct Exchange {
     info: RequestInfo,
@@ -143,6 +158,11 @@ async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> R
         return json_response(StatusCode::NOT_FOUND, Bytes::from(body.to_string()));
     };
     let state = state.as_ref();
+    let mut timer = ServingTimer {
+        state,
+        started: Instant::now(),
+        slept: Duration::ZERO,
+    };
     let endpoint = if target.legacy {
         Endpoint::legacy(&target.method)
     } else {
@@ -189,7 +209,9 @@ async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> R
         let control = state.control();
         (control.faults.clone(), control.quirks, control.hook.clone())
     };
+    let sleep_started = Instant::now();
     faults::delay(fault_options.latency_ms).await;
+    timer.slept = sleep_started.elapsed();
     let endpoint = if quirks.payment_methods_snake
         && !target.legacy
         && target

@@ -114,6 +114,7 @@ impl SimServer {
         let mut all = RequestCounts::default();
         for counts in self.handles.iter().map(SimHandle::requests) {
             all.total += counts.total;
+            all.serving += counts.serving;
             all.legacy += counts.legacy;
             for (path, n) in counts.by_path {
                 *all.by_path.entry(path).or_default() += n;

@@ -413,3 +413,35 @@ async fn several_bots_each_with_their_own_data_key_and_failures() {
     server.shutdown().await;
     again.shutdown().await;
 }
+
+#[tokio::test]
+async fn serving_time_counts_the_handlers_work_not_the_latency() {
+    let server = SimServer::start(SimOptions {
+        orders: 2_000,
+        faults: FaultOptions {
+            latency_ms: 60,
+            ..FaultOptions::default()
+        },
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(get(&server, "orders?limit=100").await.status, 200);
+    }
+    let waited = started.elapsed();
+    let counts = server.requests();
+    assert_eq!(counts.total, 3);
+    // Some work was done (100 orders rendered per answer), but less than the 3 × 60 ms
+    // the client waited: the latency is left out.
+    assert!(counts.serving > std::time::Duration::ZERO);
+    assert!(
+        counts.serving < waited - std::time::Duration::from_millis(3 * 60),
+        "serving {:?} of {waited:?}",
+        counts.serving
+    );
+    server.reset_counts();
+    assert_eq!(server.requests().serving, std::time::Duration::ZERO);
+    server.shutdown().await;
+}

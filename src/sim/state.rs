@@ -84,6 +84,10 @@ pub struct RequestCounts {
     /// How many came in through legacy URLs.
     pub legacy: u64,
     pub faults: FaultCounts,
+    /// The API's own serving time: each request's handler time, from its arrival to its
+    /// answer ready to send, less the configured latency it slept, summed over the
+    /// requests (what the server worked, not what the client waited).
+    pub serving: std::time::Duration,
 }
 
 impl RequestCounts {

@@ -36,6 +36,7 @@ use crate::warehouse::state::{
 };
 
 use crate::fx::memo::RevenueMemo;
+pub use orders::PENDING_MAX_INTERVAL_RUNS;
 use pass::{BotRun, Pass, Target, load_failure};
 
 /// Choices of one invocation of `tgm-sync sync`.

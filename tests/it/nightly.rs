@@ -10,6 +10,7 @@ use tgm_sync::config::Settings;
 use tgm_sync::currency::Currency;
 use tgm_sync::sim::rates::pair_rate;
 use tgm_sync::sim::{OrderStatus, SimData, SimServer};
+use tgm_sync::sync::PENDING_MAX_INTERVAL_RUNS;
 use tgm_sync::warehouse::state::read_state;
 
 use crate::fx_early::record_requests;
@@ -292,9 +293,69 @@ fn old_pending(conn: &Connection, lookback_secs: i64) -> BTreeSet<String> {
         .expect("rows")
 }
 
-fn checked(conn: &Connection) -> BTreeSet<String> {
+/// The schedule of the re-reads of old PENDING orders, computed apart from the sync: each
+/// order is due once the runs since its last read (by key, or by the full scan, run 0)
+/// reach its age in whole days before the newest order, clamped to 1 ..=
+/// `PENDING_MAX_INTERVAL_RUNS`; `budget` of the due ones a run, the most overdue first,
+/// then the newest, then the larger key.
+struct Schedule {
+    /// (key, order date, every, run of the last read)
+    orders: Vec<(String, i64, i64, i64)>,
+    budget: usize,
+    /// Whether some run had more orders due than the budget.
+    overflowed: bool,
+}
+
+impl Schedule {
+    fn new(data: &SimData, pending: &BTreeSet<String>, budget: usize) -> Schedule {
+        let newest = newest_order_date(data);
+        let orders = data
+            .orders
+            .iter()
+            .filter(|o| pending.contains(&o.order_key))
+            .map(|o| {
+                let every = ((newest - o.order_date) / 86_400).clamp(1, PENDING_MAX_INTERVAL_RUNS);
+                (o.order_key.clone(), o.order_date, every, 0)
+            })
+            .collect();
+        Schedule {
+            orders,
+            budget,
+            overflowed: false,
+        }
+    }
+
+    /// The keys run `run` re-reads (and records them as read).
+    fn run(&mut self, run: i64) -> BTreeSet<String> {
+        let mut due: Vec<usize> = (0..self.orders.len())
+            .filter(|&i| run - self.orders[i].3 >= self.orders[i].2)
+            .collect();
+        due.sort_by(|&a, &b| {
+            let (oa, ob) = (&self.orders[a], &self.orders[b]);
+            (run - ob.3 - ob.2, ob.1, &ob.0).cmp(&(run - oa.3 - oa.2, oa.1, &oa.0))
+        });
+        self.overflowed |= due.len() > self.budget;
+        due.truncate(self.budget);
+        due.iter()
+            .map(|&i| {
+                self.orders[i].3 = run;
+                self.orders[i].0.clone()
+            })
+            .collect()
+    }
+
+    fn every(&self, key: &str) -> i64 {
+        self.orders.iter().find(|o| o.0 == key).map_or(0, |o| o.2)
+    }
+}
+
+/// The old PENDING orders the last run re-read by key (recorded at its start time).
+fn checked_in_last_run(conn: &Connection) -> BTreeSet<String> {
     let mut stmt = conn
-        .prepare("SELECT order_key FROM _pending_checks")
+        .prepare(
+            "SELECT order_key FROM _pending_checks \
+             WHERE checked_at = (SELECT max(started_at) FROM _sync_runs)",
+        )
         .expect("query");
     stmt.query_map([], |r| r.get::<_, String>(0))
         .expect("rows")
@@ -302,70 +363,174 @@ fn checked(conn: &Connection) -> BTreeSet<String> {
         .expect("rows")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn old_pending_orders_are_re_read_in_rotation_within_a_bounded_number_of_runs() {
-    let server = start_sim(sim_options(3_000, 100)).await;
+fn status_of(conn: &Connection, key: &str) -> String {
+    conn.query_row(
+        "SELECT order_status FROM orders WHERE order_key = ?",
+        [key],
+        |r| r.get(0),
+    )
+    .expect("the order")
+}
+
+/// Syncs `runs` times after a full sync and checks each run's re-reads by key against
+/// [`Schedule`]. With `cancel`, an old PENDING order the schedule re-reads in a later run
+/// is cancelled in the API first (not a sale: the reconciliation cannot see it), and must
+/// be brought over by that run and not before.
+async fn check_pending_schedule(
+    options: tgm_sync::sim::SimOptions,
+    budget: usize,
+    runs: i64,
+    cancel: bool,
+) {
+    let server = start_sim(options).await;
     let dir = tempdir();
     let mut settings = settings_for(&server, dir.path());
-    let budget = 7;
     settings.orders.pending_refetch_limit = budget;
     sync_once(&settings).await;
     let lookback = settings.orders.lookback.as_secs() as i64;
     let pending = old_pending(&open(&settings), lookback);
-    let n = pending.len();
-    assert!(n > 2 * budget, "enough old pending orders to rotate: {n}");
+    let data = server.handle.data();
+    let mut schedule = Schedule::new(&data, &pending, budget);
     let full_scan_before = read_state(&open(&settings), BOT_ID as i64, "orders")
         .expect("state")
         .last_full_scan_micros;
-
-    // The oldest of them is cancelled in the API: not a sale, so the reconciliation of
-    // the older sales cannot see it; the rotation must.
-    let data = server.handle.data();
-    let oldest = oldest_of(&data, &pending);
-    assert!(
-        server
-            .handle
-            .set_order_status(&oldest, OrderStatus::Canceled)
-    );
-
-    let runs = n.div_ceil(budget);
+    let cancelled = if cancel {
+        // The planned re-reads, to pick the cancelled order: the last one re-read first in
+        // the last run, among those the incremental pass does not list (its last pages reach
+        // past the lookback window: 3 pages past its first older order keep clear of them).
+        let newest = newest_order_date(&data);
+        let first_old = data
+            .orders
+            .iter()
+            .position(|o| o.order_date < newest - lookback)
+            .expect("old orders");
+        let listed: BTreeSet<&String> = data
+            .orders
+            .iter()
+            .take(first_old + 300)
+            .map(|o| &o.order_key)
+            .collect();
+        let mut planned = Schedule::new(&data, &pending, budget);
+        let plan: Vec<BTreeSet<String>> = (1..=runs).map(|run| planned.run(run)).collect();
+        let (caught_in, cancelled) = plan
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, keys)| {
+                let earlier: BTreeSet<&String> = plan[..i].iter().flatten().collect();
+                keys.iter()
+                    .find(|k| !earlier.contains(k) && !listed.contains(k))
+                    .map(|k| (i as i64 + 1, k.clone()))
+            })
+            .expect("an old pending order re-read for the first time");
+        assert!(
+            caught_in > 1,
+            "the cancelled order waits a few runs: {caught_in}"
+        );
+        assert!(
+            server
+                .handle
+                .set_order_status(&cancelled, OrderStatus::Canceled)
+        );
+        Some((caught_in, cancelled))
+    } else {
+        None
+    };
     for run in 1..=runs {
         server.handle.reset_counts();
         sync_once(&settings).await;
-        let by_key = server.handle.requests().get("orders/key");
+        let expected = schedule.run(run);
+        let conn = open(&settings);
         assert_eq!(
-            by_key, budget as u64,
+            server.handle.requests().get("orders/key"),
+            expected.len() as u64,
             "run {run}: re-reads by key (budget {budget})"
         );
-        let seen = checked(&open(&settings));
-        let covered = seen.intersection(&pending).count();
-        assert_eq!(
-            covered,
-            (run * budget).min(n),
-            "run {run}: old pending orders re-read so far"
-        );
+        assert_eq!(checked_in_last_run(&conn), expected, "run {run}");
+        let Some((caught_in, cancelled)) = &cancelled else {
+            continue;
+        };
+        let status = status_of(&conn, cancelled);
+        if run < *caught_in {
+            assert_eq!(status, "PENDING", "run {run}: not yet due");
+        } else {
+            assert_eq!(
+                status,
+                "CANCELED",
+                "run {run}: the cancelled old order (re-read every {} runs), brought over",
+                schedule.every(cancelled)
+            );
+        }
     }
-    let conn = open(&settings);
-    assert_eq!(
-        checked(&conn).intersection(&pending).count(),
-        n,
-        "every old pending order re-read within ⌈{n}/{budget}⌉ = {runs} runs"
+    assert!(
+        cancel || schedule.overflowed,
+        "more orders due than the budget in some run"
     );
-    let status: String = conn
-        .query_row(
-            "SELECT order_status FROM orders WHERE order_key = ?",
-            [&oldest],
-            |r| r.get(0),
-        )
-        .expect("the cancelled order");
-    assert_eq!(status, "CANCELED", "the cancelled old order, brought over");
+    let conn = open(&settings);
     assert_eq!(
         read_state(&conn, BOT_ID as i64, "orders")
             .expect("state")
             .last_full_scan_micros,
         full_scan_before,
-        "by the rotation, not a full scan"
+        "by the re-reads, not a full scan"
     );
+    assert_equals_sim(&conn, &server.handle.data());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_pending_orders_are_re_read_on_a_schedule_that_backs_off_with_their_age() {
+    // A month of busy trade (100 orders a day): old PENDING orders of every age from 3
+    // days, some past the incremental pass's last page yet due within the 8 runs, and a
+    // budget none of these runs reaches.
+    let mut options = sim_options(3_000, 100);
+    options.history_days = Some(30);
+    check_pending_schedule(options, 1_000, 8, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_more_pending_orders_are_due_than_the_budget_the_most_overdue_go_first() {
+    // Three months of steady trade, about 2 old PENDING orders a day of age: a budget of
+    // 1 falls behind.
+    let mut options = sim_options(3_000, 100);
+    options.history_days = Some(90);
+    check_pending_schedule(options, 1, 6, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_change_run_on_two_year_data_re_reads_no_pending_order_and_a_late_payment_is_caught() {
+    // Two years of steady trade: every old PENDING order is at least 3 days old, so none
+    // is due in the two runs after the full scan that read them all (the rotation re-read
+    // `pending_refetch_limit` of them every run, 50 by default).
+    let mut options = sim_options(3_000, 100);
+    options.history_days = Some(730);
+    let server = start_sim(options).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    let lookback = settings.orders.lookback.as_secs() as i64;
+    let pending = old_pending(&open(&settings), lookback);
+    assert!(pending.len() > 100, "old pending orders: {}", pending.len());
+    for run in 1..=2 {
+        server.handle.reset_counts();
+        sync_once(&settings).await;
+        assert_eq!(
+            server.handle.requests().get("orders/key"),
+            0,
+            "run {run}: no old PENDING order due"
+        );
+    }
+    // The oldest of them is paid: a sale, caught by the next run's reconciliation of the
+    // older sales (which brings a full scan), whatever the re-read schedule.
+    let oldest = oldest_of(&server.handle.data(), &pending);
+    assert!(
+        server
+            .handle
+            .set_order_status(&oldest, OrderStatus::Completed)
+    );
+    sync_once(&settings).await;
+    let conn = open(&settings);
+    assert_eq!(status_of(&conn, &oldest), "COMPLETED", "caught in one run");
     assert_equals_sim(&conn, &server.handle.data());
     server.shutdown().await;
 }

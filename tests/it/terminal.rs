@@ -37,7 +37,11 @@ fn sync_on_a_terminal(server: &SimServer, dir: &Path) -> PtyRun {
         .arg(dir.join("warehouse.duckdb"))
         .arg("--parquet-dir")
         .arg(dir.join("parquet"))
-        .env("TGM_API_KEY", TEST_KEY);
+        .env("TGM_API_KEY", TEST_KEY)
+        // A 1-day lookback: the PENDING orders 1 to 2 days old are old, and due for a
+        // re-read by key in the run after the full scan (an order is due after as many
+        // runs as its age in days), so the second run shows that phase.
+        .env("TGM_ORDERS_LOOKBACK_DAYS", "1");
     let run = run_in_pty(cmd, ROWS, COLS, &[], Duration::from_secs(180));
     assert!(
         run.status.success(),
@@ -334,7 +338,11 @@ fn a_quiet_sync_on_a_terminal_draws_nothing() {
         .arg(dir.path().join("warehouse.duckdb"))
         .arg("--parquet-dir")
         .arg(dir.path().join("parquet"))
-        .env("TGM_API_KEY", TEST_KEY);
+        .env("TGM_API_KEY", TEST_KEY)
+        // A 1-day lookback: the PENDING orders 1 to 2 days old are old, and due for a
+        // re-read by key in the run after the full scan (an order is due after as many
+        // runs as its age in days), so the second run shows that phase.
+        .env("TGM_ORDERS_LOOKBACK_DAYS", "1");
     let run = run_in_pty(cmd, ROWS, COLS, &[], Duration::from_secs(120));
     assert!(run.status.success(), "{}", run.screen());
     let drawn = run.all_text();

@@ -2,10 +2,11 @@
 //!
 //! An incremental pass (newest first, down to the lookback window), then a
 //! reconciliation of the older sales against the API; if they differ (a refund, a
-//! deletion, a late completion) a full scan follows in the same run, otherwise a budget
-//! of old PENDING orders is re-read by key in rotation. A planned full scan (first run,
+//! deletion, a late completion) a full scan follows in the same run, otherwise the old
+//! PENDING orders due on their schedule (young ones often, old ones rarely; see
+//! [`pending_due`]) are re-read by key, up to a budget. A planned full scan (first run,
 //! every `full_scan_max_age`, `--full-refresh`, a renamed plan) is followed by a re-read
-//! of the budget the next incremental run will re-read (see [`reread_after_full_scan`]).
+//! of those the next incremental run will re-read (see [`reread_after_full_scan`]).
 //! The stream itself (endpoint, row, table, the fetch of one pass) is declared in
 //! [`crate::streams::orders`].
 
@@ -63,8 +64,8 @@ impl Orders<'_> {
         };
         let Some(difference) = orders.reconcile(cutoff).await? else {
             // No old sale appeared or vanished (a late completion moves the count or the
-            // revenue): only non-sale statuses of old PENDING orders can be stale. A budget
-            // of them is re-read, in rotation, and the rotation moves on.
+            // revenue): only non-sale statuses of old PENDING orders can be stale. Those
+            // due on their schedule are re-read, up to a budget, and recorded.
             return orders
                 .reread_pending(figures, cutoff, Rotation::Advance)
                 .await;
@@ -116,11 +117,11 @@ impl Orders<'_> {
     }
 }
 
-/// Whether a re-read of old PENDING orders moves the rotation on (`_pending_checks`).
+/// Whether a re-read of old PENDING orders is recorded (`_pending_checks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rotation {
     /// After an incremental pass whose reconciliation found no difference: the orders
-    /// re-read are recorded, so the next run re-reads the next budget.
+    /// re-read are recorded: their schedule starts again from this run.
     Advance,
     /// After a full scan: those of the same orders with no stored email are re-read,
     /// and nothing is recorded.
@@ -254,9 +255,10 @@ impl Orders<'_> {
     }
 
     /// After a full scan (planned, or brought by a difference in the older sales): of
-    /// the budget of old PENDING orders (before the newest order less the lookback) that
-    /// the next incremental run will re-read, those with no `member_email` yet are
-    /// re-read by key now, without moving the rotation on. The scan has just read every
+    /// the old PENDING orders (before the newest order less the lookback) that the next
+    /// incremental run will re-read (due then, the scan counting as their last read; none
+    /// while the lookback is 2 days or more), those with no `member_email` yet are
+    /// re-read by key now, unrecorded. The scan has just read every
     /// status from the list; `/orders/{order_key}` alone carries `member_email` (later
     /// list reads keep it), so only an unknown email is worth a request. Choosing from
     /// what the next incremental run re-reads keeps the warehouse independent of the kind
@@ -275,8 +277,8 @@ impl Orders<'_> {
         self.reread_pending(figures, cutoff, Rotation::Peek).await
     }
 
-    /// Re-reads by key, in a pass with no `/orders` pages, the budget of old PENDING
-    /// orders (before `cutoff`) that [`pending_due`] names, and adds that pass to
+    /// Re-reads by key, in a pass with no `/orders` pages, the old PENDING orders
+    /// (before `cutoff`) that [`pending_due`] names, and adds that pass to
     /// `figures`.
     async fn reread_pending(
         &self,
@@ -284,14 +286,18 @@ impl Orders<'_> {
         cutoff: i64,
         rotation: Rotation,
     ) -> Result<StreamFigures, StreamFailure> {
-        let budget = self.pass.bot.settings.orders.pending_refetch_limit;
-        let only_without_email = rotation == Rotation::Peek;
-        let keys = pending_due(self.conn, self.bot_id(), cutoff, budget, only_without_email)
-            .map_err(load_failure)?;
+        let previous = self.state()?;
+        let lookback = self.pass.bot.settings.orders.lookback.as_secs() as i64;
+        let ask = PendingAsk {
+            cutoff,
+            newest: previous.high_water_mark.unwrap_or(cutoff + lookback),
+            budget: self.pass.bot.settings.orders.pending_refetch_limit,
+            peek: rotation == Rotation::Peek,
+        };
+        let keys = pending_due(self.conn, self.bot_id(), ask).map_err(load_failure)?;
         if keys.is_empty() {
             return Ok(figures);
         }
-        let previous = self.state()?;
         let reread = OrdersPlan {
             full_scan: false,
             cutoff: Some(cutoff),
@@ -320,23 +326,46 @@ impl Orders<'_> {
     }
 }
 
-/// The old PENDING orders (before `cutoff`) to re-read this run: `budget` of them, least
-/// recently re-read first (never re-read counts as oldest), newest orders first among
-/// equals, then the larger key. Each incremental run moves the ones it re-read to the
-/// back, so every old PENDING order is re-read within ⌈old PENDING orders / budget⌉ runs;
-/// after a full scan, those of the same budget with no stored email are re-read without
-/// moving them (`only_without_email`).
-fn pending_due(
-    conn: &Connection,
-    bot_id: i64,
+/// The longest a still-PENDING old order waits between two reads of its status, in the
+/// bot's runs: the cap of its schedule (see [`pending_due`]).
+pub const PENDING_MAX_INTERVAL_RUNS: i64 = 32;
+
+/// Which old PENDING orders (before `cutoff`) to re-read, and for which run.
+#[derive(Debug, Clone, Copy)]
+struct PendingAsk {
     cutoff: i64,
+    /// The newest synced order (UNIX seconds): ages are counted back from it.
+    newest: i64,
     budget: usize,
-    only_without_email: bool,
-) -> Result<Vec<String>, LoadError> {
+    /// After a full scan: those due in the next run, that have no stored email.
+    peek: bool,
+}
+
+/// The old PENDING orders (before `cutoff`) due for a re-read: each is due once the bot's
+/// runs since its status was last read (by key, or by the last full scan) reach its age
+/// in whole days before the newest order, at least 1 and at most
+/// [`PENDING_MAX_INTERVAL_RUNS`], so young ones are re-read often and old ones rarely.
+/// `budget` of them, most overdue first, then the newest orders, then the larger key.
+/// While the due orders fit the budget, a non-sale change of status (cancelled, refunded)
+/// is seen within that many runs of the last read; when more are due, the most overdue go
+/// first, so within [`PENDING_MAX_INTERVAL_RUNS`] + ⌈old PENDING orders / budget⌉ − 1
+/// runs; and never later than the next full scan. (An old PENDING order that became a
+/// sale is caught by the next run's reconciliation.) With `peek` (after a full scan,
+/// which is the last read of every status), those that the next run will re-read and
+/// that have no stored email.
+fn pending_due(conn: &Connection, bot_id: i64, ask: PendingAsk) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
         sql_file!("sync/orders/pending_due.sql").text,
-        params![bot_id, cutoff, budget as i64, only_without_email],
+        params![
+            bot_id,
+            ask.cutoff,
+            ask.newest,
+            PENDING_MAX_INTERVAL_RUNS,
+            i64::from(ask.peek),
+            ask.budget as i64,
+            ask.peek
+        ],
         || "listing pending orders to re-read".to_string(),
     )
 }
