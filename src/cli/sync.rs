@@ -110,7 +110,7 @@ pub async fn run(
 /// (partial). The summary names
 /// each bot that did not sync and why.
 pub fn exit_for(outcome: &RunOutcome) -> Exit {
-    sync::worst(&outcome.bots).exit()
+    outcome.verdict().exit()
 }
 
 fn print_summary(outcome: &RunOutcome) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::exit::Exit;
 use crate::lake::{LakeError, LakeOutcome};
 use crate::streams::StreamName;
-use crate::warehouse::state::StreamFigures;
+use crate::warehouse::state::{RunStatus, StreamFigures};
 
 /// How one stream ended.
 #[derive(Debug, Clone)]
@@ -46,6 +46,45 @@ pub struct BotOutcome {
 impl BotOutcome {
     pub(super) fn auth_failed(&self) -> bool {
         auth_failed(&self.streams)
+    }
+
+    /// How this bot's run ended: the one classification ([`BotVerdict::of`]).
+    pub fn verdict(&self) -> BotVerdict {
+        BotVerdict::of(self)
+    }
+
+    /// Every stream that ran failed: nothing of the bot synced.
+    pub fn nothing_synced(&self) -> bool {
+        !self.streams.is_empty() && self.streams.iter().all(|s| s.error.is_some())
+    }
+
+    /// The bot's `_sync_runs` status, derived from its verdict
+    /// ([`BotVerdict::run_status`]).
+    pub fn run_status(&self) -> RunStatus {
+        self.verdict().run_status(self.nothing_synced())
+    }
+
+    /// The streams that failed and the soft deletes refused (`stream: why`), then the
+    /// warnings, after the verdict's prefix when it has its own exit code:
+    /// `API key refused (exit 4): plans: ...`, as `tgm-sync status` shows it.
+    pub fn error_text(&self) -> String {
+        let failed = self.streams.iter().filter_map(|s| {
+            s.error
+                .as_ref()
+                .map(|e| format!("{}: {}", s.stream, e.message))
+        });
+        let refused = self.streams.iter().filter_map(|s| {
+            s.figures
+                .deletes_refused
+                .as_ref()
+                .map(|line| format!("{}: {line}", s.stream))
+        });
+        self.verdict().error_prefix().unwrap_or_default()
+            + &failed
+                .chain(refused)
+                .chain(self.warnings.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("; ")
     }
 }
 
@@ -87,6 +126,12 @@ impl RunOutcome {
                 .iter()
                 .filter_map(move |s| s.error.as_ref().map(|e| (b, s, e)))
         })
+    }
+
+    /// The run's verdict: its worst bot's ([`worst`]); the exit code is its
+    /// ([`BotVerdict::exit`]) unless the lake output failed.
+    pub fn verdict(&self) -> BotVerdict {
+        worst(&self.bots)
     }
 
     pub fn rows_rejected(&self) -> u64 {
@@ -144,6 +189,24 @@ impl BotVerdict {
             return BotVerdict::Partial;
         }
         BotVerdict::Synced
+    }
+
+    /// The bot's `_sync_runs` status: `success` when it synced, `failed` when
+    /// `nothing_synced` (every stream that ran failed), else `partial`.
+    pub fn run_status(self, nothing_synced: bool) -> RunStatus {
+        match self {
+            BotVerdict::Synced => RunStatus::Success,
+            BotVerdict::Partial
+            | BotVerdict::DeadlinePassed
+            | BotVerdict::ApiDown
+            | BotVerdict::KeyRefused => {
+                if nothing_synced {
+                    RunStatus::Failed
+                } else {
+                    RunStatus::Partial
+                }
+            }
+        }
     }
 
     /// The exit code a run of this bot alone ends with.
@@ -269,5 +332,140 @@ mod tests {
             Some("API unavailable (exit 6): ")
         );
         assert_eq!(BotVerdict::Partial.error_prefix(), None);
+    }
+
+    /// Every verdict, with and without a stream that synced: the status written to
+    /// `_sync_runs` (its stored string) and the exit code.
+    #[test]
+    fn every_verdict_derives_one_run_status_and_one_exit_code() {
+        use BotVerdict::*;
+        let cases = [
+            (Synced, false, "success", 0),
+            (Partial, false, "partial", 3),
+            (Partial, true, "failed", 3),
+            (DeadlinePassed, false, "partial", 9),
+            (DeadlinePassed, true, "failed", 9),
+            (ApiDown, false, "partial", 6),
+            (ApiDown, true, "failed", 6),
+            (KeyRefused, false, "partial", 4),
+            (KeyRefused, true, "failed", 4),
+        ];
+        for (verdict, nothing_synced, status, code) in cases {
+            assert_eq!(
+                verdict.run_status(nothing_synced).as_str(),
+                status,
+                "{verdict:?}, nothing synced: {nothing_synced}"
+            );
+            assert_eq!(verdict.exit().code(), code, "{verdict:?}");
+        }
+    }
+
+    /// A bot's outcome → its verdict and its `_sync_runs` status, as written before the
+    /// status was derived from the verdict: `failed` when every stream that ran failed,
+    /// `partial` when anything else went wrong, `success` otherwise.
+    #[test]
+    fn a_bots_status_is_its_verdicts_and_failed_only_when_no_stream_synced() {
+        use BotVerdict as V;
+        use FailureKind::*;
+        let ok = || stream(None, 0);
+        let failed = |kind: FailureKind| stream(Some(kind), 0);
+        let mut refused = ok();
+        refused.figures.deletes_refused = Some("refused to delete 80 of 120".into());
+        let cases = [
+            (bot(vec![ok(), ok()], 0), V::Synced, "success"),
+            (bot(vec![], 0), V::Synced, "success"),
+            (bot(vec![], 1), V::Partial, "partial"),
+            (bot(vec![ok(), stream(None, 2)], 0), V::Partial, "partial"),
+            (bot(vec![ok(), refused], 0), V::Partial, "partial"),
+            (bot(vec![ok()], 1), V::Partial, "partial"),
+            (bot(vec![ok(), failed(Other)], 0), V::Partial, "partial"),
+            (
+                bot(vec![failed(Other), failed(Rejected)], 0),
+                V::Partial,
+                "failed",
+            ),
+            (
+                bot(vec![ok(), failed(Unavailable)], 0),
+                V::Partial,
+                "partial",
+            ),
+            (bot(vec![failed(Unavailable); 3], 0), V::ApiDown, "failed"),
+            (
+                bot(vec![failed(Unavailable), failed(Other)], 0),
+                V::Partial,
+                "failed",
+            ),
+            (bot(vec![failed(Auth)], 0), V::KeyRefused, "failed"),
+            (bot(vec![ok(), failed(Auth)], 0), V::KeyRefused, "partial"),
+            (
+                bot(vec![failed(Unavailable), failed(Auth)], 0),
+                V::KeyRefused,
+                "failed",
+            ),
+            (
+                bot(vec![failed(Deadline); 2], 0),
+                V::DeadlinePassed,
+                "failed",
+            ),
+            (
+                bot(vec![ok(), failed(Deadline)], 0),
+                V::DeadlinePassed,
+                "partial",
+            ),
+            (
+                bot(vec![failed(Unavailable), failed(Deadline)], 0),
+                V::DeadlinePassed,
+                "failed",
+            ),
+        ];
+        for (at, (outcome, verdict, status)) in cases.iter().enumerate() {
+            assert_eq!(outcome.verdict(), *verdict, "case {at}");
+            assert_eq!(outcome.run_status().as_str(), *status, "case {at}");
+        }
+    }
+
+    #[test]
+    fn the_error_text_leads_with_the_verdict_then_streams_refusals_and_warnings() {
+        let mut refused = stream(None, 0);
+        refused.stream = StreamName::Members;
+        refused.figures.deletes_refused = Some("refused to delete 80 of 120".into());
+        let refused_key = bot(vec![stream(Some(FailureKind::Auth), 0)], 0);
+        assert_eq!(
+            refused_key.error_text(),
+            "API key refused (exit 4): plans: failed"
+        );
+        let partial = bot(vec![stream(Some(FailureKind::Other), 0), refused], 1);
+        assert_eq!(
+            partial.error_text(),
+            "plans: failed; members: refused to delete 80 of 120; report inputs not refreshed"
+        );
+        assert_eq!(bot(vec![stream(None, 3)], 0).error_text(), "");
+    }
+
+    #[test]
+    fn the_runs_verdict_is_its_worst_bots() {
+        let run = |bots: Vec<BotOutcome>| RunOutcome {
+            run_id: Some(1),
+            bots,
+            dry_run: false,
+            elapsed_secs: 0.0,
+            peak_rss_bytes: None,
+            lake: None,
+        };
+        let synced = bot(vec![stream(None, 0)], 0);
+        let deadline = bot(vec![stream(Some(FailureKind::Deadline), 0)], 0);
+        let partial = bot(vec![stream(None, 1)], 0);
+        assert_eq!(run(vec![]).verdict().exit().code(), 0);
+        assert_eq!(
+            run(vec![synced.clone(), partial.clone()])
+                .verdict()
+                .exit()
+                .code(),
+            3
+        );
+        assert_eq!(
+            run(vec![partial, deadline, synced]).verdict().exit().code(),
+            9
+        );
     }
 }

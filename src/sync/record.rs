@@ -1,13 +1,28 @@
-//! The run records of one bot: its `_sync_runs` row, written through the warehouse
-//! stage's functions.
+//! The run records of one bot: its `_sync_runs` row and the rows of its failed streams,
+//! written through the warehouse stage's functions (which hold the SQL).
 
 use duckdb::Connection;
-use tracing::info;
+use tracing::{info, warn};
 
-use super::{BotOutcome, BotVerdict, StreamOutcome, now_micros};
+use super::{BotOutcome, now_micros};
 use crate::api::ApiClient;
 use crate::error::Error;
-use crate::warehouse::state::{RunStamp, RunStatus, RunTotals, finish_run};
+use crate::streams::StreamName;
+use crate::warehouse::state::{RunStamp, RunTotals, StreamFigures, finish_run, record_stream};
+
+/// The figures of a failed stream, recorded outside its transaction (which rolled back);
+/// a failure to record them is logged, not raised: the stream's failure is the news.
+pub(super) fn record_stream_failure(
+    conn: &Connection,
+    run: RunStamp,
+    bot_id: i64,
+    stream: StreamName,
+    figures: &StreamFigures,
+) {
+    if let Err(e) = record_stream(conn, run.run_id, bot_id, stream.as_str(), figures) {
+        warn!("could not record the failure of {stream}: {e}");
+    }
+}
 
 /// The bot's `_sync_runs` row: how its run ended.
 pub(super) fn record_bot_run(
@@ -19,40 +34,9 @@ pub(super) fn record_bot_run(
 ) -> Result<(), Error> {
     let streams = &outcome.streams;
     let total = client.total_stats();
-    let rejected: u64 = streams.iter().map(|s| s.figures.rows_rejected).sum();
-    let failed: Vec<&StreamOutcome> = streams.iter().filter(|s| s.error.is_some()).collect();
-    let refused = streams.iter().filter_map(|s| {
-        s.figures
-            .deletes_refused
-            .as_ref()
-            .map(|line| format!("{}: {line}", s.stream))
-    });
-    let refused: Vec<String> = refused.collect();
-    let status = if failed.len() == streams.len() && !streams.is_empty() {
-        RunStatus::Failed
-    } else if !failed.is_empty()
-        || rejected > 0
-        || !outcome.warnings.is_empty()
-        || !refused.is_empty()
-    {
-        RunStatus::Partial
-    } else {
-        RunStatus::Success
-    };
-    let verdict = BotVerdict::of(outcome);
-    // `API key refused (exit 4): plans: ...`: `status` shows why, with the exit code.
-    let error_text = verdict.error_prefix().unwrap_or_default()
-        + &failed
-            .iter()
-            .filter_map(|s| {
-                s.error
-                    .as_ref()
-                    .map(|e| format!("{}: {}", s.stream, e.message))
-            })
-            .chain(refused)
-            .chain(outcome.warnings.iter().cloned())
-            .collect::<Vec<_>>()
-            .join("; ");
+    let verdict = outcome.verdict();
+    let status = outcome.run_status();
+    let error_text = outcome.error_text();
     finish_run(
         conn,
         &RunTotals {
@@ -61,7 +45,7 @@ pub(super) fn record_bot_run(
             status,
             requests: total.requests(),
             retries: total.retries(),
-            rows_rejected: rejected,
+            rows_rejected: streams.iter().map(|s| s.figures.rows_rejected).sum(),
             refetch_not_found: streams.iter().map(|s| s.figures.refetch_not_found).sum(),
             error: (!error_text.is_empty()).then_some(error_text.as_str()),
             finished_micros: now_micros(),

@@ -1,17 +1,16 @@
 //! One stream of one bot's run: the passes its strategy calls for, and its failure
 //! recorded.
 
-use tracing::{error, warn};
+use tracing::error;
 
 use super::orders;
 use super::orders::fetch::OrdersPlan;
 use super::pass::{BotRun, Pass, Target, load_failure};
+use super::record::record_stream_failure;
 use super::{StreamFailure, StreamOutcome};
 use crate::api::ApiClient;
 use crate::streams::{Strategy, StreamName};
-use crate::warehouse::state::{
-    StreamFigures, StreamState, StreamStatus, live_rows, read_state, record_stream,
-};
+use crate::warehouse::state::{StreamFigures, StreamState, StreamStatus, live_rows, read_state};
 
 /// One stream of one bot's run, its failure recorded (outside the stream's transaction,
 /// which rolled back).
@@ -32,16 +31,8 @@ pub(super) async fn run_stream(
                 ..StreamFigures::default()
             };
             error!(bot_id = bot.bot_id, stream = %stream, "stream failed: {}", failure.message);
-            if let Target::Warehouse { warehouse, run } = bot.target
-                && let Err(e) = record_stream(
-                    warehouse.conn(),
-                    run.run_id,
-                    bot.bot_id,
-                    stream.as_str(),
-                    &figures,
-                )
-            {
-                warn!("could not record the failure of {stream}: {e}");
+            if let Target::Warehouse { warehouse, run } = bot.target {
+                record_stream_failure(warehouse.conn(), run, bot.bot_id, stream, &figures);
             }
             (figures, Some(failure))
         }
