@@ -293,7 +293,10 @@ fn long_files(root: &Path, max: usize) -> Vec<String> {
     rust_files(root)
         .iter()
         .filter_map(|path| {
-            let lines = std::fs::read_to_string(path).expect("read source").lines().count();
+            let lines = std::fs::read_to_string(path)
+                .expect("read source")
+                .lines()
+                .count();
             (lines > max).then(|| {
                 let relative = path.strip_prefix(root).expect("under src");
                 format!("src/{}: {lines} lines", relative.display())
