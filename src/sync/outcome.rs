@@ -49,25 +49,25 @@ impl BotOutcome {
     }
 
     /// How this bot's run ended: the one classification ([`BotVerdict::of`]).
-    pub fn verdict(&self) -> BotVerdict {
+    pub(crate) fn verdict(&self) -> BotVerdict {
         BotVerdict::of(self)
     }
 
     /// Every stream that ran failed: nothing of the bot synced.
-    pub fn nothing_synced(&self) -> bool {
+    pub(super) fn nothing_synced(&self) -> bool {
         !self.streams.is_empty() && self.streams.iter().all(|s| s.error.is_some())
     }
 
     /// The bot's `_sync_runs` status, derived from its verdict
     /// ([`BotVerdict::run_status`]).
-    pub fn run_status(&self) -> RunStatus {
+    pub(super) fn run_status(&self) -> RunStatus {
         self.verdict().run_status(self.nothing_synced())
     }
 
     /// The streams that failed and the soft deletes refused (`stream: why`), then the
     /// warnings, after the verdict's prefix when it has its own exit code:
     /// `API key refused (exit 4): plans: ...`, as `tgm-sync status` shows it.
-    pub fn error_text(&self) -> String {
+    pub(super) fn error_text(&self) -> String {
         let failed = self.streams.iter().filter_map(|s| {
             s.error
                 .as_ref()
@@ -130,7 +130,7 @@ impl RunOutcome {
 
     /// The run's verdict: its worst bot's ([`worst`]); the exit code is its
     /// ([`BotVerdict::exit`]) unless the lake output failed.
-    pub fn verdict(&self) -> BotVerdict {
+    pub(crate) fn verdict(&self) -> BotVerdict {
         worst(&self.bots)
     }
 
@@ -193,7 +193,7 @@ impl BotVerdict {
 
     /// The bot's `_sync_runs` status: `success` when it synced, `failed` when
     /// `nothing_synced` (every stream that ran failed), else `partial`.
-    pub fn run_status(self, nothing_synced: bool) -> RunStatus {
+    pub(crate) fn run_status(self, nothing_synced: bool) -> RunStatus {
         match self {
             BotVerdict::Synced => RunStatus::Success,
             BotVerdict::Partial
