@@ -22,9 +22,12 @@ pub const DEFAULT_CONFIG: &str = "tgm-sync.toml";
 pub const DEFAULT_BASE_URL: &str = "https://api.tgmembership.com";
 
 mod declared;
+mod keys;
 pub mod places;
 
 pub use declared::{BotConfig, DECLARED, Declared, FileConfig, Merged, SettingsArgs, readme_rows};
+pub use keys::{KeySource, ProcessEnv};
+use keys::{find_key, world_readable_warning};
 
 /// A configuration problem; the message names the key, value or file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -193,19 +196,6 @@ pub fn read_file(path: &Path, explicit: bool) -> Result<(FileConfig, Vec<String>
     Ok((config, warnings))
 }
 
-/// Warns when a file holding or pointing at secrets can be read by other users.
-fn world_readable_warning(path: &Path, what: &str) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    (mode & 0o044 != 0).then(|| {
-        format!(
-            "{what} {} is readable by other users (mode {:o}); consider chmod 600",
-            path.display(),
-            mode & 0o777
-        )
-    })
-}
-
 pub(crate) fn invalid(key: &'static str, value: impl ToString, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         key,
@@ -244,20 +234,6 @@ pub fn parse_streams(names: &[String]) -> Result<Vec<StreamName>, ConfigError> {
         }
     }
     Ok(streams)
-}
-
-/// Everything the environment may hold that is not a clap flag: the API keys.
-pub trait KeySource {
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The process environment.
-pub struct ProcessEnv;
-
-impl KeySource for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-    }
 }
 
 /// Merges file, environment and flags into validated settings, reading key files.
@@ -333,42 +309,6 @@ pub fn resolve(
     let mut settings = Settings::from_merged(merged, api_version, bots, streams);
     settings.warnings = warnings;
     Ok(settings)
-}
-
-fn find_key(
-    bot: &BotConfig,
-    global_key_file: Option<&Path>,
-    env: &dyn KeySource,
-    warnings: &mut Vec<String>,
-) -> Result<ApiKey, ConfigError> {
-    if let Some(path) = &bot.api_key_file {
-        return read_key_file(path, warnings);
-    }
-    if let Some(key) = env.var(&format!("TGM_API_KEY_{}", bot.bot_id)) {
-        return Ok(ApiKey::new(key));
-    }
-    if let Some(path) = global_key_file {
-        return read_key_file(path, warnings);
-    }
-    if let Some(key) = env.var("TGM_API_KEY") {
-        return Ok(ApiKey::new(key));
-    }
-    Err(ConfigError::NoKey { bot_id: bot.bot_id })
-}
-
-fn read_key_file(path: &Path, warnings: &mut Vec<String>) -> Result<ApiKey, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::KeyFile {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let key = text.lines().next().unwrap_or("").trim().to_string();
-    if key.is_empty() {
-        return Err(ConfigError::EmptyKeyFile(path.to_path_buf()));
-    }
-    if let Some(w) = world_readable_warning(path, "API key file") {
-        warnings.push(w);
-    }
-    Ok(ApiKey::new(key))
 }
 
 impl Settings {

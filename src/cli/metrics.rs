@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::lake::TablePublished;
-use crate::sync::bots::BotVerdict;
+use crate::sync::BotVerdict;
 use crate::sync::{LakeReport, RunOutcome};
 use crate::warehouse::state::StreamFigures;
 

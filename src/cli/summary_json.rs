@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::logging::json_line;
-use crate::sync::bots::BotVerdict;
+use crate::sync::BotVerdict;
 use crate::sync::{LakeReport, RunOutcome};
 
 /// The fields of a JSON object literal, as a map.

@@ -8,8 +8,7 @@ use super::Failure;
 use super::settings::SettingsArgs;
 use crate::exit::Exit;
 use crate::logging::LogFormat;
-use crate::sync::bots::{self, BotVerdict};
-use crate::sync::{self, LakeReport, RunOutcome, SyncOptions};
+use crate::sync::{self, BotVerdict, LakeReport, RunOutcome, SyncOptions};
 
 #[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
@@ -111,7 +110,7 @@ pub async fn run(
 /// (partial). The summary names
 /// each bot that did not sync and why.
 pub fn exit_for(outcome: &RunOutcome) -> Exit {
-    bots::worst(&outcome.bots).exit()
+    outcome.verdict().exit()
 }
 
 fn print_summary(outcome: &RunOutcome) {

@@ -9,7 +9,8 @@ use super::settings::SettingsArgs;
 use crate::api::ApiClient;
 use crate::currency::Currency;
 use crate::exit::Exit;
-use crate::report::verify::{REVENUE_TOLERANCE, Verdict, VerifyError, inexact_rates, verify_bot};
+use crate::report::compare::Verdict;
+use crate::report::verify::{REVENUE_TOLERANCE, VerifyError, inexact_rates, verify_bot};
 use crate::sql_files::sql_file;
 use crate::warehouse::Warehouse;
 

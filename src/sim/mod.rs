@@ -2,10 +2,11 @@
 //! tests and the benchmark: one or many bots, each with deterministic data from its seed, every report computed per
 //! docs/data-contract.md §2, fault injection, and an in-process handle to mutate data between runs.
 //!
-//! `data` generates, `state` holds and mutates, `routes` + `endpoints` + `params` serve,
-//! `reports` + `rates` + `periods` + `format` compute the report values, `render` writes
+//! `data` generates (the catalogue in `catalog`, the orders in `orders`), `state` holds and mutates, `routes` + `endpoints` + `params` serve,
+//! `reports` (+ `tally`) + `rates` + `periods` + `format` compute the report values, `render` writes
 //! JSON (with the wire `Quirks`), `faults` breaks responses on purpose.
 
+mod catalog;
 pub mod cli;
 mod data;
 mod endpoints;
@@ -15,6 +16,7 @@ mod glitches;
 mod keys;
 mod model;
 mod options;
+mod orders;
 mod params;
 pub mod periods;
 pub mod rates;
@@ -25,8 +27,10 @@ mod server;
 #[cfg(test)]
 mod server_tests;
 mod state;
+mod tally;
 
-pub use data::{HISTORY_SECS, SQL_COUPON_NAME, SQL_PLAN_NAME};
+pub use catalog::{SQL_COUPON_NAME, SQL_PLAN_NAME};
+pub use data::HISTORY_SECS;
 pub use glitches::{BadRow, bad_rows};
 pub use model::{
     Coupon, CouponRevenue, GATEWAYS, Gateway, Membership, Order, OrderStatus, Plan, PlanOptions,

@@ -12,10 +12,10 @@ use rust_decimal::Decimal;
 
 use crate::currency::Currency;
 
-use super::data::new_order;
 use super::faults::RateLimiter;
 use super::keys::order_key;
 use super::model::{GATEWAYS, Order, OrderStatus, Plan, PlanOptions, SimData};
+use super::orders::new_order;
 use super::{FaultOptions, Quirks};
 
 /// What a response hook learns about the request it may rewrite.

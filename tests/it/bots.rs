@@ -14,7 +14,7 @@ use tgm_sync::config::Settings;
 use tgm_sync::exit::Exit;
 use tgm_sync::sim::{SimOptions, SimServer};
 use tgm_sync::streams::mirrored_tables;
-use tgm_sync::sync::bots::BotVerdict;
+use tgm_sync::sync::BotVerdict;
 
 use crate::support::*;
 use crate::sync::{assert_equals_sim, assert_parquet_equals_duckdb, sync_once};

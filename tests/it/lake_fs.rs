@@ -996,8 +996,8 @@ fn vacuum_of_a_lake_without_tables_creates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_whose_key_is_refused_is_left_out_of_the_lake_and_the_others_are_complete() {
     use tgm_sync::config::LakeSettings;
-    use tgm_sync::sync::bots::{BotVerdict, worst};
     use tgm_sync::sync::{self, LakeReport, SyncOptions};
+    use tgm_sync::sync::{BotVerdict, worst};
 
     let server = start_sim(SimOptions {
         bots: 3,

@@ -1,6 +1,7 @@
 //! The map holds: each folder of `src/` imports only what ARCHITECTURE.md's import table
-//! allows, and transactions open only in the warehouse stage (`src/warehouse/`). Read from the
-//! source tree; a violation is named by file and line.
+//! allows, transactions open only in the warehouse stage (`src/warehouse/`), and no source
+//! file is longer than [`MAX_FILE_LINES`]. Read from the source tree; a violation is named
+//! by file and line (or line count).
 
 use std::path::{Path, PathBuf};
 
@@ -77,6 +78,10 @@ const TABLE: &[(&str, Allowed)] = &[
     ("lib", Allowed::Anything),
     ("main", Allowed::Anything),
 ];
+
+/// The most lines a `.rs` file under `src/` may have (test modules and `*_tests.rs`
+/// files included): past it, a file holds more than one job.
+const MAX_FILE_LINES: usize = 600;
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -283,6 +288,23 @@ fn transaction_violations(root: &Path, sql: &Path) -> Vec<String> {
     violations
 }
 
+/// Every `.rs` file under `root` longer than `max` lines, as `src/file: n lines`.
+fn long_files(root: &Path, max: usize) -> Vec<String> {
+    rust_files(root)
+        .iter()
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(path)
+                .expect("read source")
+                .lines()
+                .count();
+            (lines > max).then(|| {
+                let relative = path.strip_prefix(root).expect("under src");
+                format!("src/{}: {lines} lines", relative.display())
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn every_folder_imports_only_what_the_architecture_table_allows() {
     let violations = import_violations(&src());
@@ -304,8 +326,20 @@ fn transactions_open_only_in_the_warehouse_stage() {
     );
 }
 
-/// The checks see what they look for: a tree with one import against the table and one
-/// transaction outside the warehouse gives exactly those, by file and line.
+#[test]
+fn no_source_file_is_longer_than_600_lines() {
+    let violations = long_files(&src(), MAX_FILE_LINES);
+    assert!(
+        violations.is_empty(),
+        "source files over {MAX_FILE_LINES} lines (split them along their seams, one job \
+         a file):\n{}",
+        violations.join("\n")
+    );
+}
+
+/// The checks see what they look for: a tree with one import against the table, one
+/// transaction outside the warehouse and one file too long gives exactly those, by file
+/// and line (or line count).
 #[test]
 fn the_structure_checks_name_a_violation_by_file_and_line() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -357,6 +391,10 @@ fn the_structure_checks_name_a_violation_by_file_and_line() {
     assert!(transactions[1].ends_with(
         "sync/step.sql:2: a transaction in a SQL file (they open in src/warehouse/): COMMIT;"
     ));
+    // `sync/mod.rs` has 8 lines, `lake/mod.rs` 3: a limit of 5 names the first alone, with
+    // its count; a limit of 8 names none.
+    assert_eq!(long_files(&root, 5), ["src/sync/mod.rs: 8 lines"]);
+    assert_eq!(long_files(&root, 8), Vec::<String>::new());
 }
 
 /// ARCHITECTURE.md's "Import directions" table says what [`TABLE`] enforces: the same

@@ -1,0 +1,178 @@
+//! One bot's run: its dimension streams, then its fact streams (the report inputs that
+//! need no facts read meanwhile), its Parquet mirror, the rest of its report inputs
+//! (gateways, preferred currency, exchange rates) and its run record.
+
+use std::sync::Arc;
+
+use duckdb::Connection;
+use tracing::warn;
+
+use super::pass::{BotRun, Target};
+use super::record::record_bot_run;
+use super::stream::run_stream;
+use super::{BotOutcome, SyncOptions, auth_failed, client_for};
+use crate::api::ApiClient;
+use crate::config::{BotSettings, Settings};
+use crate::error::Error;
+use crate::fx::memo::RevenueMemo;
+use crate::progress::{Phase, PhaseLine, Progress};
+use crate::secret::redact;
+use crate::streams::StreamName;
+use crate::warehouse::state::RunStamp;
+
+/// One bot's run into `target`: its streams, then (into the warehouse) the report inputs
+/// and the bot's run record.
+pub(super) async fn sync_bot(
+    settings: &Settings,
+    options: &SyncOptions,
+    target: Target<'_>,
+    bot: &BotSettings,
+    progress: &Progress,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<BotOutcome, Error> {
+    let client = client_for(settings, bot, deadline)?;
+    let bot_id = bot.bot_id as i64;
+    let revenue = RevenueMemo::default();
+    let parquet = Arc::new(progress.phase(bot.bot_id, Phase::ParquetRewrite));
+    let ctx = BotRun {
+        settings,
+        options,
+        target,
+        bot_id,
+        progress,
+        revenue: &revenue,
+        parquet: &parquet,
+    };
+    let inputs = client.for_stream("report_inputs");
+    let warehouse = match target {
+        Target::Warehouse { warehouse, run } => Some((warehouse.conn(), run)),
+        Target::DryRun => None,
+    };
+    let report_inputs = warehouse.filter(|_| settings.api_version == crate::api::ApiVersion::V1);
+    // Dimensions first (plans, projects, coupons, payment methods), then the streams that
+    // refer to them: the orders stream checks whether a plan it names was renamed.
+    let (dimensions, facts): (Vec<StreamName>, Vec<StreamName>) =
+        settings.streams.iter().partition(|s| s.is_dimension());
+    let mut streams = Vec::new();
+    // The preferred currency and the gateways need only the dimensions: they are read
+    // while the facts load (a few round trips off every run's wall time).
+    let mut first_inputs = None;
+    for (facts_phase, phase) in [(false, dimensions), (true, facts)] {
+        let tasks = phase
+            .into_iter()
+            .map(|stream| run_stream(&ctx, stream, client.for_stream(stream.as_str())));
+        let phase_done = futures::future::join_all(tasks);
+        match report_inputs.filter(|_| facts_phase) {
+            Some((conn, run)) => {
+                let first = first_report_inputs(settings, &inputs, conn, bot_id, run);
+                // Exchange rates off the windows the warehouse already has (see crate::fx::prefetch).
+                let early = crate::fx::prefetch::read_early_in_run(
+                    settings, &inputs, conn, bot_id, &revenue,
+                );
+                let (done, first, _) = tokio::join!(phase_done, first, early);
+                first_inputs = Some(first);
+                streams.extend(done);
+            }
+            None => streams.extend(phase_done.await),
+        }
+        if auth_failed(&streams) {
+            break;
+        }
+    }
+    publish_mirror(&ctx);
+
+    let mut outcome = BotOutcome {
+        bot_id: bot.bot_id,
+        streams,
+        warnings: Vec::new(),
+    };
+    let Some((conn, run)) = warehouse else {
+        return Ok(outcome);
+    };
+    // Report inputs: only when the API answers and the bot's data is in.
+    if let Some((conn, run)) = report_inputs.filter(|_| !outcome.auth_failed()) {
+        let steps = async {
+            let warning = match first_inputs {
+                Some(first) => first?,
+                None => first_report_inputs(settings, &inputs, conn, bot_id, run).await?,
+            };
+            if settings.streams.contains(&StreamName::Orders) {
+                refresh_rates(&ctx, &inputs, conn, run).await?;
+            }
+            Ok::<Option<String>, Error>(warning)
+        };
+        match steps.await {
+            Ok(None) => {}
+            Ok(Some(warning)) => {
+                warn!(bot_id, "{warning}");
+                outcome.warnings.push(warning);
+            }
+            Err(e) => {
+                let message = redact(&format!("report inputs not refreshed: {e}"));
+                warn!(bot_id, "{message}");
+                outcome.warnings.push(message);
+            }
+        }
+    }
+    record_bot_run(conn, run, bot_id, &client, &outcome)?;
+    Ok(outcome)
+}
+
+/// The bot's streams are committed, and each stream's loader has rewritten its dirty
+/// Parquet partitions as it committed: the bot's mirror is complete here.
+fn publish_mirror(bot: &BotRun<'_>) {
+    bot.parquet.finish(true, "done");
+}
+
+/// The report inputs that need no facts: the preferred currency, and the gateways.
+/// Returns a warning when some of the gateway report's rows could not be read.
+async fn first_report_inputs(
+    settings: &Settings,
+    inputs: &ApiClient,
+    conn: &Connection,
+    bot_id: i64,
+    run: RunStamp,
+) -> Result<Option<String>, Error> {
+    crate::fx::capture::refresh_preferred_currency(inputs, conn, bot_id, run.at_micros).await?;
+    if settings.streams.contains(&StreamName::PaymentMethods)
+        || settings.streams.contains(&StreamName::Orders)
+    {
+        let rejected = crate::fx::capture::refresh_gateways(inputs, conn, bot_id, run).await?;
+        if rejected > 0 {
+            return Ok(Some(format!(
+                "{rejected} /paymentMethods/report rows could not be read (kept in _rejected, \
+                 stream {}); their gateways are missing from the reports",
+                crate::fx::capture::REPORT_INPUTS
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Today's exchange rates, on their own progress line.
+async fn refresh_rates(
+    bot: &BotRun<'_>,
+    inputs: &ApiClient,
+    conn: &Connection,
+    run: RunStamp,
+) -> Result<(), Error> {
+    let line: PhaseLine = bot.progress.phase(bot.bot_id as u64, Phase::ExchangeRates);
+    line.start();
+    let rates = crate::fx::capture::refresh_fx(
+        inputs,
+        conn,
+        bot.bot_id,
+        run.at_micros,
+        bot.settings.fx_requests_in_flight(),
+        bot.revenue,
+    )
+    .await;
+    match &rates {
+        Ok(n) => {
+            line.set(*n as u64);
+            line.finish(true, "done");
+        }
+        Err(_) => line.finish(false, "failed"),
+    }
+    rates.map(drop)
+}
