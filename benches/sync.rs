@@ -270,7 +270,7 @@ fn order_currencies(warehouse: &Path) -> BenchResult<i64> {
 }
 
 /// Old PENDING orders (before the newest order less the default 3-day lookback): the
-/// rotation re-reads `pending_refetch_limit` of them a run.
+/// rotation re-reads `pending_reread_limit` of them a run.
 fn old_pending(warehouse: &Path) -> BenchResult<i64> {
     let conn = duckdb::Connection::open(warehouse)?;
     Ok(conn.query_row(

@@ -84,7 +84,7 @@ pub struct BotSettings {
 pub struct OrdersSettings {
     pub lookback: Duration,
     pub full_scan_max_age: Duration,
-    pub pending_refetch_limit: usize,
+    pub pending_reread_limit: usize,
     /// Re-read new COMPLETED orders by key for their `member_email`.
     pub fetch_member_emails: bool,
 }
@@ -368,7 +368,7 @@ impl Settings {
             orders: OrdersSettings {
                 lookback: days(merged.orders_lookback_days),
                 full_scan_max_age: days(merged.full_scan_max_age_days),
-                pending_refetch_limit: merged.pending_refetch_limit,
+                pending_reread_limit: merged.pending_reread_limit,
                 fetch_member_emails: merged.fetch_member_emails,
             },
             batch_rows: merged.batch_rows,

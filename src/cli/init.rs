@@ -399,7 +399,7 @@ api_key_file = {key_file}
 # max_retry_secs = 120            # time one request may spend waiting between retries
 # orders_lookback_days = 3        # how far behind the newest synced order each run reads again
 # full_scan_max_age_days = 7      # orders get a full scan when the last one is older
-# pending_refetch_limit = 50      # old PENDING orders re-read by key per run, at most
+# pending_reread_limit = 50      # old PENDING orders re-read by key per run, at most
 # fetch_member_emails = false     # re-read new sales by key for member_email (1 request each)
 # batch_rows = 20000              # rows per Arrow batch appended to DuckDB
 

@@ -120,13 +120,14 @@ macro_rules! settings {
         env $env:literal, value $value_name:literal,
         default $shown:literal $(=> $default:expr)?
         $(, check $ok:expr, $reason:literal)?
-        $(, parser $parser:expr)?;
+        $(, parser $parser:expr)?
+        $(, formerly $old:ident = $old_key:literal, flag $old_flag:literal, env $old_env:literal)?;
     )+) => {
         /// The configuration file as written. Unknown keys are an error.
         #[derive(Debug, Default, Clone, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct FileConfig {
-            $( $(#[doc = $doc])+ pub $key: Option<$ty>, )+
+            $( $(#[doc = $doc])+ $(#[serde(alias = $old_key)])? pub $key: Option<$ty>, )+
             /// Bots to sync. `TGM_BOT_ID` / `--bot-id` (comma-separated ids) replace this list.
             #[serde(default)]
             pub bots: Vec<BotConfig>,
@@ -144,6 +145,11 @@ macro_rules! settings {
                 #[arg(long, env = $env, value_name = $value_name $(, value_parser = $parser)?)]
                 pub $key: Option<$ty>,
             )+
+            $($(
+                /// A renamed setting's old flag and variable, still read (hidden).
+                #[arg(long = $old_flag, env = $old_env, hide = true)]
+                pub $old: Option<$ty>,
+            )?)+
             /// Bot ids, comma-separated (replaces the config file's [[bots]]).
             #[arg(long = "bot-id", env = "TGM_BOT_ID", value_name = "IDS")]
             pub bot_ids: Option<String>,
@@ -160,7 +166,12 @@ macro_rules! settings {
             /// Merges flags (with their environment variables) over the file, then defaults.
             pub fn merge(file: &FileConfig, args: &SettingsArgs) -> Merged {
                 Merged {
-                    $( $key: with_default!(args.$key.clone().or_else(|| file.$key.clone()) $(, $default)?), )+
+                    $( $key: with_default!(
+                        args.$key.clone()
+                            $(.or_else(|| args.$old.clone()))?
+                            .or_else(|| file.$key.clone())
+                        $(, $default)?
+                    ), )+
                 }
             }
 
@@ -242,9 +253,11 @@ settings! {
     full_scan_max_age_days: f64, env "TGM_FULL_SCAN_MAX_AGE_DAYS", value "DAYS",
         default "7" => 7.0,
         check |d: &f64| d.is_finite() && (0.0..=3650.0).contains(d), "expected a number of days from 0 to 3650";
-    /// old PENDING orders re-read by key per run, at most: those due on their schedule (an order's age in days, in runs since its status was last read, at most 32), most overdue first
-    pending_refetch_limit: usize, env "TGM_PENDING_REFETCH_LIMIT", value "N",
-        default "50" => 50;
+    /// old PENDING orders re-read by key per run, at most: those due on their schedule (an order's age in days, in runs since its status was last read, at most 32), most overdue first (formerly `pending_refetch_limit`, still read)
+    pending_reread_limit: usize, env "TGM_PENDING_REREAD_LIMIT", value "N",
+        default "50" => 50,
+        formerly pending_refetch_limit = "pending_refetch_limit",
+        flag "pending-refetch-limit", env "TGM_PENDING_REFETCH_LIMIT";
     /// `true`: each new COMPLETED order without `member_email` is re-read by key (`/orders/{order_key}`, the only answer that carries it): one request per new sale, every sale on a first sync
     fetch_member_emails: bool, env "TGM_FETCH_MEMBER_EMAILS", value "BOOL",
         default "false" => false;
@@ -313,6 +326,41 @@ mod tests {
             err.to_string().contains("pages_in_flight") && err.to_string().contains("65"),
             "{err}"
         );
+    }
+
+    /// A renamed setting's old key, flag and variable are still read; the new name wins.
+    #[test]
+    fn the_old_name_of_the_re_read_budget_is_still_read() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            settings: SettingsArgs,
+        }
+        let file: FileConfig =
+            toml::from_str("pending_refetch_limit = 7").expect("the old key parses");
+        let none = SettingsArgs::default();
+        assert_eq!(Merged::merge(&file, &none).pending_reread_limit, 7);
+        let old_flag = Cli::try_parse_from(["x", "--pending-refetch-limit", "9"]).expect("parses");
+        assert_eq!(
+            Merged::merge(&file, &old_flag.settings).pending_reread_limit,
+            9
+        );
+        let both = Cli::try_parse_from([
+            "x",
+            "--pending-refetch-limit",
+            "9",
+            "--pending-reread-limit",
+            "11",
+        ])
+        .expect("parses");
+        assert_eq!(
+            Merged::merge(&file, &both.settings).pending_reread_limit,
+            11
+        );
+        let new_key: FileConfig =
+            toml::from_str("pending_reread_limit = 3").expect("the new key parses");
+        assert_eq!(Merged::merge(&new_key, &none).pending_reread_limit, 3);
     }
 
     #[test]

@@ -385,7 +385,7 @@ async fn check_pending_schedule(
     let server = start_sim(options).await;
     let dir = tempdir();
     let mut settings = settings_for(&server, dir.path());
-    settings.orders.pending_refetch_limit = budget;
+    settings.orders.pending_reread_limit = budget;
     sync_once(&settings).await;
     let lookback = settings.orders.lookback.as_secs() as i64;
     let pending = old_pending(&open(&settings), lookback);
@@ -501,7 +501,7 @@ async fn when_more_pending_orders_are_due_than_the_budget_the_most_overdue_go_fi
 async fn a_no_change_run_on_two_year_data_re_reads_no_pending_order_and_a_late_payment_is_caught() {
     // Two years of steady trade: every old PENDING order is at least 3 days old, so none
     // is due in the two runs after the full scan that read them all (the rotation re-read
-    // `pending_refetch_limit` of them every run, 50 by default).
+    // `pending_reread_limit` of them every run, 50 by default).
     let mut options = sim_options(3_000, 100);
     options.history_days = Some(730);
     let server = start_sim(options).await;
@@ -540,7 +540,7 @@ async fn a_late_completion_before_the_window_brings_a_full_scan_not_a_re_read() 
     let server = start_sim(sim_options(3_000, 100)).await;
     let dir = tempdir();
     let mut settings = settings_for(&server, dir.path());
-    settings.orders.pending_refetch_limit = 5;
+    settings.orders.pending_reread_limit = 5;
     sync_once(&settings).await;
     let lookback = settings.orders.lookback.as_secs() as i64;
     let pending = old_pending(&open(&settings), lookback);

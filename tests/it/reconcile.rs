@@ -49,7 +49,7 @@ async fn an_old_refund_and_late_completion_with_the_count_unchanged_bring_a_full
     let mut settings = settings_for(&server, dir.path());
     // No pending re-fetches: the late completion is seen by nothing but the check of
     // old sales (a re-fetch would show it, and move the count).
-    settings.orders.pending_refetch_limit = 0;
+    settings.orders.pending_reread_limit = 0;
     sync_once(&settings).await;
     let first_scan = last_full_scan(&settings).expect("the first sync is a full scan");
 

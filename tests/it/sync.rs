@@ -508,7 +508,7 @@ async fn member_emails_are_fetched_for_new_sales_when_asked() {
     // Off: sales are left without an email.
     let off_dir = tempdir();
     let mut off = settings_for(&server, off_dir.path());
-    off.orders.pending_refetch_limit = 0;
+    off.orders.pending_reread_limit = 0;
     server.handle.reset_counts();
     sync_once(&off).await;
     let by_key_off = server.handle.requests().get("orders/key");
@@ -521,7 +521,7 @@ async fn member_emails_are_fetched_for_new_sales_when_asked() {
     // On, from scratch: every sale gets its email, one request per sale more.
     let on_dir = tempdir();
     let mut on = settings_for(&server, on_dir.path());
-    on.orders.pending_refetch_limit = 0;
+    on.orders.pending_reread_limit = 0;
     on.orders.fetch_member_emails = true;
     server.handle.reset_counts();
     sync_once(&on).await;

@@ -291,7 +291,7 @@ impl Orders<'_> {
         let ask = PendingAsk {
             cutoff,
             newest: previous.high_water_mark.unwrap_or(cutoff + lookback),
-            budget: self.pass.bot.settings.orders.pending_refetch_limit,
+            budget: self.pass.bot.settings.orders.pending_reread_limit,
             peek: rotation == Rotation::Peek,
         };
         let keys = pending_due(self.conn, self.bot_id(), ask).map_err(load_failure)?;
