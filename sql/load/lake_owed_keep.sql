@@ -1,9 +1,9 @@
--- Before the lake at lake_url clears a partition's mark: every other lake that holds the
--- bot's table keeps the partition owed, to publish when it is configured again.
--- Parameters: partition, bot_id, table_name, lake_url, bot_id, table_name, partition.
+-- Before the lake at lake_url clears a bot's marks: every other lake that holds the
+-- bot's table keeps those partitions owed, to publish when it is configured again.
+-- Parameters: bot_id, table_name, lake_url, the partitions joined by newlines.
 INSERT OR IGNORE INTO _lake_owed (lake_url, bot_id, table_name, partition)
-SELECT p.lake_url, p.bot_id, p.table_name, ?
+SELECT p.lake_url, p.bot_id, p.table_name, d.partition
 FROM _lake_published p
+JOIN _lake_dirty d ON d.bot_id = p.bot_id AND d.table_name = p.table_name
 WHERE p.bot_id = ? AND p.table_name = ? AND p.lake_url <> ?
-  AND EXISTS (SELECT 1 FROM _lake_dirty d
-              WHERE d.bot_id = ? AND d.table_name = ? AND d.partition = ?)
+  AND d.partition IN (SELECT unnest(string_split(?, chr(10))))

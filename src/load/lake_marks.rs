@@ -85,21 +85,24 @@ pub fn settle(
     let what = || format!("recording the lake commit of {}", spec.name);
     let tx = conn.unchecked_transaction().during(what)?;
     let (lake, bot) = (record.lake_url, record.bot_id);
-    for partition in record.marks {
+    // Set-based: three statements whatever the number of marks (a partition is `''` or
+    // `YYYY-MM`, never a newline).
+    if !record.marks.is_empty() {
+        let partitions = record.marks.join("\n");
         // The other lakes that hold this table keep it owed (A → B → A loses nothing).
         tx.execute(
             include_str!("../../sql/load/lake_owed_keep.sql"),
-            params![partition, bot, spec.name, lake, bot, spec.name, partition],
+            params![bot, spec.name, lake, partitions],
         )
         .during(what)?;
         tx.execute(
             include_str!("../../sql/load/lake_dirty_clear.sql"),
-            params![bot, spec.name, partition],
+            params![bot, spec.name, partitions],
         )
         .during(what)?;
         tx.execute(
             include_str!("../../sql/load/lake_owed_clear.sql"),
-            params![lake, bot, spec.name, partition],
+            params![lake, bot, spec.name, partitions],
         )
         .during(what)?;
     }
