@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::SchemaRef;
-use deltalake::kernel::Add;
+use deltalake::DeltaTable;
+use deltalake::kernel::{Add, StructField};
 use duckdb::Connection;
 use futures::stream::{FuturesUnordered, StreamExt};
 use object_store::ObjectStore;
@@ -23,7 +24,7 @@ use object_store::path::Path as StorePath;
 use tokio::sync::{OnceCell, mpsc};
 use tracing::{debug, info, warn};
 
-use super::commit::{self, NewFile};
+use super::commit::{self, Committed, NewFile};
 use super::datafile::{self, DataFile};
 use super::error::LakeError;
 use super::owed::{self, Owed};
@@ -40,6 +41,18 @@ use crate::streams::mirrored_tables;
 struct BotFiles {
     owed: Owed,
     files: Vec<NewFile>,
+    rows: u64,
+}
+
+/// One table's publication, gathered and not yet committed.
+struct ReadyTable {
+    spec: &'static TableSpec,
+    columns: Vec<StructField>,
+    signature: String,
+    delta: DeltaTable,
+    owed: Vec<Owed>,
+    files: Vec<NewFile>,
+    partitions: usize,
     rows: u64,
 }
 
@@ -93,36 +106,77 @@ impl<'a> LakeRun<'a> {
     }
 
     /// Publishes what the warehouse owes the lake for `bot_ids`: one commit per table
-    /// that has owed partitions, with the files staged for each bot (or built now).
+    /// that has owed partitions, with the files staged for each bot (or built now). The
+    /// tables commit at once (each has its own log); then the warehouse clears the marks
+    /// of every table that committed, in one transaction. A table that fails to commit
+    /// keeps its marks, and the first failure is returned.
     pub async fn publish(
         &self,
         conn: &Connection,
         bot_ids: &[i64],
     ) -> Result<LakeOutcome, LakeError> {
-        let mut outcome = LakeOutcome::default();
+        let mut ready = Vec::new();
         for spec in mirrored_tables() {
-            if let Some(done) = self.publish_table(conn, spec, bot_ids).await? {
-                info!(
-                    table = done.table,
-                    version = done.committed.version,
-                    files_added = done.committed.added,
-                    files_removed = done.committed.removed,
-                    partitions = done.partitions,
-                    rows = done.rows,
-                    "lake table committed"
-                );
-                outcome.tables.push(done);
+            if let Some(table) = self.ready_table(conn, spec, bot_ids).await? {
+                ready.push(table);
             }
+        }
+        if let Some(table) = ready.iter().find(|t| !t.files.is_empty()) {
+            halt_before_commit(table.spec.name);
+        }
+        let commits = ready.iter_mut().map(|t| self.commit_table(t));
+        let results = futures::future::join_all(commits).await;
+        let mut outcome = LakeOutcome::default();
+        let mut settled = Vec::new();
+        let mut failure = None;
+        for (table, result) in ready.iter().zip(results) {
+            match result {
+                Ok(committed) => {
+                    settled.push(owed::TableCommit {
+                        spec: table.spec,
+                        owed: &table.owed,
+                        version: committed.version,
+                        columns: &table.signature,
+                    });
+                    outcome.tables.push(TablePublished {
+                        table: table.spec.name,
+                        committed,
+                        partitions: table.partitions,
+                        rows: table.rows,
+                    });
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        let now = crate::clock::now_micros();
+        owed::settle(conn, &self.lake.url.shown(), &settled, now)?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        for done in &outcome.tables {
+            info!(
+                table = done.table,
+                version = done.committed.version,
+                files_added = done.committed.added,
+                files_removed = done.committed.removed,
+                partitions = done.partitions,
+                rows = done.rows,
+                "lake table committed"
+            );
         }
         Ok(outcome)
     }
 
-    async fn publish_table(
+    /// A table's commit, gathered: every bot's staged files (the others built now) and
+    /// the table opened.
+    async fn ready_table(
         &self,
         conn: &Connection,
         spec: &'static TableSpec,
         bot_ids: &[i64],
-    ) -> Result<Option<TablePublished>, LakeError> {
+    ) -> Result<Option<ReadyTable>, LakeError> {
         let schema = datafile::file_schema(conn, spec)?;
         let columns = table::delta_columns(spec, &schema)?;
         let signature = table::columns_signature(&columns);
@@ -144,41 +198,45 @@ impl<'a> LakeRun<'a> {
         if bots.is_empty() {
             return Ok(None);
         }
-        let mut delta = table::open_or_create(&self.lake.url, spec, &schema).await?;
+        let delta = table::open_or_create(&self.lake.url, spec, &schema).await?;
         let partitions = bots.iter().map(|b| b.owed.partitions.len()).sum();
         let rows = bots.iter().map(|b| b.rows).sum();
         let (owed, files): (Vec<Owed>, Vec<Vec<NewFile>>) =
             bots.into_iter().map(|b| (b.owed, b.files)).unzip();
-        let files: Vec<NewFile> = files.into_iter().flatten().collect();
-        if !files.is_empty() {
-            halt_before_commit(spec.name);
-        }
+        Ok(Some(ReadyTable {
+            spec,
+            columns,
+            signature,
+            delta,
+            owed,
+            files: files.into_iter().flatten().collect(),
+            partitions,
+            rows,
+        }))
+    }
+
+    /// One table's Delta commit, synced to disk on a `file://` lake.
+    async fn commit_table(&self, t: &mut ReadyTable) -> Result<Committed, LakeError> {
         let committed = commit::commit(
             &self.lake.url,
-            &mut delta,
-            spec,
-            &owed,
-            &files,
-            &columns,
+            &mut t.delta,
+            t.spec,
+            &t.owed,
+            &t.files,
+            &t.columns,
             self.run_id,
         )
         .await?;
         if let Some(root) = self.lake.url.local_root()
             && committed.version >= 0
         {
-            durable::sync_commit(spec.name, &root.join(spec.name), committed.version)?;
+            let (spec, dir) = (t.spec, root.join(t.spec.name));
+            blocking(spec, move || {
+                durable::sync_commit(spec.name, &dir, committed.version)
+            })
+            .await?;
         }
-        let now = crate::clock::now_micros();
-        let lake_url = self.lake.url.shown();
-        for o in &owed {
-            owed::settle(conn, &lake_url, spec, o, committed.version, &signature, now)?;
-        }
-        Ok(Some(TablePublished {
-            table: spec.name,
-            committed,
-            partitions,
-            rows,
-        }))
+        Ok(committed)
     }
 
     /// The table's object store, the table created on first use.
