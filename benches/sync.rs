@@ -393,7 +393,8 @@ fn main() -> BenchResult<()> {
     let want = |s: &str| wanted.iter().any(|w| w == s);
     let root = tempfile::tempdir()?;
     println!("tgm-sync benchmark, scale {scale}: {}", machine());
-    println!("binary: {BIN}");
+    let bin = std::env::var("TGM_BENCH_BIN").unwrap_or_else(|_| BIN.to_string());
+    println!("binary: {bin}");
     let mut rows: Vec<Row> = Vec::new();
     let mut checks: Vec<String> = Vec::new();
 
