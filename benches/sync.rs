@@ -36,6 +36,13 @@
 //! - H: the lake output's cost: A's data synced without a lake and then, into a fresh
 //!   directory, with a `file://` Delta lake (every table published whole); then a run with
 //!   nothing changed (nothing owed, no commit). The lake's size on disk beside the mirror's.
+//! - I: many bots overlap: full syncs of 1, 3 and 50 bots (each its own run and
+//!   warehouse), 30 ms per request, without and with a `file://` lake; 1 and 3 bots of
+//!   2,500 orders + 900 memberships each, 50 bots of 500 + 180 (to stay near two
+//!   minutes); prints the 3-bots / 1-bot wall-time ratio (target <= 1.4, issue 24).
+//!
+//! `TGM_BENCH_BIN=/path/to/tgm-sync` runs another build of the binary (an earlier commit's)
+//! against the same simulator, for before/after figures.
 //!
 //! `--profile dev` reuses the test build (dependencies at opt-level 2): the bundled DuckDB
 //! is compiled once per profile, which takes about an hour on a 2-core machine.
@@ -156,7 +163,9 @@ impl Sim {
         server.reset_counts();
         let bots = self.opts.bot_list();
         let ids: Vec<String> = bots.iter().map(|b| b.bot_id.to_string()).collect();
-        let mut cmd = Command::new(BIN);
+        // TGM_BENCH_BIN: another build of tgm-sync (an earlier commit's, to compare).
+        let bin = std::env::var("TGM_BENCH_BIN").unwrap_or_else(|_| BIN.to_string());
+        let mut cmd = Command::new(bin);
         cmd.args(["-q", "sync", "--no-progress", "--base-url"])
             .arg(server.base_url())
             .arg("--bot-id")
@@ -392,14 +401,15 @@ fn main() -> BenchResult<()> {
         .transpose()?
         .unwrap_or(1.0);
     let wanted: Vec<String> = std::env::var("TGM_BENCH_SCENARIOS")
-        .unwrap_or_else(|_| "A,B,C,D,E,F,G,H".into())
+        .unwrap_or_else(|_| "A,B,C,D,E,F,G,H,I".into())
         .split(',')
         .map(|s| s.trim().to_ascii_uppercase())
         .collect();
     let want = |s: &str| wanted.iter().any(|w| w == s);
     let root = tempfile::tempdir()?;
     println!("tgm-sync benchmark, scale {scale}: {}", machine());
-    println!("binary: {BIN}");
+    let bin = std::env::var("TGM_BENCH_BIN").unwrap_or_else(|_| BIN.to_string());
+    println!("binary: {bin}");
     let mut rows: Vec<Row> = Vec::new();
     let mut checks: Vec<String> = Vec::new();
 
@@ -653,10 +663,80 @@ fn main() -> BenchResult<()> {
         });
     }
 
+    if want("I") {
+        scenario_i(root.path(), scale, &mut rows, &mut checks)?;
+    }
+
     print_table(&rows);
     println!();
     for c in &checks {
         println!("{c}");
+    }
+    Ok(())
+}
+
+/// I: 1, 3 and 50 bots, each count in its own run, lake off and on (see the top).
+fn scenario_i(
+    root: &Path,
+    scale: f64,
+    rows: &mut Vec<Row>,
+    checks: &mut Vec<String>,
+) -> BenchResult<()> {
+    let latency_ms = 30;
+    let shapes = [
+        (1, scaled(2_500, scale), scaled(900, scale)),
+        (3, scaled(2_500, scale), scaled(900, scale)),
+        (50, scaled(500, scale), scaled(180, scale)),
+    ];
+    let mut walls: BTreeMap<(usize, bool), f64> = BTreeMap::new();
+    for (bots, orders, members) in shapes {
+        eprintln!(
+            "I: {bots} bot(s) of {orders} orders + {members} memberships, {latency_ms} ms per request, without and with a lake"
+        );
+        let sim = Sim::start_with(SimOptions {
+            bots,
+            orders,
+            members,
+            faults: FaultOptions {
+                latency_ms,
+                ..FaultOptions::default()
+            },
+            ..SimOptions::default()
+        })?;
+        for lake in [false, true] {
+            let dir = root.join(format!("i-{bots}-{}", if lake { "lake" } else { "plain" }));
+            let lake_url = format!("file://{}", dir.join("lake").display());
+            let extra: Vec<&str> = if lake {
+                vec!["--lake-url", &lake_url]
+            } else {
+                Vec::new()
+            };
+            let f = sim.sync(&dir, None, &extra)?;
+            let synced = bots_synced(&dir.join("warehouse.duckdb"))?;
+            if synced != bots as i64 {
+                return Err(format!("I: {synced} of {bots} bots synced").into());
+            }
+            walls.insert((bots, lake), f.wall.as_secs_f64());
+            rows.push(Row {
+                scenario: format!(
+                    "I {bots} bot(s) × {orders} orders + {members} members, {latency_ms} ms, {}",
+                    if lake { "file:// lake" } else { "no lake" }
+                ),
+                note: by_endpoint(&f),
+                figures: f,
+            });
+        }
+    }
+    for lake in [false, true] {
+        let (Some(one), Some(three)) = (walls.get(&(1, lake)), walls.get(&(3, lake))) else {
+            continue;
+        };
+        let ratio = three / one.max(1e-9);
+        checks.push(format!(
+            "I ({}): 3 bots {three:.1} s, 1 bot {one:.1} s: {ratio:.2}x (target <= 1.4x: {})",
+            if lake { "file:// lake" } else { "no lake" },
+            verdict(ratio <= 1.4)
+        ));
     }
     Ok(())
 }

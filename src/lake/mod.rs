@@ -2,9 +2,9 @@
 //! file system), written after the warehouse and the Parquet mirror.
 //!
 //! Per table and run: the partitions the warehouse owes the lake (`owed`) are exported
-//! by our arrow-60 Parquet writer (`datafile`, `stats`), uploaded under unique names, and
-//! committed in one Delta commit that also removes the files they replace (`commit`);
-//! only then are the marks cleared. delta-rs (without DataFusion) keeps the log: table
+//! by our arrow-60 Parquet writer (`datafile`, `stats`), uploaded under unique names as
+//! soon as their bot has synced (`staging`), and committed in one Delta commit per table
+//! that also removes the files they replace (`commit`); only then are the marks cleared. delta-rs (without DataFusion) keeps the log: table
 //! creation (`table`), commits, checkpoints and `vacuum`.
 
 pub mod commit;
@@ -14,6 +14,7 @@ pub mod durable;
 pub mod error;
 pub mod location;
 pub mod owed;
+pub mod staging;
 pub mod stats;
 pub mod table;
 pub mod upload;
@@ -21,21 +22,15 @@ pub mod vacuum;
 
 use std::collections::HashMap;
 
-use futures::stream::{FuturesUnordered, StreamExt};
-
-use deltalake::kernel::Add;
 use duckdb::Connection;
 use object_store::ObjectStore;
-use object_store::path::Path as StorePath;
-use tracing::info;
 
 pub use error::LakeError;
 pub use location::LakeUrl;
+pub use staging::LakeRun;
 
-use crate::streams::mirrored_tables;
 use crate::streams::table::TableSpec;
-use commit::{Committed, NewFile};
-use owed::Owed;
+use commit::Committed;
 
 /// Test hook: when set, the run stops after uploading a table's files and before its
 /// commit. `abort` aborts the process there; any other value is a file path that is
@@ -94,126 +89,14 @@ pub async fn preflight(lake: &LakeSettings) -> Result<(), LakeError> {
 }
 
 /// Publishes what the warehouse owes the lake for `bot_ids`: one commit per table that
-/// has owed partitions.
+/// has owed partitions (a run that staged no bot: see [`LakeRun`] for one that did).
 pub async fn publish(
     lake: &LakeSettings,
     conn: &Connection,
     bot_ids: &[i64],
     run_id: i64,
 ) -> Result<LakeOutcome, LakeError> {
-    credentials::register_credentials();
-    let mut outcome = LakeOutcome::default();
-    for spec in mirrored_tables() {
-        if let Some(done) = publish_table(lake, conn, spec, bot_ids, run_id).await? {
-            info!(
-                table = done.table,
-                version = done.committed.version,
-                files_added = done.committed.added,
-                files_removed = done.committed.removed,
-                partitions = done.partitions,
-                rows = done.rows,
-                "lake table committed"
-            );
-            outcome.tables.push(done);
-        }
-    }
-    Ok(outcome)
-}
-
-async fn publish_table(
-    lake: &LakeSettings,
-    conn: &Connection,
-    spec: &'static TableSpec,
-    bot_ids: &[i64],
-    run_id: i64,
-) -> Result<Option<TablePublished>, LakeError> {
-    let lake_url = lake.url.shown();
-    let schema = datafile::file_schema(conn, spec)?;
-    let columns = table::delta_columns(spec, &schema)?;
-    let signature = table::columns_signature(&columns);
-    let mut owed: Vec<Owed> = Vec::new();
-    for bot_id in bot_ids {
-        let o = owed::owed(conn, &lake_url, spec, *bot_id, &signature)?;
-        if !o.is_empty() {
-            owed.push(o);
-        }
-    }
-    if owed.is_empty() {
-        return Ok(None);
-    }
-    let mut delta = table::open_or_create(&lake.url, spec, &schema).await?;
-    let store = delta.log_store().object_store(None);
-    let upload_failed =
-        |e| table::store_error(&lake.url, spec.name, deltalake::DeltaTableError::from(e));
-    // Files are built one at a time (they need the warehouse connection) and uploaded
-    // [`UPLOADS_IN_FLIGHT`] at a time, so a distant store's round trips overlap while at
-    // most that many files wait in memory.
-    let mut uploads = FuturesUnordered::new();
-    let mut files = Vec::new();
-    let mut rows = 0;
-    let mut partitions = 0;
-    for o in &owed {
-        for partition in &o.partitions {
-            partitions += 1;
-            let Some(file) = datafile::write_partition(conn, spec, o.bot_id, partition)? else {
-                continue;
-            };
-            rows += file.rows;
-            let values = partition_values(spec, o.bot_id, partition);
-            let add = Add {
-                path: file_path(&values, run_id),
-                partition_values: values,
-                size: file.bytes.len() as i64,
-                modification_time: chrono::Utc::now().timestamp_millis(),
-                data_change: true,
-                stats: Some(file.stats),
-                ..Default::default()
-            };
-            let store = store.clone();
-            uploads.push(async move {
-                let at = StorePath::from(add.path.as_str());
-                upload::upload(store.as_ref(), &at, file.bytes.into())
-                    .await
-                    .map(|_| add)
-            });
-            if uploads.len() >= UPLOADS_IN_FLIGHT
-                && let Some(done) = uploads.next().await
-            {
-                files.push(NewFile {
-                    add: done.map_err(upload_failed)?,
-                });
-            }
-        }
-    }
-    while let Some(done) = uploads.next().await {
-        files.push(NewFile {
-            add: done.map_err(upload_failed)?,
-        });
-    }
-    let local_table = lake.url.local_root().map(|root| root.join(spec.name));
-    if let Some(dir) = &local_table {
-        durable::sync_data_files(spec.name, dir, &files)?;
-    }
-    if !files.is_empty() {
-        halt_before_commit(spec.name);
-    }
-    let committed =
-        commit::commit(&lake.url, &mut delta, spec, &owed, &files, &columns, run_id).await?;
-    if let Some(dir) = &local_table
-        && committed.version >= 0
-    {
-        durable::sync_commit(spec.name, dir, committed.version)?;
-    }
-    let now = crate::clock::now_micros();
-    for o in &owed {
-        owed::settle(conn, &lake_url, spec, o, committed.version, &signature, now)?;
-    }
-    Ok(Some(TablePublished {
-        table: spec.name,
-        committed,
-        partitions,
-        rows,
-    }))
+    LakeRun::new(lake, run_id).publish(conn, bot_ids).await
 }
 
 /// The partition values of a file, as the Delta log records them (strings).

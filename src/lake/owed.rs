@@ -57,23 +57,39 @@ pub fn owed(
     })
 }
 
-/// After the commit at `version`: the marks are cleared and the lake remembered.
+/// One table's commit at `version`, carrying `owed` of each bot.
+#[derive(Debug, Clone, Copy)]
+pub struct TableCommit<'a> {
+    pub spec: &'static TableSpec,
+    pub owed: &'a [Owed],
+    pub version: i64,
+    /// The columns the files were written with ([`super::table::columns_signature`]).
+    pub columns: &'a str,
+}
+
+/// After the commits: each one's marks are cleared and the lake remembered, in one
+/// warehouse transaction.
 pub fn settle(
     conn: &Connection,
     lake_url: &str,
-    spec: &TableSpec,
-    owed: &Owed,
-    version: i64,
-    columns: &str,
+    commits: &[TableCommit<'_>],
     now_micros: i64,
 ) -> Result<(), LakeError> {
-    let record = LakeCommitRecord {
-        lake_url,
-        bot_id: owed.bot_id,
-        marks: &owed.marks,
-        version,
-        columns,
-        now_micros,
-    };
-    Ok(lake_marks::settle(conn, spec, &record)?)
+    let records: Vec<(&TableSpec, LakeCommitRecord<'_>)> = commits
+        .iter()
+        .flat_map(|c| {
+            c.owed.iter().map(move |o| {
+                let record = LakeCommitRecord {
+                    lake_url,
+                    bot_id: o.bot_id,
+                    marks: &o.marks,
+                    version: c.version,
+                    columns: c.columns,
+                    now_micros,
+                };
+                (c.spec, record)
+            })
+        })
+        .collect();
+    Ok(lake_marks::settle(conn, &records)?)
 }

@@ -29,6 +29,7 @@ pub(super) async fn sync_bot(
     bot: &BotSettings,
     progress: &Progress,
     deadline: Option<tokio::time::Instant>,
+    lake: Option<&crate::lake::LakeRun<'_>>,
 ) -> Result<BotOutcome, Error> {
     let client = client_for(settings, bot, deadline)?;
     let bot_id = bot.bot_id as i64;
@@ -89,31 +90,42 @@ pub(super) async fn sync_bot(
     let Some((conn, run)) = warehouse else {
         return Ok(outcome);
     };
-    // Report inputs: only when the API answers and the bot's data is in.
-    if let Some((conn, run)) = report_inputs.filter(|_| !outcome.auth_failed()) {
-        let steps = async {
-            let warning = match first_inputs {
-                Some(first) => first?,
-                None => first_report_inputs(settings, &inputs, conn, bot_id, run).await?,
+    // The bot's lake files go up while its report inputs are read (and the other bots
+    // sync); the commits come once every bot is done.
+    let staging = async {
+        let past_deadline = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+        if let Some(lake) = lake.filter(|_| !past_deadline) {
+            lake.stage_bot(conn, bot_id).await;
+        }
+    };
+    let inputs_done = async {
+        // Report inputs: only when the API answers and the bot's data is in.
+        if let Some((conn, run)) = report_inputs.filter(|_| !outcome.auth_failed()) {
+            let steps = async {
+                let warning = match first_inputs {
+                    Some(first) => first?,
+                    None => first_report_inputs(settings, &inputs, conn, bot_id, run).await?,
+                };
+                if settings.streams.contains(&StreamName::Orders) {
+                    refresh_rates(&ctx, &inputs, conn, run).await?;
+                }
+                Ok::<Option<String>, Error>(warning)
             };
-            if settings.streams.contains(&StreamName::Orders) {
-                refresh_rates(&ctx, &inputs, conn, run).await?;
-            }
-            Ok::<Option<String>, Error>(warning)
-        };
-        match steps.await {
-            Ok(None) => {}
-            Ok(Some(warning)) => {
-                warn!(bot_id, "{warning}");
-                outcome.warnings.push(warning);
-            }
-            Err(e) => {
-                let message = redact(&format!("report inputs not refreshed: {e}"));
-                warn!(bot_id, "{message}");
-                outcome.warnings.push(message);
+            match steps.await {
+                Ok(None) => {}
+                Ok(Some(warning)) => {
+                    warn!(bot_id, "{warning}");
+                    outcome.warnings.push(warning);
+                }
+                Err(e) => {
+                    let message = redact(&format!("report inputs not refreshed: {e}"));
+                    warn!(bot_id, "{message}");
+                    outcome.warnings.push(message);
+                }
             }
         }
-    }
+    };
+    tokio::join!(staging, inputs_done);
     record_bot_run(conn, run, bot_id, &client, &outcome)?;
     Ok(outcome)
 }

@@ -6,9 +6,9 @@
 //! commit in one transaction, so a run killed at any point leaves every stream either as
 //! before or fully synced, and the next run completes the rest. Orders have their own
 //! strategy ([`orders`]). After the streams, the Parquet mirror is complete and the
-//! report inputs (gateways, preferred currency, exchange rates) are refreshed. With a
-//! lake configured, the run then publishes what the warehouse owes it, still holding the
-//! warehouse. A dry run makes the same passes into a sink that only counts.
+//! report inputs (gateways, preferred currency, exchange rates) are refreshed, while
+//! (with a lake configured) the bot's owed lake files are built and uploaded. Once every
+//! bot is done, the run commits them, one commit per table, still holding the warehouse. A dry run makes the same passes into a sink that only counts.
 
 mod bot;
 pub mod bots;
@@ -69,7 +69,15 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     }
     if options.dry_run {
         let bots = bots::for_each_bot(&settings.bots, settings.bots_in_flight, |bot| {
-            sync_bot(settings, options, Target::DryRun, bot, &progress, deadline)
+            sync_bot(
+                settings,
+                options,
+                Target::DryRun,
+                bot,
+                &progress,
+                deadline,
+                None,
+            )
         })
         .await
         .into_iter()
@@ -120,10 +128,23 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
         warehouse: &warehouse,
         run,
     };
+    // Each bot's lake files are uploaded as soon as its streams are in.
+    let lake_run = settings
+        .lake
+        .as_ref()
+        .map(|lake| crate::lake::LakeRun::new(lake, run_id));
     // Every bot runs to its end, whatever the others do; a bot that could not record its
     // end (a warehouse error) fails the run once all have finished.
     let bots = bots::for_each_bot(&settings.bots, settings.bots_in_flight, |bot| {
-        sync_bot(settings, options, target, bot, &progress, deadline)
+        sync_bot(
+            settings,
+            options,
+            target,
+            bot,
+            &progress,
+            deadline,
+            lake_run.as_ref(),
+        )
     })
     .await
     .into_iter()
@@ -139,16 +160,14 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
     // process can take it between the sync and the publication.
     // Past the deadline, the lake stays owed to the next run.
     let deadline_passed = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
-    let lake = match settings.lake.as_ref().filter(|_| !deadline_passed) {
-        Some(lake) => Some(
-            match crate::lake::publish(lake, warehouse.conn(), &bot_ids, run_id).await {
-                Ok(published) => LakeReport::Published(published),
-                Err(e) => {
-                    error!(error = %e, "the lake output failed; its partitions stay owed");
-                    LakeReport::Failed(Arc::new(e))
-                }
-            },
-        ),
+    let lake = match lake_run.as_ref().filter(|_| !deadline_passed) {
+        Some(lake) => Some(match lake.publish(warehouse.conn(), &bot_ids).await {
+            Ok(published) => LakeReport::Published(published),
+            Err(e) => {
+                error!(error = %e, "the lake output failed; its partitions stay owed");
+                LakeReport::Failed(Arc::new(e))
+            }
+        }),
         None => None,
     };
     Ok(RunOutcome {

@@ -114,8 +114,9 @@ pub struct RunOutcome {
 #[derive(Debug, Clone)]
 pub enum LakeReport {
     Published(LakeOutcome),
-    /// Nothing past the failed table was committed; its marks stay owed to the next run.
-    /// Shared, so that the outcome stays cloneable.
+    /// The failed table (or the first of them) was not committed and its marks stay owed
+    /// to the next run; the tables that committed are settled. Shared, so that the outcome
+    /// stays cloneable.
     Failed(Arc<LakeError>),
 }
 

@@ -76,31 +76,47 @@ pub struct LakeCommitRecord<'a> {
     pub now_micros: i64,
 }
 
-/// After the commit: clears the marks it carried and remembers the lake's version and
-/// columns, in one transaction.
+/// After the commits: clears the marks each carried and remembers the lake's version and
+/// columns of each bot's table, all in one transaction (one write to the warehouse's log
+/// for a whole run's publication).
 pub fn settle(
     conn: &Connection,
+    records: &[(&TableSpec, LakeCommitRecord<'_>)],
+) -> Result<(), LoadError> {
+    let what = || "recording the lake commits".to_string();
+    let tx = conn.unchecked_transaction().during(what)?;
+    for (spec, record) in records {
+        settle_one(&tx, spec, record)?;
+    }
+    tx.commit().during(what)?;
+    Ok(())
+}
+
+fn settle_one(
+    tx: &duckdb::Transaction<'_>,
     spec: &TableSpec,
     record: &LakeCommitRecord<'_>,
 ) -> Result<(), LoadError> {
     let what = || format!("recording the lake commit of {}", spec.name);
-    let tx = conn.unchecked_transaction().during(what)?;
     let (lake, bot) = (record.lake_url, record.bot_id);
-    for partition in record.marks {
+    // Set-based: three statements whatever the number of marks (a partition is `''` or
+    // `YYYY-MM`, never a newline).
+    if !record.marks.is_empty() {
+        let partitions = record.marks.join("\n");
         // The other lakes that hold this table keep it owed (A → B → A loses nothing).
         tx.execute(
             sql_file!("warehouse/lake_owed_keep.sql").text,
-            params![partition, bot, spec.name, lake, bot, spec.name, partition],
+            params![bot, spec.name, lake, partitions],
         )
         .during(what)?;
         tx.execute(
             sql_file!("warehouse/lake_dirty_clear.sql").text,
-            params![bot, spec.name, partition],
+            params![bot, spec.name, partitions],
         )
         .during(what)?;
         tx.execute(
             sql_file!("warehouse/lake_owed_clear.sql").text,
-            params![lake, bot, spec.name, partition],
+            params![lake, bot, spec.name, partitions],
         )
         .during(what)?;
     }
@@ -116,6 +132,5 @@ pub fn settle(
         ],
     )
     .during(what)?;
-    tx.commit().during(what)?;
     Ok(())
 }

@@ -1053,6 +1053,90 @@ async fn a_bot_whose_key_is_refused_is_left_out_of_the_lake_and_the_others_are_c
     server.shutdown().await;
 }
 
+/// The newest modification time of the data files of one bot's table in the lake.
+fn lake_files_written(dir: &Path, table: &str, bot_id: u64) -> Vec<std::time::SystemTime> {
+    let bot_dir = dir
+        .join("lake")
+        .join(table)
+        .join(format!("bot_id={bot_id}"));
+    files_under(&bot_dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .map(|p| {
+            std::fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .expect("mtime")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_bots_lake_files_go_up_while_a_slow_bot_still_syncs_and_each_table_commits_once() {
+    use std::sync::{Arc, Mutex};
+    use std::time::SystemTime;
+    use tgm_sync::config::LakeSettings;
+    use tgm_sync::sim::FaultOptions;
+    use tgm_sync::sync::{BotVerdict, worst};
+    use tgm_sync::sync::{self, LakeReport, SyncOptions};
+
+    let server = start_sim(SimOptions {
+        bots: 2,
+        ..sim_options(300, 80)
+    })
+    .await;
+    let (fast, slow) = (server.handles[0].clone(), server.handles[1].clone());
+    // The slow bot answers each request 100 ms late: its streams and exchange-rate reads
+    // take seconds after the fast bot's streams are in. When it was last served:
+    slow.set_faults(FaultOptions {
+        latency_ms: 100,
+        ..FaultOptions::default()
+    });
+    let last_served = Arc::new(Mutex::new(SystemTime::UNIX_EPOCH));
+    let seen = Arc::clone(&last_served);
+    slow.set_response_hook(Some(Arc::new(move |_, _| {
+        *seen.lock().expect("lock") = SystemTime::now();
+    })));
+    let dir = tempdir();
+    let mut settings = settings_for_every_bot(&server, dir.path());
+    settings.bots_in_flight = 2;
+    settings.lake = Some(LakeSettings {
+        url: tgm_sync::lake::LakeUrl::parse(&lake_url(dir.path())).expect("lake URL"),
+        retention: std::time::Duration::from_secs(7 * 86_400),
+    });
+    let outcome = sync::run(&settings, &SyncOptions::default())
+        .await
+        .expect("the run starts");
+    assert_eq!(worst(&outcome.bots), BotVerdict::Synced);
+    let Some(LakeReport::Published(published)) = &outcome.lake else {
+        panic!("the lake output: {:?}", outcome.lake);
+    };
+    let slow_last = *last_served.lock().expect("lock");
+    // The fast bot's files were uploaded while the slow bot was still being served (they
+    // used to wait for the last bot).
+    for spec in mirrored_tables() {
+        let written = lake_files_written(dir.path(), spec.name, fast.bot_id());
+        assert!(
+            !written.is_empty(),
+            "{}: no file of the fast bot",
+            spec.name
+        );
+        assert!(
+            written.iter().all(|t| *t < slow_last),
+            "{}: the fast bot's lake files were written after the slow bot's last request",
+            spec.name
+        );
+    }
+    // One commit per table (version 0 is the table's creation), carrying both bots.
+    assert_eq!(published.tables.len(), mirrored_tables().count());
+    for table in &published.tables {
+        assert_eq!(table.committed.version, 1, "{}: one commit", table.table);
+    }
+    for h in &server.handles {
+        assert_bot_in_lake_equals_warehouse(dir.path(), h.bot_id(), false).await;
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tenth_version_of_a_table_writes_a_log_checkpoint() {
     let server = start_sim(sim_options(120, 20)).await;
