@@ -34,7 +34,7 @@ fn system_micros() -> i64 {
 }
 
 /// Parses a pinned time: UNIX seconds, or RFC 3339 (fractions of a second kept).
-pub fn parse_pin(value: &str) -> Result<i64, ClockError> {
+pub(crate) fn parse_pin(value: &str) -> Result<i64, ClockError> {
     let text = value.trim();
     let micros = match text.parse::<i64>() {
         Ok(secs) => secs.checked_mul(1_000_000),
@@ -101,12 +101,12 @@ pub fn is_pinned() -> bool {
 }
 
 /// Now, in microseconds since the UNIX epoch.
-pub fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     system_micros() + offset()
 }
 
 /// Now, in whole seconds since the UNIX epoch.
-pub fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     now_micros().div_euclid(1_000_000)
 }
 

@@ -17,13 +17,13 @@ use crate::secret::ApiKey;
 use crate::streams::StreamName;
 
 /// Default location of the configuration file.
-pub const DEFAULT_CONFIG: &str = "tgm-sync.toml";
+pub(crate) const DEFAULT_CONFIG: &str = "tgm-sync.toml";
 /// Default API base URL.
-pub const DEFAULT_BASE_URL: &str = "https://api.tgmembership.com";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.tgmembership.com";
 
 mod declared;
 mod keys;
-pub mod places;
+pub(crate) mod places;
 
 pub use declared::{BotConfig, DECLARED, Declared, FileConfig, Merged, SettingsArgs, readme_rows};
 pub use keys::{KeySource, ProcessEnv};
@@ -127,7 +127,7 @@ pub use crate::lake::LakeSettings;
 
 impl LakeSettings {
     /// The lake output of checked settings; `None` when `lake_url` is unset or empty.
-    pub fn from_merged(merged: &Merged) -> Option<LakeSettings> {
+    pub(crate) fn from_merged(merged: &Merged) -> Option<LakeSettings> {
         merged
             .lake_url
             .as_deref()
@@ -172,7 +172,10 @@ impl Merged {
 }
 
 /// Reads the config file; a missing file is fine only when it was not asked for by name.
-pub fn read_file(path: &Path, explicit: bool) -> Result<(FileConfig, Vec<String>), ConfigError> {
+pub(crate) fn read_file(
+    path: &Path,
+    explicit: bool,
+) -> Result<(FileConfig, Vec<String>), ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
@@ -210,7 +213,7 @@ fn days(days: f64) -> Duration {
 }
 
 /// Parses a comma-separated list of bot ids.
-pub fn parse_bot_ids(text: &str) -> Result<Vec<u64>, ConfigError> {
+pub(crate) fn parse_bot_ids(text: &str) -> Result<Vec<u64>, ConfigError> {
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -222,7 +225,7 @@ pub fn parse_bot_ids(text: &str) -> Result<Vec<u64>, ConfigError> {
 }
 
 /// Parses stream names (`orders,members`).
-pub fn parse_streams(names: &[String]) -> Result<Vec<StreamName>, ConfigError> {
+pub(crate) fn parse_streams(names: &[String]) -> Result<Vec<StreamName>, ConfigError> {
     let mut streams = Vec::new();
     for name in names {
         let stream = name
@@ -314,17 +317,17 @@ pub fn resolve(
 impl Settings {
     /// Pages a stream's fetcher may hold ahead of its loader (the channel between them):
     /// twice `pages_in_flight`.
-    pub fn pages_ahead_of_loader(&self) -> usize {
+    pub(crate) fn pages_ahead_of_loader(&self) -> usize {
         self.pages_in_flight * 2
     }
 
     /// `/revenue` requests for exchange rates in flight at once: `pages_in_flight`.
-    pub fn fx_requests_in_flight(&self) -> usize {
+    pub(crate) fn fx_requests_in_flight(&self) -> usize {
         self.pages_in_flight
     }
 
     /// The API client settings for one of the configured bots.
-    pub fn client_settings(&self, bot: &BotSettings) -> crate::api::ClientSettings {
+    pub(crate) fn client_settings(&self, bot: &BotSettings) -> crate::api::ClientSettings {
         crate::api::ClientSettings {
             base_url: self.base_url.clone(),
             bot_id: bot.bot_id,

@@ -40,7 +40,7 @@ impl From<Exit> for ExitCode {
 }
 
 /// The table for `--help`.
-pub const EXIT_CODES_HELP: &str =
+pub(crate) const EXIT_CODES_HELP: &str =
     "Exit codes (with several bots, a sync exits with its worst bot's code, 4 before 6 before 9 before 3):
   0  success
   1  unexpected failure (I/O, DuckDB)

@@ -10,6 +10,10 @@
 //! sees (`progress`, `logging` beside it); `sim` is a built-in simulator of the API for
 //! demos and tests; `sql_files` carries the SQL statements kept under `sql/`.
 
+// `pub` is the library's contract with the binary, the tests and the benchmark; the rest
+// is `pub(crate)` (ARCHITECTURE.md).
+#![warn(unreachable_pub)]
+
 pub mod api;
 pub mod cli;
 pub mod clock;
@@ -24,10 +28,10 @@ pub mod mirror;
 pub mod money;
 pub mod progress;
 pub mod quoted;
-pub mod report;
+pub(crate) mod report;
 pub mod secret;
 pub mod sim;
-pub mod sql_files;
+pub(crate) mod sql_files;
 pub mod streams;
 pub mod sync;
 pub mod warehouse;

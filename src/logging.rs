@@ -16,7 +16,7 @@ pub enum LogFormat {
 }
 
 /// Writes one log record to stderr with registered secrets replaced by `***`.
-pub struct RedactingStderr {
+pub(crate) struct RedactingStderr {
     buffer: Vec<u8>,
 }
 

@@ -8,9 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Digits after the decimal point the warehouse keeps (`DECIMAL(38,18)`).
-pub const SCALE: u32 = 18;
+pub(crate) const SCALE: u32 = 18;
 /// Total digits of `DECIMAL(38,18)`.
-pub const PRECISION: u8 = 38;
+pub(crate) const PRECISION: u8 = 38;
 const ONE: i128 = 1_000_000_000_000_000_000;
 
 /// An exact decimal amount with 18 digits after the point.
@@ -30,7 +30,7 @@ impl Amount {
     pub const ZERO: Amount = Amount(0);
 
     /// From the raw count of 1e-18 units (the `DECIMAL(38,18)` mantissa).
-    pub fn from_scaled(units: i128) -> Amount {
+    pub(crate) fn from_scaled(units: i128) -> Amount {
         Amount(units)
     }
 
@@ -132,7 +132,8 @@ impl Amount {
     }
 
     /// From a `rust_decimal::Decimal`, rounded half away from zero to 18 places.
-    pub fn from_decimal(d: rust_decimal::Decimal) -> Option<Amount> {
+    #[cfg(test)]
+    pub(crate) fn from_decimal(d: rust_decimal::Decimal) -> Option<Amount> {
         Amount::parse(&d.to_string()).ok()
     }
 }

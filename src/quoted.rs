@@ -7,7 +7,7 @@
 pub const PLACES: u32 = 8;
 
 /// One unit of [`PLACES`] decimals per whole: a rate of `1.08` is `108_000_000` units.
-pub const UNITS: i128 = 100_000_000;
+pub(crate) const UNITS: i128 = 100_000_000;
 
 /// How a converted amount is rounded to [`PLACES`] decimals. The API text does not say;
 /// half away from zero is the likely one, half even is tolerated.

@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::{OnceLock, RwLock};
 
 /// What a key is replaced by wherever it would be shown.
-pub const REDACTED: &str = "***";
+pub(crate) const REDACTED: &str = "***";
 
 /// An API key. Its `Debug` and `Display` print `***`; only [`ApiKey::expose`] gives the value.
 ///

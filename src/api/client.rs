@@ -38,7 +38,7 @@ pub struct ClientSettings {
 }
 
 /// The default [`ClientSettings::max_response_bytes`]: 64 MiB.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl ClientSettings {
     pub fn new(base_url: impl Into<String>, bot_id: u64, api_key: ApiKey) -> ClientSettings {
@@ -153,7 +153,7 @@ impl ApiClient {
     }
 
     /// Counts over every clone of this client.
-    pub fn total_stats(&self) -> &RequestStats {
+    pub(crate) fn total_stats(&self) -> &RequestStats {
         &self.shared.total
     }
 
@@ -425,7 +425,7 @@ impl ApiClient {
 }
 
 /// `"an object"`, `"a string"`: for messages about unexpected shapes.
-pub fn json_kind(v: &Value) -> &'static str {
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -91,17 +91,17 @@ pub enum ApiError {
 
 impl ApiError {
     /// Authentication failures stop the whole run, not just one stream.
-    pub fn is_auth(&self) -> bool {
+    pub(crate) fn is_auth(&self) -> bool {
         matches!(self, ApiError::Unauthorized { .. })
     }
 
     /// The run's deadline passed.
-    pub fn is_deadline(&self) -> bool {
+    pub(crate) fn is_deadline(&self) -> bool {
         matches!(self, ApiError::DeadlinePassed { .. })
     }
 
     /// The API could not be reached or kept failing.
-    pub fn is_unavailable(&self) -> bool {
+    pub(crate) fn is_unavailable(&self) -> bool {
         matches!(self, ApiError::Unavailable { .. })
     }
 }

@@ -4,14 +4,14 @@
 //! The client is read-only by construction: it only issues `GET`, and only for the
 //! methods listed in [`Method`].
 
-pub mod client;
-pub mod endpoint;
-pub mod envelope;
-pub mod error;
+pub(crate) mod client;
+pub(crate) mod endpoint;
+pub(crate) mod envelope;
+pub(crate) mod error;
 pub mod models;
 pub mod pager;
 pub mod retry;
-pub mod row;
+pub(crate) mod row;
 
 pub use client::{ApiClient, ClientSettings, RequestStats};
 pub use endpoint::{ApiVersion, Endpoint, Method};

@@ -37,7 +37,7 @@ pub struct Page {
 }
 
 /// Extracts a row's key (as text) for the already-seen check; `None` if it has none.
-pub type KeyFn = fn(&Value) -> Option<String>;
+pub(crate) type KeyFn = fn(&Value) -> Option<String>;
 
 /// What to page and how.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ pub struct PageCap {
 impl PageCap {
     /// 50,000 pages (4.9 million orders at 100 a page) for a first sync, and four times
     /// what the warehouse holds after that.
-    pub const DEFAULT: PageCap = PageCap {
+    pub(crate) const DEFAULT: PageCap = PageCap {
         floor: 50_000,
         per_known_page: 4,
     };
@@ -198,7 +198,7 @@ impl Pager {
 
     /// Boundaries whose re-read gave up: rows may be missing, so this read must not be
     /// taken as complete (no soft deletes on its strength).
-    pub fn unrepaired(&self) -> u64 {
+    pub(crate) fn unrepaired(&self) -> u64 {
         self.unrepaired
     }
 

@@ -50,7 +50,7 @@ impl RetryPolicy {
 /// Spaces requests out to at most `max_rps` per second (if set), and slows down after
 /// each 429 until requests succeed again. Shared by every stream of one bot.
 #[derive(Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     base_interval: Duration,
     state: Mutex<PacerState>,
 }
@@ -65,7 +65,7 @@ struct PacerState {
 const MAX_PENALTY_INTERVAL: Duration = Duration::from_secs(5);
 
 impl Pacer {
-    pub fn new(max_rps: Option<f64>) -> Pacer {
+    pub(crate) fn new(max_rps: Option<f64>) -> Pacer {
         let base_interval = match max_rps {
             Some(rps) if rps > 0.0 && rps.is_finite() => Duration::from_secs_f64(1.0 / rps),
             _ => Duration::ZERO,
@@ -81,7 +81,7 @@ impl Pacer {
 
     /// How long a request asking for a slot now would wait (other requests asking
     /// first can make it longer).
-    pub fn pending_wait(&self) -> Duration {
+    pub(crate) fn pending_wait(&self) -> Duration {
         let state = match self.state.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
@@ -92,7 +92,7 @@ impl Pacer {
     }
 
     /// Waits for this request's slot; returns how long it waited.
-    pub async fn wait_turn(&self) -> Duration {
+    pub(crate) async fn wait_turn(&self) -> Duration {
         let now = Instant::now();
         let slot = {
             let mut state = match self.state.lock() {
@@ -111,7 +111,7 @@ impl Pacer {
     }
 
     /// After a 429: double the spacing (at least 50 ms), up to 5 s.
-    pub fn slow_down(&self) {
+    pub(crate) fn slow_down(&self) {
         let mut state = match self.state.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
@@ -121,7 +121,7 @@ impl Pacer {
     }
 
     /// After a success: ease back towards the configured pace.
-    pub fn recover(&self) {
+    pub(crate) fn recover(&self) {
         let mut state = match self.state.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),

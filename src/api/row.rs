@@ -29,7 +29,7 @@ impl RowError {
 
 /// Takes the fields of one JSON object out, one at a time.
 #[derive(Debug)]
-pub struct RowReader {
+pub(crate) struct RowReader {
     fields: Map<String, Value>,
     /// Prefix for field names in messages (`options.` for a nested object).
     path: String,
@@ -46,7 +46,7 @@ fn show(v: &Value) -> String {
 }
 
 impl RowReader {
-    pub fn new(row: Value) -> Result<RowReader, RowError> {
+    pub(crate) fn new(row: Value) -> Result<RowReader, RowError> {
         match row {
             Value::Object(fields) => Ok(RowReader {
                 fields,
@@ -77,7 +77,7 @@ impl RowReader {
     }
 
     /// A string key; a number is accepted and written in decimal.
-    pub fn key_str(&mut self, field: &str) -> Result<String, RowError> {
+    pub(crate) fn key_str(&mut self, field: &str) -> Result<String, RowError> {
         let v = self.required(field)?;
         let s = self.to_text(field, v)?;
         if s.is_empty() {
@@ -86,7 +86,7 @@ impl RowReader {
         Ok(s)
     }
 
-    pub fn opt_str(&mut self, field: &str) -> Result<Option<String>, RowError> {
+    pub(crate) fn opt_str(&mut self, field: &str) -> Result<Option<String>, RowError> {
         self.take(field).map(|v| self.to_text(field, v)).transpose()
     }
 
@@ -102,12 +102,12 @@ impl RowReader {
     }
 
     /// A required integer id: a JSON integer or a numeric string.
-    pub fn key_id(&mut self, field: &str) -> Result<i64, RowError> {
+    pub(crate) fn key_id(&mut self, field: &str) -> Result<i64, RowError> {
         let v = self.required(field)?;
         self.to_int(field, v)
     }
 
-    pub fn opt_id(&mut self, field: &str) -> Result<Option<i64>, RowError> {
+    pub(crate) fn opt_id(&mut self, field: &str) -> Result<Option<i64>, RowError> {
         self.take(field).map(|v| self.to_int(field, v)).transpose()
     }
 
@@ -134,12 +134,12 @@ impl RowReader {
 
     /// UNIX seconds (integer or numeric string) within years 1–9999, the range DuckDB,
     /// Parquet and Delta readers all hold.
-    pub fn key_timestamp(&mut self, field: &str) -> Result<i64, RowError> {
+    pub(crate) fn key_timestamp(&mut self, field: &str) -> Result<i64, RowError> {
         let secs = self.key_id(field)?;
         self.in_timestamp_range(field, secs)
     }
 
-    pub fn opt_timestamp(&mut self, field: &str) -> Result<Option<i64>, RowError> {
+    pub(crate) fn opt_timestamp(&mut self, field: &str) -> Result<Option<i64>, RowError> {
         self.opt_id(field)?
             .map(|secs| self.in_timestamp_range(field, secs))
             .transpose()
@@ -157,7 +157,7 @@ impl RowReader {
     }
 
     /// An integer option that some answers send as a boolean (`newcomers: 0` or `false`).
-    pub fn opt_int_or_bool(&mut self, field: &str) -> Result<Option<i64>, RowError> {
+    pub(crate) fn opt_int_or_bool(&mut self, field: &str) -> Result<Option<i64>, RowError> {
         match self.take(field) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(i64::from(b))),
@@ -166,7 +166,7 @@ impl RowReader {
     }
 
     /// A boolean; `0`/`1` and `"true"`/`"false"` are accepted too.
-    pub fn opt_bool(&mut self, field: &str) -> Result<Option<bool>, RowError> {
+    pub(crate) fn opt_bool(&mut self, field: &str) -> Result<Option<bool>, RowError> {
         let Some(v) = self.take(field) else {
             return Ok(None);
         };
@@ -193,7 +193,7 @@ impl RowReader {
     }
 
     /// An exact decimal amount (string or number, never through f64).
-    pub fn opt_money(&mut self, field: &str) -> Result<Option<Amount>, RowError> {
+    pub(crate) fn opt_money(&mut self, field: &str) -> Result<Option<Amount>, RowError> {
         let Some(v) = self.take(field) else {
             return Ok(None);
         };
@@ -211,12 +211,12 @@ impl RowReader {
         })
     }
 
-    pub fn key_money(&mut self, field: &str) -> Result<Amount, RowError> {
+    pub(crate) fn key_money(&mut self, field: &str) -> Result<Amount, RowError> {
         self.opt_money(field)?
             .ok_or_else(|| RowError::new(&self.name(field), "missing"))
     }
 
-    pub fn opt_id_list(&mut self, field: &str) -> Result<Option<Vec<i64>>, RowError> {
+    pub(crate) fn opt_id_list(&mut self, field: &str) -> Result<Option<Vec<i64>>, RowError> {
         match self.take(field) {
             None => Ok(None),
             Some(Value::Array(items)) => items
@@ -231,7 +231,7 @@ impl RowReader {
         }
     }
 
-    pub fn opt_str_list(&mut self, field: &str) -> Result<Option<Vec<String>>, RowError> {
+    pub(crate) fn opt_str_list(&mut self, field: &str) -> Result<Option<Vec<String>>, RowError> {
         match self.take(field) {
             None => Ok(None),
             Some(Value::Array(items)) => items
@@ -247,13 +247,13 @@ impl RowReader {
     }
 
     /// Any JSON value, kept as JSON text.
-    pub fn opt_json(&mut self, field: &str) -> Option<String> {
+    pub(crate) fn opt_json(&mut self, field: &str) -> Option<String> {
         self.take(field).map(|v| v.to_string())
     }
 
     /// A nested object, read with its own reader; give it back with [`RowReader::put_back`]
     /// so that its unknown fields end up in `_extra`.
-    pub fn opt_object(&mut self, field: &str) -> Result<Option<RowReader>, RowError> {
+    pub(crate) fn opt_object(&mut self, field: &str) -> Result<Option<RowReader>, RowError> {
         match self.take(field) {
             None => Ok(None),
             Some(Value::Object(fields)) => Ok(Some(RowReader {
@@ -268,7 +268,7 @@ impl RowReader {
     }
 
     /// Returns what a nested reader did not consume, under its field name.
-    pub fn put_back(&mut self, field: &str, nested: RowReader) {
+    pub(crate) fn put_back(&mut self, field: &str, nested: RowReader) {
         if !nested.fields.is_empty() {
             self.fields
                 .insert(field.to_string(), Value::Object(nested.fields));
@@ -276,14 +276,14 @@ impl RowReader {
     }
 
     /// The fields nobody took, as JSON text for `_extra` (`None` when there are none).
-    pub fn finish(self) -> Option<String> {
+    pub(crate) fn finish(self) -> Option<String> {
         (!self.fields.is_empty()).then(|| Value::Object(self.fields).to_string())
     }
 }
 
 /// UNIX seconds from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z: a date every column
 /// type, partition name and reader of the warehouse, the mirror and the lake can hold.
-pub const TIMESTAMP_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+pub(crate) const TIMESTAMP_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
 
 /// Digits only (a sign and a zero fraction allowed): an integer, whatever its size.
 fn is_integral(s: &str) -> bool {

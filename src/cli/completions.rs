@@ -18,7 +18,7 @@ pub struct CompletionsArgs {
 
 /// Prints the completion script on stdout (docs/guide.md "Shell completions and man page" says
 /// where each shell looks for it).
-pub fn run(args: CompletionsArgs) -> Exit {
+pub(crate) fn run(args: CompletionsArgs) -> Exit {
     let mut command = Cli::command();
     clap_complete::generate(
         args.shell,

@@ -38,7 +38,7 @@ pub enum FxCommand {
 
 /// One imported rate.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ImportedRate {
+pub(crate) struct ImportedRate {
     pub from: String,
     pub to: Currency,
     pub rate: Amount,
@@ -46,7 +46,7 @@ pub struct ImportedRate {
 }
 
 /// Reads and checks the whole file first: nothing is imported if any line is wrong.
-pub fn read_rates(path: &Path, now_micros: i64) -> Result<Vec<ImportedRate>, Failure> {
+pub(crate) fn read_rates(path: &Path, now_micros: i64) -> Result<Vec<ImportedRate>, Failure> {
     let bad = |line: usize, what: String| {
         Failure::new(
             Exit::Config,
@@ -119,7 +119,7 @@ pub fn read_rates(path: &Path, now_micros: i64) -> Result<Vec<ImportedRate>, Fai
     Ok(rates)
 }
 
-pub fn run(config: Option<PathBuf>, args: FxArgs) -> Result<Exit, Failure> {
+pub(crate) fn run(config: Option<PathBuf>, args: FxArgs) -> Result<Exit, Failure> {
     let FxCommand::Import { file, settings } = args.command;
     let settings = settings.resolve_without_keys(config.as_deref())?;
     let rates = read_rates(&file, crate::clock::now_micros())?;

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The program's name on a PATH once installed.
-pub const PROGRAM: &str = "tgm-sync";
+pub(crate) const PROGRAM: &str = "tgm-sync";
 
 /// How this process can be run again by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Invocation {
+pub(crate) enum Invocation {
     /// `tgm-sync` on the PATH is this program.
     OnPath,
     /// A build in a cargo target directory: `cargo run --`; `manifest` when the working
@@ -26,7 +26,7 @@ pub enum Invocation {
 impl Invocation {
     /// Works out how this process was started (from its executable, the PATH, the
     /// working directory and what cargo sets for `cargo run`).
-    pub fn detect() -> Invocation {
+    pub(crate) fn detect() -> Invocation {
         let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else {
             return Invocation::OnPath;
         };
@@ -42,7 +42,7 @@ impl Invocation {
     }
 
     /// The command line that runs `args` (e.g. `sync --config x.toml`).
-    pub fn command(&self, args: &str) -> String {
+    pub(crate) fn command(&self, args: &str) -> String {
         let program = match self {
             Invocation::OnPath => PROGRAM.to_string(),
             Invocation::Cargo { manifest: None } => "cargo run --".to_string(),
@@ -59,7 +59,7 @@ impl Invocation {
     }
 
     /// A line saying how to get `tgm-sync` on the PATH, when it is not.
-    pub fn install_note(&self) -> Option<String> {
+    pub(crate) fn install_note(&self) -> Option<String> {
         match self {
             Invocation::OnPath => None,
             Invocation::Cargo { .. } => Some(format!(
@@ -74,18 +74,18 @@ impl Invocation {
 }
 
 /// This process's invocation, worked out once.
-pub fn invocation() -> &'static Invocation {
+pub(crate) fn invocation() -> &'static Invocation {
     static ONCE: OnceLock<Invocation> = OnceLock::new();
     ONCE.get_or_init(Invocation::detect)
 }
 
 /// `args` as a command that works here: `tgm-sync sync`, `cargo run -- sync`, ….
-pub fn command(args: &str) -> String {
+pub(crate) fn command(args: &str) -> String {
     invocation().command(args)
 }
 
 /// Where `name` is found on the PATH, if anywhere (e.g. is the `duckdb` CLI there?).
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .filter(|dir| !dir.as_os_str().is_empty())
@@ -94,7 +94,7 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// A path as one shell word: as it is when that is safe, else in single quotes.
-pub fn shell_word(path: &Path) -> String {
+pub(crate) fn shell_word(path: &Path) -> String {
     let text = path.display().to_string();
     let plain = !text.is_empty()
         && text
@@ -108,7 +108,7 @@ pub fn shell_word(path: &Path) -> String {
 }
 
 /// The decision, from plain inputs (tested without touching the process's environment).
-pub fn classify(
+pub(crate) fn classify(
     exe: &Path,
     path_dirs: impl IntoIterator<Item = PathBuf>,
     cwd: Option<&Path>,

@@ -62,7 +62,7 @@ struct Answers {
     base_url: Option<String>,
 }
 
-pub async fn run(config: Option<PathBuf>, args: InitArgs) -> Result<Exit, Failure> {
+pub(crate) async fn run(config: Option<PathBuf>, args: InitArgs) -> Result<Exit, Failure> {
     let config_path = absolute(&config.unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG)))?;
     let key_file = absolute(&match &args.api_key_file {
         Some(path) => path.clone(),

@@ -58,7 +58,7 @@ fn lake_settings(
     Ok((lake, merged.warehouse))
 }
 
-pub async fn run(config: Option<PathBuf>, args: LakeArgs) -> Result<Exit, Failure> {
+pub(crate) async fn run(config: Option<PathBuf>, args: LakeArgs) -> Result<Exit, Failure> {
     match args.command {
         LakeCommand::Vacuum(args) => {
             let (lake, warehouse) = lake_settings(config.as_deref(), &args.settings)?;

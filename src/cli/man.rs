@@ -18,7 +18,7 @@ pub struct ManArgs {
     pub out_dir: Option<PathBuf>,
 }
 
-pub fn run(args: ManArgs) -> Result<Exit, Failure> {
+pub(crate) fn run(args: ManArgs) -> Result<Exit, Failure> {
     let command = Cli::command();
     match &args.out_dir {
         None => {

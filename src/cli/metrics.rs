@@ -20,7 +20,7 @@ fn escape(label: &str) -> String {
 }
 
 /// The metrics of one run in Prometheus text format.
-pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
+pub(crate) fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -210,7 +210,7 @@ pub fn render(outcome: &RunOutcome, finished_unix: i64) -> String {
 /// there is no such file. Unlike a parent's `wait4` figure, it starts afresh at `exec`:
 /// Linux hands a child spawned with `vfork` (as `std::process::Command` does) its
 /// parent's peak as a starting value.
-pub fn peak_rss_bytes() -> Option<u64> {
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     vm_hwm_bytes(&status)
 }
@@ -227,7 +227,7 @@ fn vm_hwm_bytes(status: &str) -> Option<u64> {
 
 /// Writes the file atomically (temporary name in the same directory, then rename).
 /// A previous success timestamp of a stream that failed this time is carried over.
-pub fn write(path: &Path, outcome: &RunOutcome, finished_unix: i64) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, outcome: &RunOutcome, finished_unix: i64) -> std::io::Result<()> {
     let mut text = render(outcome, finished_unix);
     if let Ok(previous) = std::fs::read_to_string(path) {
         for line in previous.lines() {

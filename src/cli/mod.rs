@@ -1,23 +1,23 @@
 //! The command line: clap definitions, one module per subcommand, and the mapping of
 //! every failure to a documented exit code.
 
-pub mod completions;
+pub(crate) mod completions;
 pub mod demo;
-pub mod fx;
-pub mod hint;
-pub mod init;
-pub mod lake;
-pub mod man;
-pub mod metrics;
+pub(crate) mod fx;
+pub(crate) mod hint;
+pub(crate) mod init;
+pub(crate) mod lake;
+pub(crate) mod man;
+pub(crate) mod metrics;
 mod prompt;
-pub mod report;
+pub(crate) mod report;
 mod rows_json;
-pub mod schedule;
-pub mod settings;
-pub mod status;
+pub(crate) mod schedule;
+pub(crate) mod settings;
+pub(crate) mod status;
 mod summary_json;
 pub mod sync;
-pub mod verify;
+pub(crate) mod verify;
 
 use std::path::PathBuf;
 

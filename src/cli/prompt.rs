@@ -4,12 +4,12 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 
 /// Whether there is a person to ask (stdin is a terminal).
-pub fn interactive() -> bool {
+pub(super) fn interactive() -> bool {
     io::stdin().is_terminal()
 }
 
 /// Asks `question`; an empty answer takes `default` when there is one.
-pub fn ask(question: &str, default: Option<&str>) -> io::Result<String> {
+pub(super) fn ask(question: &str, default: Option<&str>) -> io::Result<String> {
     let mut err = io::stderr().lock();
     match default {
         Some(d) => write!(err, "{question} [{d}]: ")?,
@@ -26,7 +26,7 @@ pub fn ask(question: &str, default: Option<&str>) -> io::Result<String> {
 }
 
 /// Asks for a secret with echo off (when stdin is a terminal); the answer is trimmed.
-pub fn ask_secret(question: &str) -> io::Result<String> {
+pub(super) fn ask_secret(question: &str) -> io::Result<String> {
     {
         let mut err = io::stderr().lock();
         write!(err, "{question} (typing is not shown): ")?;
@@ -42,7 +42,7 @@ pub fn ask_secret(question: &str) -> io::Result<String> {
 }
 
 /// The first line of stdin (a key piped in, or typed).
-pub fn read_line() -> io::Result<String> {
+pub(super) fn read_line() -> io::Result<String> {
     let mut line = String::new();
     io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())

@@ -168,7 +168,7 @@ fn request(args: &ReportArgs, bot_id: i64, now: i64) -> Result<ReportRequest, Fa
     })
 }
 
-pub fn run(config: Option<PathBuf>, args: ReportArgs) -> Result<Exit, Failure> {
+pub(crate) fn run(config: Option<PathBuf>, args: ReportArgs) -> Result<Exit, Failure> {
     // Bad arguments fail before the warehouse is touched.
     request(&args, 0, 0)?;
     let settings = args.settings.resolve_without_keys(config.as_deref())?;

@@ -8,7 +8,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::{Map, Value};
 
 /// Every row of `batches` as an object keyed by column name, in order.
-pub fn rows(batches: &[RecordBatch]) -> Result<Vec<Value>, ArrowError> {
+pub(super) fn rows(batches: &[RecordBatch]) -> Result<Vec<Value>, ArrowError> {
     let options = FormatOptions::default();
     let mut out = Vec::new();
     for batch in batches {

@@ -43,7 +43,7 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// The files for `scheduler`: (file name, contents). Each path is quoted for where it
 /// goes: systemd's rules in the unit, sh's (and cron's `%`) in the crontab line.
-pub fn render(
+pub(crate) fn render(
     scheduler: Scheduler,
     binary: &Path,
     config: &Path,
@@ -148,7 +148,7 @@ fn cron_quote(text: &str) -> Result<String, String> {
     Ok(quoted.replace('%', "\\%"))
 }
 
-pub fn run(config: Option<PathBuf>, args: ScheduleArgs) -> Result<Exit, Failure> {
+pub(crate) fn run(config: Option<PathBuf>, args: ScheduleArgs) -> Result<Exit, Failure> {
     let binary = match args.binary {
         Some(b) => absolute(&b),
         None => std::env::current_exe().map_err(|e| {

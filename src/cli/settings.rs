@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-pub use crate::config::SettingsArgs;
+pub(crate) use crate::config::SettingsArgs;
 use crate::config::{self, ConfigError, ProcessEnv, Settings};
 
 impl SettingsArgs {
@@ -29,7 +29,7 @@ impl SettingsArgs {
     }
 
     /// Settings for commands that only read or write the warehouse: no key is needed.
-    pub fn resolve_without_keys(
+    pub(crate) fn resolve_without_keys(
         &self,
         config_path: Option<&Path>,
     ) -> Result<LocalSettings, ConfigError> {
@@ -53,7 +53,7 @@ impl SettingsArgs {
 
 /// What a warehouse-only command needs.
 #[derive(Debug, Clone)]
-pub struct LocalSettings {
+pub(crate) struct LocalSettings {
     pub warehouse: PathBuf,
     /// The storage format a new warehouse file is written in.
     pub storage_version: String,

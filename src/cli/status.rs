@@ -91,7 +91,7 @@ fn rows_per_table() -> String {
     )
 }
 
-pub fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
+pub(crate) fn run(config: Option<PathBuf>, args: StatusArgs) -> Result<Exit, Failure> {
     let settings = args.settings.resolve_without_keys(config.as_deref())?;
     let warehouse = Warehouse::open_read_only(&settings.warehouse)?;
     let json = args.format == StatusFormat::Json;

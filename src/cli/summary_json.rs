@@ -17,7 +17,7 @@ fn fields(value: Value) -> Map<String, Value> {
 }
 
 /// Every line of the summary, in order.
-pub fn lines(outcome: &RunOutcome) -> Vec<String> {
+pub(super) fn lines(outcome: &RunOutcome) -> Vec<String> {
     let verdicts: Vec<BotVerdict> = outcome.bots.iter().map(BotVerdict::of).collect();
     let synced = verdicts
         .iter()

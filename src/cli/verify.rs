@@ -41,7 +41,7 @@ fn currencies(arg: Option<&str>, preferred: Option<String>) -> Result<Vec<Curren
     }
 }
 
-pub async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Failure> {
+pub(crate) async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exit, Failure> {
     if let Some(c) = &args.currency {
         currencies(Some(c), None)?;
     }

@@ -31,7 +31,7 @@ impl Declared {
     }
 
     /// The setting's row of the README's configuration table.
-    pub fn readme_row(&self) -> String {
+    pub(crate) fn readme_row(&self) -> String {
         format!(
             "| `{}` | `{}` | `{}` | {} | {} |",
             self.key,

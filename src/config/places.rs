@@ -8,13 +8,13 @@ use super::ConfigError;
 
 /// One output's place, named by its setting.
 #[derive(Debug, Clone)]
-pub struct Place {
+pub(crate) struct Place {
     pub setting: &'static str,
     pub path: PathBuf,
 }
 
 /// Refuses the first two places of which one is inside the other (or both the same).
-pub fn check_apart(places: &[Place]) -> Result<(), ConfigError> {
+pub(crate) fn check_apart(places: &[Place]) -> Result<(), ConfigError> {
     let resolved: Vec<(&Place, PathBuf)> = places.iter().map(|p| (p, resolve(&p.path))).collect();
     for (i, (a, pa)) in resolved.iter().enumerate() {
         for (b, pb) in &resolved[i + 1..] {

@@ -25,12 +25,12 @@ use crate::warehouse::inputs::{
 };
 
 /// The stream name under which unreadable report-input rows are kept in `_rejected`.
-pub const REPORT_INPUTS: &str = "report_inputs";
+pub(crate) const REPORT_INPUTS: &str = "report_inputs";
 
 /// Reads `/paymentMethods/report` and the synced payment methods into `gateways`. A row
 /// that cannot be read is kept in `_rejected` (stream `report_inputs`) and counted; the
 /// others are used. Returns how many rows were rejected.
-pub async fn refresh_gateways(
+pub(crate) async fn refresh_gateways(
     client: &ApiClient,
     conn: &Connection,
     bot_id: i64,
@@ -54,7 +54,7 @@ pub async fn refresh_gateways(
 }
 
 /// Asks `/revenue` without a currency: the answer is in the bot's preferred currency.
-pub async fn refresh_preferred_currency(
+pub(crate) async fn refresh_preferred_currency(
     client: &ApiClient,
     conn: &Connection,
     bot_id: i64,
@@ -82,7 +82,7 @@ pub async fn refresh_preferred_currency(
 /// ([`stale_currencies`]): otherwise its stored rates are recorded again as of this run,
 /// for the cost of one canary read (none when the reconciliation or the early reads
 /// made it).
-pub async fn refresh_fx(
+pub(crate) async fn refresh_fx(
     client: &ApiClient,
     conn: &Connection,
     bot_id: i64,

@@ -55,12 +55,12 @@ impl RevenueMemo {
     }
 
     /// Keeps the windows the warehouse held when the run began.
-    pub fn set_start_windows(&self, windows: FxWindows) {
+    pub(crate) fn set_start_windows(&self, windows: FxWindows) {
         *lock(&self.start_windows) = Some(windows);
     }
 
     /// The windows the warehouse held when the run began, if they were planned.
-    pub fn start_windows(&self) -> Option<FxWindows> {
+    pub(crate) fn start_windows(&self) -> Option<FxWindows> {
         lock(&self.start_windows).clone()
     }
 

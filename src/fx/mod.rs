@@ -8,10 +8,10 @@
 //! preferred currency, rates) after the streams and hands them to the warehouse
 //! (`warehouse::inputs`) to write.
 
-pub mod capture;
+pub(crate) mod capture;
 pub mod memo;
-pub mod pair_rate;
-pub mod prefetch;
+pub(crate) mod pair_rate;
+pub(crate) mod prefetch;
 pub mod reconcile;
 pub mod residue;
-pub mod windows;
+pub(crate) mod windows;

@@ -13,7 +13,7 @@ use crate::quoted::{PLACES, Rounding, convert_units, quote};
 
 /// The rates that reproduce a window's revenue, in 1e-8 units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PairRate {
+pub(crate) struct PairRate {
     /// The smallest and largest candidate, inclusive.
     pub low: i128,
     pub high: i128,
@@ -26,7 +26,7 @@ pub struct PairRate {
 
 impl PairRate {
     /// Whether exactly one rate reproduces the revenue.
-    pub fn is_exact(&self) -> bool {
+    pub(crate) fn is_exact(&self) -> bool {
         self.low == self.high
     }
 }
@@ -37,7 +37,7 @@ const MAX_UNITS: i128 = 100_000_000_000_000_000_000;
 /// Solves `revenue = Σ round8(amounts[i] × r)` for `r`, within `slack` (in 1e-18 units);
 /// `None` when no 8-decimal rate reproduces it under either rounding (the API does not
 /// compute as docs/data-contract.md §2.2 says, or the window's sales changed).
-pub fn solve(amounts: &[Amount], revenue: Amount, slack: u128) -> Option<PairRate> {
+pub(crate) fn solve(amounts: &[Amount], revenue: Amount, slack: u128) -> Option<PairRate> {
     [Rounding::HalfAwayFromZero, Rounding::HalfEven]
         .into_iter()
         .find_map(|rounding| solve_with(amounts, revenue, slack, rounding))
@@ -103,7 +103,7 @@ fn first_true(mut lo: i128, mut hi: i128, test: impl Fn(i128) -> bool) -> i128 {
 }
 
 /// A rate in 1e-8 units as decimal text: `1035146` → `"0.01035146"`.
-pub fn units_text(units: i128) -> String {
+pub(crate) fn units_text(units: i128) -> String {
     let whole = units / 100_000_000;
     let frac = (units % 100_000_000).abs();
     let text = format!("{whole}.{frac:08}");

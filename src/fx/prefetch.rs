@@ -27,7 +27,7 @@ use crate::warehouse::state::read_state;
 /// Plans the early reads from the warehouse as it is now (before the streams write): all
 /// its windows, and the primary ones (one per native currency) to read. Empty when there
 /// is none (a first sync).
-pub fn plan_early_reads(
+pub(crate) fn plan_early_reads(
     conn: &Connection,
     bot_id: i64,
 ) -> Result<(FxWindows, Vec<FxWindow>), LoadError> {
@@ -43,7 +43,7 @@ pub fn plan_early_reads(
 
 /// [`read_early`] with the run's settings: when the orders stream is synced, with its
 /// lookback and the exchange-rate reads in flight.
-pub async fn read_early_in_run(
+pub(crate) async fn read_early_in_run(
     settings: &Settings,
     client: &ApiClient,
     conn: &Connection,
@@ -76,7 +76,7 @@ pub async fn read_early_in_run(
 /// windows in `memo` for the capture.
 /// Nothing is written; a failed read is left for the capture to repeat and report.
 /// Returns the number of reads answered.
-pub async fn read_early(
+pub(crate) async fn read_early(
     client: &ApiClient,
     conn: &Connection,
     bot_id: i64,

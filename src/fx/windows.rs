@@ -38,7 +38,7 @@ const MAX_WINDOW_SALES: usize = 1000;
 
 /// One completed sale.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sale {
+pub(crate) struct Sale {
     /// UNIX seconds.
     pub t: i64,
     pub currency: String,
@@ -47,7 +47,7 @@ pub struct Sale {
 
 /// One window to read rates from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FxWindow {
+pub(crate) struct FxWindow {
     pub currency: String,
     /// UNIX seconds, one before the first sale and one after the last.
     pub from: i64,
@@ -77,7 +77,7 @@ const MAX_AMOUNTS: usize = 256;
 
 /// Every window the search found worth reading.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FxWindows {
+pub(crate) struct FxWindows {
     /// One per native currency: the largest amount per sale ([`better_window`]).
     pub primary: Vec<FxWindow>,
     /// Per currency, each distinct sale amount, with the window of fewest sales that
@@ -91,7 +91,7 @@ pub struct FxWindows {
 
 /// The search, fed sales in `(t, currency)` order.
 #[derive(Debug, Default)]
-pub struct WindowSearch {
+pub(crate) struct WindowSearch {
     cluster: Option<Cluster>,
     best: BTreeMap<String, FxWindow>,
     by_amount: BTreeMap<String, BTreeMap<Amount, Option<FxWindow>>>,
@@ -100,7 +100,7 @@ pub struct WindowSearch {
 
 impl WindowSearch {
     /// Takes the next sale in `(t, currency)` order.
-    pub fn push(&mut self, sale: Sale) {
+    pub(crate) fn push(&mut self, sale: Sale) {
         let amounts = self.by_amount.entry(sale.currency.clone()).or_default();
         if !amounts.contains_key(&sale.amount) {
             if amounts.len() < MAX_AMOUNTS {
@@ -176,13 +176,8 @@ impl WindowSearch {
         }
     }
 
-    /// The chosen window of each currency, by currency.
-    pub fn finish(self) -> Vec<FxWindow> {
-        self.finish_all().primary
-    }
-
     /// Every window found: the primary ones, and one per distinct amount.
-    pub fn finish_all(mut self) -> FxWindows {
+    pub(crate) fn finish_all(mut self) -> FxWindows {
         if let Some(done) = self.cluster.take() {
             self.close(done);
         }
@@ -219,12 +214,12 @@ fn better_window(a: &FxWindow, b: &FxWindow) -> bool {
 }
 
 /// Finds the windows of one bot from its synced orders: one per native currency.
-pub fn find_windows(conn: &Connection, bot_id: i64) -> Result<Vec<FxWindow>, LoadError> {
+pub(crate) fn find_windows(conn: &Connection, bot_id: i64) -> Result<Vec<FxWindow>, LoadError> {
     Ok(find_all_windows(conn, bot_id)?.primary)
 }
 
 /// Finds every window of one bot from its synced orders (see [`FxWindows`]).
-pub fn find_all_windows(conn: &Connection, bot_id: i64) -> Result<FxWindows, LoadError> {
+pub(crate) fn find_all_windows(conn: &Connection, bot_id: i64) -> Result<FxWindows, LoadError> {
     let context = || "finding FX windows".to_string();
     let arrow_err = |source| LoadError::Arrow {
         table: "orders (FX windows)".into(),
@@ -271,7 +266,8 @@ mod tests {
         for sale in sales {
             s.push(sale);
         }
-        s.finish()
+        s.finish_all()
+            .primary
             .into_iter()
             .map(|w| (w.currency, w.from, w.to, w.native.to_string(), w.sales))
             .collect()
@@ -368,7 +364,7 @@ mod tests {
         s.push(sale(10, "JPY", "100"));
         s.push(sale(10, "JPY", "250"));
         s.push(sale(11, "JPY", "300"));
-        let got = s.finish();
+        let got = s.finish_all().primary;
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].native.to_string(), "650");
         let amounts: Vec<String> = got[0].amounts.iter().map(|a| a.to_string()).collect();

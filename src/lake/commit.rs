@@ -24,11 +24,11 @@ use super::table::{partition_columns, store_error};
 use crate::streams::table::TableSpec;
 
 /// Attempts at one commit before the run gives up (the marks stay: the next run retries).
-pub const MAX_COMMIT_ATTEMPTS: u32 = 12;
+pub(crate) const MAX_COMMIT_ATTEMPTS: u32 = 12;
 
 /// A data file uploaded for this run, with the slice of the table it replaces.
 #[derive(Debug, Clone)]
-pub struct NewFile {
+pub(crate) struct NewFile {
     pub add: Add,
 }
 
@@ -71,7 +71,7 @@ fn predicate(owed: &[Owed], spec: &TableSpec) -> String {
 /// before read them as null). A column the table has and we no longer write stays (our
 /// files read it as null), so an older tgm-sync sharing the lake keeps working. A column
 /// whose type differs is an error: Delta cannot change a column's type in place.
-pub fn widened_schema(
+pub(crate) fn widened_schema(
     lake: &LakeUrl,
     table: &'static str,
     current: &StructType,
@@ -121,7 +121,7 @@ pub struct Committed {
 }
 
 /// Commits `files` replacing the owed partitions; retried on a newer version.
-pub async fn commit(
+pub(crate) async fn commit(
     lake: &LakeUrl,
     delta: &mut DeltaTable,
     spec: &'static TableSpec,

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 /// The AWS variables whose values are secrets.
-pub const SECRET_VARIABLES: [&str; 5] = [
+pub(crate) const SECRET_VARIABLES: [&str; 5] = [
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
@@ -33,7 +33,7 @@ const SECRET_PROFILE_KEYS: [&str; 4] = [
 ];
 
 /// Registers every AWS credential this process can see with [`crate::secret::register`].
-pub fn register_credentials() {
+pub(crate) fn register_credentials() {
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     for name in SECRET_VARIABLES {
         if let Ok(value) = std::env::var(name) {

@@ -12,7 +12,7 @@ use super::commit::NewFile;
 use super::error::LakeError;
 
 /// Syncs each new data file of a table, then every directory that holds one.
-pub fn sync_data_files(
+pub(crate) fn sync_data_files(
     table: &'static str,
     table_dir: &Path,
     files: &[NewFile],
@@ -29,7 +29,11 @@ pub fn sync_data_files(
 }
 
 /// Syncs the commit file of `version` and the `_delta_log` directory that names it.
-pub fn sync_commit(table: &'static str, table_dir: &Path, version: i64) -> Result<(), LakeError> {
+pub(crate) fn sync_commit(
+    table: &'static str,
+    table_dir: &Path,
+    version: i64,
+) -> Result<(), LakeError> {
     let log = table_dir.join("_delta_log");
     sync(table, &log.join(format!("{version:020}.json")))?;
     sync(table, &log)

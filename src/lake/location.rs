@@ -79,14 +79,14 @@ impl LakeUrl {
     }
 
     /// `file://` lakes live on this machine's file system.
-    pub fn local_root(&self) -> Option<std::path::PathBuf> {
+    pub(crate) fn local_root(&self) -> Option<std::path::PathBuf> {
         (self.root.scheme() == "file")
             .then(|| self.root.to_file_path().ok())
             .flatten()
     }
 
     /// The Delta table of one synced table: `<root>/<table>/`.
-    pub fn table_url(&self, table: &str) -> Url {
+    pub(crate) fn table_url(&self, table: &str) -> Url {
         let mut url = self.root.clone();
         let path = format!("{}{table}/", self.root.path());
         url.set_path(&path);
@@ -110,7 +110,7 @@ impl std::fmt::Display for LakeUrl {
 /// (`If-None-Match`) are object_store's default for S3, so Delta commits never overwrite
 /// each other. An endpoint given as `http://…` (a local MinIO or test server) is allowed
 /// plain HTTP without `AWS_ALLOW_HTTP` (see [`plain_http_endpoint`]).
-pub fn storage_options() -> HashMap<String, String> {
+pub(crate) fn storage_options() -> HashMap<String, String> {
     let mut options: HashMap<String, String> = [
         ("max_retries", "6"),
         ("retry_timeout", "120s"),
@@ -136,7 +136,7 @@ pub fn storage_options() -> HashMap<String, String> {
 /// Whether to allow plain HTTP: the endpoint the user set is `http://…` and they did not
 /// decide otherwise with `AWS_ALLOW_HTTP`. Naming an `http://` endpoint is the choice;
 /// refusing it with object_store's "URL scheme is not allowed" would only be a hurdle.
-pub fn plain_http_endpoint(endpoint: Option<&str>, allow_http: Option<&str>) -> bool {
+pub(crate) fn plain_http_endpoint(endpoint: Option<&str>, allow_http: Option<&str>) -> bool {
     allow_http.is_none()
         && endpoint.is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("http://"))
 }

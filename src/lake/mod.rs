@@ -7,18 +7,18 @@
 //! that also removes the files they replace (`commit`); only then are the marks cleared. delta-rs (without DataFusion) keeps the log: table
 //! creation (`table`), commits, checkpoints and `vacuum`.
 
-pub mod commit;
-pub mod credentials;
+pub(crate) mod commit;
+pub(crate) mod credentials;
 pub mod datafile;
-pub mod durable;
-pub mod error;
-pub mod location;
-pub mod owed;
-pub mod staging;
-pub mod stats;
+pub(crate) mod durable;
+pub(crate) mod error;
+pub(crate) mod location;
+pub(crate) mod owed;
+pub(crate) mod staging;
+pub(crate) mod stats;
 pub mod table;
-pub mod upload;
-pub mod vacuum;
+pub(crate) mod upload;
+pub(crate) mod vacuum;
 
 use std::collections::HashMap;
 
@@ -67,7 +67,7 @@ pub struct LakeOutcome {
 /// Checks that the lake answers and accepts the credentials, before anything is synced:
 /// one listing of the lake's root on S3 (nothing is written), the directory on a file
 /// system.
-pub async fn preflight(lake: &LakeSettings) -> Result<(), LakeError> {
+pub(crate) async fn preflight(lake: &LakeSettings) -> Result<(), LakeError> {
     credentials::register_credentials();
     if let Some(root) = lake.url.local_root() {
         return std::fs::create_dir_all(&root).map_err(|e| LakeError::Table {

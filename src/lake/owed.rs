@@ -11,7 +11,7 @@ use crate::warehouse::lake_marks::{self, LakeCommitRecord};
 
 /// The partitions of one bot's table to publish in this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owed {
+pub(crate) struct Owed {
     pub bot_id: i64,
     /// The bot's whole table: every file of the bot in the lake is replaced.
     pub whole: bool,
@@ -23,14 +23,14 @@ pub struct Owed {
 }
 
 impl Owed {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         !self.whole && self.partitions.is_empty()
     }
 }
 
 /// What one bot's table owes the lake at `lake_url`, whose files this run writes with
 /// `columns` (see [`super::table::columns_signature`]).
-pub fn owed(
+pub(crate) fn owed(
     conn: &Connection,
     lake_url: &str,
     spec: &TableSpec,
@@ -59,7 +59,7 @@ pub fn owed(
 
 /// One table's commit at `version`, carrying `owed` of each bot.
 #[derive(Debug, Clone, Copy)]
-pub struct TableCommit<'a> {
+pub(crate) struct TableCommit<'a> {
     pub spec: &'static TableSpec,
     pub owed: &'a [Owed],
     pub version: i64,
@@ -69,7 +69,7 @@ pub struct TableCommit<'a> {
 
 /// After the commits: each one's marks are cleared and the lake remembered, in one
 /// warehouse transaction.
-pub fn settle(
+pub(crate) fn settle(
     conn: &Connection,
     lake_url: &str,
     commits: &[TableCommit<'_>],

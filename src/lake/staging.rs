@@ -82,7 +82,7 @@ impl<'a> LakeRun<'a> {
     /// Builds and uploads what `bot_id` owes the lake, every table; `warehouse` is any
     /// connection to the warehouse (the work runs on a connection of its own). A failure
     /// is logged and leaves the bot to the publication, which builds it again.
-    pub async fn stage_bot(&self, warehouse: &Connection, bot_id: i64) {
+    pub(crate) async fn stage_bot(&self, warehouse: &Connection, bot_id: i64) {
         for spec in mirrored_tables() {
             match self.stage_table(warehouse, spec, bot_id).await {
                 Ok(files) => {

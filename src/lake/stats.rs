@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 /// Longer strings (JSON text in `_extra`, long names) get no min/max: Spark truncates
 /// them with rules of its own, and such columns are not filtered on.
-pub const MAX_STRING_STAT: usize = 32;
+pub(crate) const MAX_STRING_STAT: usize = 32;
 
 /// A column's bounds across row groups.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,7 @@ struct Column {
 }
 
 /// The `stats` JSON of one data file.
-pub fn delta_stats(metadata: &ParquetMetaData, rows: u64) -> String {
+pub(crate) fn delta_stats(metadata: &ParquetMetaData, rows: u64) -> String {
     let mut columns: BTreeMap<String, Column> = BTreeMap::new();
     let mut nested: Vec<String> = Vec::new();
     for row_group in metadata.row_groups() {

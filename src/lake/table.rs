@@ -17,7 +17,7 @@ use crate::streams::table::TableSpec;
 pub const CHECKPOINT_INTERVAL: u32 = 10;
 
 /// The partition columns of a table, in path order: `bot_id`, and `order_month` for orders.
-pub fn partition_columns(spec: &TableSpec) -> Vec<&'static str> {
+pub(crate) fn partition_columns(spec: &TableSpec) -> Vec<&'static str> {
     let mut columns = vec!["bot_id"];
     if spec.month_partition.is_some() {
         columns.push("order_month");
@@ -56,7 +56,7 @@ fn delta_type(table: &'static str, field: &Field) -> Result<DataType, LakeError>
 }
 
 /// The table's Delta schema: partition columns, then the data files' columns.
-pub fn delta_columns(
+pub(crate) fn delta_columns(
     spec: &'static TableSpec,
     files: &SchemaRef,
 ) -> Result<Vec<StructField>, LakeError> {

@@ -8,21 +8,21 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 
 /// Files of at least this size go up in parts.
-pub const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
+pub(crate) const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
 /// The size of each part but the last (S3 wants 5 MiB at least).
-pub const PART_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const PART_BYTES: usize = 8 * 1024 * 1024;
 /// Parts of one file in flight at once.
 const PARTS_IN_FLIGHT: usize = 4;
 
 /// How a file went up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Uploaded {
+pub(crate) enum Uploaded {
     Whole,
     Parts(usize),
 }
 
 /// The number of parts a file of `len` bytes is sent in (1: one PUT).
-pub fn parts_for(len: usize, threshold: usize, part_bytes: usize) -> usize {
+pub(crate) fn parts_for(len: usize, threshold: usize, part_bytes: usize) -> usize {
     if len < threshold || part_bytes == 0 {
         1
     } else {
@@ -31,7 +31,7 @@ pub fn parts_for(len: usize, threshold: usize, part_bytes: usize) -> usize {
 }
 
 /// Puts `bytes` at `at`: see the module's description.
-pub async fn upload(
+pub(crate) async fn upload(
     store: &dyn ObjectStore,
     at: &StorePath,
     bytes: Bytes,

@@ -19,7 +19,7 @@ use crate::streams::mirrored_tables;
 /// The shortest retention `lake vacuum` uses unless told otherwise: Delta's own default
 /// (`delta.deletedFileRetentionDuration`, 7 days), which readers of older versions and
 /// writers between upload and commit count on.
-pub const RETENTION_FLOOR: Duration = Duration::from_secs(7 * 86_400);
+pub(crate) const RETENTION_FLOOR: Duration = Duration::from_secs(7 * 86_400);
 
 /// A retention below [`RETENTION_FLOOR`], refused without `--allow-short-retention`.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -28,12 +28,15 @@ pub const RETENTION_FLOOR: Duration = Duration::from_secs(7 * 86_400);
      recent versions (or a writer between upload and commit) still need would be deleted; \
      nothing was deleted (--allow-short-retention vacuums anyway)"
 )]
-pub struct ShortRetention {
+pub(crate) struct ShortRetention {
     pub days: f64,
 }
 
 /// Refuses a retention below the floor unless `allow_short` says otherwise.
-pub fn check_retention(retention: Duration, allow_short: bool) -> Result<(), ShortRetention> {
+pub(crate) fn check_retention(
+    retention: Duration,
+    allow_short: bool,
+) -> Result<(), ShortRetention> {
     if retention < RETENTION_FLOOR && !allow_short {
         return Err(ShortRetention {
             days: retention.as_secs_f64() / 86_400.0,
@@ -44,14 +47,14 @@ pub fn check_retention(retention: Duration, allow_short: bool) -> Result<(), Sho
 
 /// One table's vacuum.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vacuumed {
+pub(crate) struct Vacuumed {
     pub table: &'static str,
     /// Deleted (or, in a dry run, to be deleted), relative to the table's root.
     pub files: Vec<String>,
 }
 
 /// Vacuums every synced table that exists in the lake.
-pub async fn vacuum(lake: &LakeSettings, dry_run: bool) -> Result<Vec<Vacuumed>, LakeError> {
+pub(crate) async fn vacuum(lake: &LakeSettings, dry_run: bool) -> Result<Vec<Vacuumed>, LakeError> {
     register_credentials();
     let retention = chrono::Duration::from_std(lake.retention).map_err(|e| LakeError::Table {
         table: "(all)",

@@ -36,7 +36,12 @@ fn temporary_path(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// The directory of one partition.
-pub fn partition_dir(root: &Path, spec: &TableSpec, bot_id: i64, partition: &str) -> PathBuf {
+pub(crate) fn partition_dir(
+    root: &Path,
+    spec: &TableSpec,
+    bot_id: i64,
+    partition: &str,
+) -> PathBuf {
     let dir = root.join(spec.name).join(format!("bot_id={bot_id}"));
     if spec.month_partition.is_some() && !partition.is_empty() {
         dir.join(format!("order_month={partition}"))
@@ -46,7 +51,7 @@ pub fn partition_dir(root: &Path, spec: &TableSpec, bot_id: i64, partition: &str
 }
 
 /// How many partitions of one bot's table wait to be rewritten.
-pub fn dirty_partitions(
+pub(crate) fn dirty_partitions(
     conn: &Connection,
     spec: &TableSpec,
     bot_id: i64,
@@ -61,7 +66,7 @@ pub fn dirty_partitions(
 }
 
 /// Rewrites the dirty partitions of one bot's table; returns how many files it wrote.
-pub fn rewrite_dirty(
+pub(crate) fn rewrite_dirty(
     conn: &Connection,
     root: &Path,
     spec: &TableSpec,
@@ -231,7 +236,7 @@ pub const HISTORY_TABLES: [&str; 2] = ["fx_rates", "users_count_history"];
 
 /// Rewrites one bot's file of a history table ([`HISTORY_TABLES`]); false when the bot
 /// has no rows there (no file then).
-pub fn rewrite_history(
+pub(crate) fn rewrite_history(
     conn: &Connection,
     root: &Path,
     table: &str,
@@ -249,7 +254,7 @@ pub fn rewrite_history(
 /// Makes sure the mirror's root exists and takes files, before anything is synced: a
 /// mistyped or read-only `parquet_dir` is a configuration error, not a failure found
 /// after the first stream has committed.
-pub fn check_writable(root: &Path) -> Result<(), LoadError> {
+pub(crate) fn check_writable(root: &Path) -> Result<(), LoadError> {
     let fail = |detail: String| LoadError::ParquetNotWritable {
         path: root.to_path_buf(),
         detail,
@@ -265,7 +270,7 @@ pub fn check_writable(root: &Path) -> Result<(), LoadError> {
 /// Removes temporary files a killed run left behind; returns how many. Symbolic links
 /// are never followed (a link to a directory elsewhere is not walked) nor removed: only
 /// regular files this mirror's runs name as temporary go.
-pub fn remove_leftovers(root: &Path) -> Result<usize, LoadError> {
+pub(crate) fn remove_leftovers(root: &Path) -> Result<usize, LoadError> {
     fn walk(dir: &Path, removed: &mut usize) -> Result<(), LoadError> {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,

@@ -46,7 +46,7 @@ pub fn duration(d: Duration) -> String {
 
 /// Time left to reach `total` at the average rate so far: `ETA 3s`, or nothing when it
 /// cannot be told (no total, no rows yet, or the total already reached).
-pub fn eta(rows: u64, total: Option<u64>, elapsed: Duration) -> String {
+pub(crate) fn eta(rows: u64, total: Option<u64>, elapsed: Duration) -> String {
     let Some(total) = total else {
         return String::new();
     };

@@ -36,7 +36,7 @@ const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 
 /// Runs `write` with the progress bars (if any) cleared and redrawn after, so that log
 /// lines and bars do not garble each other on the terminal.
-pub fn suspend_bars<R>(write: impl FnOnce() -> R) -> R {
+pub(crate) fn suspend_bars<R>(write: impl FnOnce() -> R) -> R {
     match ACTIVE.get() {
         Some(multi) => multi.suspend(write),
         None => write(),
@@ -45,7 +45,7 @@ pub fn suspend_bars<R>(write: impl FnOnce() -> R) -> R {
 
 /// The lines of one run, or nothing when they are off.
 #[derive(Clone)]
-pub struct Progress {
+pub(crate) struct Progress {
     shared: Option<Arc<Shared>>,
 }
 
@@ -61,7 +61,7 @@ struct Shared {
 
 impl Progress {
     /// Lines on stderr if `wanted` and stderr is a terminal.
-    pub fn new(wanted: bool) -> Progress {
+    pub(crate) fn new(wanted: bool) -> Progress {
         let shared = (wanted && std::io::stderr().is_terminal()).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let _ = ACTIVE.set(multi.clone());
@@ -74,17 +74,9 @@ impl Progress {
         Progress { shared }
     }
 
-    pub fn off() -> Progress {
-        Progress { shared: None }
-    }
-
-    pub fn is_on(&self) -> bool {
-        self.shared.is_some()
-    }
-
     /// The line of one stream of one bot (`name` is the stream, or a variant of it such
     /// as `orders (dry run)`).
-    pub fn stream(&self, bot_id: u64, name: &str) -> StreamBar {
+    pub(crate) fn stream(&self, bot_id: u64, name: &str) -> StreamBar {
         let bar = self.shared.as_ref().map(|shared| {
             let bar = ProgressBar::new_spinner()
                 .with_style(line_style("rows", true, Finish::Done))
@@ -103,7 +95,7 @@ impl Progress {
     }
 
     /// The line of one phase of one bot; it appears when the phase starts.
-    pub fn phase(&self, bot_id: u64, phase: Phase) -> PhaseLine {
+    pub(crate) fn phase(&self, bot_id: u64, phase: Phase) -> PhaseLine {
         PhaseLine {
             progress: self.clone(),
             bot_id,
@@ -208,12 +200,12 @@ fn columns(state: &ProgressState, unit: &str, with_rate: bool) -> String {
 
 /// One stream's line (a no-op when lines are off).
 #[derive(Clone)]
-pub struct StreamBar {
+pub(crate) struct StreamBar {
     bar: Option<ProgressBar>,
 }
 
 impl StreamBar {
-    pub fn set_rows(&self, rows: u64) {
+    pub(crate) fn set_rows(&self, rows: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(rows);
         }
@@ -221,7 +213,7 @@ impl StreamBar {
 
     /// The rows this stream is expected to read (e.g. what the warehouse held after the
     /// previous run): shown as `of ~N` with an ETA until the count passes it.
-    pub fn set_expected(&self, rows: u64) {
+    pub(crate) fn set_expected(&self, rows: u64) {
         if let Some(bar) = &self.bar
             && rows > 0
         {
@@ -230,7 +222,7 @@ impl StreamBar {
     }
 
     /// Starts the count again (a second pass over the stream in the same run).
-    pub fn restart(&self, expected: Option<u64>) {
+    pub(crate) fn restart(&self, expected: Option<u64>) {
         if let Some(bar) = &self.bar {
             bar.set_position(0);
             bar.unset_length();
@@ -241,7 +233,7 @@ impl StreamBar {
         }
     }
 
-    pub fn finish(&self, ok: bool) {
+    pub(crate) fn finish(&self, ok: bool) {
         if let Some(bar) = &self.bar {
             end(bar, "rows", true, ok, if ok { "done" } else { "failed" });
         }
@@ -261,7 +253,7 @@ fn end(bar: &ProgressBar, unit: &'static str, with_rate: bool, ok: bool, note: &
 
 /// The phases that follow (or accompany) the streams of a bot, each with its own count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Rates of every native currency read off `/revenue`.
     ExchangeRates,
     /// Old sales compared with `/revenue` (a difference triggers a full scan of orders).
@@ -273,14 +265,15 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 4] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [Phase; 4] = [
         Phase::ExchangeRates,
         Phase::Reconciliation,
         Phase::PendingRereads,
         Phase::ParquetRewrite,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Phase::ExchangeRates => "exchange rates",
             Phase::Reconciliation => "reconciliation",
@@ -290,7 +283,7 @@ impl Phase {
     }
 
     /// What the phase counts.
-    pub fn unit(self) -> &'static str {
+    pub(crate) fn unit(self) -> &'static str {
         match self {
             Phase::ExchangeRates => "rates",
             Phase::Reconciliation => "sales",
@@ -338,14 +331,14 @@ impl PhaseLine {
     }
 
     /// Counts `n` more done in one burst of `busy` time.
-    pub fn add_burst(&self, n: u64, busy: Duration) {
+    pub(crate) fn add_burst(&self, n: u64, busy: Duration) {
         let micros = u64::try_from(busy.as_micros()).unwrap_or(u64::MAX);
         self.busy_micros.fetch_add(micros, Ordering::Relaxed);
         self.add(n);
     }
 
     /// How many the phase is expected to count: shown as `of ~N` with an ETA.
-    pub fn set_expected(&self, n: u64) {
+    pub(crate) fn set_expected(&self, n: u64) {
         if let (_, Some(bar)) = self.shown()
             && n > 0
         {

@@ -9,7 +9,7 @@ use crate::money::Amount;
 
 /// The outcome of one field comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Match,
     Differs,
     /// Differs, but the API has sales after the last sync that this report covers.
@@ -22,7 +22,7 @@ pub enum Verdict {
 
 /// One compared field.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Check {
+pub(crate) struct Check {
     pub report: &'static str,
     pub currency: String,
     /// Which row: a period, a plan id, a gateway code.

@@ -1,6 +1,6 @@
 //! The report layer from the outside: comparing the warehouse's reports (the macros of
 //! `sql/reports.sql`) with the API's live report endpoints.
 
-pub mod compare;
-pub mod render;
-pub mod verify;
+pub(crate) mod compare;
+pub(crate) mod render;
+pub(crate) mod verify;

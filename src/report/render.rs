@@ -11,7 +11,6 @@ use arrow::array::RecordBatch;
 use duckdb::types::Value as SqlValue;
 use duckdb::{Connection, params_from_iter};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use serde_json::Value;
 
 use crate::currency::Currency;
 use crate::sql_files::{SqlFile, sql_file};
@@ -20,7 +19,7 @@ use crate::warehouse::error::DbContext;
 
 /// The reports, named as on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportName {
+pub(crate) enum ReportName {
     /// `/revenue`
     Revenue,
     /// `/orders/count`
@@ -34,7 +33,7 @@ pub enum ReportName {
 }
 
 impl ReportName {
-    pub const ALL: [ReportName; 5] = [
+    pub(crate) const ALL: [ReportName; 5] = [
         ReportName::Revenue,
         ReportName::OrdersCount,
         ReportName::Plans,
@@ -42,7 +41,7 @@ impl ReportName {
         ReportName::UsersCount,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ReportName::Revenue => "revenue",
             ReportName::OrdersCount => "orders-count",
@@ -64,7 +63,7 @@ impl fmt::Display for ReportName {
 #[error(
     "unknown report `{0}`: expected one of revenue, orders-count, plans, payment-methods, users-count"
 )]
-pub struct UnknownReport(pub String);
+pub(crate) struct UnknownReport(pub String);
 
 impl FromStr for ReportName {
     type Err = UnknownReport;
@@ -81,14 +80,14 @@ impl FromStr for ReportName {
 
 /// `/orders/count` periods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
+pub(crate) enum Unit {
     Day,
     Month,
     Year,
 }
 
 impl Unit {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Unit::Day => "day",
             Unit::Month => "month",
@@ -114,7 +113,7 @@ impl FromStr for Unit {
 
 /// One report to print: which, for which bot, in which currency, over what.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ReportRequest {
+pub(crate) struct ReportRequest {
     pub name: ReportName,
     pub bot_id: i64,
     /// `None`: the bot's preferred currency, EUR when it has none (as the API).
@@ -135,7 +134,7 @@ impl ReportRequest {
     /// names and money as full-precision text; `plans` flattened to one row per plan
     /// (`period` = `total`) followed by one per month of its breakdown. What `table` and
     /// `csv` print.
-    pub fn sql(&self) -> SqlFile {
+    pub(crate) fn sql(&self) -> SqlFile {
         match self.name {
             ReportName::Revenue => sql_file!("report/revenue.sql"),
             ReportName::OrdersCount => sql_file!("report/orders_count.sql"),
@@ -147,7 +146,7 @@ impl ReportRequest {
 
     /// The values of [`sql`](Self::sql)'s parameters `$1, $2, …`, in order, as its file's
     /// header lists them. A currency of `None` is bound as NULL: the bot's preferred one.
-    pub fn params(&self) -> Vec<SqlValue> {
+    pub(crate) fn params(&self) -> Vec<SqlValue> {
         let currency = self
             .currency
             .map_or(SqlValue::Null, |c| SqlValue::Text(c.query_value()));
@@ -174,7 +173,7 @@ impl ReportRequest {
     }
 
     /// The rows of [`sql`](Self::sql) as Arrow batches, for `table`.
-    pub fn batches(&self, conn: &Connection) -> Result<Vec<RecordBatch>, LoadError> {
+    pub(crate) fn batches(&self, conn: &Connection) -> Result<Vec<RecordBatch>, LoadError> {
         let mut stmt = conn
             .prepare(self.sql().text)
             .during(|| format!("preparing the {} report", self.name))?;
@@ -187,7 +186,7 @@ impl ReportRequest {
 
     /// Column names and the rows of [`sql`](Self::sql) as text (NULL as ""),
     /// for `csv`.
-    pub fn text_rows(
+    pub(crate) fn text_rows(
         &self,
         conn: &Connection,
     ) -> Result<(Vec<String>, Vec<Vec<String>>), LoadError> {
@@ -198,7 +197,7 @@ impl ReportRequest {
     /// list of objects for the others; money as strings, `sales` and ids as numbers,
     /// `plans` with its `breakdown` nested; fields in the API's order. `Null` when there
     /// is nothing to show (no users/count snapshot).
-    pub fn json(&self, conn: &Connection) -> Result<Json, LoadError> {
+    pub(crate) fn json(&self, conn: &Connection) -> Result<Json, LoadError> {
         let (names, rows) = self.text_rows(conn)?;
         let objects: Vec<Fields> = rows
             .iter()
@@ -223,12 +222,12 @@ impl ReportRequest {
 }
 
 /// Fields of a JSON object, in order.
-pub type Fields = Vec<(String, Json)>;
+pub(crate) type Fields = Vec<(String, Json)>;
 
 /// JSON that keeps its fields in the order given (serde_json's `Map` sorts them), so the
 /// output reads like the API's: `from, to, revenue, currency, formatted, sales`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub(crate) enum Json {
     Null,
     Number(i64),
     String(String),
@@ -237,18 +236,21 @@ pub enum Json {
 }
 
 impl Json {
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self, Json::Null)
     }
 
     /// As a `serde_json::Value` (whose objects sort their keys).
-    pub fn to_value(&self) -> Value {
+    #[cfg(test)]
+    pub(crate) fn to_value(&self) -> serde_json::Value {
         match self {
-            Json::Null => Value::Null,
-            Json::Number(n) => Value::from(*n),
-            Json::String(s) => Value::String(s.clone()),
-            Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
-            Json::Object(fields) => Value::Object(
+            Json::Null => serde_json::Value::Null,
+            Json::Number(n) => serde_json::Value::from(*n),
+            Json::String(s) => serde_json::Value::String(s.clone()),
+            Json::Array(items) => {
+                serde_json::Value::Array(items.iter().map(Json::to_value).collect())
+            }
+            Json::Object(fields) => serde_json::Value::Object(
                 fields
                     .iter()
                     .map(|(k, v)| (k.clone(), v.to_value()))
@@ -368,7 +370,7 @@ fn nest_plans(rows: Vec<Fields>) -> Vec<Json> {
 }
 
 /// Writes rows as CSV with a header line.
-pub fn write_csv<W: std::io::Write>(
+pub(crate) fn write_csv<W: std::io::Write>(
     out: W,
     names: &[String],
     rows: &[Vec<String>],

@@ -38,7 +38,7 @@ use crate::warehouse::LoadError;
 use crate::warehouse::error::DbContext;
 
 #[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
+pub(crate) enum VerifyError {
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error(transparent)]
@@ -49,7 +49,7 @@ pub enum VerifyError {
 }
 
 /// How revenue is compared, for the summary line.
-pub const REVENUE_TOLERANCE: &str = "exact, or within the residue of the API's float sum";
+pub(crate) const REVENUE_TOLERANCE: &str = "exact, or within the residue of the API's float sum";
 
 /// One report's rows by key (a repeated key keeps its last row): [`query_list`] collected.
 fn query_rows(
@@ -125,7 +125,7 @@ fn last_sync(conn: &Connection, bot_id: i64) -> Result<i64, VerifyError> {
 }
 
 /// Compares every report endpoint with the warehouse for one bot, in each currency.
-pub async fn verify_bot(
+pub(crate) async fn verify_bot(
     client: &ApiClient,
     conn: &Connection,
     bot_id: i64,
@@ -383,7 +383,7 @@ async fn same_native(client: &ApiClient, window: &FxWindow) -> Result<bool, Veri
 
 /// The captured rates of `bot_id` that are not pinned down to one 8-decimal rate, as
 /// `FROM→TO rate (low..high)`, for the summary.
-pub fn inexact_rates(conn: &Connection, bot_id: i64) -> Result<Vec<String>, LoadError> {
+pub(crate) fn inexact_rates(conn: &Connection, bot_id: i64) -> Result<Vec<String>, LoadError> {
     let sql = sql_file!("report/verify/inexact_rates.sql");
     let mut stmt = conn
         .prepare(sql.text)
@@ -407,7 +407,7 @@ pub fn inexact_rates(conn: &Connection, bot_id: i64) -> Result<Vec<String>, Load
     Ok(out)
 }
 
-pub const ORDER_REPORTS: [&str; 4] = [
+pub(crate) const ORDER_REPORTS: [&str; 4] = [
     "revenue",
     "orders/count",
     "plans/report",

@@ -129,7 +129,7 @@ impl SimArgs {
 }
 
 /// Starts the simulator on 127.0.0.1:`port`, prints where, and serves until Ctrl-C.
-pub async fn run(args: SimArgs) -> Result<(), SimError> {
+pub(crate) async fn run(args: SimArgs) -> Result<(), SimError> {
     let opts = args.options();
     opts.validate()?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));

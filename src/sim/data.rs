@@ -42,7 +42,7 @@ pub(super) const NAMES: [&str; 24] = [
 ];
 
 /// Builds the whole data set for `opts`, dated relative to `now` (UNIX seconds).
-pub fn generate(opts: &SimOptions, now: i64) -> SimData {
+pub(super) fn generate(opts: &SimOptions, now: i64) -> SimData {
     let mut rng = Rng::with_seed(opts.seed);
     let projects = make_projects(&mut rng, opts.projects);
     let plans = make_plans(&mut rng, opts.plans, &projects);
@@ -155,7 +155,7 @@ fn membership_span(rng: &mut Rng, duration: i64, now: i64) -> (i64, i64) {
 }
 
 /// A member's display name, fixed by their id.
-pub fn name_for(member_id: u64) -> &'static str {
+pub(super) fn name_for(member_id: u64) -> &'static str {
     let mut x = member_id.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -10,7 +10,7 @@ use super::reports::{self, Pricing};
 
 /// A method the simulator serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
+pub(super) enum Endpoint {
     Orders,
     Order(String),
     OrdersCount,
@@ -27,7 +27,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// The v1 method for a path after the key (`Orders`, `orders/ABC`, `paymentMethods/report`).
-    pub fn v1(method: &str) -> Option<Endpoint> {
+    pub(super) fn v1(method: &str) -> Option<Endpoint> {
         let method = method.trim_matches('/');
         let lower = method.to_ascii_lowercase();
         let endpoint = match lower.as_str() {
@@ -54,7 +54,7 @@ impl Endpoint {
     }
 
     /// The legacy (unversioned) method names, mapped to their v1 equivalents.
-    pub fn legacy(method: &str) -> Option<Endpoint> {
+    pub(super) fn legacy(method: &str) -> Option<Endpoint> {
         match method.trim_matches('/').to_ascii_lowercase().as_str() {
             "getsubscribers" => Some(Endpoint::Members),
             "getplans" => Some(Endpoint::Plans),
@@ -68,7 +68,7 @@ impl Endpoint {
     }
 
     /// The canonical lower-case method path requests are counted under.
-    pub fn path(&self) -> &'static str {
+    pub(super) fn path(&self) -> &'static str {
         match self {
             Endpoint::Orders => "orders",
             Endpoint::Order(_) => "orders/key",
@@ -86,7 +86,7 @@ impl Endpoint {
     }
 
     /// The `result` of this method, or the error to answer with.
-    pub fn result(
+    pub(super) fn result(
         &self,
         data: &SimData,
         params: &Params<'_>,

@@ -15,7 +15,7 @@ use super::FaultOptions;
 
 /// What the dice chose for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(super) enum Fault {
     None,
     /// Over the `max_rps` cap: wait this many seconds.
     OverRps(u64),
@@ -27,7 +27,7 @@ pub enum Fault {
 }
 
 /// Rolls the dice once: at most one fault per request, each with its configured share.
-pub fn roll(rng: &mut Rng, faults: &FaultOptions) -> Fault {
+pub(super) fn roll(rng: &mut Rng, faults: &FaultOptions) -> Fault {
     let total = faults.share_429
         + faults.share_5xx
         + faults.share_ok_false_200
@@ -65,7 +65,7 @@ pub fn roll(rng: &mut Rng, faults: &FaultOptions) -> Fault {
 
 /// A token bucket: `max_rps` tokens a second, bursts up to `max(max_rps, 1)`.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     tokens: f64,
     last: Instant,
 }
@@ -81,7 +81,7 @@ impl Default for RateLimiter {
 
 impl RateLimiter {
     /// Takes a token, or says how many whole seconds to wait (at least 1).
-    pub fn acquire(&mut self, max_rps: f64, now: Instant) -> Result<(), u64> {
+    pub(crate) fn acquire(&mut self, max_rps: f64, now: Instant) -> Result<(), u64> {
         let capacity = max_rps.max(1.0);
         if self.tokens.is_nan() {
             self.tokens = capacity;
@@ -100,7 +100,7 @@ impl RateLimiter {
 }
 
 /// A JSON response with this status and body.
-pub fn json_response(status: StatusCode, body: Bytes) -> Response {
+pub(super) fn json_response(status: StatusCode, body: Bytes) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -116,7 +116,7 @@ fn to_bytes(value: &Value) -> Bytes {
 
 /// HTTP 429. `retry_after` goes in the `Retry-After` header, or in
 /// `parameters.retry_after` when `in_body`; `None` sends neither.
-pub fn rate_limited(retry_after: Option<u64>, in_body: bool) -> Response {
+pub(super) fn rate_limited(retry_after: Option<u64>, in_body: bool) -> Response {
     let mut body = json!({
         "ok": false,
         "code": 429,
@@ -136,7 +136,7 @@ pub fn rate_limited(retry_after: Option<u64>, in_body: bool) -> Response {
 }
 
 /// A 5xx with an error envelope.
-pub fn server_error(status: StatusCode) -> Response {
+pub(super) fn server_error(status: StatusCode) -> Response {
     let body = json!({
         "ok": false,
         "code": status.as_u16(),
@@ -146,7 +146,7 @@ pub fn server_error(status: StatusCode) -> Response {
 }
 
 /// HTTP 200 whose envelope says `ok: false` (a retriable 503 inside).
-pub fn ok_false() -> Response {
+pub(super) fn ok_false() -> Response {
     let body = json!({
         "ok": false,
         "code": 503,
@@ -157,14 +157,14 @@ pub fn ok_false() -> Response {
 
 /// HTTP 200 with the body cut strictly inside (never valid JSON); Content-Length
 /// matches what is sent.
-pub fn truncated(rng: &mut Rng, body: Bytes) -> Response {
+pub(super) fn truncated(rng: &mut Rng, body: Bytes) -> Response {
     let cut = cut_point(rng, body.len());
     json_response(StatusCode::OK, body.slice(..cut))
 }
 
 /// HTTP 200 announcing the full Content-Length, sending part of the body, then failing
 /// the stream so the server drops the connection.
-pub fn dropped(rng: &mut Rng, body: Bytes) -> Response {
+pub(super) fn dropped(rng: &mut Rng, body: Bytes) -> Response {
     let full = body.len();
     let cut = cut_point(rng, full);
     let head = body.slice(..cut);
@@ -194,7 +194,7 @@ fn cut_point(rng: &mut Rng, len: usize) -> usize {
 }
 
 /// Sleeps for the configured latency.
-pub async fn delay(latency_ms: u64) {
+pub(super) async fn delay(latency_ms: u64) {
     if latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }

@@ -7,7 +7,7 @@ use crate::currency::Currency;
 
 /// A decimal in plain notation at full precision, trailing zeros trimmed:
 /// `398.60636332`, `5`, `0`.
-pub fn decimal_string(amount: Decimal) -> String {
+pub(crate) fn decimal_string(amount: Decimal) -> String {
     if amount.is_zero() {
         return "0".to_string();
     }

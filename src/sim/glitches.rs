@@ -75,7 +75,7 @@ pub fn bad_rows(data: &SimData) -> Vec<BadRow> {
 }
 
 /// The query a server that ignores `offset` answers: the same without it.
-pub fn query_as_served(
+pub(super) fn query_as_served(
     faults: &FaultOptions,
     query: Vec<(String, String)>,
 ) -> Vec<(String, String)> {
@@ -87,7 +87,7 @@ pub fn query_as_served(
 }
 
 /// Applies the switches that change a successful `result`.
-pub fn apply_to_result(
+pub(super) fn apply_to_result(
     faults: &FaultOptions,
     endpoint: &Endpoint,
     data: &SimData,
@@ -105,7 +105,7 @@ pub fn apply_to_result(
 
 /// Applies the switches that change the envelope: `result` dropped from list answers,
 /// padding past the body cap.
-pub fn apply_to_envelope(faults: &FaultOptions, envelope: &mut Value) {
+pub(super) fn apply_to_envelope(faults: &FaultOptions, envelope: &mut Value) {
     let Value::Object(m) = envelope else {
         return;
     };

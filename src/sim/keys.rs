@@ -7,7 +7,7 @@ use super::model::Gateway;
 use super::periods::compact_date;
 
 /// An order key in the style of its gateway; each embeds `serial`, so keys are unique.
-pub fn order_key(
+pub(super) fn order_key(
     rng: &mut Rng,
     gateway: &Gateway,
     serial: u64,

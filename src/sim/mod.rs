@@ -7,7 +7,7 @@
 //! JSON (with the wire `Quirks`), `faults` breaks responses on purpose.
 
 mod catalog;
-pub mod cli;
+pub(crate) mod cli;
 mod data;
 mod endpoints;
 mod faults;
@@ -18,10 +18,10 @@ mod model;
 mod options;
 mod orders;
 mod params;
-pub mod periods;
+pub(crate) mod periods;
 pub mod rates;
 mod render;
-pub mod reports;
+pub(crate) mod reports;
 mod routes;
 mod server;
 #[cfg(test)]
@@ -42,7 +42,7 @@ pub use state::{FaultCounts, RequestCounts, RequestInfo, ResponseHook, SimHandle
 
 /// What can stop the simulator from running.
 #[derive(Debug, thiserror::Error)]
-pub enum SimError {
+pub(crate) enum SimError {
     #[error("invalid simulator option: {0}")]
     InvalidOption(String),
     #[error("simulator could not listen on {addr}: {source}")]

@@ -315,14 +315,14 @@ impl SimData {
     }
 
     /// The currency a report uses: the requested one, else the bot's preferred, else EUR.
-    pub fn report_currency(&self, requested: Option<Currency>) -> Currency {
+    pub(crate) fn report_currency(&self, requested: Option<Currency>) -> Currency {
         requested
             .or(self.preferred_currency)
             .unwrap_or(Currency::Eur)
     }
 
     /// Inserts an order at its place in `/orders` order (cheap for recent orders).
-    pub fn insert_order(&mut self, order: Order) {
+    pub(crate) fn insert_order(&mut self, order: Order) {
         let at = self
             .orders
             .partition_point(|o| Order::api_order(o, &order) == Ordering::Less);

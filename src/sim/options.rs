@@ -6,7 +6,7 @@ use super::SimError;
 
 /// The default [`SimOptions::cross_currency_share`]: a small share, so most currencies
 /// still have runs of sales of their own for the ETL's exchange-rate capture.
-pub const DEFAULT_CROSS_CURRENCY_SHARE: f64 = 0.03;
+pub(super) const DEFAULT_CROSS_CURRENCY_SHARE: f64 = 0.03;
 
 /// Seeds of the bots after the first lie this far apart (an odd constant, so `seed + i ×
 /// SEED_STRIDE` never repeats among 2^64 bots).
@@ -103,7 +103,7 @@ impl SimOptions {
     }
 
     /// The options of one bot alone (its id, key and seed; one bot).
-    pub fn for_bot(&self, bot: &SimBot) -> SimOptions {
+    pub(crate) fn for_bot(&self, bot: &SimBot) -> SimOptions {
         SimOptions {
             seed: bot.seed,
             bot_id: bot.bot_id,
@@ -114,7 +114,7 @@ impl SimOptions {
     }
 
     /// Rejects settings the simulator cannot honour (no plans, shares outside 0..=1, ...).
-    pub fn validate(&self) -> Result<(), SimError> {
+    pub(crate) fn validate(&self) -> Result<(), SimError> {
         if self.plans == 0 {
             return Err(SimError::InvalidOption(
                 "plans must be at least 1 (orders and memberships need a plan)".to_string(),
@@ -184,7 +184,7 @@ pub struct FaultOptions {
 }
 
 impl FaultOptions {
-    pub fn validate(&self) -> Result<(), SimError> {
+    pub(crate) fn validate(&self) -> Result<(), SimError> {
         let shares = [
             ("share_429", self.share_429),
             ("share_5xx", self.share_5xx),

@@ -61,7 +61,7 @@ pub(super) fn pay_some_in_other_currencies(orders: &mut [Order], opts: &SimOptio
 
 /// A new order dated `date`: a member buying one of their plans (or an anonymous buyer),
 /// through a gateway, sometimes with a coupon. Advances `next_order_serial` and coupon use.
-pub fn new_order(data: &mut SimData, rng: &mut Rng, date: i64, now: i64) -> Order {
+pub(super) fn new_order(data: &mut SimData, rng: &mut Rng, date: i64, now: i64) -> Order {
     let (member_id, plan_index) = match data.memberships.len() {
         n if n > 0 && rng.f64() >= 0.04 => {
             let m = data.memberships[rng.usize(..n)];
@@ -125,7 +125,7 @@ fn coupon_applies(coupon: &Coupon, plan_id: u64, gateway: &Gateway, price: Decim
 }
 
 /// The price after a coupon, rounded half away from zero to the currency's minor unit.
-pub fn discounted(price: Decimal, coupon: &Coupon, currency: Currency) -> Decimal {
+pub(super) fn discounted(price: Decimal, coupon: &Coupon, currency: Currency) -> Decimal {
     let hundred = Decimal::ONE_HUNDRED;
     let after_percent = hundred
         .checked_sub(coupon.percent)

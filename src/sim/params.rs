@@ -10,20 +10,20 @@ use super::periods::IntervalUnit;
 
 /// An error answer: HTTP status and the envelope's `description`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
+pub(super) struct ApiError {
     pub status: StatusCode,
     pub description: String,
 }
 
 impl ApiError {
-    pub fn bad_request(description: impl Into<String>) -> Self {
+    pub(super) fn bad_request(description: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             description: format!("Bad Request: {}", description.into()),
         }
     }
 
-    pub fn not_found(description: impl Into<String>) -> Self {
+    pub(super) fn not_found(description: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::NOT_FOUND,
             description: format!("Not Found: {}", description.into()),
@@ -32,14 +32,14 @@ impl ApiError {
 }
 
 /// Largest `interval_count` accepted (the docs give no bound; this keeps answers small).
-pub const MAX_INTERVAL_COUNT: u32 = 10_000;
+pub(super) const MAX_INTERVAL_COUNT: u32 = 10_000;
 
 /// A request's query parameters, names lower-cased; an empty value counts as absent.
-pub struct Params<'a>(pub &'a [(String, String)]);
+pub(super) struct Params<'a>(pub &'a [(String, String)]);
 
 impl Params<'_> {
     /// The last non-empty value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .rev()
@@ -72,38 +72,38 @@ impl Params<'_> {
     }
 
     /// `limit`: 1..=max, default 100.
-    pub fn limit(&self, max: i64) -> Result<usize, ApiError> {
+    pub(super) fn limit(&self, max: i64) -> Result<usize, ApiError> {
         let rule = format!("must be an integer between 1 and {max}");
         Ok(self.in_range("limit", 1, max, &rule)?.unwrap_or(100) as usize)
     }
 
     /// `offset`: >= 0, default 0.
-    pub fn offset(&self) -> Result<usize, ApiError> {
+    pub(super) fn offset(&self) -> Result<usize, ApiError> {
         let rule = "must be an integer greater than or equal to 0";
         let v = self.in_range("offset", 0, i64::MAX, rule)?.unwrap_or(0);
         Ok(usize::try_from(v).unwrap_or(usize::MAX))
     }
 
     /// `plan_id` / `project_id`: a positive number.
-    pub fn positive_id(&self, name: &str) -> Result<Option<u64>, ApiError> {
+    pub(super) fn positive_id(&self, name: &str) -> Result<Option<u64>, ApiError> {
         let v = self.in_range(name, 1, i64::MAX, "must be a positive number")?;
         Ok(v.map(|v| v as u64))
     }
 
     /// `member_id`: a non-negative number (0 selects orders without a member).
-    pub fn member_id(&self) -> Result<Option<u64>, ApiError> {
+    pub(super) fn member_id(&self) -> Result<Option<u64>, ApiError> {
         let v = self.in_range("member_id", 0, i64::MAX, "must be a non-negative integer")?;
         Ok(v.map(|v| v as u64))
     }
 
     /// A required UNIX timestamp.
-    pub fn timestamp(&self, name: &str) -> Result<i64, ApiError> {
+    pub(super) fn timestamp(&self, name: &str) -> Result<i64, ApiError> {
         self.integer(name, "must be a UNIX timestamp")?
             .ok_or_else(|| ApiError::bad_request(format!("parameter `{name}` is required")))
     }
 
     /// `currency`, case-insensitive, one of the 13.
-    pub fn currency(&self) -> Result<Option<Currency>, ApiError> {
+    pub(super) fn currency(&self) -> Result<Option<Currency>, ApiError> {
         self.get("currency")
             .map(|text| {
                 text.parse::<Currency>().map_err(|_| {
@@ -115,7 +115,7 @@ impl Params<'_> {
             .transpose()
     }
 
-    pub fn order_status(&self) -> Result<Option<OrderStatus>, ApiError> {
+    pub(super) fn order_status(&self) -> Result<Option<OrderStatus>, ApiError> {
         self.get("order_status")
             .map(|text| {
                 OrderStatus::parse(text).ok_or_else(|| {
@@ -127,7 +127,7 @@ impl Params<'_> {
             .transpose()
     }
 
-    pub fn interval_unit(&self) -> Result<IntervalUnit, ApiError> {
+    pub(super) fn interval_unit(&self) -> Result<IntervalUnit, ApiError> {
         match self.get("interval_unit") {
             None => Ok(IntervalUnit::Month),
             Some(text) => IntervalUnit::parse(text).ok_or_else(|| {
@@ -138,7 +138,7 @@ impl Params<'_> {
         }
     }
 
-    pub fn interval_count(&self) -> Result<u32, ApiError> {
+    pub(super) fn interval_count(&self) -> Result<u32, ApiError> {
         let rule = format!("must be an integer between 1 and {MAX_INTERVAL_COUNT}");
         let v = self.in_range("interval_count", 1, i64::from(MAX_INTERVAL_COUNT), &rule)?;
         Ok(v.unwrap_or(1) as u32)

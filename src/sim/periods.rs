@@ -5,7 +5,7 @@ use chrono::{Datelike, NaiveDate};
 
 /// The `interval_unit` of `/orders/count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntervalUnit {
+pub(crate) enum IntervalUnit {
     Day,
     Month,
     Year,
@@ -13,7 +13,7 @@ pub enum IntervalUnit {
 
 impl IntervalUnit {
     /// Case-insensitive `day` / `month` / `year`.
-    pub fn parse(text: &str) -> Option<IntervalUnit> {
+    pub(crate) fn parse(text: &str) -> Option<IntervalUnit> {
         match text.trim().to_ascii_lowercase().as_str() {
             "day" => Some(IntervalUnit::Day),
             "month" => Some(IntervalUnit::Month),
@@ -25,7 +25,7 @@ impl IntervalUnit {
 
 /// One UTC calendar period: `start <= t < end`, in UNIX seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Period {
+pub(crate) struct Period {
     pub label: String,
     pub start: i64,
     pub end: i64,
@@ -34,7 +34,7 @@ pub struct Period {
 const DAY: i64 = 86_400;
 
 /// The UTC date of a UNIX timestamp.
-pub fn date_of(ts: i64) -> NaiveDate {
+pub(crate) fn date_of(ts: i64) -> NaiveDate {
     let days = ts.div_euclid(DAY);
     NaiveDate::from_num_days_from_ce_opt(days_to_ce(days)).unwrap_or(NaiveDate::MIN)
 }
@@ -46,14 +46,14 @@ fn days_to_ce(days_since_epoch: i64) -> i32 {
 }
 
 /// UNIX seconds of a date's midnight UTC.
-pub fn midnight(date: NaiveDate) -> i64 {
+pub(crate) fn midnight(date: NaiveDate) -> i64 {
     date.and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc().timestamp())
         .unwrap_or(i64::MIN)
 }
 
 /// `YYYY-MM` month index (`year * 12 + month0`) of a timestamp.
-pub fn month_index(ts: i64) -> i64 {
+pub(crate) fn month_index(ts: i64) -> i64 {
     let date = date_of(ts);
     i64::from(date.year()) * 12 + i64::from(date.month0())
 }
@@ -66,14 +66,14 @@ fn month_start(index: i64) -> NaiveDate {
 }
 
 /// The label of a month index: `2024-07`.
-pub fn month_label(index: i64) -> String {
+pub(crate) fn month_label(index: i64) -> String {
     let date = month_start(index);
     format!("{:04}-{:02}", date.year(), date.month())
 }
 
 /// The last `count` periods of `unit` up to and including the one holding `now`, newest
 /// first.
-pub fn last_periods(now: i64, unit: IntervalUnit, count: u32) -> Vec<Period> {
+pub(crate) fn last_periods(now: i64, unit: IntervalUnit, count: u32) -> Vec<Period> {
     let today = date_of(now);
     (0..i64::from(count))
         .map(|back| match unit {
@@ -109,7 +109,7 @@ pub fn last_periods(now: i64, unit: IntervalUnit, count: u32) -> Vec<Period> {
 }
 
 /// `YYYYMMDD` of a timestamp, as order keys like `TGM_20240718_360140305` use it.
-pub fn compact_date(ts: i64) -> String {
+pub(crate) fn compact_date(ts: i64) -> String {
     let date = date_of(ts);
     format!("{:04}{:02}{:02}", date.year(), date.month(), date.day())
 }

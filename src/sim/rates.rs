@@ -27,7 +27,7 @@ pub enum Arithmetic {
 
 impl Arithmetic {
     /// Whether each pair is quoted to 8 decimals and each order rounded to 8 decimals.
-    pub fn is_quoted(self) -> bool {
+    pub(crate) fn is_quoted(self) -> bool {
         self != Arithmetic::Exact
     }
 }
@@ -118,7 +118,7 @@ const fn units_per_eur(currency: Currency) -> (i64, u32) {
 }
 
 /// How many units of `currency` one EUR buys in the simulator (USD `1.08`, BTC `0.0000165`).
-pub fn rate_per_eur(currency: Currency) -> Decimal {
+pub(crate) fn rate_per_eur(currency: Currency) -> Decimal {
     let (mantissa, scale) = units_per_eur(currency);
     Decimal::new(mantissa, scale)
 }

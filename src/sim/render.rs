@@ -14,13 +14,13 @@ use super::reports::{GatewayReportRow, PeriodRow, PlanReportRow, RevenueReport, 
 
 /// Writes rows under one set of quirks.
 #[derive(Debug, Clone, Copy)]
-pub struct Render {
+pub(super) struct Render {
     pub quirks: Quirks,
 }
 
 impl Render {
     /// An id: a JSON number, or a numeric string under `ids_as_strings`.
-    pub fn id(&self, id: u64) -> Value {
+    pub(super) fn id(&self, id: u64) -> Value {
         if self.quirks.ids_as_strings {
             Value::String(id.to_string())
         } else {
@@ -30,7 +30,7 @@ impl Render {
 
     /// Money: a plain decimal string, or a JSON number with the same digits under
     /// `money_as_numbers`.
-    pub fn money(&self, amount: Decimal) -> Value {
+    pub(super) fn money(&self, amount: Decimal) -> Value {
         self.money_text(decimal_string(amount))
     }
 
@@ -57,7 +57,7 @@ impl Render {
     }
 
     /// A `/orders` row: native amount, or converted to `target`.
-    pub fn order(&self, order: &Order, plan_name: &str, target: Option<Currency>) -> Value {
+    pub(super) fn order(&self, order: &Order, plan_name: &str, target: Option<Currency>) -> Value {
         let currency = target.unwrap_or(order.currency);
         let amount = convert_order(
             order.amount,
@@ -89,7 +89,7 @@ impl Render {
     }
 
     /// A `/orders/{order_key}` object, as the docs show it (gateway as a code).
-    pub fn order_detail(&self, order: &Order) -> Value {
+    pub(super) fn order_detail(&self, order: &Order) -> Value {
         let mut m = Map::new();
         m.insert("order_key".into(), Value::from(order.order_key.as_str()));
         m.insert("member_id".into(), self.id(order.member_id));
@@ -106,7 +106,7 @@ impl Render {
         self.row(m)
     }
 
-    pub fn membership(&self, ms: &Membership) -> Value {
+    pub(super) fn membership(&self, ms: &Membership) -> Value {
         let mut m = Map::new();
         m.insert("member_id".into(), self.id(ms.member_id));
         m.insert("plan_id".into(), self.id(ms.plan_id));
@@ -118,7 +118,7 @@ impl Render {
         self.row(m)
     }
 
-    pub fn plan(&self, plan: &Plan) -> Value {
+    pub(super) fn plan(&self, plan: &Plan) -> Value {
         let o = &plan.options;
         let mut m = Map::new();
         m.insert("plan_id".into(), self.id(plan.plan_id));
@@ -144,7 +144,7 @@ impl Render {
         self.row(m)
     }
 
-    pub fn project(&self, project: &Project) -> Value {
+    pub(super) fn project(&self, project: &Project) -> Value {
         let mut options = Map::new();
         if let Some(sort_order) = project.sort_order {
             options.insert("sort_order".into(), Value::from(sort_order));
@@ -160,7 +160,7 @@ impl Render {
         self.row(m)
     }
 
-    pub fn coupon(&self, coupon: &Coupon) -> Value {
+    pub(super) fn coupon(&self, coupon: &Coupon) -> Value {
         let mut m = Map::new();
         m.insert("name".into(), Value::from(coupon.name.as_str()));
         m.insert("amount".into(), self.money(coupon.amount));
@@ -192,7 +192,7 @@ impl Render {
     }
 
     /// A `/paymentMethods` row.
-    pub fn gateway(&self, gateway: &Gateway) -> Value {
+    pub(super) fn gateway(&self, gateway: &Gateway) -> Value {
         let mut m = Map::new();
         m.insert("name".into(), Value::from(gateway.code));
         m.insert("display_name".into(), Value::from(gateway.display_name));
@@ -235,7 +235,7 @@ impl Render {
         );
     }
 
-    pub fn revenue(&self, r: &RevenueReport, currency: Currency) -> Value {
+    pub(super) fn revenue(&self, r: &RevenueReport, currency: Currency) -> Value {
         let mut m = Map::new();
         m.insert("from".into(), Value::from(r.from));
         m.insert("to".into(), Value::from(r.to));
@@ -244,7 +244,7 @@ impl Render {
         self.row(m)
     }
 
-    pub fn period(&self, p: &PeriodRow, currency: Currency) -> Value {
+    pub(super) fn period(&self, p: &PeriodRow, currency: Currency) -> Value {
         let mut m = Map::new();
         m.insert("period".into(), Value::from(p.period.as_str()));
         self.money_fields(&mut m, p.revenue, p.revenue_f64, currency);
@@ -252,7 +252,7 @@ impl Render {
         self.row(m)
     }
 
-    pub fn plan_report(&self, r: &PlanReportRow, currency: Currency) -> Value {
+    pub(super) fn plan_report(&self, r: &PlanReportRow, currency: Currency) -> Value {
         let mut m = Map::new();
         m.insert("plan_id".into(), self.id(r.plan_id));
         m.insert("plan_name".into(), Value::from(r.plan_name.as_str()));
@@ -267,7 +267,7 @@ impl Render {
         self.row(m)
     }
 
-    pub fn gateway_report(&self, r: &GatewayReportRow, currency: Currency) -> Value {
+    pub(super) fn gateway_report(&self, r: &GatewayReportRow, currency: Currency) -> Value {
         let mut m = Map::new();
         m.insert("name".into(), Value::from(r.name));
         m.insert("display_name".into(), Value::from(r.display_name));
@@ -276,7 +276,7 @@ impl Render {
         self.row(m)
     }
 
-    pub fn users(&self, u: &UserCounts) -> Value {
+    pub(super) fn users(&self, u: &UserCounts) -> Value {
         let mut m = Map::new();
         m.insert("users".into(), Value::from(u.users));
         m.insert("leads".into(), Value::from(u.leads));

@@ -17,11 +17,11 @@ use rust_decimal::Decimal;
 
 use super::model::{GATEWAYS, Gateway, SimData};
 use super::periods::{IntervalUnit, Period, last_periods, month_index, month_label};
-pub use super::tally::{Pricing, Tally};
+pub(crate) use super::tally::{Pricing, Tally};
 
 /// `/revenue`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RevenueReport {
+pub(crate) struct RevenueReport {
     pub from: i64,
     pub to: i64,
     pub revenue: Decimal,
@@ -30,7 +30,7 @@ pub struct RevenueReport {
 }
 
 /// Sales with `from <= order_date < to`.
-pub fn revenue(data: &SimData, from: i64, to: i64, pricing: &Pricing) -> RevenueReport {
+pub(crate) fn revenue(data: &SimData, from: i64, to: i64, pricing: &Pricing) -> RevenueReport {
     // Orders are newest first: the window is one contiguous run.
     let first = data.orders.partition_point(|o| o.order_date >= to);
     let last = data.orders.partition_point(|o| o.order_date >= from);
@@ -50,7 +50,7 @@ pub fn revenue(data: &SimData, from: i64, to: i64, pricing: &Pricing) -> Revenue
 /// One period of `/orders/count`, or one entry of a `/plans/report` breakdown (one month
 /// and one order currency: `revenue` is then that currency's native sum).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PeriodRow {
+pub(crate) struct PeriodRow {
     pub period: String,
     pub revenue: Decimal,
     pub revenue_f64: f64,
@@ -59,7 +59,7 @@ pub struct PeriodRow {
 
 /// `/orders/count`: the last `count` periods up to and including now's, newest first,
 /// zero-filled.
-pub fn orders_count(
+pub(crate) fn orders_count(
     data: &SimData,
     now: i64,
     unit: IntervalUnit,
@@ -102,7 +102,7 @@ fn bucket(data: &SimData, periods: &[Period], pricing: &Pricing) -> Vec<Tally> {
 
 /// One plan of `/plans/report`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlanReportRow {
+pub(crate) struct PlanReportRow {
     pub plan_id: u64,
     pub plan_name: String,
     pub revenue: Decimal,
@@ -115,13 +115,13 @@ pub struct PlanReportRow {
 }
 
 /// How many months `/plans/report` covers: the current one and the 5 before it.
-pub const PLAN_REPORT_MONTHS: u32 = 6;
+pub(crate) const PLAN_REPORT_MONTHS: u32 = 6;
 
 /// `/plans/report`: plans with a sale in the last six calendar months (this one included),
 /// by revenue descending (ties by `plan_id`). Totals are converted to `currency`; the
 /// breakdown is not (see [`PlanReportRow::breakdown`]): the report labels each native sum
 /// with `currency`, as the API does.
-pub fn plans_report(data: &SimData, now: i64, pricing: &Pricing) -> Vec<PlanReportRow> {
+pub(crate) fn plans_report(data: &SimData, now: i64, pricing: &Pricing) -> Vec<PlanReportRow> {
     let periods = last_periods(now, IntervalUnit::Month, PLAN_REPORT_MONTHS);
     let Some(window_start) = periods.last().map(|p| p.start) else {
         return Vec::new();
@@ -180,7 +180,7 @@ pub fn plans_report(data: &SimData, now: i64, pricing: &Pricing) -> Vec<PlanRepo
 
 /// One gateway of `/paymentMethods/report`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GatewayReportRow {
+pub(crate) struct GatewayReportRow {
     pub name: &'static str,
     pub display_name: &'static str,
     pub revenue: Decimal,
@@ -190,7 +190,7 @@ pub struct GatewayReportRow {
 
 /// `/paymentMethods/report`: every gateway with sales, all time, by revenue descending
 /// (ties by code).
-pub fn payment_methods_report(data: &SimData, pricing: &Pricing) -> Vec<GatewayReportRow> {
+pub(crate) fn payment_methods_report(data: &SimData, pricing: &Pricing) -> Vec<GatewayReportRow> {
     // One tally per entry of GATEWAYS, found by address (or code): no hashing per order.
     let mut tallies = vec![Tally::new(pricing); GATEWAYS.len()];
     for order in data.orders.iter().filter(|o| o.is_sale()) {
@@ -217,7 +217,7 @@ pub fn payment_methods_report(data: &SimData, pricing: &Pricing) -> Vec<GatewayR
 
 /// `/users/count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UserCounts {
+pub(crate) struct UserCounts {
     pub users: u64,
     pub leads: u64,
     pub churned: u64,
@@ -225,7 +225,7 @@ pub struct UserCounts {
 }
 
 /// Members hold a membership ending after `now`; churned users held some, all ended.
-pub fn users_count(data: &SimData, now: i64) -> UserCounts {
+pub(crate) fn users_count(data: &SimData, now: i64) -> UserCounts {
     let mut active: HashMap<u64, bool> = HashMap::with_capacity(data.memberships.len());
     for m in &data.memberships {
         *active.entry(m.member_id).or_default() |= m.end > now;

@@ -34,7 +34,7 @@ impl SimServer {
     }
 
     /// As `start`, on a given loopback address (anything else is refused).
-    pub async fn start_on(opts: SimOptions, addr: SocketAddr) -> io::Result<SimServer> {
+    pub(crate) async fn start_on(opts: SimOptions, addr: SocketAddr) -> io::Result<SimServer> {
         if !addr.ip().is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -102,11 +102,6 @@ impl SimServer {
     /// A handle on the server's data and settings (same as the `handle` field).
     pub fn handle(&self) -> SimHandle {
         self.handle.clone()
-    }
-
-    /// The handle of the bot with this id, if the server serves it.
-    pub fn handle_of(&self, bot_id: u64) -> Option<SimHandle> {
-        self.handles.iter().find(|h| h.bot_id() == bot_id).cloned()
     }
 
     /// Requests received for every bot, added up (faults and per-path counts too).

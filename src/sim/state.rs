@@ -131,7 +131,7 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 impl SimState {
-    pub fn new(
+    pub(crate) fn new(
         data: SimData,
         api_key: String,
         seed: u64,
@@ -159,18 +159,18 @@ impl SimState {
     }
 
     /// The status a revoked key gets (401 or 403), if the key is revoked.
-    pub fn key_refused_with(&self) -> Option<u16> {
+    pub(crate) fn key_refused_with(&self) -> Option<u16> {
         match self.key_refused_with.load(Ordering::Relaxed) {
             0 => None,
             status => Some(status),
         }
     }
 
-    pub fn is_down(&self) -> bool {
+    pub(crate) fn is_down(&self) -> bool {
         self.down.load(Ordering::Relaxed)
     }
 
-    pub fn read(&self) -> RwLockReadGuard<'_, SimData> {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, SimData> {
         self.data.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -178,20 +178,20 @@ impl SimState {
         self.data.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn control(&self) -> MutexGuard<'_, Control> {
+    pub(crate) fn control(&self) -> MutexGuard<'_, Control> {
         lock(&self.control)
     }
 
-    pub fn counts(&self) -> MutexGuard<'_, RequestCounts> {
+    pub(crate) fn counts(&self) -> MutexGuard<'_, RequestCounts> {
         lock(&self.counts)
     }
 
-    pub fn next_seq(&self) -> u64 {
+    pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Inserts `n` new orders dated now; returns their keys.
-    pub fn add_orders(&self, n: usize) -> Vec<String> {
+    pub(crate) fn add_orders(&self, n: usize) -> Vec<String> {
         let now = unix_now();
         let mut rng = lock(&self.mutation_rng);
         let mut data = self.write();
@@ -206,7 +206,12 @@ impl SimState {
     }
 
     /// Moves up to `n` randomly chosen orders from one status to another.
-    pub fn change_status(&self, n: usize, from: OrderStatus, to: OrderStatus) -> Vec<String> {
+    pub(crate) fn change_status(
+        &self,
+        n: usize,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Vec<String> {
         let mut rng = lock(&self.mutation_rng);
         let mut data = self.write();
         let mut eligible: Vec<usize> = data
@@ -229,7 +234,7 @@ impl SimState {
     }
 
     /// Removes up to `n` randomly chosen memberships; returns their keys.
-    pub fn remove_memberships(&self, n: usize) -> Vec<(u64, u64, u64)> {
+    pub(crate) fn remove_memberships(&self, n: usize) -> Vec<(u64, u64, u64)> {
         let mut rng = lock(&self.mutation_rng);
         let mut data = self.write();
         let len = data.memberships.len();
@@ -252,7 +257,7 @@ impl SimState {
     }
 
     /// Applies `change` to the order with this key; false if there is none.
-    pub fn edit_order(&self, order_key: &str, change: impl FnOnce(&mut Order)) -> bool {
+    pub(crate) fn edit_order(&self, order_key: &str, change: impl FnOnce(&mut Order)) -> bool {
         let mut data = self.write();
         match data.orders.iter_mut().find(|o| o.order_key == order_key) {
             Some(order) => {
@@ -264,7 +269,7 @@ impl SimState {
     }
 
     /// Removes the orders with these keys; returns how many there were.
-    pub fn remove_orders(&self, keys: &[String]) -> usize {
+    pub(crate) fn remove_orders(&self, keys: &[String]) -> usize {
         let mut data = self.write();
         let before = data.orders.len();
         data.orders.retain(|o| !keys.contains(&o.order_key));
@@ -272,7 +277,7 @@ impl SimState {
     }
 
     /// Adds a plan after the others in `/plans` order; returns its id.
-    pub fn add_plan(&self, name: &str, price: Decimal, currency: Currency) -> u64 {
+    pub(crate) fn add_plan(&self, name: &str, price: Decimal, currency: Currency) -> u64 {
         let mut data = self.write();
         let plan_id = data.plans.iter().map(|p| p.plan_id).max().unwrap_or(0) + 1;
         let sort_order = data.plans.iter().map(|p| p.sort_order).min().unwrap_or(0) - 1;
@@ -295,7 +300,13 @@ impl SimState {
 
     /// Adds one COMPLETED order (a sale) of `amount` in `currency` on `plan_id`, dated
     /// `date`, paid through the first installed gateway; returns its key.
-    pub fn add_sale(&self, plan_id: u64, amount: Decimal, currency: Currency, date: i64) -> String {
+    pub(crate) fn add_sale(
+        &self,
+        plan_id: u64,
+        amount: Decimal,
+        currency: Currency,
+        date: i64,
+    ) -> String {
         let mut rng = lock(&self.mutation_rng);
         let mut data = self.write();
         let gateway = GATEWAYS
@@ -323,7 +334,7 @@ impl SimState {
         key
     }
 
-    pub fn rename_plan(&self, plan_id: u64, name: &str) {
+    pub(crate) fn rename_plan(&self, plan_id: u64, name: &str) {
         let mut data = self.write();
         if let Some(plan) = data.plans.iter_mut().find(|p| p.plan_id == plan_id) {
             plan.plan_name = name.to_string();
@@ -331,7 +342,7 @@ impl SimState {
     }
 
     /// Adds the configured drift (new newest orders) before an `/orders` page.
-    pub fn apply_drift(&self) {
+    pub(crate) fn apply_drift(&self) {
         let drift = self.control().drift;
         if drift > 0 {
             self.add_orders(drift);

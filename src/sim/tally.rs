@@ -21,7 +21,7 @@ fn rate_f64(from: Currency, to: Currency) -> f64 {
 /// What a report converts into, and how: the target currency, the arithmetic, and (for
 /// [`Arithmetic::Quoted`]) each native currency's 8-decimal rate into the target.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pricing {
+pub(crate) struct Pricing {
     pub target: Currency,
     pub arithmetic: Arithmetic,
     /// Rate from each currency (slots of `Currency::ALL`) into `target`.
@@ -30,7 +30,7 @@ pub struct Pricing {
 
 impl Pricing {
     /// The simulator's own rates ([`pair_rate_in`]) into `target`.
-    pub fn new(target: Currency, arithmetic: Arithmetic) -> Pricing {
+    pub(crate) fn new(target: Currency, arithmetic: Arithmetic) -> Pricing {
         Pricing {
             target,
             arithmetic,
@@ -40,7 +40,8 @@ impl Pricing {
 
     /// Quoted arithmetic with the given 8-decimal rates into `target` (others: the
     /// simulator's), e.g. the rates the API text's samples show.
-    pub fn with_rates(target: Currency, rates: &[(Currency, Decimal)]) -> Pricing {
+    #[cfg(test)]
+    pub(crate) fn with_rates(target: Currency, rates: &[(Currency, Decimal)]) -> Pricing {
         let mut pricing = Pricing::new(target, Arithmetic::Quoted);
         for (c, r) in rates {
             pricing.rates[slot(*c)] = *r;
@@ -61,7 +62,7 @@ impl Pricing {
 /// Sales and their native sums, one per currency, and (quoted arithmetic) the sum of
 /// each sale converted to the pricing's target.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Tally {
+pub(crate) struct Tally {
     pricing: Pricing,
     native: [Decimal; 13],
     /// The same sums in f64, added sale by sale.
@@ -84,7 +85,7 @@ fn slot(currency: Currency) -> usize {
 
 impl Tally {
     /// An empty tally converting as `pricing` says.
-    pub fn new(pricing: &Pricing) -> Tally {
+    pub(crate) fn new(pricing: &Pricing) -> Tally {
         Tally {
             pricing: pricing.clone(),
             native: [Decimal::ZERO; 13],
@@ -97,7 +98,7 @@ impl Tally {
     }
 
     /// Counts `order` if it is a sale.
-    pub fn add(&mut self, order: &Order) {
+    pub(crate) fn add(&mut self, order: &Order) {
         if order.is_sale() {
             let at = slot(order.currency);
             self.native[at] = self.native[at].saturating_add(order.amount);
@@ -126,7 +127,7 @@ impl Tally {
 
     /// `(currency, native sum, the same in f64, sales)` of each currency with sales, by
     /// currency code.
-    pub fn by_currency(&self) -> Vec<(Currency, Decimal, f64, u64)> {
+    pub(crate) fn by_currency(&self) -> Vec<(Currency, Decimal, f64, u64)> {
         let mut out: Vec<(Currency, Decimal, f64, u64)> = Currency::ALL
             .iter()
             .map(|c| {
@@ -139,15 +140,10 @@ impl Tally {
         out
     }
 
-    /// The native sum in one currency.
-    pub fn native(&self, currency: Currency) -> Decimal {
-        self.native[slot(currency)]
-    }
-
     /// Revenue in the pricing's target in binary floating point. Quoted: the f64 sum of
     /// each sale's 8-decimal amount. Exact: each currency's f64 sum times the f64 rate,
     /// added up in f64. Off from [`Tally::revenue`] in the last digits, as a float sum is.
-    pub fn revenue_f64(&self) -> f64 {
+    pub(crate) fn revenue_f64(&self) -> f64 {
         if self.pricing.arithmetic.is_quoted() {
             return self.converted_f64;
         }
@@ -160,7 +156,7 @@ impl Tally {
     }
 
     /// Revenue in the pricing's target.
-    pub fn revenue(&self) -> Decimal {
+    pub(crate) fn revenue(&self) -> Decimal {
         if self.pricing.arithmetic.is_quoted() {
             return self.converted;
         }

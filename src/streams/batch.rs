@@ -104,7 +104,7 @@ impl BatchWriter {
         }
     }
 
-    pub fn int(&mut self, v: Option<i64>) {
+    pub(crate) fn int(&mut self, v: Option<i64>) {
         if let Some(Builder::Int(b)) = self.next(ColumnType::Int) {
             b.append_option(v);
         }
@@ -129,7 +129,7 @@ impl BatchWriter {
         }
     }
 
-    pub fn int_list(&mut self, v: Option<&[i64]>) {
+    pub(crate) fn int_list(&mut self, v: Option<&[i64]>) {
         if let Some(Builder::IntList(b)) = self.next(ColumnType::IntList) {
             match v {
                 Some(items) => {
@@ -141,7 +141,7 @@ impl BatchWriter {
         }
     }
 
-    pub fn text_list(&mut self, v: Option<&[String]>) {
+    pub(crate) fn text_list(&mut self, v: Option<&[String]>) {
         if let Some(Builder::TextList(b)) = self.next(ColumnType::TextList) {
             match v {
                 Some(items) => {

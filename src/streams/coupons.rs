@@ -84,7 +84,7 @@ pub static COUPONS: TableSpec = TableSpec {
 
 /// `/coupons` documents no query parameters: it is asked once, with none (only
 /// documented parameters are sent), and its answer is the whole list.
-pub static STREAM: StreamDef = StreamDef {
+pub(crate) static STREAM: StreamDef = StreamDef {
     name: StreamName::Coupons,
     role: Role::Dimension,
     method: Method::Coupons,

@@ -82,7 +82,7 @@ pub static MEMBERS: TableSpec = TableSpec {
     layout: Layout::Merged,
 };
 
-pub static STREAM: StreamDef = StreamDef {
+pub(crate) static STREAM: StreamDef = StreamDef {
     name: StreamName::Members,
     role: Role::Fact,
     method: Method::Members,

@@ -23,14 +23,14 @@ use crate::api::row::RowError;
 use crate::streams::batch::BatchWriter;
 use crate::streams::table::{Layout, TableSpec};
 
-pub mod batch;
+pub(crate) mod batch;
 pub mod coupons;
 pub mod members;
 pub mod orders;
 pub mod payment_methods;
 pub mod plans;
 pub mod projects;
-pub mod row;
+pub(crate) mod row;
 pub mod table;
 pub mod users_count;
 
@@ -59,7 +59,7 @@ impl StreamName {
     ];
 
     /// The stream's declaration.
-    pub fn def(self) -> &'static StreamDef {
+    pub(crate) fn def(self) -> &'static StreamDef {
         match self {
             StreamName::Plans => &plans::STREAM,
             StreamName::Projects => &projects::STREAM,
@@ -72,7 +72,7 @@ impl StreamName {
     }
 
     /// Reference data the other streams point at; synced first.
-    pub fn is_dimension(self) -> bool {
+    pub(crate) fn is_dimension(self) -> bool {
         self.def().role == Role::Dimension
     }
 
@@ -160,7 +160,7 @@ pub(crate) fn text_of(row: &Value, field: &str) -> Option<String> {
 }
 
 /// A row's key fields (`TableSpec::keys`) as one text, `/`-separated.
-pub fn key_text(row: &Value, keys: &[&str]) -> Option<String> {
+pub(crate) fn key_text(row: &Value, keys: &[&str]) -> Option<String> {
     let mut parts = Vec::with_capacity(keys.len());
     for key in keys {
         parts.push(text_of(row, key)?);

@@ -76,7 +76,7 @@ pub static ORDERS: TableSpec = TableSpec {
     layout: Layout::Merged,
 };
 
-pub static STREAM: StreamDef = StreamDef {
+pub(crate) static STREAM: StreamDef = StreamDef {
     name: StreamName::Orders,
     role: Role::Fact,
     method: Method::Orders,
@@ -89,7 +89,7 @@ pub static STREAM: StreamDef = StreamDef {
 };
 
 /// Rows per `/orders` page.
-pub const PAGE_LIMIT: u32 = 100;
+pub(crate) const PAGE_LIMIT: u32 = 100;
 
 #[cfg(test)]
 mod tests {

@@ -49,7 +49,7 @@ pub static PAYMENT_METHODS: TableSpec = TableSpec {
     layout: Layout::Merged,
 };
 
-pub static STREAM: StreamDef = StreamDef {
+pub(crate) static STREAM: StreamDef = StreamDef {
     name: StreamName::PaymentMethods,
     role: Role::Dimension,
     method: Method::PaymentMethods,

@@ -89,7 +89,7 @@ pub static PLANS: TableSpec = TableSpec {
     layout: Layout::Merged,
 };
 
-pub static STREAM: StreamDef = StreamDef {
+pub(crate) static STREAM: StreamDef = StreamDef {
     name: StreamName::Plans,
     role: Role::Dimension,
     method: Method::Plans,

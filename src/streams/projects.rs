@@ -53,7 +53,7 @@ pub static PROJECTS: TableSpec = TableSpec {
     layout: Layout::Merged,
 };
 
-pub static STREAM: StreamDef = StreamDef {
+pub(crate) static STREAM: StreamDef = StreamDef {
     name: StreamName::Projects,
     role: Role::Dimension,
     method: Method::Projects,

@@ -15,7 +15,7 @@ use crate::streams::batch::BatchWriter;
 use crate::streams::table::{Column, ColumnType};
 
 /// A row a stream stages: read from JSON, written column by column.
-pub trait StagedRow: Sized + Send + 'static {
+pub(crate) trait StagedRow: Sized + Send + 'static {
     /// The staged columns, `bot_id` first, in the order [`StagedRow::write`] fills them.
     const COLUMNS: &'static [Column];
     /// Reads one row of the API's answer.
@@ -26,7 +26,7 @@ pub trait StagedRow: Sized + Send + 'static {
 
 /// Reads `row` as an `R` and, only if it reads, writes it: a row that cannot be read
 /// leaves nothing half-written.
-pub fn stage_row<R: StagedRow>(
+pub(crate) fn stage_row<R: StagedRow>(
     row: Value,
     bot_id: i64,
     w: &mut BatchWriter,
@@ -37,23 +37,23 @@ pub fn stage_row<R: StagedRow>(
 }
 
 /// Whether `row` reads as an `R` (the dry run's count).
-pub fn check_row<R: StagedRow>(row: Value) -> Result<(), RowError> {
+pub(crate) fn check_row<R: StagedRow>(row: Value) -> Result<(), RowError> {
     R::read(row).map(drop)
 }
 
 /// Column types as marker types, so a field's declared column type picks its writer at
 /// compile time.
-pub mod kind {
+pub(crate) mod kind {
     use super::ColumnType;
 
     /// A column type as a type.
-    pub trait Kind {
+    pub(crate) trait Kind {
         const TYPE: ColumnType;
     }
     macro_rules! kinds {
         ($($name:ident),*) => {$(
             #[doc = concat!("A `", stringify!($name), "` column.")]
-            pub struct $name;
+            pub(crate) struct $name;
             impl Kind for $name {
                 const TYPE: ColumnType = ColumnType::$name;
             }
@@ -63,7 +63,7 @@ pub mod kind {
 }
 
 /// A Rust value that fills a column of kind `K`.
-pub trait WriteAs<K: kind::Kind> {
+pub(crate) trait WriteAs<K: kind::Kind> {
     fn write_as(&self, w: &mut BatchWriter);
 }
 

@@ -63,7 +63,7 @@ pub struct Column {
     pub ty: ColumnType,
 }
 
-pub const fn col(name: &'static str, ty: ColumnType) -> Column {
+pub(crate) const fn col(name: &'static str, ty: ColumnType) -> Column {
     Column { name, ty }
 }
 
@@ -111,12 +111,12 @@ pub struct TableSpec {
 
 impl TableSpec {
     /// The staging table's name (a temporary table of the loading connection).
-    pub fn stage_name(&self) -> String {
+    pub(crate) fn stage_name(&self) -> String {
         format!("_stage_{}", self.name)
     }
 
     /// Arrow schema of a staged batch: the columns plus `_seq` (arrival order).
-    pub fn arrow_schema(&self) -> Arc<Schema> {
+    pub(crate) fn arrow_schema(&self) -> Arc<Schema> {
         let mut fields: Vec<Field> = self
             .columns
             .iter()
@@ -127,7 +127,7 @@ impl TableSpec {
     }
 
     /// `CREATE OR REPLACE TEMP TABLE _stage_x (...)`.
-    pub fn stage_ddl(&self) -> String {
+    pub(crate) fn stage_ddl(&self) -> String {
         let cols: Vec<String> = self
             .columns
             .iter()
@@ -141,7 +141,7 @@ impl TableSpec {
     }
 
     /// Columns compared to decide whether a row changed: all staged columns but the key.
-    pub fn value_columns(&self) -> impl Iterator<Item = &'static str> + '_ {
+    pub(crate) fn value_columns(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.columns
             .iter()
             .map(|c| c.name)

@@ -37,7 +37,7 @@ impl UsersCount {
 }
 
 /// One row per run: `run_id` and `captured_at` come from the run, not the row.
-pub static USERS_COUNT_HISTORY: TableSpec = TableSpec {
+pub(crate) static USERS_COUNT_HISTORY: TableSpec = TableSpec {
     name: "users_count_history",
     keys: &[],
     columns: UsersCount::COLUMNS,
@@ -47,7 +47,7 @@ pub static USERS_COUNT_HISTORY: TableSpec = TableSpec {
     layout: Layout::Snapshot,
 };
 
-pub static STREAM: StreamDef = StreamDef {
+pub(crate) static STREAM: StreamDef = StreamDef {
     name: StreamName::UsersCount,
     role: Role::Fact,
     method: Method::UsersCount,

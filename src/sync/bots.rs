@@ -19,7 +19,7 @@ use crate::config::BotSettings;
 /// Runs `sync_one` for every bot, at most `in_flight` at once, each inside a `bot` span
 /// carrying its `bot_id` (so every log line names its bot); returns the results in the
 /// order of `bots`, once every bot has finished.
-pub async fn for_each_bot<'a, T, F, Fut>(
+pub(crate) async fn for_each_bot<'a, T, F, Fut>(
     bots: &'a [BotSettings],
     in_flight: usize,
     mut sync_one: F,

@@ -11,10 +11,10 @@
 //! bot is done, the run commits them, one commit per table, still holding the warehouse. A dry run makes the same passes into a sink that only counts.
 
 mod bot;
-pub mod bots;
-pub mod orders;
+pub(crate) mod bots;
+pub(crate) mod orders;
 mod outcome;
-pub mod pass;
+pub(crate) mod pass;
 mod record;
 mod stream;
 

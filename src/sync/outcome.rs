@@ -234,7 +234,7 @@ impl BotVerdict {
 
     /// The start of the bot's error text in `_sync_runs` (and so in `tgm-sync status`)
     /// for the verdicts that have their own exit code: `API key refused (exit 4): `.
-    pub fn error_prefix(self) -> Option<String> {
+    pub(crate) fn error_prefix(self) -> Option<String> {
         match self {
             BotVerdict::ApiDown | BotVerdict::KeyRefused | BotVerdict::DeadlinePassed => {
                 Some(format!("{} (exit {}): ", self.label(), self.exit().code()))

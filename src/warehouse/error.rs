@@ -73,7 +73,7 @@ pub enum LoadError {
 }
 
 /// Adds "while ..." context to DuckDB results.
-pub trait DbContext<T> {
+pub(crate) trait DbContext<T> {
     fn during(self, context: impl FnOnce() -> String) -> Result<T, LoadError>;
 }
 

@@ -10,7 +10,7 @@ use crate::sql_files::sql_file;
 
 /// One gateway named by `/paymentMethods/report`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportedGateway {
+pub(crate) struct ReportedGateway {
     pub code: String,
     pub display_name: String,
 }
@@ -19,7 +19,7 @@ pub struct ReportedGateway {
 /// then those the report names that are not installed; the report's unreadable rows
 /// (`(reason, raw JSON)`) go to `_rejected` in the same transaction. Returns the gateways
 /// it holds.
-pub fn replace_gateways(
+pub(crate) fn replace_gateways(
     conn: &Connection,
     bot_id: i64,
     run: RunStamp,
@@ -61,7 +61,7 @@ pub fn replace_gateways(
 }
 
 /// Records the bot's preferred report currency.
-pub fn record_preferred_currency(
+pub(crate) fn record_preferred_currency(
     conn: &Connection,
     bot_id: i64,
     currency: &str,
@@ -79,7 +79,7 @@ pub fn record_preferred_currency(
 /// of the rates that reproduce the window read (`rate_low = rate_high`: exact; see
 /// `sql/009_api_arithmetic.sql`). All decimal texts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CapturedRate {
+pub(crate) struct CapturedRate {
     pub from: String,
     pub to: String,
     pub rate: String,
@@ -88,7 +88,7 @@ pub struct CapturedRate {
 }
 
 /// Records a bot's captured rates as of `at_micros` (source `api`); returns how many.
-pub fn store_captured_rates(
+pub(crate) fn store_captured_rates(
     conn: &Connection,
     bot_id: i64,
     at_micros: i64,
@@ -128,7 +128,10 @@ pub fn store_captured_rates(
 
 /// The latest rate read off `/revenue` of each pair of one bot, with its bounds, as
 /// decimal text (`sql/warehouse/fx_rates_stored.sql`).
-pub fn stored_api_rates(conn: &Connection, bot_id: i64) -> Result<Vec<CapturedRate>, LoadError> {
+pub(crate) fn stored_api_rates(
+    conn: &Connection,
+    bot_id: i64,
+) -> Result<Vec<CapturedRate>, LoadError> {
     let context = || "reading the stored exchange rates".to_string();
     let mut stmt = conn
         .prepare(sql_file!("warehouse/fx_rates_stored.sql").text)
@@ -149,7 +152,7 @@ pub fn stored_api_rates(conn: &Connection, bot_id: i64) -> Result<Vec<CapturedRa
 
 /// One rate of `tgm-sync fx import`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportRow {
+pub(crate) struct ImportRow {
     pub from: String,
     pub to: String,
     /// Decimal text.
@@ -158,7 +161,11 @@ pub struct ImportRow {
 }
 
 /// Imports `rates` for every bot of `bots`, all or nothing.
-pub fn import_rates(conn: &Connection, bots: &[i64], rates: &[ImportRow]) -> Result<(), LoadError> {
+pub(crate) fn import_rates(
+    conn: &Connection,
+    bots: &[i64],
+    rates: &[ImportRow],
+) -> Result<(), LoadError> {
     let tx = conn
         .unchecked_transaction()
         .during(|| "starting the import".into())?;

@@ -14,7 +14,7 @@ use crate::streams::table::TableSpec;
 
 /// The columns with which the lake at `lake_url` last took this bot's table; `None` when
 /// it never did.
-pub fn published_columns(
+pub(crate) fn published_columns(
     conn: &Connection,
     lake_url: &str,
     spec: &TableSpec,
@@ -31,7 +31,7 @@ pub fn published_columns(
 
 /// The partitions of this bot's table owed to the lake at `lake_url`, sorted: the
 /// streams' marks, and what it missed while another lake was configured.
-pub fn owed_marks(
+pub(crate) fn owed_marks(
     conn: &Connection,
     lake_url: &str,
     spec: &TableSpec,
@@ -47,7 +47,7 @@ pub fn owed_marks(
 
 /// Every partition holding rows of this bot's table, sorted (`''` for tables partitioned
 /// by bot only).
-pub fn all_partitions(
+pub(crate) fn all_partitions(
     conn: &Connection,
     spec: &TableSpec,
     bot_id: i64,
@@ -66,7 +66,7 @@ pub fn all_partitions(
 
 /// What a Delta commit carried for one bot's table.
 #[derive(Debug, Clone, Copy)]
-pub struct LakeCommitRecord<'a> {
+pub(crate) struct LakeCommitRecord<'a> {
     pub lake_url: &'a str,
     pub bot_id: i64,
     /// The marks read before the files were written: marks made since stay owed.
@@ -79,7 +79,7 @@ pub struct LakeCommitRecord<'a> {
 /// After the commits: clears the marks each carried and remembers the lake's version and
 /// columns of each bot's table, all in one transaction (one write to the warehouse's log
 /// for a whole run's publication).
-pub fn settle(
+pub(crate) fn settle(
     conn: &Connection,
     records: &[(&TableSpec, LakeCommitRecord<'_>)],
 ) -> Result<(), LoadError> {

@@ -18,7 +18,7 @@ use crate::streams::table::TableSpec;
 pub(super) const RUN_TS: &str = "make_timestamp(?)::TIMESTAMPTZ";
 
 /// Appends rows of one table to its staging table, a batch at a time.
-pub struct Stager<'c> {
+pub(crate) struct Stager<'c> {
     conn: &'c Connection,
     spec: &'static TableSpec,
     writer: BatchWriter,
@@ -28,7 +28,7 @@ pub struct Stager<'c> {
 
 impl<'c> Stager<'c> {
     /// Creates (or empties) the staging table.
-    pub fn new(
+    pub(crate) fn new(
         conn: &'c Connection,
         spec: &'static TableSpec,
         batch_rows: usize,
@@ -47,7 +47,7 @@ impl<'c> Stager<'c> {
     /// Stages one row written by `write`, flushing when the batch is full. `write` either
     /// writes every column or, failing, none (then nothing is staged and its error comes
     /// back inside `Ok`).
-    pub fn push<E>(
+    pub(crate) fn push<E>(
         &mut self,
         write: impl FnOnce(&mut BatchWriter) -> Result<(), E>,
     ) -> Result<Result<(), E>, LoadError> {
@@ -63,7 +63,7 @@ impl<'c> Stager<'c> {
     }
 
     /// Appends what is buffered to the staging table.
-    pub fn flush(&mut self) -> Result<(), LoadError> {
+    pub(crate) fn flush(&mut self) -> Result<(), LoadError> {
         if self.writer.rows() == 0 {
             return Ok(());
         }
@@ -86,7 +86,7 @@ impl<'c> Stager<'c> {
 
 /// What a merge changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct MergeOutcome {
+pub(crate) struct MergeOutcome {
     /// Rows inserted or updated (changed, new, or back from deletion).
     pub written: u64,
     /// Rows newly soft-deleted.
@@ -97,7 +97,7 @@ pub struct MergeOutcome {
 
 /// Soft deletes refused: `gone` of the `live` rows, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefusedDeletes {
+pub(crate) struct RefusedDeletes {
     pub gone: u64,
     pub live: u64,
     pub reason: String,
@@ -141,7 +141,7 @@ impl DeleteGuard {
 /// it), and nothing at all after rejected rows whose key could not be read (they may be
 /// any live row), unless the guard allows large deletes.
 #[derive(Debug, Clone, Copy)]
-pub struct Deletes<'a> {
+pub(crate) struct Deletes<'a> {
     pub guard: DeleteGuard,
     pub protected: &'a [String],
     pub keyless_rejects: u64,
@@ -399,7 +399,7 @@ fn partition_or_null(spec: &TableSpec, alias: &str) -> String {
 
 /// The tables of dirty marks: the Parquet mirror's and the lake output's. Each output
 /// clears its own marks once it has published the partition.
-pub const DIRTY_MARKS: [&str; 2] = ["_parquet_dirty", "_lake_dirty"];
+pub(crate) const DIRTY_MARKS: [&str; 2] = ["_parquet_dirty", "_lake_dirty"];
 
 fn mark_dirty<P: duckdb::Params + Copy>(
     conn: &Connection,

@@ -5,14 +5,14 @@
 //! re-read rotation's by [`state`], the lake output's bookkeeping by [`lake_marks`]; the
 //! rest of the code hands rows and figures over.
 
-pub mod error;
-pub mod inputs;
-pub mod lake_marks;
-pub mod merge;
+pub(crate) mod error;
+pub(crate) mod inputs;
+pub(crate) mod lake_marks;
+pub(crate) mod merge;
 pub mod open;
 pub mod schema;
 pub mod state;
-pub mod stream;
+pub(crate) mod stream;
 
 pub use error::LoadError;
 pub use open::Warehouse;

@@ -41,7 +41,7 @@ impl Warehouse {
 
     /// [`Warehouse::open`], a new file written in the storage format of `storage_version`
     /// (`v1.0.0` … `v2.0.0`, or `latest`: DuckDB's names).
-    pub fn open_with(path: &Path, storage_version: &str) -> Result<Warehouse, LoadError> {
+    pub(crate) fn open_with(path: &Path, storage_version: &str) -> Result<Warehouse, LoadError> {
         let lock = take_lock(path)?;
         let conn = open_connection(path, Some(storage_version))?;
         restrict_permissions(path);
@@ -119,7 +119,7 @@ fn base_config(writing: Option<&str>) -> Result<Config, LoadError> {
 }
 
 /// The run lock of a warehouse, held without opening DuckDB, until dropped.
-pub struct RunLock {
+pub(crate) struct RunLock {
     _file: File,
 }
 
@@ -127,7 +127,7 @@ pub struct RunLock {
 /// or its lock file exists): `lake vacuum` holds it so that it never deletes the files a
 /// sync has uploaded and not yet committed. `None` when no run ever used `path` (nothing
 /// is created then). A running sync gives [`LoadError::LockHeld`].
-pub fn lock_if_used(path: &Path) -> Result<Option<RunLock>, LoadError> {
+pub(crate) fn lock_if_used(path: &Path) -> Result<Option<RunLock>, LoadError> {
     if !path.exists() && !lock_path(path).exists() {
         return Ok(None);
     }

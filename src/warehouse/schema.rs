@@ -72,7 +72,7 @@ pub static MIGRATIONS: &[Migration] = &[
 ];
 
 /// The report macros and views (`sql/reports.sql`), replaced on every install.
-pub static REPORT_LAYER_SQL: &str = sql_file!("reports.sql").text;
+pub(crate) static REPORT_LAYER_SQL: &str = sql_file!("reports.sql").text;
 
 const VERSION_TABLE_SQL: &str = sql_file!("warehouse/schema_version_table.sql").text;
 
@@ -111,7 +111,7 @@ pub fn latest_version() -> u32 {
 
 /// The schema version a warehouse records, without creating anything (for read-only
 /// connections); `None` when it records none.
-pub fn recorded_version(conn: &Connection) -> Option<u32> {
+pub(crate) fn recorded_version(conn: &Connection) -> Option<u32> {
     conn.query_row(sql_file!("warehouse/schema_version.sql").text, [], |row| {
         row.get::<_, Option<i64>>(0)
     })
@@ -121,7 +121,7 @@ pub fn recorded_version(conn: &Connection) -> Option<u32> {
 }
 
 /// The warehouse's schema version: 0 for a new warehouse. Creates `_schema_version`.
-pub fn current_version(conn: &Connection) -> Result<u32, SchemaError> {
+pub(crate) fn current_version(conn: &Connection) -> Result<u32, SchemaError> {
     conn.execute_batch(VERSION_TABLE_SQL)
         .map_err(|source| SchemaError::ReadVersion { source })?;
     let version: Option<i64> = conn
@@ -184,7 +184,7 @@ pub fn install_report_layer(conn: &Connection) -> Result<(), SchemaError> {
 /// (its fingerprint, kept in `_report_layer`): re-creating some hundred macros and views
 /// took about half a second of every run, most of a no-change run's own work. Macros and
 /// views persist in the DuckDB file, so an unchanged layer needs nothing.
-pub fn ensure_report_layer(conn: &Connection) -> Result<(), SchemaError> {
+pub(crate) fn ensure_report_layer(conn: &Connection) -> Result<(), SchemaError> {
     let fingerprint = report_layer_fingerprint();
     let installed = || -> duckdb::Result<bool> {
         conn.execute_batch(sql_file!("warehouse/report_layer_table.sql").text)?;

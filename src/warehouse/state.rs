@@ -66,7 +66,7 @@ impl fmt::Display for StreamStatus {
 
 /// How one bot's run ended (`_sync_runs.status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunStatus {
+pub(crate) enum RunStatus {
     /// Started and not yet finished (or killed: see [`close_abandoned_runs`]).
     Running,
     Success,
@@ -79,7 +79,7 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
             RunStatus::Success => "success",
@@ -136,7 +136,11 @@ pub(super) fn write_state(
 }
 
 /// Allocates the next run id and records the run as running for each bot.
-pub fn start_run(conn: &Connection, bot_ids: &[i64], now_micros: i64) -> Result<i64, LoadError> {
+pub(crate) fn start_run(
+    conn: &Connection,
+    bot_ids: &[i64],
+    now_micros: i64,
+) -> Result<i64, LoadError> {
     let run_id: i64 = conn
         .query_row(sql_file!("warehouse/next_run_id.sql").text, [], |r| {
             r.get(0)
@@ -174,7 +178,7 @@ impl StreamFigures {
     /// Adds a later pass of the same stream in the same run: its rows add up, its
     /// request counts (the stream's client's running totals) replace, and the stream is
     /// partial if any pass rejected rows.
-    pub fn add_pass(&mut self, later: StreamFigures) {
+    pub(crate) fn add_pass(&mut self, later: StreamFigures) {
         self.rows_read += later.rows_read;
         self.rows_written += later.rows_written;
         self.rows_deleted += later.rows_deleted;
@@ -198,7 +202,7 @@ impl StreamFigures {
 /// Records a stream's figures in `_sync_run_streams` (a stream's own figures are
 /// recorded inside its transaction by [`super::stream::StreamLoad`]; this records a
 /// failure, or a total over several passes).
-pub fn record_stream(
+pub(crate) fn record_stream(
     conn: &Connection,
     run_id: i64,
     bot_id: i64,
@@ -230,7 +234,7 @@ pub fn record_stream(
 
 /// What a bot's run amounted to, for its `_sync_runs` row.
 #[derive(Debug, Clone, Copy)]
-pub struct RunTotals<'a> {
+pub(crate) struct RunTotals<'a> {
     pub run_id: i64,
     pub bot_id: i64,
     pub status: RunStatus,
@@ -245,7 +249,7 @@ pub struct RunTotals<'a> {
     pub finished_micros: i64,
 }
 
-pub fn finish_run(conn: &Connection, totals: &RunTotals<'_>) -> Result<(), LoadError> {
+pub(crate) fn finish_run(conn: &Connection, totals: &RunTotals<'_>) -> Result<(), LoadError> {
     conn.execute(
         sql_file!("warehouse/finish_run.sql").text,
         params![
@@ -303,7 +307,7 @@ pub(super) fn reject(
 
 /// Records rows that could not be read, in a transaction of their own: under `--strict`
 /// the stream's rows are not committed, but what could not be read is kept for diagnosis.
-pub fn record_rejects(
+pub(crate) fn record_rejects(
     conn: &Connection,
     run: RunStamp,
     bot_id: i64,
@@ -319,7 +323,7 @@ pub fn record_rejects(
 }
 
 /// Marks `keys` (old PENDING orders) as re-read by this run, all or none.
-pub fn record_pending_checks(
+pub(crate) fn record_pending_checks(
     conn: &Connection,
     bot_id: i64,
     keys: &[String],

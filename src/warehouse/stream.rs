@@ -13,7 +13,7 @@ use crate::sql_files::sql_file;
 use crate::streams::table::{Layout, TableSpec};
 
 /// A stream's open transaction.
-pub struct StreamLoad<'c> {
+pub(crate) struct StreamLoad<'c> {
     tx: Transaction<'c>,
     spec: &'static TableSpec,
     stream: &'static str,
@@ -24,7 +24,7 @@ pub struct StreamLoad<'c> {
 /// An order read again by key (`/orders/{order_key}`): its status, and the email only
 /// that endpoint carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderUpdate {
+pub(crate) struct OrderUpdate {
     pub order_key: String,
     pub order_status: String,
     pub member_email: Option<String>,
@@ -32,7 +32,7 @@ pub struct OrderUpdate {
 
 impl<'c> StreamLoad<'c> {
     /// Opens the transaction of `stream` (whose rows are staged for `spec`).
-    pub fn begin(
+    pub(crate) fn begin(
         conn: &'c Connection,
         spec: &'static TableSpec,
         stream: &'static str,
@@ -55,7 +55,7 @@ impl<'c> StreamLoad<'c> {
     /// soft-deletes what it did not see, within its guard), or appended as this run's
     /// snapshot. Marks the Parquet partitions
     /// whose rows changed.
-    pub fn write_staged(
+    pub(crate) fn write_staged(
         &mut self,
         deletes: Option<Deletes<'_>>,
     ) -> Result<MergeOutcome, LoadError> {
@@ -75,7 +75,7 @@ impl<'c> StreamLoad<'c> {
     /// temporary table, and a fixed handful of statements marks, counts and updates them
     /// all (a statement per order cost DuckDB a parse and plan each: about 1 s for the
     /// 50 re-reads after a bot's first full scan).
-    pub fn apply_order_updates(&mut self, orders: &[OrderUpdate]) -> Result<u64, LoadError> {
+    pub(crate) fn apply_order_updates(&mut self, orders: &[OrderUpdate]) -> Result<u64, LoadError> {
         let conn: &Connection = &self.tx;
         let (bot_id, run) = (self.bot_id, self.run);
         let table = self.spec.name;
@@ -149,7 +149,7 @@ impl<'c> StreamLoad<'c> {
     }
 
     /// Keeps rows that could not be read, for diagnosis.
-    pub fn reject(&mut self, rejects: &[(String, String)]) -> Result<(), LoadError> {
+    pub(crate) fn reject(&mut self, rejects: &[(String, String)]) -> Result<(), LoadError> {
         for (reason, raw) in rejects {
             state::reject(&self.tx, self.run, self.bot_id, self.stream, reason, raw)?;
         }
@@ -157,17 +157,17 @@ impl<'c> StreamLoad<'c> {
     }
 
     /// The stream's new state.
-    pub fn set_state(&mut self, state: StreamState) -> Result<(), LoadError> {
+    pub(crate) fn set_state(&mut self, state: StreamState) -> Result<(), LoadError> {
         state::write_state(&self.tx, self.bot_id, self.stream, state, self.run)
     }
 
     /// The stream's figures in this run.
-    pub fn record(&mut self, figures: &StreamFigures) -> Result<(), LoadError> {
+    pub(crate) fn record(&mut self, figures: &StreamFigures) -> Result<(), LoadError> {
         state::record_stream(&self.tx, self.run.run_id, self.bot_id, self.stream, figures)
     }
 
     /// Commits everything above at once.
-    pub fn commit(self) -> Result<(), LoadError> {
+    pub(crate) fn commit(self) -> Result<(), LoadError> {
         let stream = self.stream;
         self.tx.commit().during(|| format!("committing {stream}"))
     }

@@ -1076,8 +1076,8 @@ async fn a_fast_bots_lake_files_go_up_while_a_slow_bot_still_syncs_and_each_tabl
     use std::time::SystemTime;
     use tgm_sync::config::LakeSettings;
     use tgm_sync::sim::FaultOptions;
-    use tgm_sync::sync::{BotVerdict, worst};
     use tgm_sync::sync::{self, LakeReport, SyncOptions};
+    use tgm_sync::sync::{BotVerdict, worst};
 
     let server = start_sim(SimOptions {
         bots: 2,

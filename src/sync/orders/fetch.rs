@@ -31,7 +31,7 @@ fn order_date(row: &Value) -> Option<i64> {
 
 /// Which orders one pass reads.
 #[derive(Debug, Clone)]
-pub struct OrdersPlan {
+pub(crate) struct OrdersPlan {
     pub full_scan: bool,
     /// Rows older than this (UNIX seconds) are already synced; `None` on a full scan.
     pub cutoff: Option<i64>,
@@ -46,7 +46,7 @@ pub struct OrdersPlan {
 
 impl OrdersPlan {
     /// Every order, newest first.
-    pub fn full_scan() -> OrdersPlan {
+    pub(crate) fn full_scan() -> OrdersPlan {
         OrdersPlan {
             full_scan: true,
             cutoff: None,
@@ -59,7 +59,7 @@ impl OrdersPlan {
 
 /// Where [`fetch_orders`] counts the old pending orders it re-reads one by one: the sync
 /// stage passes its progress line (`streams` knows nothing of the terminal).
-pub trait RereadCount: Sync {
+pub(crate) trait RereadCount: Sync {
     /// The re-reads begin (before any is counted).
     fn start(&self);
     /// How many re-reads there will be.
@@ -71,7 +71,7 @@ pub trait RereadCount: Sync {
 /// Orders newest-first: all of them on a full scan; otherwise until a whole page is older
 /// than the cutoff (no pages at all when `plan.list` is false). Then the old pending
 /// orders the plan names, one by one, counted on `rereads` (the caller ends that line).
-pub async fn fetch_orders(
+pub(crate) async fn fetch_orders(
     client: &ApiClient,
     pages_in_flight: usize,
     max_pages: u64,

@@ -10,7 +10,7 @@
 //! The stream itself (endpoint, row, table, the fetch of one pass) is declared in
 //! [`crate::streams::orders`].
 
-pub mod fetch;
+pub(crate) mod fetch;
 
 use duckdb::{Connection, params};
 use tracing::{info, warn};

@@ -11,7 +11,7 @@ use crate::streams::{Answer, StreamDef};
 
 /// What the fetcher tells the sink.
 #[derive(Debug)]
-pub enum LoaderMsg {
+pub(crate) enum LoaderMsg {
     /// Rows of one page, in API order.
     Page(Vec<Value>),
     /// Orders re-fetched one by one (still-PENDING orders older than the lookback), and
@@ -23,7 +23,7 @@ pub enum LoaderMsg {
 
 /// How the fetch went, for the loader's state and the run record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FetchSummary {
+pub(crate) struct FetchSummary {
     /// Every row of the endpoint was read (soft deletes are allowed).
     pub full_scan: bool,
     /// Orders: newest `order_date` seen, UNIX seconds.
@@ -38,7 +38,7 @@ pub(crate) async fn send(tx: &mpsc::Sender<LoaderMsg>, msg: LoaderMsg) -> bool {
 /// Reads a whole endpoint (paged, one list, or one object) and sends it to the sink. The
 /// read counts as a full scan (which may soft-delete) only if every page boundary was
 /// gap-free.
-pub async fn fetch_all(
+pub(crate) async fn fetch_all(
     client: &ApiClient,
     def: &StreamDef,
     pages_in_flight: usize,

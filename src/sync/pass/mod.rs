@@ -3,8 +3,8 @@
 //! connection, committing the pass in one transaction) or, for `--dry-run`, a counter
 //! that reads every row and writes nothing: the same pass either way.
 
-pub mod fetch;
-pub mod sink;
+pub(crate) mod fetch;
+pub(crate) mod sink;
 
 use std::sync::Arc;
 
@@ -61,7 +61,7 @@ pub(super) struct Pass<'a> {
 
 impl Pass<'_> {
     /// Fetches the stream (all of it, or the orders `plan` names) into the run's target.
-    pub async fn run(
+    pub(super) async fn run(
         &self,
         previous: StreamState,
         orders: Option<OrdersPlan>,

@@ -27,7 +27,7 @@ const MAX_REJECTS_KEPT: usize = 10_000;
 
 /// Why a stream's load did not commit.
 #[derive(Debug, thiserror::Error)]
-pub enum LoaderError {
+pub(crate) enum LoaderError {
     #[error(transparent)]
     Load(#[from] LoadError),
     /// The fetcher stopped without finishing (its own error says why).
@@ -40,7 +40,7 @@ pub enum LoaderError {
 }
 
 /// Everything a loader needs besides its rows.
-pub struct LoaderCtx {
+pub(crate) struct LoaderCtx {
     pub conn: Connection,
     pub bot_id: i64,
     pub run: RunStamp,
@@ -88,7 +88,7 @@ impl Rejects {
 }
 
 /// Loads one stream; returns its figures once committed.
-pub fn load_stream(
+pub(crate) fn load_stream(
     def: &'static StreamDef,
     ctx: LoaderCtx,
     mut rx: mpsc::Receiver<LoaderMsg>,
@@ -225,7 +225,7 @@ fn update_of(order: Order) -> OrderUpdate {
 }
 
 /// The dry run's sink: reads every row as the loader would, counts, writes nothing.
-pub async fn count_rows(
+pub(crate) async fn count_rows(
     def: &'static StreamDef,
     mut rx: mpsc::Receiver<LoaderMsg>,
     on_rows: impl Fn(u64),
