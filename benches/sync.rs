@@ -115,7 +115,12 @@ struct Sim {
 
 impl Sim {
     fn start(orders: usize, members: usize, latency_ms: u64) -> BenchResult<Sim> {
-        Sim::start_with(SimOptions {
+        Sim::start_with(Sim::options(orders, members, latency_ms))
+    }
+
+    /// One bot's data of this size, each request answered `latency_ms` late.
+    fn options(orders: usize, members: usize, latency_ms: u64) -> SimOptions {
+        SimOptions {
             orders,
             members,
             faults: FaultOptions {
@@ -123,7 +128,7 @@ impl Sim {
                 ..FaultOptions::default()
             },
             ..SimOptions::default()
-        })
+        }
     }
 
     fn start_with(opts: SimOptions) -> BenchResult<Sim> {
@@ -695,13 +700,7 @@ fn scenario_i(
         );
         let sim = Sim::start_with(SimOptions {
             bots,
-            orders,
-            members,
-            faults: FaultOptions {
-                latency_ms,
-                ..FaultOptions::default()
-            },
-            ..SimOptions::default()
+            ..Sim::options(orders, members, latency_ms)
         })?;
         for lake in [false, true] {
             let dir = root.join(format!("i-{bots}-{}", if lake { "lake" } else { "plain" }));

@@ -22,7 +22,6 @@ pub(crate) mod vacuum;
 
 use std::collections::HashMap;
 
-use duckdb::Connection;
 use object_store::ObjectStore;
 
 pub use error::LakeError;
@@ -86,17 +85,6 @@ pub(crate) async fn preflight(lake: &LakeSettings) -> Result<(), LakeError> {
         .await
         .map(|_| ())
         .map_err(|e| fail(deltalake::DeltaTableError::from(e)))
-}
-
-/// Publishes what the warehouse owes the lake for `bot_ids`: one commit per table that
-/// has owed partitions (a run that staged no bot: see [`LakeRun`] for one that did).
-pub async fn publish(
-    lake: &LakeSettings,
-    conn: &Connection,
-    bot_ids: &[i64],
-    run_id: i64,
-) -> Result<LakeOutcome, LakeError> {
-    LakeRun::new(lake, run_id).publish(conn, bot_ids).await
 }
 
 /// The partition values of a file, as the Delta log records them (strings).

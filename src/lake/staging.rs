@@ -335,10 +335,7 @@ impl<'a> LakeRun<'a> {
                 else => break,
             }
         }
-        builder.await.map_err(|e| LakeError::Parquet {
-            table: spec.name,
-            detail: format!("the export task failed: {e}"),
-        })??;
+        builder.await.map_err(|e| thread_failed(spec, e))??;
         let files = match self.lake.url.local_root() {
             Some(root) => {
                 let dir = root.join(spec.name);
@@ -376,8 +373,13 @@ async fn blocking<T: Send + 'static>(
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
-        .map_err(|e| LakeError::Parquet {
-            table: spec.name,
-            detail: format!("the export thread failed: {e}"),
-        })?
+        .map_err(|e| thread_failed(spec, e))?
+}
+
+/// The lake's export work for `spec` panicked or was cancelled.
+fn thread_failed(spec: &TableSpec, e: tokio::task::JoinError) -> LakeError {
+    LakeError::Parquet {
+        table: spec.name,
+        detail: format!("the export thread failed: {e}"),
+    }
 }
