@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::api::ApiVersion;
 use crate::api::retry::RetryPolicy;
+use crate::bot_id::BotId;
 use crate::secret::ApiKey;
 use crate::streams::StreamName;
 
@@ -50,7 +51,7 @@ pub enum ConfigError {
     #[error(
         "no API key for bot {bot_id}: set TGM_API_KEY (or TGM_API_KEY_{bot_id}) or api_key_file"
     )]
-    NoKey { bot_id: u64 },
+    NoKey { bot_id: BotId },
     #[error("cannot read API key file {path}: {source}")]
     KeyFile {
         path: PathBuf,
@@ -75,7 +76,7 @@ pub enum ConfigError {
 /// One bot, ready to sync.
 #[derive(Debug, Clone)]
 pub struct BotSettings {
-    pub bot_id: u64,
+    pub bot_id: BotId,
     pub api_key: ApiKey,
 }
 
@@ -213,13 +214,18 @@ fn days(days: f64) -> Duration {
 }
 
 /// Parses a comma-separated list of bot ids.
-pub(crate) fn parse_bot_ids(text: &str) -> Result<Vec<u64>, ConfigError> {
+pub(crate) fn parse_bot_ids(text: &str) -> Result<Vec<BotId>, ConfigError> {
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| match s.parse::<u64>() {
-            Ok(id) if id > 0 => Ok(id),
-            _ => Err(invalid("bot id", s, "expected a positive integer")),
+        .map(|s| {
+            s.parse::<BotId>().map_err(|_| {
+                invalid(
+                    "bot id",
+                    s,
+                    "expected a positive integer of at most 9223372036854775807",
+                )
+            })
         })
         .collect()
 }
@@ -292,9 +298,6 @@ pub fn resolve(
             .collect(),
         None => file.bots,
     };
-    if bot_configs.iter().any(|b| b.bot_id == 0) {
-        return Err(invalid("bot_id", 0, "expected a positive integer"));
-    }
     if require_bots && bot_configs.is_empty() {
         return Err(ConfigError::NoBots(config_path.to_path_buf()));
     }
@@ -569,7 +572,7 @@ mod tests {
             ..SettingsArgs::default()
         };
         let err = resolve_flags(&args, &Env(vec![])).expect_err("no key");
-        assert!(matches!(err, ConfigError::NoKey { bot_id: 3 }));
+        assert!(matches!(err, ConfigError::NoKey { bot_id } if bot_id == BotId::constant(3)));
         let err = resolve_flags(&SettingsArgs::default(), &Env(vec![])).expect_err("no bots");
         assert!(matches!(err, ConfigError::NoBots(_)));
     }

@@ -15,6 +15,7 @@
 #![warn(unreachable_pub)]
 
 pub mod api;
+pub mod bot_id;
 pub mod cli;
 pub mod clock;
 pub mod config;

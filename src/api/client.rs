@@ -16,6 +16,7 @@ use super::envelope::{Context, classify};
 use super::error::{ApiError, AttemptError};
 use super::models::RevenueReport;
 use super::retry::{Pacer, RetryPolicy};
+use crate::bot_id::BotId;
 use crate::currency::Currency;
 use crate::secret::{ApiKey, redact};
 
@@ -23,7 +24,7 @@ use crate::secret::{ApiKey, redact};
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
     pub base_url: String,
-    pub bot_id: u64,
+    pub bot_id: BotId,
     pub api_key: ApiKey,
     pub api_version: ApiVersion,
     /// Whole-request timeout (connect, send, read the body).
@@ -41,7 +42,7 @@ pub struct ClientSettings {
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl ClientSettings {
-    pub fn new(base_url: impl Into<String>, bot_id: u64, api_key: ApiKey) -> ClientSettings {
+    pub fn new(base_url: impl Into<String>, bot_id: BotId, api_key: ApiKey) -> ClientSettings {
         ClientSettings {
             base_url: base_url.into(),
             bot_id,
@@ -139,7 +140,7 @@ impl ApiClient {
         }
     }
 
-    pub fn bot_id(&self) -> u64 {
+    pub fn bot_id(&self) -> BotId {
         self.shared.endpoint.bot_id()
     }
 

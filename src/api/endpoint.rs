@@ -7,6 +7,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::bot_id::BotId;
 use crate::secret::{ApiKey, REDACTED};
 
 use super::error::ApiError;
@@ -121,7 +122,7 @@ fn encode_segment(s: &str) -> String {
 #[derive(Clone)]
 pub struct Endpoint {
     base: reqwest::Url,
-    bot_id: u64,
+    bot_id: BotId,
     key: ApiKey,
     version: ApiVersion,
 }
@@ -141,7 +142,7 @@ impl Endpoint {
     /// Validates the base URL: `https`, or plain `http` only to a loopback host.
     pub fn new(
         base_url: &str,
-        bot_id: u64,
+        bot_id: BotId,
         key: ApiKey,
         version: ApiVersion,
     ) -> Result<Endpoint, ApiError> {
@@ -164,9 +165,6 @@ impl Endpoint {
         if base.query().is_some() || base.fragment().is_some() {
             return Err(invalid("it must not carry a query or fragment"));
         }
-        if bot_id == 0 {
-            return Err(ApiError::InvalidBotId(bot_id.to_string()));
-        }
         if key.is_empty() {
             return Err(ApiError::MissingKey { bot_id });
         }
@@ -178,7 +176,7 @@ impl Endpoint {
         })
     }
 
-    pub fn bot_id(&self) -> u64 {
+    pub fn bot_id(&self) -> BotId {
         self.bot_id
     }
 
@@ -242,7 +240,12 @@ mod tests {
     use super::*;
 
     fn endpoint(base: &str) -> Result<Endpoint, ApiError> {
-        Endpoint::new(base, 42, ApiKey::new("endpoint-test-key"), ApiVersion::V1)
+        Endpoint::new(
+            base,
+            BotId::constant(42),
+            ApiKey::new("endpoint-test-key"),
+            ApiVersion::V1,
+        )
     }
 
     #[test]
@@ -261,8 +264,13 @@ mod tests {
 
     #[test]
     fn a_key_is_one_escaped_path_segment() {
-        let ep = Endpoint::new("https://h", 1, ApiKey::new("a%b/c?d#e f"), ApiVersion::V1)
-            .expect("valid");
+        let ep = Endpoint::new(
+            "https://h",
+            BotId::constant(1),
+            ApiKey::new("a%b/c?d#e f"),
+            ApiVersion::V1,
+        )
+        .expect("valid");
         let url = ep.url(&Method::Plans).expect("url");
         assert_eq!(
             url.as_str(),
@@ -301,7 +309,7 @@ mod tests {
     fn legacy_maps_names_and_refuses_missing_endpoints() {
         let ep = Endpoint::new(
             "https://api.tgmembership.com",
-            7,
+            BotId::constant(7),
             ApiKey::new("legacy-test-key"),
             ApiVersion::Legacy,
         )

@@ -10,11 +10,12 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::error::{ApiError, AttemptError};
+use crate::bot_id::BotId;
 
 /// Where an answer came from, for messages.
 pub(crate) struct Context<'a> {
     pub endpoint: &'a str,
-    pub bot_id: u64,
+    pub bot_id: BotId,
 }
 
 /// Classifies one complete answer (status, `Retry-After` header, body bytes).
@@ -173,7 +174,7 @@ mod tests {
 
     const CTX: Context<'static> = Context {
         endpoint: "/orders",
-        bot_id: 9,
+        bot_id: BotId::constant(9),
     };
 
     fn ok(body: &str) -> Value {
@@ -240,10 +241,10 @@ mod tests {
         assert!(matches!(
             auth,
             Err(AttemptError::Fatal(ApiError::Unauthorized {
-                bot_id: 9,
+                bot_id,
                 status: 401,
                 ..
-            }))
+            })) if bot_id == CTX.bot_id
         ));
         let nf = classify(&CTX, 404, None, b"not here");
         assert!(matches!(

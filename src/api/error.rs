@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::endpoint::ApiVersion;
+use crate::bot_id::BotId;
 
 /// An API failure that the caller has to act on (retries are already exhausted).
 #[derive(Debug, thiserror::Error)]
@@ -13,11 +14,8 @@ pub enum ApiError {
     #[error("invalid base_url `{url}`: {reason}")]
     InvalidBaseUrl { url: String, reason: String },
 
-    #[error("invalid bot id `{0}`: expected a positive integer")]
-    InvalidBotId(String),
-
     #[error("no API key for bot {bot_id}: set TGM_API_KEY or api_key_file")]
-    MissingKey { bot_id: u64 },
+    MissingKey { bot_id: BotId },
 
     #[error("{endpoint} is not available in the {version} API")]
     NotInApiVersion {
@@ -37,7 +35,7 @@ pub enum ApiError {
         "authentication failed for bot {bot_id} at {endpoint} (HTTP {status}): {description}; check the API key"
     )]
     Unauthorized {
-        bot_id: u64,
+        bot_id: BotId,
         endpoint: String,
         status: u16,
         description: String,
@@ -46,7 +44,7 @@ pub enum ApiError {
     /// 404: unknown bot, method or order.
     #[error("{endpoint} not found for bot {bot_id} (HTTP 404): {description}")]
     NotFound {
-        bot_id: u64,
+        bot_id: BotId,
         endpoint: String,
         description: String,
     },

@@ -7,6 +7,7 @@ use arrow::util::pretty::pretty_format_batches;
 use clap::Args;
 
 use super::Failure;
+use crate::bot_id::BotId;
 use crate::cli::hint;
 use crate::config::{BotSettings, Settings};
 use crate::exit::Exit;
@@ -56,7 +57,10 @@ pub async fn run(args: DemoArgs, progress: bool) -> Result<Exit, Failure> {
         members: args.members,
         ..SimOptions::default()
     };
-    let (bot_id, key) = (options.bot_id, options.api_key.clone());
+    let key = options.api_key.clone();
+    // The simulator speaks the API's plain numbers; its default id is a valid one.
+    let bot_id = BotId::new(options.bot_id)
+        .map_err(|e| Failure::new(Exit::Internal, format!("the demo's bot: {e}")))?;
     let server = SimServer::start(options)
         .await
         .map_err(|e| Failure::new(Exit::Internal, format!("cannot start the simulator: {e}")))?;

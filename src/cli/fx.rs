@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 
 use super::Failure;
 use super::settings::SettingsArgs;
+use crate::bot_id::BotId;
 use crate::currency::Currency;
 use crate::exit::Exit;
 use crate::money::Amount;
@@ -125,17 +126,17 @@ pub(crate) fn run(config: Option<PathBuf>, args: FxArgs) -> Result<Exit, Failure
     let rates = read_rates(&file, crate::clock::now_micros())?;
     let warehouse = Warehouse::open_with(&settings.warehouse, &settings.storage_version)?;
     let conn = warehouse.conn();
-    let bots: Vec<i64> = if settings.bot_ids.is_empty() {
+    let bots: Vec<BotId> = if settings.bot_ids.is_empty() {
         let mut stmt = conn
             .prepare(sql_file!("cli/synced_bots.sql").text)
             .during(|| "listing bots".into())?;
         let rows = stmt
-            .query_map([], |r| r.get::<_, i64>(0))
+            .query_map([], |r| r.get::<_, BotId>(0))
             .during(|| "listing bots".into())?;
         rows.collect::<Result<_, _>>()
             .during(|| "listing bots".into())?
     } else {
-        settings.bot_ids.iter().map(|b| *b as i64).collect()
+        settings.bot_ids.clone()
     };
     if bots.is_empty() {
         return Err(Failure::new(

@@ -18,6 +18,7 @@ use clap::Args;
 use super::{Failure, prompt};
 use crate::api::retry::RetryPolicy;
 use crate::api::{ApiClient, ApiError, ClientSettings, Method};
+use crate::bot_id::BotId;
 use crate::cli::hint;
 use crate::config::{self, DEFAULT_BASE_URL};
 use crate::exit::Exit;
@@ -31,7 +32,7 @@ const DEFAULT_PARQUET: &str = "tgm-parquet";
 pub struct InitArgs {
     /// The bot to sync (asked when missing and stdin is a terminal).
     #[arg(long, value_name = "ID")]
-    pub bot_id: Option<u64>,
+    pub bot_id: Option<BotId>,
     /// Where the DuckDB warehouse goes (asked when stdin is a terminal) [default: ./tgm-warehouse.duckdb].
     #[arg(long, value_name = "FILE")]
     pub warehouse: Option<PathBuf>,
@@ -55,7 +56,7 @@ pub struct InitArgs {
 /// What `init` settles on before writing anything.
 #[derive(Debug)]
 struct Answers {
-    bot_id: u64,
+    bot_id: BotId,
     warehouse: PathBuf,
     parquet_dir: Option<PathBuf>,
     key_file: PathBuf,
@@ -161,12 +162,6 @@ fn gather(args: &InitArgs, key_file: PathBuf, interactive: bool) -> Result<Answe
             ));
         }
     };
-    if bot_id == 0 {
-        return Err(Failure::new(
-            Exit::Config,
-            "bot id 0: expected a positive integer",
-        ));
-    }
     let warehouse = match &args.warehouse {
         Some(path) => path.clone(),
         None if interactive => {
@@ -193,7 +188,7 @@ fn gather(args: &InitArgs, key_file: PathBuf, interactive: bool) -> Result<Answe
     })
 }
 
-fn parse_bot_id(text: &str) -> Result<u64, Failure> {
+fn parse_bot_id(text: &str) -> Result<BotId, Failure> {
     match config::parse_bot_ids(text)?.as_slice() {
         [one] => Ok(*one),
         _ => Err(Failure::new(
@@ -419,7 +414,7 @@ mod tests {
 
     fn answers(dir: &Path) -> Answers {
         Answers {
-            bot_id: 1_347_378_140,
+            bot_id: BotId::constant(1_347_378_140),
             warehouse: dir.join("my \"data\"/w.duckdb"),
             parquet_dir: Some(dir.join("pq")),
             key_file: dir.join("key"),
@@ -438,7 +433,7 @@ mod tests {
         assert_eq!(file.parquet_dir, a.parquet_dir);
         assert_eq!(file.api_key_file.as_deref(), Some(a.key_file.as_path()));
         assert_eq!(file.base_url, a.base_url);
-        let bots: Vec<u64> = file.bots.iter().map(|b| b.bot_id).collect();
+        let bots: Vec<BotId> = file.bots.iter().map(|b| b.bot_id).collect();
         assert_eq!(bots, vec![a.bot_id]);
     }
 
@@ -468,7 +463,7 @@ mod tests {
 
     #[test]
     fn a_bot_id_must_be_one_positive_integer() {
-        assert_eq!(parse_bot_id(" 42 ").ok(), Some(42));
+        assert_eq!(parse_bot_id(" 42 ").ok(), Some(BotId::constant(42)));
         for bad in ["", "0", "abc", "1,2", "-3"] {
             assert!(parse_bot_id(bad).is_err(), "`{bad}` was accepted");
         }

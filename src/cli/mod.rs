@@ -156,7 +156,6 @@ impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Failure {
         let exit = match &e {
             ApiError::InvalidBaseUrl { .. }
-            | ApiError::InvalidBotId(_)
             | ApiError::MissingKey { .. }
             | ApiError::NotInApiVersion { .. }
             | ApiError::BadRequest { .. } => Exit::Config,

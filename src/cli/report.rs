@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::Failure;
 use super::settings::SettingsArgs;
+use crate::bot_id::BotId;
 use crate::currency::Currency;
 use crate::exit::Exit;
 use crate::report::render::{ReportName, ReportRequest, Unit, write_csv};
@@ -74,19 +75,18 @@ fn parse_time(flag: &str, text: &str) -> Result<i64, Failure> {
 }
 
 /// The one bot to report on: the one asked for, else the warehouse's only bot.
-fn pick_bot(asked: &[u64], known: &[i64]) -> Result<i64, Failure> {
+fn pick_bot(asked: &[BotId], known: &[BotId]) -> Result<BotId, Failure> {
     let list = || {
         known
             .iter()
-            .map(i64::to_string)
+            .map(BotId::to_string)
             .collect::<Vec<_>>()
             .join(", ")
     };
     match (asked, known) {
         ([one], _) => {
-            let id = *one as i64;
-            if known.contains(&id) {
-                Ok(id)
+            if known.contains(one) {
+                Ok(*one)
             } else {
                 Err(Failure::new(
                     Exit::Config,
@@ -123,8 +123,9 @@ fn pick_bot(asked: &[u64], known: &[i64]) -> Result<i64, Failure> {
     }
 }
 
-/// Checks every argument before the warehouse is opened.
-fn request(args: &ReportArgs, bot_id: i64, now: i64) -> Result<ReportRequest, Failure> {
+/// Checks every argument before the warehouse is opened; the request is complete once
+/// the bot is known (the warehouse says which bots it holds).
+fn request(args: &ReportArgs, now: i64) -> Result<impl FnOnce(BotId) -> ReportRequest, Failure> {
     let name: ReportName =
         args.name
             .parse()
@@ -156,33 +157,34 @@ fn request(args: &ReportArgs, bot_id: i64, now: i64) -> Result<ReportRequest, Fa
         .map(|t| parse_time("to", t))
         .transpose()?
         .unwrap_or(now);
-    Ok(ReportRequest {
+    let count = args.count;
+    Ok(move |bot_id| ReportRequest {
         name,
         bot_id,
         currency,
         from,
         to,
         unit,
-        count: args.count,
+        count,
         now,
     })
 }
 
 pub(crate) fn run(config: Option<PathBuf>, args: ReportArgs) -> Result<Exit, Failure> {
     // Bad arguments fail before the warehouse is touched.
-    request(&args, 0, 0)?;
+    let _checked = request(&args, 0)?;
     let settings = args.settings.resolve_without_keys(config.as_deref())?;
     let warehouse = Warehouse::open_read_only(&settings.warehouse)?;
     let conn = warehouse.conn();
-    let known: Vec<i64> = conn
+    let known: Vec<BotId> = conn
         .prepare(sql_file!("cli/known_bots.sql").text)
         .and_then(|mut stmt| {
-            stmt.query_map([], |r| r.get::<_, i64>(0))
+            stmt.query_map([], |r| r.get::<_, BotId>(0))
                 .and_then(|rows| rows.collect())
         })
         .during(|| "listing the warehouse's bots".into())?;
     let bot_id = pick_bot(&settings.bot_ids, &known)?;
-    let req = request(&args, bot_id, crate::clock::now_secs())?;
+    let req = request(&args, crate::clock::now_secs())?(bot_id);
     let mut out = std::io::stdout().lock();
     let written = match args.format {
         ReportFormat::Json => {
@@ -249,19 +251,22 @@ mod tests {
 
     #[test]
     fn the_only_bot_is_the_default() {
-        assert_eq!(pick_bot(&[], &[5]).ok(), Some(5));
-        assert_eq!(pick_bot(&[7], &[5, 7]).ok(), Some(7));
+        let id = BotId::constant;
+        assert_eq!(pick_bot(&[], &[id(5)]).ok(), Some(id(5)));
+        assert_eq!(pick_bot(&[id(7)], &[id(5), id(7)]).ok(), Some(id(7)));
         assert_eq!(
-            pick_bot(&[], &[5, 7]).err().map(|f| f.exit),
+            pick_bot(&[], &[id(5), id(7)]).err().map(|f| f.exit),
             Some(Exit::Config)
         );
         assert_eq!(
-            pick_bot(&[9], &[5]).err().map(|f| f.exit),
+            pick_bot(&[id(9)], &[id(5)]).err().map(|f| f.exit),
             Some(Exit::Config)
         );
         assert_eq!(pick_bot(&[], &[]).err().map(|f| f.exit), Some(Exit::Config));
         assert_eq!(
-            pick_bot(&[5, 7], &[5, 7]).err().map(|f| f.exit),
+            pick_bot(&[id(5), id(7)], &[id(5), id(7)])
+                .err()
+                .map(|f| f.exit),
             Some(Exit::Config)
         );
     }

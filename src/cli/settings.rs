@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::bot_id::BotId;
 pub(crate) use crate::config::SettingsArgs;
 use crate::config::{self, ConfigError, ProcessEnv, Settings};
 
@@ -57,5 +58,5 @@ pub(crate) struct LocalSettings {
     pub warehouse: PathBuf,
     /// The storage format a new warehouse file is written in.
     pub storage_version: String,
-    pub bot_ids: Vec<u64>,
+    pub bot_ids: Vec<BotId>,
 }

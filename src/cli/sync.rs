@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::Failure;
 use super::settings::SettingsArgs;
+use crate::bot_id::BotId;
 use crate::exit::Exit;
 use crate::logging::LogFormat;
 use crate::sync::{self, BotVerdict, LakeReport, RunOutcome, SyncOptions};
@@ -195,7 +196,7 @@ fn print_lake(outcome: &RunOutcome) {
 /// With several bots, or one that did not sync: how many synced, and each other bot with
 /// its verdict, exit code and first failure.
 fn print_bot_verdicts(outcome: &RunOutcome) {
-    let verdicts: Vec<(u64, BotVerdict, Option<&str>)> = outcome
+    let verdicts: Vec<(BotId, BotVerdict, Option<&str>)> = outcome
         .bots
         .iter()
         .map(|b| {

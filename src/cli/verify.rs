@@ -7,6 +7,7 @@ use clap::Args;
 use super::Failure;
 use super::settings::SettingsArgs;
 use crate::api::ApiClient;
+use crate::bot_id::BotId;
 use crate::currency::Currency;
 use crate::exit::Exit;
 use crate::report::compare::Verdict;
@@ -51,12 +52,12 @@ pub(crate) async fn run(config: Option<PathBuf>, args: VerifyArgs) -> Result<Exi
     let mut differences = 0;
     let mut newer = 0;
     let mut moved = 0;
-    let mut inexact: Vec<(i64, Vec<String>)> = Vec::new();
+    let mut inexact: Vec<(BotId, Vec<String>)> = Vec::new();
     let mut total = 0;
     let mut skipped = 0;
     let mut skipped_reports: Vec<&'static str> = Vec::new();
     for bot in &settings.bots {
-        let bot_id = bot.bot_id as i64;
+        let bot_id = bot.bot_id;
         let preferred: Option<String> = conn
             .query_row(
                 sql_file!("cli/preferred_currency.sql").text,

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{ConfigError, DEFAULT_BASE_URL, invalid};
+use crate::bot_id::BotId;
 
 /// One setting as the README's configuration table shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +69,8 @@ fn path_or_empty(text: &str) -> Result<PathBuf, String> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BotConfig {
-    /// The bot's numeric id.
-    pub bot_id: u64,
+    /// The bot's numeric id (positive, at most 9223372036854775807: the warehouse's `BIGINT`).
+    pub bot_id: BotId,
     /// Key file for this bot; otherwise `TGM_API_KEY_<BOT_ID>`, the global `api_key_file`
     /// or `TGM_API_KEY`, in that order.
     pub api_key_file: Option<PathBuf>,

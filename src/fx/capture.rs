@@ -14,6 +14,7 @@ use super::residue::revenue_slack;
 use super::windows::{FxWindow, FxWindows, find_all_windows};
 use crate::api::models::{PaymentMethodReport, RevenueReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
+use crate::bot_id::BotId;
 use crate::currency::Currency;
 use crate::error::Error;
 use crate::money::{Amount, SCALE};
@@ -33,7 +34,7 @@ pub(crate) const REPORT_INPUTS: &str = "report_inputs";
 pub(crate) async fn refresh_gateways(
     client: &ApiClient,
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     run: RunStamp,
 ) -> Result<usize, Error> {
     let rows = client.get_list(&Method::PaymentMethodsReport, &[]).await?;
@@ -57,7 +58,7 @@ pub(crate) async fn refresh_gateways(
 pub(crate) async fn refresh_preferred_currency(
     client: &ApiClient,
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     at_micros: i64,
 ) -> Result<String, Error> {
     let report = client.revenue(0, 1, None).await?;
@@ -85,7 +86,7 @@ pub(crate) async fn refresh_preferred_currency(
 pub(crate) async fn refresh_fx(
     client: &ApiClient,
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     at_micros: i64,
     in_flight: usize,
     memo: &RevenueMemo,

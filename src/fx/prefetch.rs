@@ -16,6 +16,7 @@ use super::capture::canary_target;
 use super::memo::RevenueMemo;
 use super::windows::{FxWindow, FxWindows, find_all_windows};
 use crate::api::{ApiClient, ApiVersion};
+use crate::bot_id::BotId;
 use crate::config::Settings;
 use crate::currency::Currency;
 use crate::fx::reconcile::old_sales_majority;
@@ -29,7 +30,7 @@ use crate::warehouse::state::read_state;
 /// is none (a first sync).
 pub(crate) fn plan_early_reads(
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
 ) -> Result<(FxWindows, Vec<FxWindow>), LoadError> {
     let all = find_all_windows(conn, bot_id)?;
     let primary = all
@@ -47,7 +48,7 @@ pub(crate) async fn read_early_in_run(
     settings: &Settings,
     client: &ApiClient,
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     memo: &RevenueMemo,
 ) -> usize {
     if !settings.streams.contains(&StreamName::Orders) {
@@ -79,7 +80,7 @@ pub(crate) async fn read_early_in_run(
 pub(crate) async fn read_early(
     client: &ApiClient,
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     in_flight: usize,
     hint: Option<Currency>,
     memo: &RevenueMemo,

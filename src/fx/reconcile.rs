@@ -17,6 +17,7 @@ use duckdb::{Connection, params};
 use futures::StreamExt;
 
 use crate::api::ApiClient;
+use crate::bot_id::BotId;
 use crate::currency::Currency;
 use crate::error::Error;
 use crate::fx::memo::RevenueMemo;
@@ -93,7 +94,7 @@ const HALF_UNIT: f64 = 0.5e-8;
 pub async fn old_sales_differ(
     client: &ApiClient,
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     cutoff: i64,
     memo: &RevenueMemo,
 ) -> Result<Option<OldSalesDiffer>, Error> {
@@ -237,7 +238,7 @@ fn majority(by_currency: &[NativeSales]) -> Option<Currency> {
 /// in, as the warehouse is now: that of most of those sales.
 pub(crate) fn old_sales_majority(
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     cutoff: i64,
 ) -> Result<Option<Currency>, LoadError> {
     let boundary = boundary_after(conn, bot_id, cutoff)?;
@@ -246,7 +247,7 @@ pub(crate) fn old_sales_majority(
 
 /// The first second from `cutoff` at which the warehouse has no order, so that an API
 /// reading `to` as inclusive or exclusive counts the same orders.
-fn boundary_after(conn: &Connection, bot_id: i64, cutoff: i64) -> Result<i64, LoadError> {
+fn boundary_after(conn: &Connection, bot_id: BotId, cutoff: i64) -> Result<i64, LoadError> {
     let free: Option<i64> = conn
         .query_row(
             sql_file!("fx/free_second.sql").text,
@@ -261,7 +262,7 @@ fn boundary_after(conn: &Connection, bot_id: i64, cutoff: i64) -> Result<i64, Lo
 /// The warehouse's sales before `boundary`, per currency, most sales first.
 fn native_sales(
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     boundary: i64,
 ) -> Result<Vec<NativeSales>, LoadError> {
     let context = || "summing the sales before the lookback window".to_string();

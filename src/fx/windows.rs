@@ -25,6 +25,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use duckdb::{Connection, params};
 
+use crate::bot_id::BotId;
 use crate::money::{Amount, PRECISION, SCALE};
 use crate::sql_files::sql_file;
 use crate::warehouse::LoadError;
@@ -214,12 +215,12 @@ fn better_window(a: &FxWindow, b: &FxWindow) -> bool {
 }
 
 /// Finds the windows of one bot from its synced orders: one per native currency.
-pub(crate) fn find_windows(conn: &Connection, bot_id: i64) -> Result<Vec<FxWindow>, LoadError> {
+pub(crate) fn find_windows(conn: &Connection, bot_id: BotId) -> Result<Vec<FxWindow>, LoadError> {
     Ok(find_all_windows(conn, bot_id)?.primary)
 }
 
 /// Finds every window of one bot from its synced orders (see [`FxWindows`]).
-pub(crate) fn find_all_windows(conn: &Connection, bot_id: i64) -> Result<FxWindows, LoadError> {
+pub(crate) fn find_all_windows(conn: &Connection, bot_id: BotId) -> Result<FxWindows, LoadError> {
     let context = || "finding FX windows".to_string();
     let arrow_err = |source| LoadError::Arrow {
         table: "orders (FX windows)".into(),

@@ -263,6 +263,7 @@ pub(crate) async fn commit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bot_id::BotId;
     use crate::streams::orders::ORDERS;
     use crate::streams::plans::PLANS;
 
@@ -278,7 +279,7 @@ mod tests {
     #[test]
     fn only_the_owed_partitions_of_the_owed_bots_are_replaced() {
         let owed = [Owed {
-            bot_id: 7,
+            bot_id: BotId::constant(7),
             whole: false,
             partitions: vec!["2025-03".into()],
             marks: vec!["2025-03".into()],
@@ -287,14 +288,14 @@ mod tests {
         assert!(!replaced_by(&owed, &ORDERS, &values("7", Some("2025-04"))));
         assert!(!replaced_by(&owed, &ORDERS, &values("8", Some("2025-03"))));
         let whole = [Owed {
-            bot_id: 7,
+            bot_id: BotId::constant(7),
             whole: true,
             partitions: vec![],
             marks: vec![],
         }];
         assert!(replaced_by(&whole, &ORDERS, &values("7", Some("2019-01"))));
         let plans = [Owed {
-            bot_id: 7,
+            bot_id: BotId::constant(7),
             whole: false,
             partitions: vec![String::new()],
             marks: vec![String::new()],

@@ -14,6 +14,7 @@ use parquet::file::properties::WriterProperties;
 
 use super::error::LakeError;
 use super::stats::delta_stats;
+use crate::bot_id::BotId;
 use crate::mirror::{export_query, month_bounds};
 use crate::streams::table::TableSpec;
 use crate::warehouse::error::DbContext;
@@ -50,7 +51,7 @@ pub fn file_schema(conn: &Connection, spec: &'static TableSpec) -> Result<Schema
 pub fn write_partition(
     conn: &Connection,
     spec: &'static TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
     partition: &str,
 ) -> Result<Option<DataFile>, LakeError> {
     let sql = export_query(spec);

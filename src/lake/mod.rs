@@ -28,6 +28,7 @@ pub use error::LakeError;
 pub use location::LakeUrl;
 pub use staging::LakeRun;
 
+use crate::bot_id::BotId;
 use crate::streams::table::TableSpec;
 use commit::Committed;
 
@@ -90,7 +91,7 @@ pub(crate) async fn preflight(lake: &LakeSettings) -> Result<(), LakeError> {
 /// The partition values of a file, as the Delta log records them (strings).
 fn partition_values(
     spec: &TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
     partition: &str,
 ) -> HashMap<String, Option<String>> {
     let mut values = HashMap::new();
@@ -138,7 +139,7 @@ mod tests {
 
     #[test]
     fn file_paths_are_hive_style_and_unique() {
-        let values = partition_values(&ORDERS, 7, "2025-03");
+        let values = partition_values(&ORDERS, BotId::constant(7), "2025-03");
         let a = file_path(&values, 12);
         let b = file_path(&values, 12);
         assert!(
@@ -147,7 +148,7 @@ mod tests {
         );
         assert!(a.ends_with(".zstd.parquet"), "{a}");
         assert_ne!(a, b);
-        let plans = file_path(&partition_values(&PLANS, 7, ""), 3);
+        let plans = file_path(&partition_values(&PLANS, BotId::constant(7), ""), 3);
         assert!(plans.starts_with("bot_id=7/part-r3-"), "{plans}");
     }
 }

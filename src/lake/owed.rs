@@ -6,13 +6,14 @@
 use duckdb::Connection;
 
 use super::error::LakeError;
+use crate::bot_id::BotId;
 use crate::streams::table::TableSpec;
 use crate::warehouse::lake_marks::{self, LakeCommitRecord};
 
 /// The partitions of one bot's table to publish in this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Owed {
-    pub bot_id: i64,
+    pub bot_id: BotId,
     /// The bot's whole table: every file of the bot in the lake is replaced.
     pub whole: bool,
     /// Partitions to write (`''` for tables partitioned by bot only), sorted: with
@@ -34,7 +35,7 @@ pub(crate) fn owed(
     conn: &Connection,
     lake_url: &str,
     spec: &TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
     columns: &str,
 ) -> Result<Owed, LakeError> {
     let published = lake_marks::published_columns(conn, lake_url, spec, bot_id)?;

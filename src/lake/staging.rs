@@ -32,6 +32,7 @@ use super::{
     LakeOutcome, LakeSettings, TablePublished, UPLOADS_IN_FLIGHT, durable, file_path,
     halt_before_commit, partition_values, table, upload,
 };
+use crate::bot_id::BotId;
 use crate::streams::mirrored_tables;
 use crate::streams::table::TableSpec;
 use crate::warehouse::error::DbContext;
@@ -63,7 +64,7 @@ pub struct LakeRun<'a> {
     /// Each table's object store, opened (and the table created) once per run.
     stores: HashMap<&'static str, OnceCell<Arc<dyn ObjectStore>>>,
     /// Staged bots by (table, bot): taken by the table's commit.
-    staged: Mutex<HashMap<(&'static str, i64), BotFiles>>,
+    staged: Mutex<HashMap<(&'static str, BotId), BotFiles>>,
 }
 
 impl<'a> LakeRun<'a> {
@@ -82,7 +83,7 @@ impl<'a> LakeRun<'a> {
     /// Builds and uploads what `bot_id` owes the lake, every table; `warehouse` is any
     /// connection to the warehouse (the work runs on a connection of its own). A failure
     /// is logged and leaves the bot to the publication, which builds it again.
-    pub(crate) async fn stage_bot(&self, warehouse: &Connection, bot_id: i64) {
+    pub(crate) async fn stage_bot(&self, warehouse: &Connection, bot_id: BotId) {
         for spec in mirrored_tables() {
             match self.stage_table(warehouse, spec, bot_id).await {
                 Ok(files) => {
@@ -113,7 +114,7 @@ impl<'a> LakeRun<'a> {
     pub async fn publish(
         &self,
         conn: &Connection,
-        bot_ids: &[i64],
+        bot_ids: &[BotId],
     ) -> Result<LakeOutcome, LakeError> {
         let mut ready = Vec::new();
         for spec in mirrored_tables() {
@@ -175,7 +176,7 @@ impl<'a> LakeRun<'a> {
         &self,
         conn: &Connection,
         spec: &'static TableSpec,
-        bot_ids: &[i64],
+        bot_ids: &[BotId],
     ) -> Result<Option<ReadyTable>, LakeError> {
         let schema = datafile::file_schema(conn, spec)?;
         let columns = table::delta_columns(spec, &schema)?;
@@ -262,7 +263,7 @@ impl<'a> LakeRun<'a> {
         &self,
         warehouse: &Connection,
         spec: &'static TableSpec,
-        bot_id: i64,
+        bot_id: BotId,
     ) -> Result<BotFiles, LakeError> {
         let conn = warehouse
             .try_clone()
@@ -352,7 +353,7 @@ impl<'a> LakeRun<'a> {
 }
 
 /// The Delta `Add` of a new data file of `partition`.
-fn new_add(spec: &TableSpec, bot_id: i64, partition: &str, run_id: i64, file: &DataFile) -> Add {
+fn new_add(spec: &TableSpec, bot_id: BotId, partition: &str, run_id: i64, file: &DataFile) -> Add {
     let values = partition_values(spec, bot_id, partition);
     Add {
         path: file_path(&values, run_id),

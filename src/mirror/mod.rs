@@ -15,6 +15,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::bot_id::BotId;
 use crate::sql_files::sql_file;
 use crate::streams::table::TableSpec;
 use crate::warehouse::error::{DbContext, LoadError};
@@ -39,7 +40,7 @@ fn temporary_path(dir: &Path, name: &str) -> PathBuf {
 pub(crate) fn partition_dir(
     root: &Path,
     spec: &TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
     partition: &str,
 ) -> PathBuf {
     let dir = root.join(spec.name).join(format!("bot_id={bot_id}"));
@@ -54,7 +55,7 @@ pub(crate) fn partition_dir(
 pub(crate) fn dirty_partitions(
     conn: &Connection,
     spec: &TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
 ) -> Result<usize, LoadError> {
     conn.query_row(
         sql_file!("mirror/dirty_count.sql").text,
@@ -70,7 +71,7 @@ pub(crate) fn rewrite_dirty(
     conn: &Connection,
     root: &Path,
     spec: &TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
 ) -> Result<usize, LoadError> {
     let partitions = crate::warehouse::query_strings(
         conn,
@@ -156,7 +157,7 @@ fn io_err(context: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> 
 fn write_partition(
     conn: &Connection,
     spec: &TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
     partition: &str,
     dir: &Path,
 ) -> Result<bool, LoadError> {
@@ -240,7 +241,7 @@ pub(crate) fn rewrite_history(
     conn: &Connection,
     root: &Path,
     table: &str,
-    bot_id: i64,
+    bot_id: BotId,
 ) -> Result<bool, LoadError> {
     let dir = root.join(table).join(format!("bot_id={bot_id}"));
     let sql = format!("SELECT * EXCLUDE (bot_id) FROM {table} WHERE bot_id = ? ORDER BY ALL");

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::bot_id::BotId;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use tracing::info;
 
@@ -53,7 +54,7 @@ struct Shared {
     multi: MultiProgress,
     /// The first phase line of the bot being synced: its stream lines go above it, so
     /// a stream that starts after a phase line appeared still sits with the streams.
-    first_phase: Mutex<Option<(u64, ProgressBar)>>,
+    first_phase: Mutex<Option<(BotId, ProgressBar)>>,
     /// Every line of the run, kept to its end: indicatif forgets a finished line once its
     /// last handle is dropped, and the next log line would then wipe it off the screen.
     lines: Mutex<Vec<ProgressBar>>,
@@ -76,7 +77,7 @@ impl Progress {
 
     /// The line of one stream of one bot (`name` is the stream, or a variant of it such
     /// as `orders (dry run)`).
-    pub(crate) fn stream(&self, bot_id: u64, name: &str) -> StreamBar {
+    pub(crate) fn stream(&self, bot_id: BotId, name: &str) -> StreamBar {
         let bar = self.shared.as_ref().map(|shared| {
             let bar = ProgressBar::new_spinner()
                 .with_style(line_style("rows", true, Finish::Done))
@@ -95,7 +96,7 @@ impl Progress {
     }
 
     /// The line of one phase of one bot; it appears when the phase starts.
-    pub(crate) fn phase(&self, bot_id: u64, phase: Phase) -> PhaseLine {
+    pub(crate) fn phase(&self, bot_id: BotId, phase: Phase) -> PhaseLine {
         PhaseLine {
             progress: self.clone(),
             bot_id,
@@ -107,7 +108,7 @@ impl Progress {
         }
     }
 
-    fn phase_bar(&self, bot_id: u64, phase: Phase) -> Option<ProgressBar> {
+    fn phase_bar(&self, bot_id: BotId, phase: Phase) -> Option<ProgressBar> {
         let shared = self.shared.as_ref()?;
         let bar = ProgressBar::new_spinner()
             .with_style(line_style(phase.unit(), false, Finish::Done))
@@ -132,7 +133,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The bot and name columns.
-fn prefix(bot_id: u64, name: &str) -> String {
+fn prefix(bot_id: BotId, name: &str) -> String {
     format!("{bot_id:>BOT_WIDTH$}  {name:<NAME_WIDTH$}")
 }
 
@@ -297,7 +298,7 @@ impl Phase {
 /// ended once by [`PhaseLine::finish`]. Shared by the threads that add to it.
 pub struct PhaseLine {
     progress: Progress,
-    bot_id: u64,
+    bot_id: BotId,
     phase: Phase,
     shown: OnceLock<(Instant, Option<ProgressBar>)>,
     count: AtomicU64,
@@ -382,7 +383,7 @@ impl PhaseLine {
                 end(bar, self.phase.unit(), false, ok, note)
             }
             None => info!(
-                bot_id = self.bot_id,
+                bot_id = self.bot_id.get(),
                 phase = self.phase.label(),
                 count,
                 elapsed = %format::duration(elapsed),
@@ -423,9 +424,12 @@ mod tests {
     #[test]
     fn a_prefix_pads_bot_and_name_to_their_columns() {
         assert_eq!(
-            prefix(1_347_378_140, "orders"),
+            prefix(BotId::constant(1_347_378_140), "orders"),
             format!("  1347378140  {:<16}", "orders")
         );
-        assert_eq!(prefix(7, "plans").len(), BOT_WIDTH + 2 + NAME_WIDTH);
+        assert_eq!(
+            prefix(BotId::constant(7), "plans").len(),
+            BOT_WIDTH + 2 + NAME_WIDTH
+        );
     }
 }

@@ -12,6 +12,7 @@ use duckdb::types::Value as SqlValue;
 use duckdb::{Connection, params_from_iter};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
+use crate::bot_id::BotId;
 use crate::currency::Currency;
 use crate::sql_files::{SqlFile, sql_file};
 use crate::warehouse::LoadError;
@@ -115,7 +116,7 @@ impl FromStr for Unit {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ReportRequest {
     pub name: ReportName,
-    pub bot_id: i64,
+    pub bot_id: BotId,
     /// `None`: the bot's preferred currency, EUR when it has none (as the API).
     pub currency: Option<Currency>,
     /// `revenue`: UNIX seconds, `from <= order_date < to`.
@@ -150,7 +151,7 @@ impl ReportRequest {
         let currency = self
             .currency
             .map_or(SqlValue::Null, |c| SqlValue::Text(c.query_value()));
-        let bot = SqlValue::BigInt(self.bot_id);
+        let bot = SqlValue::BigInt(self.bot_id.as_i64());
         let now_micros = SqlValue::BigInt(self.now * 1_000_000);
         match self.name {
             ReportName::Revenue => vec![
@@ -414,7 +415,7 @@ mod tests {
             for currency in [None, Some(Currency::Jpy)] {
                 let req = ReportRequest {
                     name,
-                    bot_id: 7,
+                    bot_id: BotId::constant(7),
                     currency,
                     from: 0,
                     to: 86_400,

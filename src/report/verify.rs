@@ -27,6 +27,7 @@ use duckdb::{Connection, params};
 use super::compare::{Check, Comparer, Fields, Rows, Verdict, align_entries};
 use crate::api::models::{PaymentMethodReport, PeriodFigures, PlanReport};
 use crate::api::{ApiClient, ApiError, ApiVersion, Method};
+use crate::bot_id::BotId;
 use crate::currency::Currency;
 use crate::fx::pair_rate::solve;
 use crate::fx::residue::revenue_slack;
@@ -45,7 +46,7 @@ pub(crate) enum VerifyError {
     Load(#[from] LoadError),
     /// `cli` adds the advice (run a sync first).
     #[error("the warehouse has no completed sync of bot {0}")]
-    NeverSynced(i64),
+    NeverSynced(BotId),
 }
 
 /// How revenue is compared, for the summary line.
@@ -113,7 +114,7 @@ fn period_label(unit: &str, at: i64) -> String {
 }
 
 /// The time of the bot's last successful sync (UNIX seconds).
-fn last_sync(conn: &Connection, bot_id: i64) -> Result<i64, VerifyError> {
+fn last_sync(conn: &Connection, bot_id: BotId) -> Result<i64, VerifyError> {
     let at: Option<i64> = conn
         .query_row(
             sql_file!("report/verify/last_sync.sql").text,
@@ -128,7 +129,7 @@ fn last_sync(conn: &Connection, bot_id: i64) -> Result<i64, VerifyError> {
 pub(crate) async fn verify_bot(
     client: &ApiClient,
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     currencies: &[Currency],
 ) -> Result<Vec<Check>, VerifyError> {
     let synced_at = last_sync(conn, bot_id)?;
@@ -330,7 +331,7 @@ pub(crate) async fn verify_bot(
 async fn rates_moved(
     client: &ApiClient,
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     target: Currency,
 ) -> Result<bool, VerifyError> {
     for window in find_windows(conn, bot_id)? {
@@ -383,7 +384,7 @@ async fn same_native(client: &ApiClient, window: &FxWindow) -> Result<bool, Veri
 
 /// The captured rates of `bot_id` that are not pinned down to one 8-decimal rate, as
 /// `FROM→TO rate (low..high)`, for the summary.
-pub(crate) fn inexact_rates(conn: &Connection, bot_id: i64) -> Result<Vec<String>, LoadError> {
+pub(crate) fn inexact_rates(conn: &Connection, bot_id: BotId) -> Result<Vec<String>, LoadError> {
     let sql = sql_file!("report/verify/inexact_rates.sql");
     let mut stmt = conn
         .prepare(sql.text)

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::api::Method;
 use crate::api::row::RowError;
+use crate::bot_id::BotId;
 use crate::streams::batch::BatchWriter;
 use crate::streams::table::{Layout, TableSpec};
 
@@ -133,7 +134,7 @@ pub struct StreamDef {
     pub table: &'static TableSpec,
     pub strategy: Strategy,
     /// Reads one row and, if it reads, writes it ([`row::stage_row`]).
-    pub stage: fn(Value, i64, &mut BatchWriter) -> Result<(), RowError>,
+    pub stage: fn(Value, BotId, &mut BatchWriter) -> Result<(), RowError>,
     /// Reads one row without keeping it ([`row::check_row`]).
     pub check: fn(Value) -> Result<(), RowError>,
 }

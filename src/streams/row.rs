@@ -10,6 +10,7 @@
 use serde_json::Value;
 
 use crate::api::row::RowError;
+use crate::bot_id::BotId;
 use crate::money::Amount;
 use crate::streams::batch::BatchWriter;
 use crate::streams::table::{Column, ColumnType};
@@ -21,14 +22,14 @@ pub(crate) trait StagedRow: Sized + Send + 'static {
     /// Reads one row of the API's answer.
     fn read(row: Value) -> Result<Self, RowError>;
     /// Writes the row's columns in `COLUMNS` order (the caller ends the row).
-    fn write(&self, bot_id: i64, w: &mut BatchWriter);
+    fn write(&self, bot_id: BotId, w: &mut BatchWriter);
 }
 
 /// Reads `row` as an `R` and, only if it reads, writes it: a row that cannot be read
 /// leaves nothing half-written.
 pub(crate) fn stage_row<R: StagedRow>(
     row: Value,
-    bot_id: i64,
+    bot_id: BotId,
     w: &mut BatchWriter,
 ) -> Result<(), RowError> {
     let parsed = R::read(row)?;
@@ -137,8 +138,8 @@ macro_rules! staged_row {
                 $name::from_json(row)
             }
 
-            fn write(&self, bot_id: i64, w: &mut $crate::streams::batch::BatchWriter) {
-                w.int(Some(bot_id));
+            fn write(&self, bot_id: $crate::bot_id::BotId, w: &mut $crate::streams::batch::BatchWriter) {
+                w.int(Some(bot_id.as_i64()));
                 $(
                     <$ty as $crate::streams::row::WriteAs<$crate::streams::row::kind::$kind>>::write_as(
                         &self.$field,

@@ -12,6 +12,7 @@ use super::record::record_bot_run;
 use super::stream::run_stream;
 use super::{BotOutcome, SyncOptions, auth_failed, client_for};
 use crate::api::ApiClient;
+use crate::bot_id::BotId;
 use crate::config::{BotSettings, Settings};
 use crate::error::Error;
 use crate::fx::memo::RevenueMemo;
@@ -32,7 +33,7 @@ pub(super) async fn sync_bot(
     lake: Option<&crate::lake::LakeRun<'_>>,
 ) -> Result<BotOutcome, Error> {
     let client = client_for(settings, bot, deadline)?;
-    let bot_id = bot.bot_id as i64;
+    let bot_id = bot.bot_id;
     let revenue = RevenueMemo::default();
     let parquet = Arc::new(progress.phase(bot.bot_id, Phase::ParquetRewrite));
     let ctx = BotRun {
@@ -114,12 +115,12 @@ pub(super) async fn sync_bot(
             match steps.await {
                 Ok(None) => {}
                 Ok(Some(warning)) => {
-                    warn!(bot_id, "{warning}");
+                    warn!(bot_id = bot_id.get(), "{warning}");
                     outcome.warnings.push(warning);
                 }
                 Err(e) => {
                     let message = redact(&format!("report inputs not refreshed: {e}"));
-                    warn!(bot_id, "{message}");
+                    warn!(bot_id = bot_id.get(), "{message}");
                     outcome.warnings.push(message);
                 }
             }
@@ -142,7 +143,7 @@ async fn first_report_inputs(
     settings: &Settings,
     inputs: &ApiClient,
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     run: RunStamp,
 ) -> Result<Option<String>, Error> {
     crate::fx::capture::refresh_preferred_currency(inputs, conn, bot_id, run.at_micros).await?;
@@ -168,7 +169,7 @@ async fn refresh_rates(
     conn: &Connection,
     run: RunStamp,
 ) -> Result<(), Error> {
-    let line: PhaseLine = bot.progress.phase(bot.bot_id as u64, Phase::ExchangeRates);
+    let line: PhaseLine = bot.progress.phase(bot.bot_id, Phase::ExchangeRates);
     line.start();
     let rates = crate::fx::capture::refresh_fx(
         inputs,

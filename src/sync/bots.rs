@@ -29,7 +29,7 @@ where
     Fut: Future<Output = T>,
 {
     let futures = bots.iter().enumerate().map(|(at, bot)| {
-        let span = tracing::info_span!("bot", bot_id = bot.bot_id);
+        let span = tracing::info_span!("bot", bot_id = bot.bot_id.get());
         let done = sync_one(bot).instrument(span);
         async move { (at, done.await) }
     });
@@ -48,13 +48,14 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::bot_id::BotId;
     use crate::secret::ApiKey;
 
     #[tokio::test]
     async fn at_most_in_flight_bots_run_at_once_and_results_keep_the_bots_order() {
         let bots: Vec<BotSettings> = (1..=7)
             .map(|bot_id| BotSettings {
-                bot_id,
+                bot_id: BotId::constant(bot_id),
                 api_key: ApiKey::new(format!("bots-test-key-{bot_id}")),
             })
             .collect();
@@ -67,9 +68,9 @@ mod tests {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     // Later bots finish first: the order of the results is not theirs.
-                    tokio::time::sleep(Duration::from_millis(40 - 5 * bot.bot_id)).await;
+                    tokio::time::sleep(Duration::from_millis(40 - 5 * bot.bot_id.get())).await;
                     running.fetch_sub(1, Ordering::SeqCst);
-                    bot.bot_id
+                    bot.bot_id.get()
                 }
             })
             .await;

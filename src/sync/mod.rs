@@ -24,6 +24,7 @@ use std::time::Instant;
 use tracing::{error, info, warn};
 
 use crate::api::ApiClient;
+use crate::bot_id::BotId;
 use crate::config::{BotSettings, Settings};
 use crate::error::Error;
 use crate::mirror;
@@ -115,11 +116,11 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
         // those of streams not selected now are rewritten here.
         for spec in mirrored_tables() {
             for bot in &settings.bots {
-                mirror::rewrite_dirty(warehouse.conn(), root, spec, bot.bot_id as i64)?;
+                mirror::rewrite_dirty(warehouse.conn(), root, spec, bot.bot_id)?;
             }
         }
     }
-    let bot_ids: Vec<i64> = settings.bots.iter().map(|b| b.bot_id as i64).collect();
+    let bot_ids: Vec<BotId> = settings.bots.iter().map(|b| b.bot_id).collect();
     let run_id = start_run(warehouse.conn(), &bot_ids, at_micros)?;
     let run = RunStamp { run_id, at_micros };
     info!(run_id, bots = bot_ids.len(), "sync started");

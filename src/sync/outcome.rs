@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::bot_id::BotId;
 use crate::exit::Exit;
 use crate::lake::{LakeError, LakeOutcome};
 use crate::streams::StreamName;
@@ -37,7 +38,7 @@ pub struct StreamFailure {
 /// One bot's run.
 #[derive(Debug, Clone)]
 pub struct BotOutcome {
-    pub bot_id: u64,
+    pub bot_id: BotId,
     pub streams: Vec<StreamOutcome>,
     /// A failure outside the streams (report inputs), not fatal to the data.
     pub warnings: Vec<String>,
@@ -272,7 +273,7 @@ mod tests {
 
     fn bot(streams: Vec<StreamOutcome>, warnings: usize) -> BotOutcome {
         BotOutcome {
-            bot_id: 1,
+            bot_id: BotId::constant(1),
             streams,
             warnings: vec!["report inputs not refreshed".into(); warnings],
         }

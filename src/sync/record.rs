@@ -6,6 +6,7 @@ use tracing::{info, warn};
 
 use super::{BotOutcome, now_micros};
 use crate::api::ApiClient;
+use crate::bot_id::BotId;
 use crate::error::Error;
 use crate::streams::StreamName;
 use crate::warehouse::state::{RunStamp, RunTotals, StreamFigures, finish_run, record_stream};
@@ -15,7 +16,7 @@ use crate::warehouse::state::{RunStamp, RunTotals, StreamFigures, finish_run, re
 pub(super) fn record_stream_failure(
     conn: &Connection,
     run: RunStamp,
-    bot_id: i64,
+    bot_id: BotId,
     stream: StreamName,
     figures: &StreamFigures,
 ) {
@@ -28,7 +29,7 @@ pub(super) fn record_stream_failure(
 pub(super) fn record_bot_run(
     conn: &Connection,
     run: RunStamp,
-    bot_id: i64,
+    bot_id: BotId,
     client: &ApiClient,
     outcome: &BotOutcome,
 ) -> Result<(), Error> {
@@ -52,7 +53,7 @@ pub(super) fn record_bot_run(
         },
     )?;
     info!(
-        bot_id,
+        bot_id = bot_id.get(),
         status = status.as_str(),
         verdict = verdict.label(),
         requests = total.requests(),

@@ -30,7 +30,7 @@ pub(super) async fn run_stream(
                 error: Some(failure.message.clone()),
                 ..StreamFigures::default()
             };
-            error!(bot_id = bot.bot_id, stream = %stream, "stream failed: {}", failure.message);
+            error!(bot_id = bot.bot_id.get(), stream = %stream, "stream failed: {}", failure.message);
             if let Target::Warehouse { warehouse, run } = bot.target {
                 record_stream_failure(warehouse.conn(), run, bot.bot_id, stream, &figures);
             }
@@ -55,7 +55,7 @@ async fn sync_stream(
         Target::DryRun => format!("{stream} (dry run)"),
         Target::Warehouse { .. } => stream.to_string(),
     };
-    let bar = bot.progress.stream(bot.bot_id as u64, &label);
+    let bar = bot.progress.stream(bot.bot_id, &label);
     let limit = match def.answer {
         crate::streams::Answer::Paged { limit } => limit,
         _ => 1,

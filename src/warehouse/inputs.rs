@@ -6,6 +6,7 @@ use duckdb::{Connection, params};
 
 use super::RunStamp;
 use super::error::{DbContext, LoadError};
+use crate::bot_id::BotId;
 use crate::sql_files::sql_file;
 
 /// One gateway named by `/paymentMethods/report`.
@@ -21,7 +22,7 @@ pub(crate) struct ReportedGateway {
 /// it holds.
 pub(crate) fn replace_gateways(
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     run: RunStamp,
     reported: &[ReportedGateway],
     rejected: &[(String, String)],
@@ -63,7 +64,7 @@ pub(crate) fn replace_gateways(
 /// Records the bot's preferred report currency.
 pub(crate) fn record_preferred_currency(
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     currency: &str,
     at_micros: i64,
 ) -> Result<(), LoadError> {
@@ -90,7 +91,7 @@ pub(crate) struct CapturedRate {
 /// Records a bot's captured rates as of `at_micros` (source `api`); returns how many.
 pub(crate) fn store_captured_rates(
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     at_micros: i64,
     rates: &[CapturedRate],
 ) -> Result<usize, LoadError> {
@@ -130,7 +131,7 @@ pub(crate) fn store_captured_rates(
 /// decimal text (`sql/warehouse/fx_rates_stored.sql`).
 pub(crate) fn stored_api_rates(
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
 ) -> Result<Vec<CapturedRate>, LoadError> {
     let context = || "reading the stored exchange rates".to_string();
     let mut stmt = conn
@@ -163,7 +164,7 @@ pub(crate) struct ImportRow {
 /// Imports `rates` for every bot of `bots`, all or nothing.
 pub(crate) fn import_rates(
     conn: &Connection,
-    bots: &[i64],
+    bots: &[BotId],
     rates: &[ImportRow],
 ) -> Result<(), LoadError> {
     let tx = conn

@@ -9,6 +9,7 @@ use duckdb::{Connection, OptionalExt, params};
 use super::error::{DbContext, LoadError};
 use super::merge::partition_expr;
 use super::query_strings;
+use crate::bot_id::BotId;
 use crate::sql_files::sql_file;
 use crate::streams::table::TableSpec;
 
@@ -18,7 +19,7 @@ pub(crate) fn published_columns(
     conn: &Connection,
     lake_url: &str,
     spec: &TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
 ) -> Result<Option<String>, LoadError> {
     conn.query_row(
         sql_file!("warehouse/lake_published_columns.sql").text,
@@ -35,7 +36,7 @@ pub(crate) fn owed_marks(
     conn: &Connection,
     lake_url: &str,
     spec: &TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
 ) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
@@ -50,7 +51,7 @@ pub(crate) fn owed_marks(
 pub(crate) fn all_partitions(
     conn: &Connection,
     spec: &TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
 ) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
@@ -68,7 +69,7 @@ pub(crate) fn all_partitions(
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LakeCommitRecord<'a> {
     pub lake_url: &'a str,
-    pub bot_id: i64,
+    pub bot_id: BotId,
     /// The marks read before the files were written: marks made since stay owed.
     pub marks: &'a [String],
     pub version: i64,

@@ -10,6 +10,7 @@ use duckdb::{Connection, params};
 
 use super::error::{DbContext, LoadError};
 use super::state::RunStamp;
+use crate::bot_id::BotId;
 use crate::streams::batch::BatchWriter;
 use crate::streams::table::TableSpec;
 
@@ -177,7 +178,7 @@ pub(crate) fn partition_expr(spec: &TableSpec, alias: &str) -> String {
 pub(super) fn merge(
     conn: &Connection,
     spec: &'static TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
     run: RunStamp,
     deletes: Option<Deletes<'_>>,
 ) -> Result<MergeOutcome, LoadError> {
@@ -352,7 +353,7 @@ pub(super) fn merge(
 fn soft_delete(
     conn: &Connection,
     spec: &TableSpec,
-    bot_id: i64,
+    bot_id: BotId,
     run: RunStamp,
     gone: &str,
 ) -> Result<u64, LoadError> {

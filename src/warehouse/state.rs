@@ -8,6 +8,7 @@ use std::fmt;
 use duckdb::{Connection, OptionalExt, params};
 
 use super::error::{DbContext, LoadError};
+use crate::bot_id::BotId;
 use crate::secret::redact;
 use crate::sql_files::sql_file;
 
@@ -96,7 +97,11 @@ impl fmt::Display for RunStatus {
     }
 }
 
-pub fn read_state(conn: &Connection, bot_id: i64, stream: &str) -> Result<StreamState, LoadError> {
+pub fn read_state(
+    conn: &Connection,
+    bot_id: BotId,
+    stream: &str,
+) -> Result<StreamState, LoadError> {
     conn.query_row(
         sql_file!("warehouse/read_state.sql").text,
         params![bot_id, stream],
@@ -115,7 +120,7 @@ pub fn read_state(conn: &Connection, bot_id: i64, stream: &str) -> Result<Stream
 /// Records the stream's new state (inside the stream's transaction).
 pub(super) fn write_state(
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     stream: &str,
     state: StreamState,
     run: RunStamp,
@@ -138,7 +143,7 @@ pub(super) fn write_state(
 /// Allocates the next run id and records the run as running for each bot.
 pub(crate) fn start_run(
     conn: &Connection,
-    bot_ids: &[i64],
+    bot_ids: &[BotId],
     now_micros: i64,
 ) -> Result<i64, LoadError> {
     let run_id: i64 = conn
@@ -205,7 +210,7 @@ impl StreamFigures {
 pub(crate) fn record_stream(
     conn: &Connection,
     run_id: i64,
-    bot_id: i64,
+    bot_id: BotId,
     stream: &str,
     f: &StreamFigures,
 ) -> Result<(), LoadError> {
@@ -236,7 +241,7 @@ pub(crate) fn record_stream(
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RunTotals<'a> {
     pub run_id: i64,
-    pub bot_id: i64,
+    pub bot_id: BotId,
     pub status: RunStatus,
     pub requests: u64,
     pub retries: u64,
@@ -285,7 +290,7 @@ pub fn close_abandoned_runs(conn: &Connection, now_micros: i64) -> Result<usize,
 pub(super) fn reject(
     conn: &Connection,
     run: RunStamp,
-    bot_id: i64,
+    bot_id: BotId,
     stream: &str,
     reason: &str,
     raw_json: &str,
@@ -310,7 +315,7 @@ pub(super) fn reject(
 pub(crate) fn record_rejects(
     conn: &Connection,
     run: RunStamp,
-    bot_id: i64,
+    bot_id: BotId,
     stream: &str,
     rejects: &[(String, String)],
 ) -> Result<(), LoadError> {
@@ -325,7 +330,7 @@ pub(crate) fn record_rejects(
 /// Marks `keys` (old PENDING orders) as re-read by this run, all or none.
 pub(crate) fn record_pending_checks(
     conn: &Connection,
-    bot_id: i64,
+    bot_id: BotId,
     keys: &[String],
     run: RunStamp,
 ) -> Result<(), LoadError> {
@@ -350,7 +355,7 @@ pub(crate) fn record_pending_checks(
 
 /// Rows of one bot's table that are not soft-deleted: what a full scan of it is expected
 /// to read again (the progress line's total). A table name is one of the registry's.
-pub fn live_rows(conn: &Connection, table: &str, bot_id: i64) -> Result<u64, LoadError> {
+pub fn live_rows(conn: &Connection, table: &str, bot_id: BotId) -> Result<u64, LoadError> {
     conn.query_row(
         &format!("SELECT count(*) FROM {table} WHERE bot_id = ? AND _deleted_at IS NULL"),
         params![bot_id],

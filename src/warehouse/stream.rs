@@ -9,6 +9,7 @@ use duckdb::{Connection, Transaction, params};
 use super::error::{DbContext, LoadError};
 use super::merge::{Deletes, MergeOutcome, RUN_TS, append_snapshot, merge, partition_expr};
 use super::state::{self, RunStamp, StreamFigures, StreamState};
+use crate::bot_id::BotId;
 use crate::sql_files::sql_file;
 use crate::streams::table::{Layout, TableSpec};
 
@@ -17,7 +18,7 @@ pub(crate) struct StreamLoad<'c> {
     tx: Transaction<'c>,
     spec: &'static TableSpec,
     stream: &'static str,
-    bot_id: i64,
+    bot_id: BotId,
     run: RunStamp,
 }
 
@@ -36,7 +37,7 @@ impl<'c> StreamLoad<'c> {
         conn: &'c Connection,
         spec: &'static TableSpec,
         stream: &'static str,
-        bot_id: i64,
+        bot_id: BotId,
         run: RunStamp,
     ) -> Result<StreamLoad<'c>, LoadError> {
         let tx = conn
@@ -180,7 +181,7 @@ type StoredOrder = (Option<String>, Option<String>);
 fn stored_statuses(
     conn: &Connection,
     table: &str,
-    bot_id: i64,
+    bot_id: BotId,
     orders: &[OrderUpdate],
 ) -> Result<std::collections::HashMap<String, StoredOrder>, LoadError> {
     let context = || "reading the statuses of re-fetched orders".to_string();
@@ -193,7 +194,7 @@ fn stored_statuses(
                  AND order_key IN ({marks})"
             ))
             .during(context)?;
-        let params = std::iter::once(duckdb::types::Value::BigInt(bot_id)).chain(
+        let params = std::iter::once(duckdb::types::Value::BigInt(bot_id.as_i64())).chain(
             chunk
                 .iter()
                 .map(|o| duckdb::types::Value::Text(o.order_key.clone())),

@@ -113,6 +113,24 @@ fn cases() -> Vec<BadInput> {
             "invalid bot id `0`",
         ),
         case(
+            "bot id past the warehouse's BIGINT",
+            &sync(&["--bot-id", "9223372036854775808"]),
+            &[],
+            "invalid bot id `9223372036854775808`",
+        ),
+        case(
+            "bot id 0 in TOML",
+            &["sync", "--config", "zero.toml"],
+            &[("zero.toml", "[[bots]]\nbot_id = 0\n")],
+            "bot id `0` is not a positive integer",
+        ),
+        case(
+            "negative bot id in TOML",
+            &["sync", "--config", "negative.toml"],
+            &[("negative.toml", "[[bots]]\nbot_id = -7\n")],
+            "negative.toml",
+        ),
+        case(
             "unknown stream",
             &sync(&["--bot-id", "1", "--streams", "orders,invoices"]),
             &[],
@@ -304,7 +322,7 @@ fn run_case(c: &BadInput) {
 #[test]
 fn each_bad_input_exits_2_with_one_line_naming_the_value_and_writes_nothing() {
     let cases = cases();
-    assert_eq!(cases.len(), 23);
+    assert_eq!(cases.len(), 26);
     for c in &cases {
         run_case(c);
     }

@@ -134,7 +134,7 @@ async fn several_bots_sync_concurrently_each_into_its_own_rows() {
     let dir = tempdir();
     let settings = settings_for_all(&server, dir.path(), 4);
     let outcome = sync_once(&settings).await;
-    let ran: Vec<u64> = outcome.bots.iter().map(|b| b.bot_id).collect();
+    let ran: Vec<u64> = outcome.bots.iter().map(|b| b.bot_id.get()).collect();
     let configured: Vec<u64> = server.handles.iter().map(|h| h.bot_id()).collect();
     assert_eq!(
         ran, configured,

@@ -195,7 +195,7 @@ impl CannedApi {
     }
 
     fn client(&self) -> ApiClient {
-        let mut settings = ClientSettings::new(self.base_url(), BOT_ID, ApiKey::new(TEST_KEY));
+        let mut settings = ClientSettings::new(self.base_url(), BOT, ApiKey::new(TEST_KEY));
         settings.retry = fast_retry();
         settings.timeout = Duration::from_secs(10);
         ApiClient::new(settings).expect("client for the stand-in API")
@@ -537,7 +537,7 @@ fn compare_table(conn: &Connection, check: &TableCheck, rows: &[Value]) -> Vec<S
     let mut stmt = conn.prepare(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let n = check.fields.len();
     let stored: Vec<(Vec<Option<String>>, Option<String>)> = stmt
-        .query_map([BOT_ID as i64], |r| {
+        .query_map([BOT], |r| {
             let mut values = Vec::with_capacity(n);
             for i in 0..n {
                 values.push(r.get::<_, Option<String>>(i)?);
@@ -659,7 +659,7 @@ async fn the_client_and_loader_keep_every_documented_field_of_every_sample() {
         let count: i64 = conn
             .query_row(
                 &format!("SELECT count(*) FROM {} WHERE bot_id = ?", check.table),
-                [BOT_ID as i64],
+                [BOT],
                 |r| r.get(0),
             )
             .expect("count");
@@ -684,7 +684,7 @@ async fn the_client_and_loader_keep_every_documented_field_of_every_sample() {
         let got: Option<(String, bool)> = conn
             .query_row(
                 "SELECT display_name, installed FROM gateways WHERE bot_id = ? AND code = ?",
-                duckdb::params![BOT_ID as i64, code],
+                duckdb::params![BOT, code],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .ok();
@@ -704,7 +704,7 @@ async fn the_client_and_loader_keep_every_documented_field_of_every_sample() {
     let preferred: String = conn
         .query_row(
             "SELECT preferred_currency FROM bot_settings WHERE bot_id = ?",
-            [BOT_ID as i64],
+            [BOT],
             |r| r.get(0),
         )
         .expect("preferred currency recorded");
@@ -754,7 +754,7 @@ async fn member_email_from_the_single_order_sample_is_stored_and_kept() {
         let conn = Connection::open(&settings.warehouse).expect("warehouse opens");
         conn.query_row(
             "SELECT member_email FROM orders WHERE bot_id = ? AND order_key = ?",
-            duckdb::params![BOT_ID as i64, key],
+            duckdb::params![BOT, key],
             |r| r.get(0),
         )
         .expect("the order is stored")

@@ -168,7 +168,7 @@ async fn exchange_rates_are_read_per_pair_exact_to_8_places() {
 async fn a_no_change_run_shares_the_rate_reads_of_the_reconciliation() {
     let (server, _dir, settings) = synced_in_many_currencies().await;
     let n = native_currencies(&open(&settings)).len() as u64;
-    let full_scan_before = read_state(&open(&settings), BOT_ID as i64, "orders")
+    let full_scan_before = read_state(&open(&settings), BOT, "orders")
         .expect("state")
         .last_full_scan_micros;
 
@@ -187,7 +187,7 @@ async fn a_no_change_run_shares_the_rate_reads_of_the_reconciliation() {
     );
     let conn = open(&settings);
     assert_eq!(
-        read_state(&conn, BOT_ID as i64, "orders")
+        read_state(&conn, BOT, "orders")
             .expect("state")
             .last_full_scan_micros,
         full_scan_before,
@@ -391,7 +391,7 @@ async fn check_pending_schedule(
     let pending = old_pending(&open(&settings), lookback);
     let data = server.handle.data();
     let mut schedule = Schedule::new(&data, &pending, budget);
-    let full_scan_before = read_state(&open(&settings), BOT_ID as i64, "orders")
+    let full_scan_before = read_state(&open(&settings), BOT, "orders")
         .expect("state")
         .last_full_scan_micros;
     let cancelled = if cancel {
@@ -468,7 +468,7 @@ async fn check_pending_schedule(
     );
     let conn = open(&settings);
     assert_eq!(
-        read_state(&conn, BOT_ID as i64, "orders")
+        read_state(&conn, BOT, "orders")
             .expect("state")
             .last_full_scan_micros,
         full_scan_before,

@@ -7,18 +7,19 @@ use std::path::Path;
 use arrow::array::RecordBatch;
 use arrow::util::pretty::pretty_format_batches;
 use duckdb::Connection;
+use tgm_sync::bot_id::BotId;
 use tgm_sync::mirror::{HISTORY_TABLES, PART_FILE};
 
 use crate::support::*;
 use crate::sync::sync_once;
 
 /// One bot's rows of `table` as the warehouse has them, in the mirror's order.
-fn warehouse_rows(conn: &Connection, table: &str, bot_id: u64) -> (usize, String) {
+fn warehouse_rows(conn: &Connection, table: &str, bot_id: BotId) -> (usize, String) {
     let sql = format!("SELECT * EXCLUDE (bot_id) FROM {table} WHERE bot_id = ? ORDER BY ALL");
     let batches: Vec<RecordBatch> = conn
         .prepare(&sql)
         .expect("query")
-        .query_arrow([bot_id as i64])
+        .query_arrow([bot_id])
         .expect("arrow")
         .collect();
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
@@ -29,7 +30,7 @@ fn warehouse_rows(conn: &Connection, table: &str, bot_id: u64) -> (usize, String
 }
 
 /// The bot's file of `table`, read back with the parquet crate.
-fn mirrored_rows(root: &Path, table: &str, bot_id: u64) -> (usize, String) {
+fn mirrored_rows(root: &Path, table: &str, bot_id: BotId) -> (usize, String) {
     let path = root
         .join(table)
         .join(format!("bot_id={bot_id}"))

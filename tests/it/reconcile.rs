@@ -18,7 +18,7 @@ const DAY: i64 = 86_400;
 /// When the last full scan of orders committed (microseconds), from the warehouse.
 fn last_full_scan(settings: &tgm_sync::config::Settings) -> Option<i64> {
     let conn = open(settings);
-    read_state(&conn, BOT_ID as i64, "orders")
+    read_state(&conn, BOT, "orders")
         .expect("state reads")
         .last_full_scan_micros
 }
@@ -143,7 +143,7 @@ async fn a_warehouse_error_in_the_old_sales_check_is_an_error_not_a_difference()
     // A DuckDB file without the orders table: the check cannot read its side.
     let conn = Connection::open(dir.path().join("empty.duckdb")).expect("duckdb opens");
     let memo = tgm_sync::fx::memo::RevenueMemo::default();
-    let got = old_sales_differ(&client, &conn, BOT_ID as i64, 1_700_000_000, &memo).await;
+    let got = old_sales_differ(&client, &conn, BOT, 1_700_000_000, &memo).await;
     match got {
         Err(Error::Load(e)) => {
             assert!(

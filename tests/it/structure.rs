@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-/// Importable by every folder but `sim`: exact amounts, currencies, the key, the clock,
-/// the SQL files, exit codes and the API's integer arithmetic.
+/// Importable by every folder but `sim`: exact amounts, currencies, the bot id, the key,
+/// the clock, the SQL files, exit codes and the API's integer arithmetic.
 const FOUNDATIONS: &[&str] = &[
     "money",
+    "bot_id",
     "currency",
     "secret",
     "clock",
@@ -68,6 +69,7 @@ const TABLE: &[(&str, Allowed)] = &[
     ("progress", Allowed::Foundations(&[])),
     ("logging", Allowed::Foundations(&["progress"])),
     ("money", Allowed::Foundations(&[])),
+    ("bot_id", Allowed::Foundations(&[])),
     ("currency", Allowed::Foundations(&[])),
     ("secret", Allowed::Foundations(&[])),
     ("clock", Allowed::Foundations(&[])),

@@ -8,13 +8,21 @@ use std::time::Duration;
 
 use tgm_sync::api::retry::RetryPolicy;
 use tgm_sync::api::{ApiClient, ClientSettings};
+use tgm_sync::bot_id::BotId;
 use tgm_sync::config::{BotSettings, Settings};
 use tgm_sync::secret::ApiKey;
-use tgm_sync::sim::{SimOptions, SimServer};
+use tgm_sync::sim::{SimHandle, SimOptions, SimServer};
 
 /// A key no output may ever contain: the secret-leak tests grep for it.
 pub const TEST_KEY: &str = "TGMKEY-leakcheck-5f0c2a9e71";
 pub const BOT_ID: u64 = 1_347_378_140;
+/// [`BOT_ID`] as the sync's settings and the warehouse hold it.
+pub const BOT: BotId = BotId::constant(BOT_ID);
+
+/// A simulated bot's id (the simulator speaks plain numbers) as the sync holds it.
+pub fn bot_of(handle: &SimHandle) -> BotId {
+    BotId::new(handle.bot_id()).expect("the simulator's bot ids are valid")
+}
 
 /// The instant every test runs at (2026-06-17T12:00:00Z), whatever today's date:
 /// `TGM_NOW=<UNIX seconds or RFC 3339> cargo test` reruns the suite at another date.
@@ -62,7 +70,7 @@ pub fn fast_retry() -> RetryPolicy {
 
 pub fn client_for(server: &SimServer) -> ApiClient {
     pinned_now();
-    let mut settings = ClientSettings::new(server.base_url(), BOT_ID, ApiKey::new(TEST_KEY));
+    let mut settings = ClientSettings::new(server.base_url(), BOT, ApiKey::new(TEST_KEY));
     settings.retry = fast_retry();
     settings.timeout = Duration::from_secs(10);
     ApiClient::new(settings).expect("client for the simulator")
@@ -80,7 +88,7 @@ pub fn settings_for_every_bot(server: &SimServer, dir: &Path) -> Settings {
         .handles
         .iter()
         .map(|h| BotSettings {
-            bot_id: h.bot_id(),
+            bot_id: bot_of(h),
             api_key: ApiKey::new(h.api_key()),
         })
         .collect();
@@ -93,7 +101,7 @@ pub fn settings_at(base_url: String, dir: &Path) -> Settings {
     let mut s = Settings::with_defaults(
         base_url,
         BotSettings {
-            bot_id: BOT_ID,
+            bot_id: BOT,
             api_key: ApiKey::new(TEST_KEY),
         },
         dir.join("warehouse.duckdb"),

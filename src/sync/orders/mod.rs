@@ -15,6 +15,7 @@ pub(crate) mod fetch;
 use duckdb::{Connection, params};
 use tracing::{info, warn};
 
+use crate::bot_id::BotId;
 use crate::error::Error;
 use crate::fx::reconcile::old_sales_differ;
 use crate::progress::Phase;
@@ -136,7 +137,7 @@ struct Orders<'a> {
 }
 
 impl Orders<'_> {
-    fn bot_id(&self) -> i64 {
+    fn bot_id(&self) -> BotId {
         self.pass.bot.bot_id
     }
 
@@ -215,7 +216,7 @@ impl Orders<'_> {
     /// auth or availability is no evidence of one (a warning, `None`).
     async fn reconcile(&self, cutoff: i64) -> Result<Option<String>, StreamFailure> {
         let bot = self.pass.bot;
-        let line = bot.progress.phase(bot.bot_id as u64, Phase::Reconciliation);
+        let line = bot.progress.phase(bot.bot_id, Phase::Reconciliation);
         line.start();
         let checked =
             old_sales_differ(self.pass.client, self.conn, bot.bot_id, cutoff, bot.revenue).await;
@@ -353,7 +354,11 @@ struct PendingAsk {
 /// sale is caught by the next run's reconciliation.) With `peek` (after a full scan,
 /// which is the last read of every status), those that the next run will re-read and
 /// that have no stored email.
-fn pending_due(conn: &Connection, bot_id: i64, ask: PendingAsk) -> Result<Vec<String>, LoadError> {
+fn pending_due(
+    conn: &Connection,
+    bot_id: BotId,
+    ask: PendingAsk,
+) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
         sql_file!("sync/orders/pending_due.sql").text,

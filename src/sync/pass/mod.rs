@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::api::{ApiClient, ApiError};
+use crate::bot_id::BotId;
 use crate::config::Settings;
 use crate::fx::memo::RevenueMemo;
 use crate::progress::{Phase, PhaseLine, Progress, StreamBar};
@@ -41,7 +42,7 @@ pub(super) struct BotRun<'a> {
     pub settings: &'a Settings,
     pub options: &'a SyncOptions,
     pub target: Target<'a>,
-    pub bot_id: i64,
+    pub bot_id: BotId,
     pub progress: &'a Progress,
     /// `/revenue` answers the reconciliation and the exchange-rate capture share.
     pub revenue: &'a RevenueMemo,
@@ -72,7 +73,7 @@ impl Pass<'_> {
         let rereads = self
             .bot
             .progress
-            .phase(self.bot.bot_id as u64, Phase::PendingRereads);
+            .phase(self.bot.bot_id, Phase::PendingRereads);
         let fetch = async {
             match orders {
                 Some(plan) => {

@@ -12,6 +12,7 @@ use tracing::{debug, warn};
 
 use crate::api::ApiClient;
 use crate::api::row::RowError;
+use crate::bot_id::BotId;
 use crate::mirror;
 use crate::progress::PhaseLine;
 use crate::streams::StreamDef;
@@ -42,7 +43,7 @@ pub(crate) enum LoaderError {
 /// Everything a loader needs besides its rows.
 pub(crate) struct LoaderCtx {
     pub conn: Connection,
-    pub bot_id: i64,
+    pub bot_id: BotId,
     pub run: RunStamp,
     pub batch_rows: usize,
     pub parquet_root: Option<PathBuf>,
