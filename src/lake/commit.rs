@@ -11,10 +11,12 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use deltalake::DeltaTable;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableReference};
 use deltalake::kernel::{Action, Add, MetadataExt, Remove, StructField, StructType};
+use deltalake::logstore::LogStoreRef;
 use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::table::state::DeltaTableState;
+use deltalake::{DeltaTable, DeltaTableError};
 use tracing::{info, warn};
 
 use super::error::{LakeError, describe, is_refusal};
@@ -130,7 +132,14 @@ pub(crate) async fn commit(
     columns: &[StructField],
     run_id: i64,
 ) -> Result<Committed, LakeError> {
-    let new_paths: HashSet<&str> = files.iter().map(|f| f.add.path.as_str()).collect();
+    let table = TableCommit {
+        lake,
+        spec,
+        owed,
+        files,
+        columns,
+        run_id,
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -139,31 +148,15 @@ pub(crate) async fn commit(
             .map_err(|e| store_error(lake, spec.name, e))?;
         // A commit whose answer was lost (a dropped connection) may have landed: then
         // our files are in the table already and there is nothing left to do.
-        if attempt > 1 {
-            let landed = snapshot
-                .log_data()
-                .iter()
-                .any(|f| new_paths.contains(f.path().as_ref()));
-            if landed {
-                return Ok(Committed {
-                    version: as_i64(snapshot.version()),
-                    added: files.len(),
-                    removed: 0,
-                    retries: attempt - 2,
-                });
-            }
+        if attempt > 1 && table.landed(snapshot) {
+            return Ok(Committed {
+                version: as_i64(snapshot.version()),
+                added: files.len(),
+                removed: 0,
+                retries: attempt - 2,
+            });
         }
-        let deletion_timestamp = chrono::Utc::now().timestamp_millis();
-        let removes: Vec<Remove> = snapshot
-            .log_data()
-            .iter()
-            .filter(|f| replaced_by(owed, spec, &f.partition_values_map()))
-            .map(|f| {
-                let mut remove = f.remove_action(true);
-                remove.deletion_timestamp = Some(deletion_timestamp);
-                remove
-            })
-            .collect();
+        let removes = table.removes(snapshot);
         let removed = removes.len();
         if files.is_empty() && removed == 0 {
             // Nothing in the lake to replace and nothing new: no empty commit.
@@ -174,9 +167,69 @@ pub(crate) async fn commit(
                 retries: attempt - 1,
             });
         }
+        let actions = table.actions(snapshot, removes)?;
+        match table.try_commit(snapshot, delta.log_store(), actions).await {
+            Ok(version) => {
+                return Ok(Committed {
+                    version,
+                    added: files.len(),
+                    removed,
+                    retries: attempt - 1,
+                });
+            }
+            Err(e) => table.after_lost_attempt(delta, attempt, &e).await?,
+        }
+    }
+}
+
+/// One table's commit: what it replaces and what it adds.
+struct TableCommit<'a> {
+    lake: &'a LakeUrl,
+    spec: &'static TableSpec,
+    owed: &'a [Owed],
+    files: &'a [NewFile],
+    columns: &'a [StructField],
+    run_id: i64,
+}
+
+impl TableCommit<'_> {
+    /// Whether one of our files is in the table already.
+    fn landed(&self, snapshot: &DeltaTableState) -> bool {
+        let new_paths: HashSet<&str> = self.files.iter().map(|f| f.add.path.as_str()).collect();
+        snapshot
+            .log_data()
+            .iter()
+            .any(|f| new_paths.contains(f.path().as_ref()))
+    }
+
+    /// A remove action, stamped now, for each file of the owed partitions.
+    fn removes(&self, snapshot: &DeltaTableState) -> Vec<Remove> {
+        let deletion_timestamp = chrono::Utc::now().timestamp_millis();
+        snapshot
+            .log_data()
+            .iter()
+            .filter(|f| replaced_by(self.owed, self.spec, &f.partition_values_map()))
+            .map(|f| {
+                let mut remove = f.remove_action(true);
+                remove.deletion_timestamp = Some(deletion_timestamp);
+                remove
+            })
+            .collect()
+    }
+
+    /// The commit's actions: the widened schema if the table lacks columns, the adds,
+    /// the removes.
+    fn actions(
+        &self,
+        snapshot: &DeltaTableState,
+        removes: Vec<Remove>,
+    ) -> Result<Vec<Action>, LakeError> {
+        let spec = self.spec;
         let mut actions: Vec<Action> = Vec::new();
         // Checked on every attempt: another writer may have widened the schema meanwhile.
-        if let Some(schema) = widened_schema(lake, spec.name, &snapshot.schema(), columns)? {
+        if let Some(schema) =
+            widened_schema(self.lake, spec.name, &snapshot.schema(), self.columns)?
+        {
             info!(
                 table = spec.name,
                 "adding the warehouse's new columns to the Delta schema"
@@ -187,76 +240,82 @@ pub(crate) async fn commit(
                 .with_schema(&schema)
                 .map_err(|e| LakeError::Table {
                     table: spec.name,
-                    url: lake.shown(),
+                    url: self.lake.shown(),
                     detail: format!("widening the schema: {}", describe(&e)),
                 })?;
             actions.push(Action::Metadata(metadata));
         }
-        actions.extend(files.iter().map(|f| Action::Add(f.add.clone())));
+        actions.extend(self.files.iter().map(|f| Action::Add(f.add.clone())));
         actions.extend(removes.into_iter().map(Action::Remove));
+        Ok(actions)
+    }
+
+    /// One put-if-absent commit of `actions` on top of `snapshot`: the version it took.
+    async fn try_commit(
+        &self,
+        snapshot: &DeltaTableState,
+        log_store: LogStoreRef,
+        actions: Vec<Action>,
+    ) -> Result<i64, DeltaTableError> {
         let operation = DeltaOperation::Write {
             mode: SaveMode::Overwrite,
             partition_by: Some(
-                partition_columns(spec)
+                partition_columns(self.spec)
                     .into_iter()
                     .map(String::from)
                     .collect(),
             ),
-            predicate: Some(predicate(owed, spec)),
+            predicate: Some(predicate(self.owed, self.spec)),
         };
         let properties = CommitProperties::default()
             .with_max_retries(0)
             .with_metadata([
                 ("engineInfo".to_string(), serde_json::json!("tgm-sync")),
-                ("tgmSyncRunId".to_string(), serde_json::json!(run_id)),
+                ("tgmSyncRunId".to_string(), serde_json::json!(self.run_id)),
             ]);
-        let result = CommitBuilder::from(properties)
+        let done = CommitBuilder::from(properties)
             .with_actions(actions)
-            .build(
-                Some(snapshot as &dyn TableReference),
-                delta.log_store(),
-                operation,
-            )
-            .await;
-        match result {
-            Ok(done) => {
-                return Ok(Committed {
-                    version: as_i64(done.version()),
-                    added: files.len(),
-                    removed,
-                    retries: attempt - 1,
-                });
-            }
-            Err(e) => {
-                let detail = describe(&e);
-                if is_refusal(&e) {
-                    return Err(LakeError::Refused {
-                        url: lake.shown(),
-                        detail,
-                    });
-                }
-                if attempt >= MAX_COMMIT_ATTEMPTS {
-                    warn!(table = spec.name, error = %detail, "giving up on the Delta commit");
-                    return Err(LakeError::Contended {
-                        table: spec.name,
-                        attempts: attempt,
-                    });
-                }
-                info!(
-                    table = spec.name,
-                    attempt,
-                    reason = %detail,
-                    "Delta commit lost to another writer or failed; reading the log again"
-                );
-                // A little jitter so that two writers in lockstep fall apart.
-                let pause = 50 * u64::from(attempt.min(10)) + fastrand::u64(0..100);
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-                delta
-                    .update_state()
-                    .await
-                    .map_err(|e| store_error(lake, spec.name, e))?;
-            }
+            .build(Some(snapshot as &dyn TableReference), log_store, operation)
+            .await?;
+        Ok(as_i64(done.version()))
+    }
+
+    /// After a failed attempt: a refusal or the last attempt ends the commit, else a
+    /// pause and the log read again.
+    async fn after_lost_attempt(
+        &self,
+        delta: &mut DeltaTable,
+        attempt: u32,
+        e: &DeltaTableError,
+    ) -> Result<(), LakeError> {
+        let spec = self.spec;
+        let detail = describe(e);
+        if is_refusal(e) {
+            return Err(LakeError::Refused {
+                url: self.lake.shown(),
+                detail,
+            });
         }
+        if attempt >= MAX_COMMIT_ATTEMPTS {
+            warn!(table = spec.name, error = %detail, "giving up on the Delta commit");
+            return Err(LakeError::Contended {
+                table: spec.name,
+                attempts: attempt,
+            });
+        }
+        info!(
+            table = spec.name,
+            attempt,
+            reason = %detail,
+            "Delta commit lost to another writer or failed; reading the log again"
+        );
+        // A little jitter so that two writers in lockstep fall apart.
+        let pause = 50 * u64::from(attempt.min(10)) + fastrand::u64(0..100);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        delta
+            .update_state()
+            .await
+            .map_err(|e| store_error(self.lake, spec.name, e))
     }
 }
 

@@ -136,95 +136,207 @@ pub(crate) async fn verify_bot(
     // The legacy API lists no orders: nothing in the warehouse backs an order report.
     let legacy = client.api_version() == ApiVersion::Legacy;
     let now = crate::clock::now_secs();
-    let now_micros = now * 1_000_000;
-    // Sales after the last sync explain differences in reports that cover that time.
-    let newer_sales = !legacy
-        && client
-            .revenue(synced_at, now + 1, None)
-            .await?
-            .figures
-            .sales
-            > 0;
+    let bot = BotVerify {
+        client,
+        conn,
+        bot_id,
+        synced_at,
+        now_micros: now * 1_000_000,
+    };
     let mut cmp = Comparer {
         checks: Vec::new(),
-        newer_sales,
+        newer_sales: !legacy && bot.sales_after_sync(now).await?,
     };
-    let has_orders: bool = conn
-        .query_row(
-            sql_file!("report/verify/has_order_data.sql").text,
-            params![bot_id],
-            |r| r.get(0),
-        )
-        .during(|| "checking for order data".into())?;
-    if legacy {
-        cmp.checks.extend(skipped(
-            currencies,
-            "legacy API: no order list",
-            "no orders synced",
-        ));
-    } else if !has_orders {
-        cmp.checks.extend(skipped(
-            currencies,
-            "not compared",
-            "no order data: orders never synced",
-        ));
+    let compared = match order_reports_skipped(legacy, bot.has_order_data()?) {
+        Some((api, warehouse)) => {
+            cmp.checks.extend(skipped(currencies, api, warehouse));
+            &[][..]
+        }
+        None => currencies,
+    };
+    for &currency in compared {
+        bot.compare_order_reports(&mut cmp, currency).await?;
     }
-    let order_report_currencies = if legacy || !has_orders {
-        &[][..]
-    } else {
-        currencies
-    };
+    bot.compare_users_count(&mut cmp).await?;
+    Ok(cmp.checks)
+}
 
-    for &currency in order_report_currencies {
-        let cur = currency.code();
-        let q = currency.query_value();
+/// Why the order reports are not compared, as the skipped checks' (api, warehouse) texts;
+/// `None` when they are.
+fn order_reports_skipped(legacy: bool, has_orders: bool) -> Option<(&'static str, &'static str)> {
+    if legacy {
+        Some(("legacy API: no order list", "no orders synced"))
+    } else if !has_orders {
+        Some(("not compared", "no order data: orders never synced"))
+    } else {
+        None
+    }
+}
+
+/// One bot's verify: the API and the warehouse as of the bot's last sync.
+struct BotVerify<'a> {
+    client: &'a ApiClient,
+    conn: &'a Connection,
+    bot_id: i64,
+    /// The last successful sync (UNIX seconds).
+    synced_at: i64,
+    now_micros: i64,
+}
+
+impl BotVerify<'_> {
+    /// Whether the API has sales after the last sync: they explain differences in
+    /// reports that cover that time.
+    async fn sales_after_sync(&self, now: i64) -> Result<bool, VerifyError> {
+        let after = self.client.revenue(self.synced_at, now + 1, None).await?;
+        Ok(after.figures.sales > 0)
+    }
+
+    fn has_order_data(&self) -> Result<bool, VerifyError> {
+        let has_orders = self
+            .conn
+            .query_row(
+                sql_file!("report/verify/has_order_data.sql").text,
+                params![self.bot_id],
+                |r| r.get(0),
+            )
+            .during(|| "checking for order data".into())?;
+        Ok(has_orders)
+    }
+
+    /// The four order reports in one currency; money differences are put down to moved
+    /// rates when the API's rates moved.
+    async fn compare_order_reports(
+        &self,
+        cmp: &mut Comparer,
+        currency: Currency,
+    ) -> Result<(), VerifyError> {
         let first_check = cmp.checks.len();
-        // /revenue over all time up to the last sync, and over its last 30 days.
+        self.compare_revenue(cmp, currency).await?;
+        self.compare_orders_count(cmp, currency).await?;
+        self.compare_plans_report(cmp, currency).await?;
+        self.compare_payment_methods(cmp, currency).await?;
+        self.explain_by_moved_rates(&mut cmp.checks[first_check..], currency)
+            .await
+    }
+
+    /// /revenue over all time up to the last sync, and over its last 30 days.
+    async fn compare_revenue(
+        &self,
+        cmp: &mut Comparer,
+        currency: Currency,
+    ) -> Result<(), VerifyError> {
+        let cur = currency.code();
+        let synced_at = self.synced_at;
         for (label, from) in [("all time", 0), ("last 30 days", synced_at - 30 * 86_400)] {
-            let r = client.revenue(from, synced_at, Some(currency)).await?;
+            let r = self.client.revenue(from, synced_at, Some(currency)).await?;
             let api: Rows = BTreeMap::from([(label.to_string(), figures_row(&r.figures))]);
             let ours = query_rows(
-                conn,
+                self.conn,
                 sql_file!("report/verify/revenue.sql"),
-                &[&label, &from, &synced_at, &cur, &bot_id],
+                &[&label, &from, &synced_at, &cur, &self.bot_id],
                 &["revenue", "currency", "formatted", "sales"],
             )?;
             cmp.compare("revenue", cur, &api, &ours, &|_| false);
         }
-        // /orders/count by day, month and year.
+        Ok(())
+    }
+
+    /// /orders/count by day, month and year.
+    async fn compare_orders_count(
+        &self,
+        cmp: &mut Comparer,
+        currency: Currency,
+    ) -> Result<(), VerifyError> {
+        let cur = currency.code();
         for (unit, count) in [("day", 7), ("month", 12), ("year", 3)] {
-            let rows = client
-                .get_list(
-                    &Method::OrdersCount,
-                    &[
-                        ("interval_unit", unit.into()),
-                        ("interval_count", count.to_string()),
-                        ("currency", q.clone()),
-                    ],
-                )
-                .await?;
-            let mut api = Rows::new();
-            for row in rows {
-                let p = PeriodFigures::from_json(row)
-                    .map_err(|e| unreadable(&Method::OrdersCount, e))?;
-                api.insert(format!("{unit} {}", p.period), figures_row(&p.figures));
-            }
+            let api = self.api_orders_count(unit, count, currency).await?;
             let ours = query_rows(
-                conn,
+                self.conn,
                 sql_file!("report/verify/orders_count.sql"),
-                &[&unit, &count, &cur, &now_micros, &bot_id],
+                &[&unit, &count, &cur, &self.now_micros, &self.bot_id],
                 &["revenue", "currency", "formatted", "sales"],
             )?;
             // Only the periods that end after the sync can hold newer sales.
-            let since = period_label(unit, synced_at);
+            let since = period_label(unit, self.synced_at);
             cmp.compare("orders/count", cur, &api, &ours, &|key| {
                 key.rsplit(' ').next().is_some_and(|p| p >= since.as_str())
             });
         }
-        // /plans/report: totals, and the breakdown entries as a multiset per plan and
-        // month (several per month: one per order currency).
-        let rows = client
-            .get_list(&Method::PlansReport, &[("currency", q.clone())])
+        Ok(())
+    }
+
+    /// The API's /orders/count over the last `count` periods of `unit`, keyed `unit period`.
+    async fn api_orders_count(
+        &self,
+        unit: &str,
+        count: i32,
+        currency: Currency,
+    ) -> Result<Rows, VerifyError> {
+        let rows = self
+            .client
+            .get_list(
+                &Method::OrdersCount,
+                &[
+                    ("interval_unit", unit.into()),
+                    ("interval_count", count.to_string()),
+                    ("currency", currency.query_value()),
+                ],
+            )
+            .await?;
+        let mut api = Rows::new();
+        for row in rows {
+            let p =
+                PeriodFigures::from_json(row).map_err(|e| unreadable(&Method::OrdersCount, e))?;
+            api.insert(format!("{unit} {}", p.period), figures_row(&p.figures));
+        }
+        Ok(api)
+    }
+
+    /// /plans/report: totals, and the breakdown entries as a multiset per plan and
+    /// month (several per month: one per order currency).
+    async fn compare_plans_report(
+        &self,
+        cmp: &mut Comparer,
+        currency: Currency,
+    ) -> Result<(), VerifyError> {
+        let cur = currency.code();
+        let (mut api, api_entries) = self.api_plans_report(currency).await?;
+        let mut ours = query_rows(
+            self.conn,
+            sql_file!("report/verify/plan_totals.sql"),
+            &[&cur, &self.now_micros, &self.bot_id],
+            &["revenue", "currency", "formatted", "sales", "plan_name"],
+        )?;
+        let our_entries = query_list(
+            self.conn,
+            sql_file!("report/verify/plan_breakdown.sql"),
+            &[&cur, &self.now_micros, &self.bot_id],
+            &["revenue", "currency", "formatted", "sales"],
+        )?;
+        let (api_aligned, ours_aligned) = align_entries(api_entries, our_entries);
+        api.extend(api_aligned);
+        ours.extend(ours_aligned);
+        // Plan totals cover the current month; a breakdown month ("plan 7 2024-05") only
+        // if it ends after the sync.
+        let since = period_label("month", self.synced_at);
+        cmp.compare("plans/report", cur, &api, &ours, &|key| {
+            let parts: Vec<&str> = key.split(' ').collect();
+            parts.len() < 3 || parts[2] >= since.as_str()
+        });
+        Ok(())
+    }
+
+    /// The API's /plans/report: its totals by plan, and its breakdown entries in order.
+    async fn api_plans_report(
+        &self,
+        currency: Currency,
+    ) -> Result<(Rows, Vec<(String, Fields)>), VerifyError> {
+        let rows = self
+            .client
+            .get_list(
+                &Method::PlansReport,
+                &[("currency", currency.query_value())],
+            )
             .await?;
         let mut api = Rows::new();
         let mut api_entries: Vec<(String, Fields)> = Vec::new();
@@ -240,31 +352,22 @@ pub(crate) async fn verify_bot(
                 ));
             }
         }
-        let mut ours = query_rows(
-            conn,
-            sql_file!("report/verify/plan_totals.sql"),
-            &[&cur, &now_micros, &bot_id],
-            &["revenue", "currency", "formatted", "sales", "plan_name"],
-        )?;
-        let our_entries = query_list(
-            conn,
-            sql_file!("report/verify/plan_breakdown.sql"),
-            &[&cur, &now_micros, &bot_id],
-            &["revenue", "currency", "formatted", "sales"],
-        )?;
-        let (api_aligned, ours_aligned) = align_entries(api_entries, our_entries);
-        api.extend(api_aligned);
-        ours.extend(ours_aligned);
-        // Plan totals cover the current month; a breakdown month ("plan 7 2024-05") only
-        // if it ends after the sync.
-        let since = period_label("month", synced_at);
-        cmp.compare("plans/report", cur, &api, &ours, &|key| {
-            let parts: Vec<&str> = key.split(' ').collect();
-            parts.len() < 3 || parts[2] >= since.as_str()
-        });
-        // /paymentMethods/report, all time.
-        let rows = client
-            .get_list(&Method::PaymentMethodsReport, &[("currency", q.clone())])
+        Ok((api, api_entries))
+    }
+
+    /// /paymentMethods/report, all time.
+    async fn compare_payment_methods(
+        &self,
+        cmp: &mut Comparer,
+        currency: Currency,
+    ) -> Result<(), VerifyError> {
+        let cur = currency.code();
+        let rows = self
+            .client
+            .get_list(
+                &Method::PaymentMethodsReport,
+                &[("currency", currency.query_value())],
+            )
             .await?;
         let mut api = Rows::new();
         for row in rows {
@@ -275,53 +378,65 @@ pub(crate) async fn verify_bot(
             api.insert(g.name.clone(), fields);
         }
         let ours = query_rows(
-            conn,
+            self.conn,
             sql_file!("report/verify/payment_methods.sql"),
-            &[&cur, &bot_id],
+            &[&cur, &self.bot_id],
             &["revenue", "currency", "formatted", "sales", "display_name"],
         )?;
         cmp.compare("paymentMethods/report", cur, &api, &ours, &|_| true);
+        Ok(())
+    }
+
+    /// Turns one currency's money differences into [`Verdict::RatesMoved`] when the API's
+    /// rates into it moved since the sync (read only if money differs).
+    async fn explain_by_moved_rates(
+        &self,
+        checks: &mut [Check],
+        currency: Currency,
+    ) -> Result<(), VerifyError> {
         let money_differs =
             |c: &Check| c.verdict == Verdict::Differs && matches!(c.field, "revenue" | "formatted");
-        if cmp.checks[first_check..].iter().any(money_differs)
-            && rates_moved(client, conn, bot_id, currency).await?
+        if checks.iter().any(money_differs)
+            && rates_moved(self.client, self.conn, self.bot_id, currency).await?
         {
-            for c in &mut cmp.checks[first_check..] {
+            for c in checks {
                 if money_differs(c) {
                     c.verdict = Verdict::RatesMoved;
                 }
             }
         }
+        Ok(())
     }
 
-    // /users/count against the snapshot of the last sync: users interact with the bot all
-    // the time, so a difference is "newer than the last sync" unless nothing happened.
-    let value = client.get(&Method::UsersCount, &[]).await?;
-    let u = UsersCount::from_json(value).map_err(|e| unreadable(&Method::UsersCount, e))?;
-    let show = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let api: Rows = BTreeMap::from([(
-        "users".to_string(),
-        BTreeMap::from([
-            ("users", show(u.users)),
-            ("leads", show(u.leads)),
-            ("churned", show(u.churned)),
-            ("members", show(u.members)),
-        ]),
-    )]);
-    let ours = query_rows(
-        conn,
-        sql_file!("report/verify/users_count.sql"),
-        &[&bot_id],
-        &["users", "leads", "churned", "members"],
-    )?;
-    let saved = cmp.newer_sales;
-    cmp.newer_sales = true;
-    cmp.compare("users/count", "", &api, &ours, &|_| true);
-    cmp.newer_sales = saved;
-    Ok(cmp.checks)
+    /// /users/count against the snapshot of the last sync: users interact with the bot
+    /// all the time, so a difference is "newer than the last sync" unless nothing happened.
+    async fn compare_users_count(&self, cmp: &mut Comparer) -> Result<(), VerifyError> {
+        let value = self.client.get(&Method::UsersCount, &[]).await?;
+        let u = UsersCount::from_json(value).map_err(|e| unreadable(&Method::UsersCount, e))?;
+        let show = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let api: Rows = BTreeMap::from([(
+            "users".to_string(),
+            BTreeMap::from([
+                ("users", show(u.users)),
+                ("leads", show(u.leads)),
+                ("churned", show(u.churned)),
+                ("members", show(u.members)),
+            ]),
+        )]);
+        let ours = query_rows(
+            self.conn,
+            sql_file!("report/verify/users_count.sql"),
+            &[&self.bot_id],
+            &["users", "leads", "churned", "members"],
+        )?;
+        let saved = cmp.newer_sales;
+        cmp.newer_sales = true;
+        cmp.compare("users/count", "", &api, &ours, &|_| true);
+        cmp.newer_sales = saved;
+        Ok(())
+    }
 }
 
-/// The reports computed from orders: what a legacy verify skips.
 /// Whether the API converts into `target` at other rates than the warehouse does: each
 /// native currency's rate window (the capture's, [`crate::fx::windows`]) read again
 /// in `target` and solved ([`crate::fx::pair_rate`]); a stored rate outside the rates
@@ -408,6 +523,7 @@ pub(crate) fn inexact_rates(conn: &Connection, bot_id: BotId) -> Result<Vec<Stri
     Ok(out)
 }
 
+/// The reports computed from orders: what a legacy verify skips.
 pub(crate) const ORDER_REPORTS: [&str; 4] = [
     "revenue",
     "orders/count",

@@ -12,13 +12,13 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::FaultOptions;
 use super::endpoints::Endpoint;
 use super::faults::{self, Fault, json_response};
 use super::glitches;
 use super::params::{ApiError, Params};
 use super::render::Render;
 use super::state::{Control, RequestInfo, ResponseHook, SimState, unix_now};
+use super::{FaultOptions, Quirks};
 
 /// The bots one server serves, each with its own state.
 pub(crate) struct SimBots {
@@ -121,6 +121,32 @@ struct Exchange {
 }
 
 impl Exchange {
+    /// The facts of one request, numbered in its bot's sequence.
+    fn new(
+        state: &SimState,
+        method: &Method,
+        uri: &Uri,
+        target: &Target,
+        endpoint: Option<&Endpoint>,
+        query: &QueryPairs,
+    ) -> Exchange {
+        Exchange {
+            info: RequestInfo {
+                seq: state.next_seq(),
+                http_method: method.as_str().to_string(),
+                method_path: endpoint.map_or("unknown", |e| e.path()).to_string(),
+                raw_method: target.method.clone(),
+                query: query.clone().unwrap_or_default(),
+                legacy: target.legacy,
+                status: 200,
+            },
+            envelope_path: match uri.query() {
+                Some(q) => format!("/{}?{q}", target.method),
+                None => format!("/{}", target.method),
+            },
+        }
+    }
+
     fn envelope(
         &self,
         status: StatusCode,
@@ -148,6 +174,9 @@ impl Exchange {
     }
 }
 
+/// A request's query pairs (names lower-cased), or why its query string does not parse.
+type QueryPairs = Result<Vec<(String, String)>, ApiError>;
+
 async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> Response {
     let target = parse_target(uri.path());
     let (Some(target), Some(state)) = (
@@ -168,57 +197,14 @@ async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> R
     } else {
         Endpoint::v1(&target.method)
     };
-    let query = Query::<Vec<(String, String)>>::try_from_uri(&uri)
-        .map(|Query(pairs)| {
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect::<Vec<_>>()
-        })
-        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")));
-    let mut exchange = Exchange {
-        info: RequestInfo {
-            seq: state.next_seq(),
-            http_method: method.as_str().to_string(),
-            method_path: endpoint
-                .as_ref()
-                .map_or("unknown", |e| e.path())
-                .to_string(),
-            raw_method: target.method.clone(),
-            query: query.clone().unwrap_or_default(),
-            legacy: target.legacy,
-            status: 200,
-        },
-        envelope_path: match uri.query() {
-            Some(q) => format!("/{}?{q}", target.method),
-            None => format!("/{}", target.method),
-        },
-    };
-    {
-        let mut counts = state.counts();
-        counts.total += 1;
-        *counts
-            .by_path
-            .entry(exchange.info.method_path.clone())
-            .or_default() += 1;
-        if target.legacy {
-            counts.legacy += 1;
-        }
-    }
-    let (fault_options, quirks, hook) = {
-        let control = state.control();
-        (control.faults.clone(), control.quirks, control.hook.clone())
-    };
+    let query = query_pairs(&uri);
+    let mut exchange = Exchange::new(state, &method, &uri, target, endpoint.as_ref(), &query);
+    count_request(state, &exchange.info.method_path, target.legacy);
+    let controls = Controls::of(state);
     let sleep_started = Instant::now();
-    faults::delay(fault_options.latency_ms).await;
+    faults::delay(controls.faults.latency_ms).await;
     timer.slept = sleep_started.elapsed();
-    let endpoint = if quirks.payment_methods_snake
-        && !target.legacy
-        && target
-            .method
-            .trim_matches('/')
-            .eq_ignore_ascii_case("paymentMethods")
-    {
+    let endpoint = if controls.quirks.payment_methods_snake && is_camel_payment_methods(target) {
         None
     } else {
         endpoint
@@ -229,20 +215,13 @@ async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> R
         state.counts().faults.server_errors += 1;
         return faults::server_error(StatusCode::SERVICE_UNAVAILABLE);
     }
-    let checked = check(state, target, endpoint, &method, query);
-    let (endpoint, query) = match checked {
-        Ok((endpoint, query)) => (endpoint, glitches::query_as_served(&fault_options, query)),
+    let (endpoint, query) = match check(state, target, endpoint, &method, query) {
+        Ok((endpoint, query)) => (endpoint, glitches::query_as_served(&controls.faults, query)),
         Err(e) => {
             let status = e.status;
-            let body = exchange.envelope(status, Err(e), quirks.omit_ok);
-            return finish(
-                state,
-                &mut exchange,
-                hook.as_ref(),
-                status,
-                body,
-                Fault::None,
-            );
+            let body = exchange.envelope(status, Err(e), controls.quirks.omit_ok);
+            let hook = controls.hook.as_ref();
+            return finish(state, &mut exchange, hook, status, body, Fault::None);
         }
     };
 
@@ -250,18 +229,87 @@ async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> R
         state.apply_drift();
     }
     let fault = injected_fault(state);
-    if let Some(response) = fault_response(fault, &fault_options) {
+    if let Some(response) = fault_response(fault, &controls.faults) {
         return response;
     }
+    let (status, body) = answer(state, &exchange, endpoint, &query, &controls);
+    finish(
+        state,
+        &mut exchange,
+        controls.hook.as_ref(),
+        status,
+        body,
+        fault,
+    )
+}
 
+/// The query string's pairs, names lower-cased.
+fn query_pairs(uri: &Uri) -> QueryPairs {
+    Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|Query(pairs)| {
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect::<Vec<_>>()
+        })
+        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))
+}
+
+/// Counts the request in its bot's totals, by method path, and as legacy.
+fn count_request(state: &SimState, method_path: &str, legacy: bool) {
+    let mut counts = state.counts();
+    counts.total += 1;
+    *counts.by_path.entry(method_path.to_string()).or_default() += 1;
+    if legacy {
+        counts.legacy += 1;
+    }
+}
+
+/// What the bot's control says for this request, copied once so the lock is not held.
+struct Controls {
+    faults: FaultOptions,
+    quirks: Quirks,
+    hook: Option<ResponseHook>,
+}
+
+impl Controls {
+    fn of(state: &SimState) -> Controls {
+        let control = state.control();
+        Controls {
+            faults: control.faults.clone(),
+            quirks: control.quirks,
+            hook: control.hook.clone(),
+        }
+    }
+}
+
+/// A v1 request for `paymentMethods`, which the snake-case quirk does not serve.
+fn is_camel_payment_methods(target: &Target) -> bool {
+    !target.legacy
+        && target
+            .method
+            .trim_matches('/')
+            .eq_ignore_ascii_case("paymentMethods")
+}
+
+/// The endpoint's result (with the glitches the options ask for) in its envelope.
+fn answer(
+    state: &SimState,
+    exchange: &Exchange,
+    endpoint: Endpoint,
+    query: &[(String, String)],
+    controls: &Controls,
+) -> (StatusCode, Value) {
     let now = unix_now();
-    let render = Render { quirks };
+    let render = Render {
+        quirks: controls.quirks,
+    };
     let outcome = {
         let data = state.read();
         endpoint
-            .result(&data, &Params(&query), render, now)
+            .result(&data, &Params(query), render, now)
             .map(|mut result| {
-                glitches::apply_to_result(&fault_options, &endpoint, &data, &mut result);
+                glitches::apply_to_result(&controls.faults, &endpoint, &data, &mut result);
                 result
             })
     };
@@ -269,9 +317,9 @@ async fn handle(State(bots): State<Arc<SimBots>>, method: Method, uri: Uri) -> R
         Ok(_) => StatusCode::OK,
         Err(e) => e.status,
     };
-    let mut body = exchange.envelope(status, outcome, quirks.omit_ok);
-    glitches::apply_to_envelope(&fault_options, &mut body);
-    finish(state, &mut exchange, hook.as_ref(), status, body, fault)
+    let mut body = exchange.envelope(status, outcome, controls.quirks.omit_ok);
+    glitches::apply_to_envelope(&controls.faults, &mut body);
+    (status, body)
 }
 
 /// Bot, key, HTTP method (read-only: anything but GET is a 405), method name and query

@@ -182,41 +182,81 @@ pub(super) fn merge(
     run: RunStamp,
     deletes: Option<Deletes<'_>>,
 ) -> Result<MergeOutcome, LoadError> {
-    let table = spec.name;
-    let stage = spec.stage_name();
-    let changed = format!("_changed_{table}");
-    let keys = std::iter::once("bot_id")
-        .chain(spec.keys.iter().copied())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let ctx = |what: &str| format!("{what} {table}");
-
+    let m = MergeTables::of(conn, spec);
     // 1. The last copy of each key wins (offset drift can deliver a row twice).
-    conn.execute_batch(&format!(
-        "DELETE FROM {stage} WHERE _seq IN (SELECT _seq FROM {stage} \
-         QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _seq DESC) > 1)"
-    ))
-    .during(|| ctx("de-duplicating"))?;
-
+    m.deduplicate_stage()?;
     // 2. A full scan soft-deletes the rows it no longer saw, within its guard.
-    let mut deleted = 0;
-    let mut refused = None;
-    if let Some(deletes) = deletes {
-        let protected = format!("_protected_{table}");
-        conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE {protected} (key VARCHAR)"
-        ))
-        .during(|| ctx("listing rejected keys of"))?;
-        {
-            let mut insert = conn
-                .prepare(&format!("INSERT INTO {protected} VALUES (?)"))
-                .during(|| ctx("listing rejected keys of"))?;
-            for key in deletes.protected {
-                insert
-                    .execute(params![key])
-                    .during(|| ctx("listing rejected keys of"))?;
-            }
+    let (deleted, refused) = match deletes {
+        Some(deletes) => m.delete_unseen(bot_id, run, deletes)?,
+        None => (0, None),
+    };
+    // 3. Keep only rows that are new, changed, or back from deletion.
+    m.collect_changed()?;
+    // 4. Mark the Parquet partitions these rows live in (before and after).
+    m.mark_changed_partitions()?;
+    // 5. Upsert the changed rows (nothing else writes this table meanwhile, so whether
+    //    a row existed at step 3 still holds).
+    let written = m.upsert_changed(run)?;
+    m.clean_up()?;
+    Ok(MergeOutcome {
+        written,
+        deleted,
+        refused,
+    })
+}
+
+/// The tables one [`merge`] works on: the target, its staging table and the temporary
+/// table of the changed rows.
+struct MergeTables<'c> {
+    conn: &'c Connection,
+    spec: &'static TableSpec,
+    table: &'static str,
+    stage: String,
+    changed: String,
+}
+
+impl<'c> MergeTables<'c> {
+    fn of(conn: &'c Connection, spec: &'static TableSpec) -> MergeTables<'c> {
+        MergeTables {
+            conn,
+            spec,
+            table: spec.name,
+            stage: spec.stage_name(),
+            changed: format!("_changed_{}", spec.name),
         }
+    }
+
+    /// An error's context: `{what} {table}`.
+    fn ctx(&self, what: &str) -> String {
+        format!("{what} {}", self.table)
+    }
+
+    /// Step 1: deletes all but the last staged copy of each key.
+    fn deduplicate_stage(&self) -> Result<(), LoadError> {
+        let stage = &self.stage;
+        let keys = std::iter::once("bot_id")
+            .chain(self.spec.keys.iter().copied())
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.conn
+            .execute_batch(&format!(
+                "DELETE FROM {stage} WHERE _seq IN (SELECT _seq FROM {stage} \
+                 QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _seq DESC) > 1)"
+            ))
+            .during(|| self.ctx("de-duplicating"))
+    }
+
+    /// Step 2: soft-deletes the bot's live rows the full scan did not stage (nor reject
+    /// under a readable key), unless [`refusal`] says why not.
+    fn delete_unseen(
+        &self,
+        bot_id: i64,
+        run: RunStamp,
+        deletes: Deletes<'_>,
+    ) -> Result<(u64, Option<RefusedDeletes>), LoadError> {
+        let (table, stage, spec) = (self.table, &self.stage, self.spec);
+        let protected = format!("_protected_{table}");
+        self.list_protected_keys(&protected, deletes.protected)?;
         let gone = format!(
             "t.bot_id = ? AND t._deleted_at IS NULL \
              AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {on}) \
@@ -224,40 +264,153 @@ pub(super) fn merge(
             on = key_match(spec, "t", "s"),
             key_text = key_text_expr(spec, "t"),
         );
-        let count = |sql: String| -> Result<u64, LoadError> {
-            conn.query_row(&sql, params![bot_id], |r| r.get::<_, i64>(0))
-                .map(|n| n.max(0) as u64)
-                .during(|| ctx("counting rows to delete from"))
-        };
-        let gone_rows = count(format!("SELECT count(*) FROM {table} t WHERE {gone}"))?;
-        let live = count(format!(
-            "SELECT count(*) FROM {table} t WHERE t.bot_id = ? AND t._deleted_at IS NULL"
-        ))?;
-        let staged: i64 = conn
+        let gone_rows = self.count_bot_rows(
+            format!("SELECT count(*) FROM {table} t WHERE {gone}"),
+            bot_id,
+        )?;
+        let live = self.count_bot_rows(
+            format!("SELECT count(*) FROM {table} t WHERE t.bot_id = ? AND t._deleted_at IS NULL"),
+            bot_id,
+        )?;
+        let staged: i64 = self
+            .conn
             .query_row(&format!("SELECT count(*) FROM {stage}"), [], |r| r.get(0))
-            .during(|| ctx("counting the staged rows of"))?;
-        let reason = if gone_rows > 0 && deletes.keyless_rejects > 0 && !deletes.guard.allow_large {
-            Some(format!(
-                "{} rows without a readable key were rejected (see _rejected)",
-                deletes.keyless_rejects
-            ))
-        } else {
-            deletes.guard.refuses(gone_rows, live, staged.max(0) as u64)
-        };
-        if let Some(reason) = reason {
+            .during(|| self.ctx("counting the staged rows of"))?;
+        let mut deleted = 0;
+        let mut refused = None;
+        if let Some(reason) = refusal(&deletes, gone_rows, live, staged.max(0) as u64) {
             refused = Some(RefusedDeletes {
                 gone: gone_rows,
                 live,
                 reason,
             });
         } else if gone_rows > 0 {
-            deleted = soft_delete(conn, spec, bot_id, run, &gone)?;
+            deleted = soft_delete(self.conn, spec, bot_id, run, &gone)?;
         }
-        conn.execute_batch(&format!("DROP TABLE IF EXISTS {protected}"))
-            .during(|| ctx("listing rejected keys of"))?;
+        self.conn
+            .execute_batch(&format!("DROP TABLE IF EXISTS {protected}"))
+            .during(|| self.ctx("listing rejected keys of"))?;
+        Ok((deleted, refused))
     }
 
-    // 3. Keep only rows that are new, changed, or back from deletion.
+    /// Fills the temporary table `protected` with the keys a full scan must not delete.
+    fn list_protected_keys(&self, protected: &str, keys: &[String]) -> Result<(), LoadError> {
+        self.conn
+            .execute_batch(&format!(
+                "CREATE OR REPLACE TEMP TABLE {protected} (key VARCHAR)"
+            ))
+            .during(|| self.ctx("listing rejected keys of"))?;
+        let mut insert = self
+            .conn
+            .prepare(&format!("INSERT INTO {protected} VALUES (?)"))
+            .during(|| self.ctx("listing rejected keys of"))?;
+        for key in keys {
+            insert
+                .execute(params![key])
+                .during(|| self.ctx("listing rejected keys of"))?;
+        }
+        Ok(())
+    }
+
+    /// A `count(*)` bound to the bot.
+    fn count_bot_rows(&self, sql: String, bot_id: i64) -> Result<u64, LoadError> {
+        self.conn
+            .query_row(&sql, params![bot_id], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .during(|| self.ctx("counting rows to delete from"))
+    }
+
+    /// Step 3: the staged rows that are new, changed, or back from deletion, into the
+    /// changed table, with the partition each lived in and whether it existed.
+    fn collect_changed(&self) -> Result<(), LoadError> {
+        let (table, stage, changed) = (self.table, &self.stage, &self.changed);
+        self.conn
+            .execute_batch(&format!(
+                "CREATE OR REPLACE TEMP TABLE {changed} AS SELECT s.* EXCLUDE (_seq), {old_partition} AS _old_partition, \
+                 t.bot_id IS NOT NULL AS _existed FROM {stage} s LEFT JOIN {table} t ON {on} \
+                 WHERE t.bot_id IS NULL OR t._deleted_at IS NOT NULL OR {differs}",
+                on = key_match(self.spec, "t", "s"),
+                old_partition = partition_or_null(self.spec, "t"),
+                differs = differs_expr(self.spec),
+            ))
+            .during(|| self.ctx("comparing"))
+    }
+
+    /// Step 4: marks the partitions of the changed rows, where they were and where they go.
+    fn mark_changed_partitions(&self) -> Result<(), LoadError> {
+        let (table, changed) = (self.table, &self.changed);
+        mark_dirty(
+            self.conn,
+            &format!(
+                "SELECT DISTINCT bot_id, '{table}', {new} FROM {changed} \
+                 UNION SELECT DISTINCT bot_id, '{table}', _old_partition FROM {changed} WHERE _old_partition IS NOT NULL",
+                new = partition_expr(self.spec, changed),
+            ),
+            [],
+        )
+        .during(|| self.ctx("marking partitions of"))?;
+        Ok(())
+    }
+
+    /// Step 5: updates the changed rows that existed and inserts the others; the rows
+    /// written.
+    fn upsert_changed(&self, run: RunStamp) -> Result<u64, LoadError> {
+        let (table, changed) = (self.table, &self.changed);
+        let columns = UpsertColumns::of(self.spec);
+        let updated = self
+            .conn
+            .execute(
+                &format!(
+                    "UPDATE {table} AS t SET {sets}, _synced_at = {RUN_TS}, _run_id = ?, _deleted_at = NULL \
+                     FROM {changed} AS s WHERE s._existed AND {on}",
+                    sets = columns.set_list(self.spec).join(", "),
+                    on = key_match(self.spec, "t", "s"),
+                ),
+                params![run.at_micros, run.run_id],
+            )
+            .during(|| self.ctx("updating"))?;
+        let inserted = self
+            .conn
+            .execute(
+                &format!(
+                    "INSERT INTO {table} ({cols}, _synced_at, _run_id, _deleted_at) \
+                     SELECT {exprs}, {RUN_TS}, ?, NULL FROM {changed} AS s WHERE NOT s._existed",
+                    cols = columns.target.join(", "),
+                    exprs = columns.source.join(", "),
+                ),
+                params![run.at_micros, run.run_id],
+            )
+            .during(|| self.ctx("inserting into"))?;
+        Ok((updated + inserted) as u64)
+    }
+
+    fn clean_up(&self) -> Result<(), LoadError> {
+        let (stage, changed) = (&self.stage, &self.changed);
+        self.conn
+            .execute_batch(&format!(
+                "DROP TABLE IF EXISTS {changed}; DELETE FROM {stage};"
+            ))
+            .during(|| self.ctx("cleaning up staging of"))
+    }
+}
+
+/// Why a full scan's soft deletes of `gone` of `live` rows (`staged` rows read) are
+/// refused, if they are: rejected rows without a readable key may be any live row, else
+/// the guard decides.
+fn refusal(deletes: &Deletes<'_>, gone: u64, live: u64, staged: u64) -> Option<String> {
+    if gone > 0 && deletes.keyless_rejects > 0 && !deletes.guard.allow_large {
+        Some(format!(
+            "{} rows without a readable key were rejected (see _rejected)",
+            deletes.keyless_rejects
+        ))
+    } else {
+        deletes.guard.refuses(gone, live, staged)
+    }
+}
+
+/// SQL that is true when a staged row `s` differs from its target row `t` in a value
+/// column (a null in a column kept when null is no difference).
+fn differs_expr(spec: &TableSpec) -> String {
     let differs: Vec<String> = spec
         .value_columns()
         .map(|c| {
@@ -268,85 +421,48 @@ pub(super) fn merge(
             }
         })
         .collect();
-    let differs = if differs.is_empty() {
+    if differs.is_empty() {
         "false".to_string()
     } else {
         differs.join(" OR ")
-    };
-    conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE {changed} AS SELECT s.* EXCLUDE (_seq), {old_partition} AS _old_partition, \
-         t.bot_id IS NOT NULL AS _existed FROM {stage} s LEFT JOIN {table} t ON {on} \
-         WHERE t.bot_id IS NULL OR t._deleted_at IS NOT NULL OR {differs}",
-        on = key_match(spec, "t", "s"),
-        old_partition = partition_or_null(spec, "t"),
-    ))
-    .during(|| ctx("comparing"))?;
-
-    // 4. Mark the Parquet partitions these rows live in (before and after).
-    mark_dirty(
-        conn,
-        &format!(
-            "SELECT DISTINCT bot_id, '{table}', {new} FROM {changed} \
-             UNION SELECT DISTINCT bot_id, '{table}', _old_partition FROM {changed} WHERE _old_partition IS NOT NULL",
-            new = partition_expr(spec, &changed),
-        ),
-        [],
-    )
-    .during(|| ctx("marking partitions of"))?;
-
-    // 5. Upsert the changed rows (nothing else writes this table meanwhile, so whether
-    //    a row existed at step 3 still holds).
-    let staged_cols: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
-    let mut target_cols: Vec<String> = staged_cols.iter().map(|c| c.to_string()).collect();
-    let mut source_exprs: Vec<String> = staged_cols.iter().map(|c| format!("s.{c}")).collect();
-    for derived in spec.derived {
-        target_cols.push(derived.name.to_string());
-        source_exprs.push(derived.expr.to_string());
     }
-    let set_list: Vec<String> = target_cols
-        .iter()
-        .zip(&source_exprs)
-        .filter(|(c, _)| *c != "bot_id" && !spec.keys.contains(&c.as_str()))
-        .map(|(c, e)| {
-            if spec.kept_when_null.contains(&c.as_str()) {
-                format!("{c} = coalesce({e}, t.{c})")
-            } else {
-                format!("{c} = {e}")
-            }
-        })
-        .collect();
-    let updated = conn
-        .execute(
-            &format!(
-                "UPDATE {table} AS t SET {sets}, _synced_at = {RUN_TS}, _run_id = ?, _deleted_at = NULL \
-                 FROM {changed} AS s WHERE s._existed AND {on}",
-                sets = set_list.join(", "),
-                on = key_match(spec, "t", "s"),
-            ),
-            params![run.at_micros, run.run_id],
-        )
-        .during(|| ctx("updating"))?;
-    let inserted = conn
-        .execute(
-            &format!(
-                "INSERT INTO {table} ({cols}, _synced_at, _run_id, _deleted_at) \
-                 SELECT {exprs}, {RUN_TS}, ?, NULL FROM {changed} AS s WHERE NOT s._existed",
-                cols = target_cols.join(", "),
-                exprs = source_exprs.join(", "),
-            ),
-            params![run.at_micros, run.run_id],
-        )
-        .during(|| ctx("inserting into"))?;
+}
 
-    conn.execute_batch(&format!(
-        "DROP TABLE IF EXISTS {changed}; DELETE FROM {stage};"
-    ))
-    .during(|| ctx("cleaning up staging of"))?;
-    Ok(MergeOutcome {
-        written: (updated + inserted) as u64,
-        deleted,
-        refused,
-    })
+/// The target's columns an upsert writes, and the expression over the changed row `s`
+/// that gives each: the staged columns, then the derived ones.
+struct UpsertColumns {
+    target: Vec<String>,
+    source: Vec<String>,
+}
+
+impl UpsertColumns {
+    fn of(spec: &TableSpec) -> UpsertColumns {
+        let staged_cols: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
+        let mut target: Vec<String> = staged_cols.iter().map(|c| c.to_string()).collect();
+        let mut source: Vec<String> = staged_cols.iter().map(|c| format!("s.{c}")).collect();
+        for derived in spec.derived {
+            target.push(derived.name.to_string());
+            source.push(derived.expr.to_string());
+        }
+        UpsertColumns { target, source }
+    }
+
+    /// The `SET` items of an update: every column but the keys (a column kept when null
+    /// keeps its value when the new one is null).
+    fn set_list(&self, spec: &TableSpec) -> Vec<String> {
+        self.target
+            .iter()
+            .zip(&self.source)
+            .filter(|(c, _)| *c != "bot_id" && !spec.keys.contains(&c.as_str()))
+            .map(|(c, e)| {
+                if spec.kept_when_null.contains(&c.as_str()) {
+                    format!("{c} = coalesce({e}, t.{c})")
+                } else {
+                    format!("{c} = {e}")
+                }
+            })
+            .collect()
+    }
 }
 
 /// Soft-deletes the rows `gone` selects (bound to `bot_id`), marking their partitions.

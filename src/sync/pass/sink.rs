@@ -19,7 +19,7 @@ use crate::streams::StreamDef;
 use crate::streams::orders::Order;
 use crate::sync::pass::fetch::{FetchSummary, LoaderMsg};
 use crate::warehouse::LoadError;
-use crate::warehouse::merge::{DeleteGuard, Deletes, Stager};
+use crate::warehouse::merge::{DeleteGuard, Deletes, RefusedDeletes, Stager};
 use crate::warehouse::state::{RunStamp, StreamFigures, StreamState, StreamStatus, record_rejects};
 use crate::warehouse::stream::{OrderUpdate, StreamLoad};
 
@@ -92,54 +92,95 @@ impl Rejects {
 pub(crate) fn load_stream(
     def: &'static StreamDef,
     ctx: LoaderCtx,
-    mut rx: mpsc::Receiver<LoaderMsg>,
+    rx: mpsc::Receiver<LoaderMsg>,
 ) -> Result<StreamFigures, LoaderError> {
-    let spec = def.table;
-    let stream = def.name.as_str();
-    let bot_id = ctx.bot_id;
-    let mut stager = Stager::new(&ctx.conn, spec, ctx.batch_rows)?;
-    let mut figures = StreamFigures::default();
-    let mut rejects = Rejects::default();
-    let mut refetched: Vec<OrderUpdate> = Vec::new();
-    let mut summary: Option<FetchSummary> = None;
+    let mut stager = Stager::new(&ctx.conn, def.table, ctx.batch_rows)?;
+    let (received, summary) = receive(def, &ctx, &mut stager, rx)?;
+    stager.flush()?;
+    check_rejects(def, &ctx, &received)?;
+    let figures = commit_stream(def, &ctx, received, summary)?;
+    rewrite_parquet(def, &ctx)?;
+    Ok(figures)
+}
 
-    while let Some(msg) = rx.blocking_recv() {
-        match msg {
-            LoaderMsg::Page(rows) => {
-                for row in rows {
-                    figures.rows_read += 1;
-                    let raw = row.clone();
-                    if let Err(e) = stager.push(|w| (def.stage)(row, bot_id, w))? {
-                        rejects.note_key(def, &raw, &e);
-                        rejects.add(&mut figures, e.to_string(), raw.to_string());
-                    }
-                }
-                (ctx.on_rows)(figures.rows_read);
+/// What the sink has read from the fetcher: the figures so far, the rows it could not
+/// read, and the orders re-read by key.
+#[derive(Default)]
+struct Received {
+    figures: StreamFigures,
+    rejects: Rejects,
+    refetched: Vec<OrderUpdate>,
+}
+
+impl Received {
+    /// Stages the rows of one page; a row that does not read is rejected.
+    fn stage_page(
+        &mut self,
+        def: &'static StreamDef,
+        ctx: &LoaderCtx,
+        stager: &mut Stager<'_>,
+        rows: Vec<serde_json::Value>,
+    ) -> Result<(), LoadError> {
+        for row in rows {
+            self.figures.rows_read += 1;
+            let raw = row.clone();
+            if let Err(e) = stager.push(|w| (def.stage)(row, ctx.bot_id, w))? {
+                self.rejects.note_key(def, &raw, &e);
+                self.rejects
+                    .add(&mut self.figures, e.to_string(), raw.to_string());
             }
-            LoaderMsg::Refetched { rows, not_found } => {
-                figures.refetch_not_found += not_found;
-                for row in rows {
-                    figures.rows_read += 1;
-                    let raw = row.to_string();
-                    match Order::from_json(row) {
-                        Ok(order) => refetched.push(update_of(order)),
-                        Err(e) => rejects.add(&mut figures, e.to_string(), raw),
-                    }
-                }
-            }
-            LoaderMsg::Done(s) => {
-                summary = Some(s);
-                break;
+        }
+        Ok(())
+    }
+
+    /// Reads the orders re-fetched by key (applied at commit, after the merge).
+    fn read_refetched(&mut self, rows: Vec<serde_json::Value>, not_found: u64) {
+        self.figures.refetch_not_found += not_found;
+        for row in rows {
+            self.figures.rows_read += 1;
+            let raw = row.to_string();
+            match Order::from_json(row) {
+                Ok(order) => self.refetched.push(update_of(order)),
+                Err(e) => self.rejects.add(&mut self.figures, e.to_string(), raw),
             }
         }
     }
-    let Some(summary) = summary else {
-        return Err(LoaderError::FetchAborted);
-    };
-    stager.flush()?;
+}
+
+/// Reads the fetcher's messages until it is done; [`LoaderError::FetchAborted`] if it
+/// stopped without saying so.
+fn receive(
+    def: &'static StreamDef,
+    ctx: &LoaderCtx,
+    stager: &mut Stager<'_>,
+    mut rx: mpsc::Receiver<LoaderMsg>,
+) -> Result<(Received, FetchSummary), LoaderError> {
+    let mut received = Received::default();
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            LoaderMsg::Page(rows) => {
+                received.stage_page(def, ctx, stager, rows)?;
+                (ctx.on_rows)(received.figures.rows_read);
+            }
+            LoaderMsg::Refetched { rows, not_found } => received.read_refetched(rows, not_found),
+            LoaderMsg::Done(summary) => return Ok((received, summary)),
+        }
+    }
+    Err(LoaderError::FetchAborted)
+}
+
+/// Rows that could not be read: under `--strict` they are recorded and the stream stops
+/// uncommitted, else a warning.
+fn check_rejects(
+    def: &'static StreamDef,
+    ctx: &LoaderCtx,
+    received: &Received,
+) -> Result<(), LoaderError> {
+    let stream = def.name.as_str();
+    let (figures, rejects) = (&received.figures, &received.rejects);
     if ctx.strict && figures.rows_rejected > 0 {
         // The stream's rows are not committed, but what could not be read is kept.
-        record_rejects(&ctx.conn, ctx.run, bot_id, stream, &rejects.kept)?;
+        record_rejects(&ctx.conn, ctx.run, ctx.bot_id, stream, &rejects.kept)?;
         let first = rejects
             .kept
             .first()
@@ -157,8 +198,23 @@ pub(crate) fn load_stream(
             "rows could not be read; kept in _rejected"
         );
     }
+    Ok(())
+}
 
-    let mut load = StreamLoad::begin(&ctx.conn, spec, stream, bot_id, ctx.run)?;
+/// The stream's one transaction: merge, re-read orders, state, rejected rows, figures.
+fn commit_stream(
+    def: &'static StreamDef,
+    ctx: &LoaderCtx,
+    received: Received,
+    summary: FetchSummary,
+) -> Result<StreamFigures, LoaderError> {
+    let stream = def.name.as_str();
+    let Received {
+        mut figures,
+        rejects,
+        refetched,
+    } = received;
+    let mut load = StreamLoad::begin(&ctx.conn, def.table, stream, ctx.bot_id, ctx.run)?;
     let deletes = summary.full_scan.then_some(Deletes {
         guard: ctx.delete_guard,
         protected: &rejects.keys,
@@ -170,25 +226,14 @@ pub(crate) fn load_stream(
     // Deletes refused: the scan is not taken as complete (orders: a full scan is still due).
     let scan_complete = summary.full_scan && outcome.refused.is_none();
     if let Some(refused) = &outcome.refused {
-        // The fact and the flag; how to invoke the program is the terminal's business.
-        let line = format!(
-            "refused to delete {} of {} live rows: {}; the rows are kept (if they are really gone, sync once with --allow-large-deletes)",
-            refused.gone, refused.live, refused.reason,
-        );
+        let line = refused_line(refused);
         debug!(stream, "{line}");
         figures.deletes_refused = Some(line);
     }
     if !refetched.is_empty() {
         figures.rows_written += load.apply_order_updates(&refetched)?;
     }
-    load.set_state(StreamState {
-        high_water_mark: summary.newest.max(ctx.previous.high_water_mark),
-        last_full_scan_micros: if scan_complete {
-            Some(ctx.run.at_micros)
-        } else {
-            ctx.previous.last_full_scan_micros
-        },
-    })?;
+    load.set_state(next_state(ctx, &summary, scan_complete))?;
     load.reject(&rejects.kept)?;
     figures.status = if figures.rows_rejected > 0 || figures.deletes_refused.is_some() {
         StreamStatus::Partial
@@ -205,16 +250,42 @@ pub(crate) fn load_stream(
         deleted = figures.rows_deleted,
         "committed"
     );
+    Ok(figures)
+}
 
+/// The fact and the flag; how to invoke the program is the terminal's business.
+fn refused_line(refused: &RefusedDeletes) -> String {
+    format!(
+        "refused to delete {} of {} live rows: {}; the rows are kept (if they are really gone, sync once with --allow-large-deletes)",
+        refused.gone, refused.live, refused.reason,
+    )
+}
+
+/// The stream's state after this run: the newest order seen, and the time of this full
+/// scan if it was complete.
+fn next_state(ctx: &LoaderCtx, summary: &FetchSummary, scan_complete: bool) -> StreamState {
+    StreamState {
+        high_water_mark: summary.newest.max(ctx.previous.high_water_mark),
+        last_full_scan_micros: if scan_complete {
+            Some(ctx.run.at_micros)
+        } else {
+            ctx.previous.last_full_scan_micros
+        },
+    }
+}
+
+/// Rewrites the stream's dirty Parquet partitions, when there is a Parquet mirror.
+fn rewrite_parquet(def: &'static StreamDef, ctx: &LoaderCtx) -> Result<(), LoaderError> {
+    let spec = def.table;
     if let Some(root) = &ctx.parquet_root
-        && mirror::dirty_partitions(&ctx.conn, spec, bot_id)? > 0
+        && mirror::dirty_partitions(&ctx.conn, spec, ctx.bot_id)? > 0
     {
         ctx.parquet_files.start();
         let started = std::time::Instant::now();
-        let files = mirror::rewrite_dirty(&ctx.conn, root, spec, bot_id)?;
+        let files = mirror::rewrite_dirty(&ctx.conn, root, spec, ctx.bot_id)?;
         ctx.parquet_files.add_burst(files as u64, started.elapsed());
     }
-    Ok(figures)
+    Ok(())
 }
 
 fn update_of(order: Order) -> OrderUpdate {
