@@ -177,7 +177,7 @@ fn order_reports_skipped(legacy: bool, has_orders: bool) -> Option<(&'static str
 struct BotVerify<'a> {
     client: &'a ApiClient,
     conn: &'a Connection,
-    bot_id: i64,
+    bot_id: BotId,
     /// The last successful sync (UNIX seconds).
     synced_at: i64,
     now_micros: i64,

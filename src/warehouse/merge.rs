@@ -250,7 +250,7 @@ impl<'c> MergeTables<'c> {
     /// under a readable key), unless [`refusal`] says why not.
     fn delete_unseen(
         &self,
-        bot_id: i64,
+        bot_id: BotId,
         run: RunStamp,
         deletes: Deletes<'_>,
     ) -> Result<(u64, Option<RefusedDeletes>), LoadError> {
@@ -313,7 +313,7 @@ impl<'c> MergeTables<'c> {
     }
 
     /// A `count(*)` bound to the bot.
-    fn count_bot_rows(&self, sql: String, bot_id: i64) -> Result<u64, LoadError> {
+    fn count_bot_rows(&self, sql: String, bot_id: BotId) -> Result<u64, LoadError> {
         self.conn
             .query_row(&sql, params![bot_id], |r| r.get::<_, i64>(0))
             .map(|n| n.max(0) as u64)
