@@ -1,5 +1,6 @@
 //! The TGmembership API as the ETL sees it (docs/data-contract.md §1): where to call, how to read an
-//! answer, when to retry, how to page, and the typed rows and reports that come back.
+//! answer, when to retry, how to page, the tolerant reader of a row, and the report
+//! endpoints' answers (the streams' rows are declared in `streams`).
 //!
 //! The client is read-only by construction: it only issues `GET`, and only for the
 //! methods listed in [`Method`].

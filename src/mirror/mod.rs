@@ -52,22 +52,22 @@ pub(crate) fn partition_dir(
 }
 
 /// How many partitions of one bot's table wait to be rewritten.
-pub(crate) fn dirty_partitions(
+pub(crate) fn owed_partitions(
     conn: &Connection,
     spec: &TableSpec,
     bot_id: BotId,
 ) -> Result<usize, LoadError> {
     conn.query_row(
-        sql_file!("mirror/dirty_count.sql").text,
+        sql_file!("mirror/owed_count.sql").text,
         params![bot_id, spec.name],
         |r| r.get::<_, i64>(0),
     )
-    .during(|| format!("counting dirty partitions of {}", spec.name))
+    .during(|| format!("counting owed partitions of {}", spec.name))
     .map(|n| n.max(0) as usize)
 }
 
-/// Rewrites the dirty partitions of one bot's table; returns how many files it wrote.
-pub(crate) fn rewrite_dirty(
+/// Rewrites the owed partitions of one bot's table; returns how many files it wrote.
+pub(crate) fn rewrite_owed(
     conn: &Connection,
     root: &Path,
     spec: &TableSpec,
@@ -75,9 +75,9 @@ pub(crate) fn rewrite_dirty(
 ) -> Result<usize, LoadError> {
     let partitions = crate::warehouse::query_strings(
         conn,
-        sql_file!("mirror/dirty_list.sql").text,
+        sql_file!("mirror/owed_list.sql").text,
         params![bot_id, spec.name],
-        || format!("listing dirty partitions of {}", spec.name),
+        || format!("listing owed partitions of {}", spec.name),
     )?;
     let mut written = 0;
     for partition in partitions {
@@ -86,10 +86,10 @@ pub(crate) fn rewrite_dirty(
             written += 1;
         }
         conn.execute(
-            sql_file!("mirror/dirty_clear.sql").text,
+            sql_file!("mirror/owed_clear.sql").text,
             params![bot_id, spec.name, partition],
         )
-        .during(|| format!("clearing the dirty mark of {} {partition}", spec.name))?;
+        .during(|| format!("clearing the mark of {} {partition}", spec.name))?;
     }
     Ok(written)
 }

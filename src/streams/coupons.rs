@@ -26,7 +26,7 @@ crate::staged_row! {
         revenue_direction: Option<String> => Text,
         revenue_amount: Option<Amount> => Money,
         revenue_currency: Option<String> => Text,
-        /// The integers 0–3 plans use for the same flags (the API text, docs/data-contract.md §3.4); a boolean
+        /// The integers 0–3 plans use for the same flags (the API text; docs/guide.md, streams); a boolean
         /// reads as 0 or 1.
         newcomers: Option<i64> => Int,
         singleuse: Option<i64> => Int,

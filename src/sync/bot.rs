@@ -1,6 +1,7 @@
 //! One bot's run: its dimension streams, then its fact streams (the report inputs that
-//! need no facts read meanwhile), its Parquet mirror, the rest of its report inputs
-//! (gateways, preferred currency, exchange rates) and its run record.
+//! need no facts read meanwhile), its Parquet mirror, its lake files staged (built and
+//! uploaded, committed after every bot), the rest of its report inputs (gateways,
+//! preferred currency, exchange rates) and its run record.
 
 use std::sync::Arc;
 
@@ -131,7 +132,7 @@ pub(super) async fn sync_bot(
     Ok(outcome)
 }
 
-/// The bot's streams are committed, and each stream's loader has rewritten its dirty
+/// The bot's streams are committed, and each stream's loader has rewritten its owed
 /// Parquet partitions as it committed: the bot's mirror is complete here.
 fn publish_mirror(bot: &BotRun<'_>) {
     bot.parquet.finish(true, "done");

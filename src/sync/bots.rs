@@ -6,7 +6,7 @@
 //! does their loading, since every stream loads on its own blocking thread with its own
 //! DuckDB connection. The run's own connection is used by one bot at a time (the task
 //! polls one future at a time, and no transaction on it spans an `.await`). Bots never
-//! touch each other's rows: `bot_id` leads every key, every state row, dirty mark and
+//! touch each other's rows: `bot_id` leads every key, every state row, mark and
 //! Parquet partition directory, so their transactions cannot conflict.
 
 use std::future::Future;

@@ -112,11 +112,11 @@ pub async fn run(settings: &Settings, options: &SyncOptions) -> Result<RunOutcom
                 "removed temporary Parquet files left by an interrupted run"
             );
         }
-        // Partitions left dirty by an interrupted run are rewritten by their stream below;
+        // Partitions left owed by an interrupted run are rewritten by their stream below;
         // those of streams not selected now are rewritten here.
         for spec in mirrored_tables() {
             for bot in &settings.bots {
-                mirror::rewrite_dirty(warehouse.conn(), root, spec, bot.bot_id)?;
+                mirror::rewrite_owed(warehouse.conn(), root, spec, bot.bot_id)?;
             }
         }
     }

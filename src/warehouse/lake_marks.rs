@@ -40,7 +40,7 @@ pub(crate) fn owed_marks(
 ) -> Result<Vec<String>, LoadError> {
     query_strings(
         conn,
-        sql_file!("warehouse/lake_dirty_list.sql").text,
+        sql_file!("warehouse/lake_owed_list.sql").text,
         params![bot_id, spec.name, lake_url, bot_id, spec.name],
         || format!("reading what {} owes the lake", spec.name),
     )
@@ -111,7 +111,7 @@ fn settle_one(
         )
         .during(what)?;
         tx.execute(
-            sql_file!("warehouse/lake_dirty_clear.sql").text,
+            sql_file!("warehouse/lake_marks_clear.sql").text,
             params![bot, spec.name, partitions],
         )
         .during(what)?;

@@ -339,7 +339,7 @@ impl<'c> MergeTables<'c> {
     /// Step 4: marks the partitions of the changed rows, where they were and where they go.
     fn mark_changed_partitions(&self) -> Result<(), LoadError> {
         let (table, changed) = (self.table, &self.changed);
-        mark_dirty(
+        mark_owed(
             self.conn,
             &format!(
                 "SELECT DISTINCT bot_id, '{table}', {new} FROM {changed} \
@@ -474,7 +474,7 @@ fn soft_delete(
     gone: &str,
 ) -> Result<u64, LoadError> {
     let table = spec.name;
-    mark_dirty(
+    mark_owed(
         conn,
         &format!(
             "SELECT DISTINCT t.bot_id, '{table}', {part} FROM {table} t WHERE {gone}",
@@ -514,17 +514,17 @@ fn partition_or_null(spec: &TableSpec, alias: &str) -> String {
     }
 }
 
-/// The tables of dirty marks: the Parquet mirror's and the lake output's. Each output
+/// The tables of marks (partitions owed): the Parquet mirror's and the lake output's. Each output
 /// clears its own marks once it has published the partition.
-pub(crate) const DIRTY_MARKS: [&str; 2] = ["_parquet_dirty", "_lake_dirty"];
+pub(crate) const OWED_MARKS: [&str; 2] = ["_parquet_dirty", "_lake_dirty"];
 
-fn mark_dirty<P: duckdb::Params + Copy>(
+fn mark_owed<P: duckdb::Params + Copy>(
     conn: &Connection,
     select: &str,
     params: P,
 ) -> Result<usize, duckdb::Error> {
-    let mut marked = Vec::with_capacity(DIRTY_MARKS.len());
-    for marks in DIRTY_MARKS {
+    let mut marked = Vec::with_capacity(OWED_MARKS.len());
+    for marks in OWED_MARKS {
         marked.push(conn.execute(
             &format!("INSERT OR IGNORE INTO {marks} (bot_id, table_name, partition) {select}"),
             params,

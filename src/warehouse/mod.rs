@@ -1,9 +1,11 @@
-//! Rows → Arrow batches → DuckDB (staging, merge, state) and the Parquet mirror.
+//! DuckDB, the one writer: the file opened and locked, the schema and its migrations,
+//! staging and merge, state, run records, rejects and the marks of owed partitions.
 //!
-//! Every write transaction of the program is opened here: a stream's by
-//! [`stream::StreamLoad`], the report inputs' by [`inputs`], the run records' and the
-//! re-read rotation's by [`state`], the lake output's bookkeeping by [`lake_marks`]; the
-//! rest of the code hands rows and figures over.
+//! Every write transaction of the program is opened here: the migrations' and the report
+//! layer's by [`schema`], a stream's by [`stream::StreamLoad`], the report inputs' by
+//! [`inputs`], the run records' and the re-read rotation's by [`state`], the lake
+//! output's bookkeeping by [`lake_marks`]; the rest of the code hands rows (as Arrow
+//! batches, built by `streams::batch`) and figures over.
 
 pub(crate) mod error;
 pub(crate) mod inputs;

@@ -171,7 +171,7 @@ pub struct StreamFigures {
     pub rows_rejected: u64,
     pub requests: u64,
     pub retries: u64,
-    /// Orders: pending orders re-fetched by key that answered 404.
+    /// Orders: pending orders re-read by key that answered 404.
     pub refetch_not_found: u64,
     pub error: Option<String>,
     /// The full scan's soft deletes were refused (the rows kept): the one line that says
@@ -246,7 +246,7 @@ pub(crate) struct RunTotals<'a> {
     pub requests: u64,
     pub retries: u64,
     pub rows_rejected: u64,
-    /// Pending orders re-fetched by key that answered 404.
+    /// Pending orders re-read by key that answered 404.
     pub refetch_not_found: u64,
     /// Key redacted here too.
     pub error: Option<&'a str>,

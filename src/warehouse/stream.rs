@@ -1,6 +1,6 @@
 //! One stream's write to the warehouse, all or nothing: [`StreamLoad`] owns the stream's
-//! transaction. Its rows (merged, or appended as a snapshot), the Parquet partitions they
-//! dirty, re-read orders, rejected rows, the stream's new state and its figures go in
+//! transaction. Its rows (merged, or appended as a snapshot), the partitions they leave
+//! owed (their marks), re-read orders, rejected rows, the stream's new state and its figures go in
 //! together, and nothing of it stays unless [`StreamLoad::commit`] is reached: dropped
 //! before that (an error, a panic), the transaction rolls back.
 
@@ -95,12 +95,12 @@ impl<'c> StreamLoad<'c> {
         if moved.is_empty() {
             return Ok(0);
         }
-        let context = || "applying re-fetched orders".to_string();
-        conn.execute_batch(sql_file!("warehouse/refetched_orders_create.sql").text)
+        let context = || "applying re-read orders".to_string();
+        conn.execute_batch(sql_file!("warehouse/reread_orders_create.sql").text)
             .during(context)?;
         {
             let mut insert = conn
-                .prepare(sql_file!("warehouse/refetched_orders_insert.sql").text)
+                .prepare(sql_file!("warehouse/reread_orders_insert.sql").text)
                 .during(context)?;
             for o in moved.values() {
                 insert
@@ -109,14 +109,14 @@ impl<'c> StreamLoad<'c> {
             }
         }
         // The statements below name the stream's table (its TableSpec) and the mark tables
-        // (DIRTY_MARKS), so they are built here rather than read from sql/.
+        // (OWED_MARKS), so they are built here rather than read from sql/.
         let part = partition_expr(self.spec, "t");
         // The rows a re-read changes: a status that moved on, or a new email.
         let moved_on = "t.order_key = u.order_key AND t.bot_id = ? \
              AND (t.order_status IS DISTINCT FROM u.order_status \
              OR (u.member_email IS NOT NULL AND t.member_email IS DISTINCT FROM u.member_email))";
-        let changes = format!("FROM {table} t JOIN _refetched_orders u ON {moved_on}");
-        for marks in super::merge::DIRTY_MARKS {
+        let changes = format!("FROM {table} t JOIN _reread_orders u ON {moved_on}");
+        for marks in super::merge::OWED_MARKS {
             conn.execute(
                 &format!(
                     "INSERT OR IGNORE INTO {marks} (bot_id, table_name, partition) \
@@ -124,27 +124,27 @@ impl<'c> StreamLoad<'c> {
                 ),
                 params![bot_id],
             )
-            .during(|| "marking re-fetched orders' partitions".into())?;
+            .during(|| "marking re-read orders' partitions".into())?;
         }
         // Rows the merge already wrote in this run count once (after a full scan, the
-        // re-fetch adds the email to rows just inserted).
+        // re-read adds the email to rows just inserted).
         let changed = conn
             .query_row(
                 &format!("SELECT count(*) {changes} AND t._run_id IS DISTINCT FROM ?"),
                 params![bot_id, run.run_id],
                 |r| r.get::<_, i64>(0),
             )
-            .during(|| "counting re-fetched orders".into())?;
+            .during(|| "counting re-read orders".into())?;
         conn.execute(
             &format!(
                 "UPDATE {table} AS t SET order_status = u.order_status, \
                  member_email = coalesce(u.member_email, t.member_email), \
-                 _synced_at = {RUN_TS}, _run_id = ? FROM _refetched_orders u WHERE {moved_on}"
+                 _synced_at = {RUN_TS}, _run_id = ? FROM _reread_orders u WHERE {moved_on}"
             ),
             params![run.at_micros, run.run_id, bot_id],
         )
-        .during(|| "updating re-fetched orders".into())?;
-        conn.execute_batch(sql_file!("warehouse/refetched_orders_drop.sql").text)
+        .during(|| "updating re-read orders".into())?;
+        conn.execute_batch(sql_file!("warehouse/reread_orders_drop.sql").text)
             .during(context)?;
         Ok(changed.max(0) as u64)
     }
@@ -184,7 +184,7 @@ fn stored_statuses(
     bot_id: BotId,
     orders: &[OrderUpdate],
 ) -> Result<std::collections::HashMap<String, StoredOrder>, LoadError> {
-    let context = || "reading the statuses of re-fetched orders".to_string();
+    let context = || "reading the statuses of re-read orders".to_string();
     let mut out = std::collections::HashMap::new();
     for chunk in orders.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(", ");

@@ -98,9 +98,9 @@ async fn a_scheduled_run_logs_json_writes_metrics_and_leaks_no_key() {
         "a sample per stream and family: {samples}"
     );
     // The 400 list rows and nothing more: after the full scan only the old PENDING orders
-    // the next run will re-read are re-fetched (for their email), and none is due in it:
+    // the next run will re-read are re-read (for their email), and none is due in it:
     // each is at least the 3-day lookback old, so due no sooner than 3 runs after the scan
-    // that read its status. The data has old PENDING orders to re-fetch.
+    // that read its status. The data has old PENDING orders to re-read.
     let data = server.handle.data();
     let newest = newest_order_date(&data);
     assert!(

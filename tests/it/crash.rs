@@ -42,10 +42,10 @@ fn dump_duckdb(dir: &Path) -> String {
             pretty_format_batches(&batches).expect("format")
         ));
     }
-    let dirty: i64 = conn
+    let owed: i64 = conn
         .query_row("SELECT count(*) FROM _parquet_dirty", [], |r| r.get(0))
         .expect("q");
-    out.push_str(&format!("dirty partitions: {dirty}\n"));
+    out.push_str(&format!("owed partitions: {owed}\n"));
     out
 }
 

@@ -111,10 +111,10 @@ fn snapshot(settings: &Settings, tables: &[&str]) -> String {
         }
         out.push_str(&format!("parquet {table}: {files:?}\n"));
     }
-    let dirty: i64 = conn
+    let owed: i64 = conn
         .query_row("SELECT count(*) FROM _parquet_dirty", [], |r| r.get(0))
-        .expect("dirty");
-    out.push_str(&format!("dirty partitions: {dirty}\n"));
+        .expect("owed");
+    out.push_str(&format!("owed partitions: {owed}\n"));
     out
 }
 

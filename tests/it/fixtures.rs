@@ -720,7 +720,7 @@ async fn the_client_and_loader_keep_every_documented_field_of_every_sample() {
     assert!(diffs.is_empty(), "differences:\n{}", diffs.join("\n"));
 }
 
-/// `member_email` only comes from `/orders/{order_key}`: the sync re-fetches an old
+/// `member_email` only comes from `/orders/{order_key}`: the sync re-reads an old
 /// PENDING order by key (after an incremental read or a full scan alike), stores its
 /// email, and later reads of the list (which has no email) keep it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -762,18 +762,14 @@ async fn member_email_from_the_single_order_sample_is_stored_and_kept() {
     assert_eq!(email_of(&settings), None, "the list carries no email");
 
     // An incremental run with a one-hour window: the order (days older than the newest)
-    // is PENDING before the window, so it is re-fetched by key.
+    // is PENDING before the window, so it is re-read by key.
     settings.orders.lookback = Duration::from_secs(3600);
     let asked_before = api.asked().len();
     sync_ok(&settings, SyncOptions::default()).await;
-    let refetched = api.asked()[asked_before..]
+    let reread = api.asked()[asked_before..]
         .iter()
         .any(|m| *m == format!("orders/{}", key.to_ascii_lowercase()));
-    assert!(
-        refetched,
-        "the run asked for /orders/{key}: {:?}",
-        api.asked()
-    );
+    assert!(reread, "the run asked for /orders/{key}: {:?}", api.asked());
     assert_eq!(email_of(&settings), Some(email.clone()), "email stored");
     let conn = Connection::open(&settings.warehouse).expect("warehouse opens");
     let diffs = compare_table(&conn, &ORDER_DETAIL, std::slice::from_ref(&detail));
@@ -795,7 +791,7 @@ async fn member_email_from_the_single_order_sample_is_stored_and_kept() {
         "email kept by a full scan"
     );
 
-    // A first (full) sync re-fetches the same old PENDING orders as an incremental one
+    // A first (full) sync re-reads the same old PENDING orders as an incremental one
     // would, so one run into a new warehouse stores the email too.
     let fresh = tempdir();
     let mut settings = api.settings(fresh.path());

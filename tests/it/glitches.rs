@@ -234,7 +234,7 @@ async fn rows_no_type_can_hold_are_rejected_with_their_reason_and_the_rest_load(
             )
             .expect("members");
         assert_eq!(members as usize, data.memberships.len() - 2, "{run}");
-        let (null_dates, dirty_null): (i64, i64) = conn
+        let (null_dates, owed_null): (i64, i64) = conn
             .query_row(
                 "SELECT (SELECT count(*) FROM orders WHERE order_date IS NULL), \
                  (SELECT count(*) FROM _parquet_dirty WHERE partition IS NULL)",
@@ -242,7 +242,7 @@ async fn rows_no_type_can_hold_are_rejected_with_their_reason_and_the_rest_load(
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .expect("nulls");
-        assert_eq!((null_dates, dirty_null), (0, 0), "{run}");
+        assert_eq!((null_dates, owed_null), (0, 0), "{run}");
         assert_parquet_equals_duckdb(&conn, &dir.path().join("parquet"));
     }
     // The rows are fixed: a normal run loads them and is exact.

@@ -1,7 +1,7 @@
 //! The check of old sales before the lookback window: changes the count of sales cannot
 //! show (a refund and a late completion in one period, a changed amount) still bring a
 //! full scan in the same run; a warehouse error there is an error, not a difference; and
-//! pending re-fetches that mostly answer 404 are warned about and counted.
+//! pending re-reads that mostly answer 404 are warned about and counted.
 
 use duckdb::Connection;
 use rust_decimal::Decimal;
@@ -47,8 +47,8 @@ async fn an_old_refund_and_late_completion_with_the_count_unchanged_bring_a_full
     let server = start_sim(sim_options(900, 150)).await;
     let dir = tempdir();
     let mut settings = settings_for(&server, dir.path());
-    // No pending re-fetches: the late completion is seen by nothing but the check of
-    // old sales (a re-fetch would show it, and move the count).
+    // No pending re-reads: the late completion is seen by nothing but the check of
+    // old sales (a re-read would show it, and move the count).
     settings.orders.pending_reread_limit = 0;
     sync_once(&settings).await;
     let first_scan = last_full_scan(&settings).expect("the first sync is a full scan");
@@ -162,7 +162,7 @@ async fn a_warehouse_error_in_the_old_sales_check_is_an_error_not_a_difference()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn most_pending_refetches_answering_404_are_warned_about_and_counted() {
+async fn most_pending_rereads_answering_404_are_warned_about_and_counted() {
     // A month of steady trade: old PENDING orders of every age from 3 days.
     let mut options = sim_options(900, 150);
     options.history_days = Some(30);
@@ -175,7 +175,7 @@ async fn most_pending_refetches_answering_404_are_warned_about_and_counted() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     // Quiet runs, so that the next one is the 12th since the full scan: each old PENDING
     // order is due after as many runs as its age in days, so those 3, 4, 6 and 12 days
-    // old are re-fetched in it.
+    // old are re-read in it.
     let quiet = 11;
     let settings = settings_for(&server, dir.path());
     for _ in 0..quiet {
@@ -199,10 +199,10 @@ async fn most_pending_refetches_answering_404_are_warned_about_and_counted() {
         .expect("binary runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let refetched = server.handle.requests().get("orders/key");
-    assert!(refetched >= 3, "old pending orders re-fetched: {refetched}");
+    let reread = server.handle.requests().get("orders/key");
+    assert!(reread >= 3, "old pending orders re-read: {reread}");
     assert!(
-        stderr.contains("most re-fetched pending orders answered 404"),
+        stderr.contains("most re-read pending orders answered 404"),
         "a warning names the 404s:\n{stderr}"
     );
     let conn = Connection::open(dir.path().join("warehouse.duckdb")).expect("warehouse");
@@ -214,7 +214,7 @@ async fn most_pending_refetches_answering_404_are_warned_about_and_counted() {
         .collect::<Result<_, _>>()
         .expect("rows");
     let mut expected = vec![0; 1 + quiet];
-    expected.push(refetched as i64);
-    assert_eq!(counts, expected, "404 re-fetches per run in _sync_runs");
+    expected.push(reread as i64);
+    assert_eq!(counts, expected, "404 re-reads per run in _sync_runs");
     server.shutdown().await;
 }

@@ -11,7 +11,7 @@ use crate::api::{ApiClient, ApiError, Method};
 use crate::streams::orders::{PAGE_LIMIT, STREAM};
 use crate::sync::pass::fetch::{FetchSummary, LoaderMsg, send};
 
-/// More than half of the re-fetched orders answered 404.
+/// More than half of the re-read orders answered 404.
 fn most_not_found(not_found: u64, asked: u64) -> bool {
     not_found > 0 && not_found * 2 > asked
 }
@@ -35,7 +35,7 @@ pub(crate) struct OrdersPlan {
     pub full_scan: bool,
     /// Rows older than this (UNIX seconds) are already synced; `None` on a full scan.
     pub cutoff: Option<i64>,
-    /// Still-PENDING orders older than the cutoff, to re-fetch by key.
+    /// Still-PENDING orders older than the cutoff, to re-read by key.
     pub pending_keys: Vec<String>,
     /// Pages the incremental pass is expected to need (no requests beyond, unless needed).
     pub expected_pages: Option<u64>,
@@ -119,7 +119,7 @@ pub(crate) async fn fetch_orders(
     if !pending_keys.is_empty() {
         info!(
             count = pending_keys.len(),
-            "re-fetching pending orders older than the lookback window"
+            "re-reading pending orders older than the lookback window"
         );
         rereads.start();
         rereads.set_expected(pending_keys.len() as u64);
@@ -151,10 +151,10 @@ pub(crate) async fn fetch_orders(
             warn!(
                 not_found,
                 asked,
-                "most re-fetched pending orders answered 404 (/orders/{{key}}): their status stays as last synced; check the base URL, or run a full refresh"
+                "most re-read pending orders answered 404 (/orders/{{key}}): their status stays as last synced; check the base URL, or run a full refresh"
             );
         }
-        if !send(&tx, LoaderMsg::Refetched { rows, not_found }).await {
+        if !send(&tx, LoaderMsg::Reread { rows, not_found }).await {
             return Ok(());
         }
     }

@@ -7,8 +7,8 @@
 //! [`pending_due`]) are re-read by key, up to a budget. A planned full scan (first run,
 //! every `full_scan_max_age`, `--full-refresh`, a renamed plan) is followed by a re-read
 //! of those the next incremental run will re-read (see [`reread_after_full_scan`]).
-//! The stream itself (endpoint, row, table, the fetch of one pass) is declared in
-//! [`crate::streams::orders`].
+//! The stream itself (endpoint, row, table) is declared in [`crate::streams::orders`];
+//! the fetch of one pass is [`fetch`].
 
 pub(crate) mod fetch;
 

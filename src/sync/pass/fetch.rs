@@ -14,9 +14,9 @@ use crate::streams::{Answer, StreamDef};
 pub(crate) enum LoaderMsg {
     /// Rows of one page, in API order.
     Page(Vec<Value>),
-    /// Orders re-fetched one by one (still-PENDING orders older than the lookback), and
+    /// Orders re-read one by one (still-PENDING orders older than the lookback), and
     /// how many of the keys asked for answered 404.
-    Refetched { rows: Vec<Value>, not_found: u64 },
+    Reread { rows: Vec<Value>, not_found: u64 },
     /// Fetching finished: everything the stream returned has been sent.
     Done(FetchSummary),
 }

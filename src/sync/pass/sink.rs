@@ -1,7 +1,7 @@
 //! The loading sink of a stream: runs on a blocking thread with its own DuckDB
 //! connection, stages pages as they arrive, then hands them to the stream's
 //! [`StreamLoad`] (merge, state, figures, rejected rows: one transaction), and finally
-//! rewrites the stream's dirty Parquet partitions.
+//! rewrites the stream's owed Parquet partitions.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -109,7 +109,7 @@ pub(crate) fn load_stream(
 struct Received {
     figures: StreamFigures,
     rejects: Rejects,
-    refetched: Vec<OrderUpdate>,
+    reread: Vec<OrderUpdate>,
 }
 
 impl Received {
@@ -133,14 +133,14 @@ impl Received {
         Ok(())
     }
 
-    /// Reads the orders re-fetched by key (applied at commit, after the merge).
-    fn read_refetched(&mut self, rows: Vec<serde_json::Value>, not_found: u64) {
+    /// Reads the orders re-read by key (applied at commit, after the merge).
+    fn collect_rereads(&mut self, rows: Vec<serde_json::Value>, not_found: u64) {
         self.figures.refetch_not_found += not_found;
         for row in rows {
             self.figures.rows_read += 1;
             let raw = row.to_string();
             match Order::from_json(row) {
-                Ok(order) => self.refetched.push(update_of(order)),
+                Ok(order) => self.reread.push(update_of(order)),
                 Err(e) => self.rejects.add(&mut self.figures, e.to_string(), raw),
             }
         }
@@ -162,7 +162,7 @@ fn receive(
                 received.stage_page(def, ctx, stager, rows)?;
                 (ctx.on_rows)(received.figures.rows_read);
             }
-            LoaderMsg::Refetched { rows, not_found } => received.read_refetched(rows, not_found),
+            LoaderMsg::Reread { rows, not_found } => received.collect_rereads(rows, not_found),
             LoaderMsg::Done(summary) => return Ok((received, summary)),
         }
     }
@@ -212,7 +212,7 @@ fn commit_stream(
     let Received {
         mut figures,
         rejects,
-        refetched,
+        reread,
     } = received;
     let mut load = StreamLoad::begin(&ctx.conn, def.table, stream, ctx.bot_id, ctx.run)?;
     let deletes = summary.full_scan.then_some(Deletes {
@@ -230,8 +230,8 @@ fn commit_stream(
         debug!(stream, "{line}");
         figures.deletes_refused = Some(line);
     }
-    if !refetched.is_empty() {
-        figures.rows_written += load.apply_order_updates(&refetched)?;
+    if !reread.is_empty() {
+        figures.rows_written += load.apply_order_updates(&reread)?;
     }
     load.set_state(next_state(ctx, &summary, scan_complete))?;
     load.reject(&rejects.kept)?;
@@ -274,15 +274,15 @@ fn next_state(ctx: &LoaderCtx, summary: &FetchSummary, scan_complete: bool) -> S
     }
 }
 
-/// Rewrites the stream's dirty Parquet partitions, when there is a Parquet mirror.
+/// Rewrites the stream's owed Parquet partitions, when there is a Parquet mirror.
 fn rewrite_parquet(def: &'static StreamDef, ctx: &LoaderCtx) -> Result<(), LoaderError> {
     let spec = def.table;
     if let Some(root) = &ctx.parquet_root
-        && mirror::dirty_partitions(&ctx.conn, spec, ctx.bot_id)? > 0
+        && mirror::owed_partitions(&ctx.conn, spec, ctx.bot_id)? > 0
     {
         ctx.parquet_files.start();
         let started = std::time::Instant::now();
-        let files = mirror::rewrite_dirty(&ctx.conn, root, spec, ctx.bot_id)?;
+        let files = mirror::rewrite_owed(&ctx.conn, root, spec, ctx.bot_id)?;
         ctx.parquet_files.add_burst(files as u64, started.elapsed());
     }
     Ok(())
@@ -309,7 +309,7 @@ pub(crate) async fn count_rows(
     while let Some(msg) = rx.recv().await {
         let rows = match msg {
             LoaderMsg::Page(rows) => rows,
-            LoaderMsg::Refetched { rows, .. } => rows,
+            LoaderMsg::Reread { rows, .. } => rows,
             LoaderMsg::Done(_) => break,
         };
         for row in rows {

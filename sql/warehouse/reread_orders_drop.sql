@@ -1,2 +1,2 @@
 -- The re-read orders are applied: their temporary table goes.
-DROP TABLE _refetched_orders;
+DROP TABLE _reread_orders;
