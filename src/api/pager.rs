@@ -161,6 +161,31 @@ impl SeenKeys {
     }
 }
 
+/// The rows one page hands out, and the hashes of their keys (each key once).
+struct HandedOut {
+    rows: Vec<Value>,
+    keys: HashSet<u64>,
+}
+
+impl HandedOut {
+    fn with_capacity(rows: usize) -> HandedOut {
+        HandedOut {
+            rows: Vec::with_capacity(rows),
+            keys: HashSet::new(),
+        }
+    }
+
+    /// Hands `row` out unless its key is one to `skip` or was handed out already.
+    fn push(&mut self, row: Value, hash: Option<u64>, skip: impl Fn(u64) -> bool) {
+        if let Some(h) = hash
+            && (skip(h) || !self.keys.insert(h))
+        {
+            return;
+        }
+        self.rows.push(row);
+    }
+}
+
 fn key_hash(key: &str) -> u64 {
     let mut h = DefaultHasher::new();
     key.hash(&mut h);
@@ -226,103 +251,119 @@ impl Pager {
         }
         self.fill();
         let (offset, task) = self.queue.pop_front()?;
-        let outcome = match task.await {
-            Ok(outcome) => outcome,
-            Err(join_error) => Err(ApiError::UnexpectedResult {
-                endpoint: self.request.method.label(),
-                cause: format!("page task failed: {join_error}"),
-            }),
-        };
-        let rows = match outcome {
-            Ok(rows) => rows,
+        match self.take_page(offset, task).await {
+            Ok(page) => page.map(Ok),
             Err(err) => {
                 self.stop();
-                return Some(Err(err));
+                Some(Err(err))
             }
-        };
-        let rows = match self.confirm(offset, rows).await {
-            Ok(rows) => rows,
-            Err(err) => {
-                self.stop();
-                return Some(Err(err));
-            }
-        };
+        }
+    }
+
+    /// The page at `offset` once its request is in: confirmed, checked for a repeat, the
+    /// gap above it re-read, the overlap with the previous page dropped. `None` when the
+    /// endpoint answers its whole listing every time (its first answer held every row).
+    /// An error ends paging ([`Pager::next_page`] stops).
+    async fn take_page(&mut self, offset: u64, task: PageTask) -> Result<Option<Page>, ApiError> {
+        let rows = self.answer(task).await?;
+        let rows = self.confirm(offset, rows).await?;
         let full = rows.len() >= self.request.limit as usize;
         if full {
             self.ramped_up = true;
         } else {
             self.stop();
         }
-        let hashes: Vec<Option<u64>> = rows
-            .iter()
-            .map(|r| (self.request.key_of)(r).map(|k| key_hash(&k)))
-            .collect();
-        let any_key = hashes.iter().any(Option::is_some);
-        let all_seen = any_key
-            && hashes
-                .iter()
-                .all(|h| h.is_some_and(|h| self.seen.contains(h)));
+        let hashes = self.key_hashes(&rows);
         // A short page ends paging anyway (and may hold nothing but the overlap); a full
         // page of rows already seen means the endpoint ignores limit/offset: paging stops,
         // and the read is not complete (an error, never a quiet end of data).
-        if full && all_seen {
+        if full && self.all_seen(&hashes) {
             self.stop();
             if rows.len() > self.request.limit as usize {
                 // More rows than asked for, again: the endpoint ignores `limit` and
                 // `offset` alike and answers its whole listing every time (the documented
                 // `/coupons` takes neither), so the first answer held every row.
                 debug!(endpoint = %self.request.method, offset, "the endpoint answers its whole listing whatever the limit; paging stops");
-                return None;
+                return Ok(None);
             }
-            return Some(Err(self.repeated_page(offset)));
+            return Err(self.repeated_page(offset));
         }
-
-        // A possible gap above this page: re-read the stretch one page at a time.
-        let mut out_rows = Vec::with_capacity(rows.len());
-        let mut out_keys: HashSet<u64> = HashSet::new();
-        if let Some((prev_offset, prev_keys, prev_full)) = self.previous.take() {
-            let this_keys: HashSet<u64> = hashes.iter().flatten().copied().collect();
-            let touching = this_keys.iter().any(|h| prev_keys.contains(h));
-            if prev_full && any_key && !touching && overlap(self.request.limit) > 0 {
-                match self.repair(prev_offset, &this_keys).await {
-                    Ok(repaired) => {
-                        for row in repaired {
-                            if let Some(h) = (self.request.key_of)(&row).map(|k| key_hash(&k))
-                                && (prev_keys.contains(&h)
-                                    || this_keys.contains(&h)
-                                    || !out_keys.insert(h))
-                            {
-                                continue;
-                            }
-                            out_rows.push(row);
-                        }
-                    }
-                    Err(err) => {
-                        self.stop();
-                        return Some(Err(err));
-                    }
-                }
-            }
-            self.previous = Some((prev_offset, prev_keys, prev_full));
-        }
-        // Rows the previous page already handed out (the overlap) are not repeated.
-        let prev_keys = self.previous.as_ref().map(|(_, k, _)| k);
-        for (row, hash) in rows.into_iter().zip(&hashes) {
-            if let Some(h) = hash
-                && (prev_keys.is_some_and(|k| k.contains(h)) || !out_keys.insert(*h))
-            {
-                continue;
-            }
-            out_rows.push(row);
-        }
+        let mut handed = HandedOut::with_capacity(rows.len());
+        self.repair_gap_above(&hashes, &mut handed).await?;
+        self.skip_overlap(rows, &hashes, &mut handed);
+        let HandedOut {
+            rows: out_rows,
+            keys: out_keys,
+        } = handed;
         self.seen
             .add_page(hashes.iter().flatten().copied().chain(out_keys));
         self.previous = Some((offset, hashes.iter().flatten().copied().collect(), full));
         self.pages += 1;
-        Some(Ok(Page {
+        Ok(Some(Page {
             offset,
             rows: out_rows,
         }))
+    }
+
+    /// A page request's answer; a task that failed is an error of the endpoint.
+    async fn answer(&self, task: PageTask) -> Result<Vec<Value>, ApiError> {
+        match task.await {
+            Ok(outcome) => outcome,
+            Err(join_error) => Err(ApiError::UnexpectedResult {
+                endpoint: self.request.method.label(),
+                cause: format!("page task failed: {join_error}"),
+            }),
+        }
+    }
+
+    /// The hash of each row's key (`None` for a row without one).
+    fn key_hashes(&self, rows: &[Value]) -> Vec<Option<u64>> {
+        rows.iter()
+            .map(|r| (self.request.key_of)(r).map(|k| key_hash(&k)))
+            .collect()
+    }
+
+    /// Whether the page has keys and every row's key was handed out before.
+    fn all_seen(&self, hashes: &[Option<u64>]) -> bool {
+        let any_key = hashes.iter().any(Option::is_some);
+        any_key
+            && hashes
+                .iter()
+                .all(|h| h.is_some_and(|h| self.seen.contains(h)))
+    }
+
+    /// A possible gap above this page (the previous page was full and the two share no
+    /// key): re-read the stretch one page at a time, handing out the rows neither page
+    /// holds.
+    async fn repair_gap_above(
+        &mut self,
+        hashes: &[Option<u64>],
+        handed: &mut HandedOut,
+    ) -> Result<(), ApiError> {
+        let Some((prev_offset, prev_keys, prev_full)) = self.previous.take() else {
+            return Ok(());
+        };
+        let any_key = hashes.iter().any(Option::is_some);
+        let this_keys: HashSet<u64> = hashes.iter().flatten().copied().collect();
+        let touching = this_keys.iter().any(|h| prev_keys.contains(h));
+        if prev_full && any_key && !touching && overlap(self.request.limit) > 0 {
+            for row in self.repair(prev_offset, &this_keys).await? {
+                let hash = (self.request.key_of)(&row).map(|k| key_hash(&k));
+                handed.push(row, hash, |h| {
+                    prev_keys.contains(&h) || this_keys.contains(&h)
+                });
+            }
+        }
+        self.previous = Some((prev_offset, prev_keys, prev_full));
+        Ok(())
+    }
+
+    /// The page's rows, less those the previous page already handed out (the overlap).
+    fn skip_overlap(&self, rows: Vec<Value>, hashes: &[Option<u64>], handed: &mut HandedOut) {
+        let prev_keys = self.previous.as_ref().map(|(_, k, _)| k);
+        for (row, hash) in rows.into_iter().zip(hashes) {
+            handed.push(row, *hash, |h| prev_keys.is_some_and(|k| k.contains(&h)));
+        }
     }
 
     /// What makes this page impossible to take at face value, if anything. Either answer

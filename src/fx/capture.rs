@@ -103,6 +103,36 @@ pub(crate) async fn refresh_fx(
         .collect();
     let stored = stored_api_rates(conn, bot_id)?;
     let stale = stale_currencies(client, memo, &all, &windows, &stored).await?;
+    let (kept, to_read) = keep_or_read(stored, &windows, &stale);
+    let reads = ask_all(client, memo, in_flight, pair_asks(&to_read)).await?;
+    let solved = solve_reads(&reads);
+    let settled = settle_all(client, memo, &all, in_flight, solved).await?;
+    let extra_reads: usize = settled.iter().map(|(_, _, _, n)| n).sum();
+    let kept_rates = kept.len();
+    let captured = Captured::of(&all, kept, settled);
+    captured.warn_open_sales();
+    if captured.rates.is_empty() {
+        return Ok(0);
+    }
+    let n = store_captured_rates(conn, bot_id, at_micros, &captured.rates)?;
+    info!(
+        rates = n,
+        inexact = captured.inexact,
+        windows = windows.len(),
+        kept = kept_rates,
+        reads = reads.len() + extra_reads,
+        "exchange rates captured from /revenue, one read per pair (kept: stored rates a canary confirmed)"
+    );
+    Ok(n)
+}
+
+/// The stored rates kept (their currency still has a window, and is not stale), and the
+/// windows whose pairs are read again (those of the stale currencies).
+fn keep_or_read(
+    stored: Vec<CapturedRate>,
+    windows: &[FxWindow],
+    stale: &BTreeSet<String>,
+) -> (Vec<CapturedRate>, Vec<FxWindow>) {
     let kept: Vec<CapturedRate> = stored
         .into_iter()
         .filter(|r| windows.iter().any(|w| w.currency == r.from) && !stale.contains(&r.from))
@@ -112,9 +142,14 @@ pub(crate) async fn refresh_fx(
         .filter(|w| stale.contains(&w.currency))
         .cloned()
         .collect();
-    let reads = ask_all(client, memo, in_flight, pair_asks(&to_read)).await?;
-    let mut solved: Vec<(String, Currency, PairRate)> = Vec::with_capacity(reads.len());
-    for read in &reads {
+    (kept, to_read)
+}
+
+/// Each read's rate, solved off its window's sales (`from` currency, target, rate); a
+/// window that changed since the sync, or that no 8-decimal rate reproduces, gives none.
+fn solve_reads(reads: &[FxRead<'_>]) -> Vec<(String, Currency, PairRate)> {
+    let mut solved = Vec::with_capacity(reads.len());
+    for read in reads {
         let (window, figures) = (read.window, &read.report.figures);
         if figures.sales != window.sales {
             warn!(currency = %window.currency, target = %read.target, "FX window changed since the sync (sales {} vs {}); skipped", figures.sales, window.sales);
@@ -127,61 +162,79 @@ pub(crate) async fn refresh_fx(
         };
         solved.push((window.currency.clone(), read.target, rate));
     }
-    // A rate the primary window leaves open: narrowed with windows of the sale amounts
-    // whose converted figure it leaves open, until every synced sale converts one way.
-    let settled: Vec<(String, Currency, PairRate, usize)> = futures::stream::iter(solved)
-        .map(|(from, target, rate)| {
-            let all = &all;
-            async move {
-                let (rate, extra) = settle(client, memo, all, &from, target, rate).await?;
-                Ok::<_, ApiError>((from, target, rate, extra))
-            }
+    solved
+}
+
+/// A rate the primary window leaves open: narrowed with windows of the sale amounts
+/// whose converted figure it leaves open, until every synced sale converts one way.
+/// Each rate comes with the reads it took.
+async fn settle_all(
+    client: &ApiClient,
+    memo: &RevenueMemo,
+    all: &FxWindows,
+    in_flight: usize,
+    solved: Vec<(String, Currency, PairRate)>,
+) -> Result<Vec<(String, Currency, PairRate, usize)>, ApiError> {
+    futures::stream::iter(solved)
+        .map(|(from, target, rate)| async move {
+            let (rate, extra) = settle(client, memo, all, &from, target, rate).await?;
+            Ok::<_, ApiError>((from, target, rate, extra))
         })
         .buffered(in_flight.max(1))
         .collect::<Vec<_>>()
         .await
         .into_iter()
-        .collect::<Result<_, _>>()?;
-    let extra_reads: usize = settled.iter().map(|(_, _, _, n)| n).sum();
-    let mut inexact = 0;
-    let mut open_sales = Vec::new();
-    let mut captured = Vec::with_capacity(settled.len() + kept.len());
-    let kept_rates = kept.len();
-    captured.extend(kept);
-    for (from, target, rate, _) in settled {
-        if !rate.is_exact() {
-            inexact += 1;
-            if leaves_open(&all, &from, &rate) {
-                open_sales.push(format!("{from}→{}", target.code()));
+        .collect()
+}
+
+/// The rates to record: those kept, then those read; with the count of inexact ones
+/// and the pairs that leave some synced sale's converted figure open.
+struct Captured {
+    rates: Vec<CapturedRate>,
+    inexact: usize,
+    open_sales: Vec<String>,
+}
+
+impl Captured {
+    fn of(
+        all: &FxWindows,
+        kept: Vec<CapturedRate>,
+        settled: Vec<(String, Currency, PairRate, usize)>,
+    ) -> Captured {
+        let mut inexact = 0;
+        let mut open_sales = Vec::new();
+        let mut rates = Vec::with_capacity(settled.len() + kept.len());
+        rates.extend(kept);
+        for (from, target, rate, _) in settled {
+            if !rate.is_exact() {
+                inexact += 1;
+                if leaves_open(all, &from, &rate) {
+                    open_sales.push(format!("{from}→{}", target.code()));
+                }
             }
+            rates.push(CapturedRate {
+                from,
+                to: target.code().to_string(),
+                rate: units_text(rate.best),
+                rate_low: units_text(rate.low),
+                rate_high: units_text(rate.high),
+            });
         }
-        captured.push(CapturedRate {
-            from,
-            to: target.code().to_string(),
-            rate: units_text(rate.best),
-            rate_low: units_text(rate.low),
-            rate_high: units_text(rate.high),
-        });
+        Captured {
+            rates,
+            inexact,
+            open_sales,
+        }
     }
-    if !open_sales.is_empty() {
-        warn!(
-            pairs = %open_sales.join(", "),
-            "exchange rates that leave some synced sale's converted figure open (no window settles it): reports in these pairs may be off by 1e-8 a sale"
-        );
+
+    fn warn_open_sales(&self) {
+        if !self.open_sales.is_empty() {
+            warn!(
+                pairs = %self.open_sales.join(", "),
+                "exchange rates that leave some synced sale's converted figure open (no window settles it): reports in these pairs may be off by 1e-8 a sale"
+            );
+        }
     }
-    if captured.is_empty() {
-        return Ok(0);
-    }
-    let n = store_captured_rates(conn, bot_id, at_micros, &captured)?;
-    info!(
-        rates = n,
-        inexact,
-        windows = windows.len(),
-        kept = kept_rates,
-        reads = reads.len() + extra_reads,
-        "exchange rates captured from /revenue, one read per pair (kept: stored rates a canary confirmed)"
-    );
-    Ok(n)
 }
 
 /// The native currencies whose 12 pairs must be read again: those whose windows are not

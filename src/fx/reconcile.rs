@@ -12,6 +12,7 @@
 //! [`crate::fx::residue::revenue_slack`]).
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use duckdb::{Connection, params};
 use futures::StreamExt;
@@ -21,7 +22,7 @@ use crate::bot_id::BotId;
 use crate::currency::Currency;
 use crate::error::Error;
 use crate::fx::memo::RevenueMemo;
-use crate::fx::windows::find_windows;
+use crate::fx::windows::{FxWindow, find_windows};
 use crate::money::Amount;
 use crate::sql_files::sql_file;
 use crate::warehouse::LoadError;
@@ -117,83 +118,165 @@ pub async fn old_sales_differ(
     let Some(target) = target else {
         return Ok(None);
     };
-    let mut expected = 0.0;
-    // Relative error the comparison may carry: the API's float sum (`sales + 8` units of
-    // EPSILON), our own f64 arithmetic (2 per currency), and each rate's: its window's
-    // float sum, plus its window's revenue rounded to 18 places.
-    let mut relative = (api.sales.max(0) as f64 + 8.0 + 2.0 * by_currency.len() as f64) * EPSILON;
-    let mut per_sale_rounding = 0.0;
+    let mut expected = Expected::new(api.sales, by_currency.len());
     let windows = if by_currency.iter().any(|c| c.currency != Some(target)) {
         find_windows(conn, bot_id)?
     } else {
         Vec::new()
     };
     prefetch_rates(client, memo, &by_currency, &windows, target).await;
+    let conversion = Conversion {
+        client,
+        memo,
+        windows: &windows,
+        target,
+    };
     for sales in &by_currency {
         let Some(currency) = sales.currency else {
             continue;
         };
+        if let ControlFlow::Break(found) = conversion.add(sales, currency, &mut expected).await? {
+            return Ok(found);
+        }
+    }
+    Ok(expected.differs(api.revenue, target, by_currency.len()))
+}
+
+/// The warehouse's revenue of the old sales in the target currency, and the error a
+/// comparison with the API's may carry.
+struct Expected {
+    revenue: f64,
+    /// Relative error: the API's float sum (`sales + 8` units of EPSILON), our own f64
+    /// arithmetic (2 per currency), and each rate's: its window's float sum, plus its
+    /// window's revenue rounded to 18 places.
+    relative: f64,
+    /// The API's rounding of each converted sale (see [`Expected::add_converted`]).
+    per_sale_rounding: f64,
+}
+
+impl Expected {
+    fn new(api_sales: i64, currencies: usize) -> Expected {
+        Expected {
+            revenue: 0.0,
+            relative: (api_sales.max(0) as f64 + 8.0 + 2.0 * currencies as f64) * EPSILON,
+            per_sale_rounding: 0.0,
+        }
+    }
+
+    /// One currency's sales (`native` in their own currency), converted at the rate of
+    /// `window`, whose revenue in the target currency is `window_revenue`.
+    fn add_converted(
+        &mut self,
+        sales: &NativeSales,
+        native: f64,
+        window: &FxWindow,
+        window_revenue: f64,
+    ) {
+        let window_native = to_f64(window.native);
+        self.revenue += native * window_revenue / window_native;
+        self.relative += (window.sales as f64 + 8.0) * EPSILON + 1e-18 / window_revenue.abs();
+        // The API rounds each converted sale to 8 decimals (docs/data-contract.md §2.2): up to half a unit
+        // per old sale, and the window's rate is known only to within its own sales'
+        // rounding, `window.sales` half-units over its native total.
+        self.per_sale_rounding +=
+            HALF_UNIT * (sales.sales as f64 + native.abs() * window.sales as f64 / window_native);
+    }
+
+    /// The API's revenue `api` in `target` against the expected one, beyond the error
+    /// both may carry.
+    fn differs(&self, api: Amount, target: Currency, currencies: usize) -> Option<OldSalesDiffer> {
+        let expected = self.revenue;
+        let got = to_f64(api);
+        let tolerance = self.relative * got.abs().max(expected.abs())
+            + 1e-18 * (currencies as f64 + 1.0)
+            + self.per_sale_rounding;
+        ((got - expected).abs() > tolerance).then(|| OldSalesDiffer::Revenue {
+            currency: target.code().to_string(),
+            api,
+            warehouse: expected,
+        })
+    }
+}
+
+/// What converting the old sales to the target currency reads: the API, the rates
+/// already asked for, and one rate window per currency.
+struct Conversion<'a> {
+    client: &'a ApiClient,
+    memo: &'a RevenueMemo,
+    windows: &'a [FxWindow],
+    target: Currency,
+}
+
+impl Conversion<'_> {
+    /// Adds one currency's old sales to `expected`. `Break` ends the comparison: with a
+    /// difference, or with `None` when no rate can be had (the count is all there is to
+    /// compare).
+    async fn add(
+        &self,
+        sales: &NativeSales,
+        currency: Currency,
+        expected: &mut Expected,
+    ) -> Result<ControlFlow<Option<OldSalesDiffer>>, Error> {
         let native = to_f64(sales.native);
-        if currency == target {
-            expected += native;
-            continue;
+        if currency == self.target {
+            expected.revenue += native;
+            return Ok(ControlFlow::Continue(()));
         }
         let code = sales.code.as_deref().unwrap_or_default();
-        let Some(window) = windows.iter().find(|w| w.currency == code) else {
+        let Some(window) = self.windows.iter().find(|w| w.currency == code) else {
             // No window clear of other currencies: no rate to convert with.
-            return Ok(None);
+            return Ok(ControlFlow::Break(None));
         };
-        let report = memo
-            .revenue(client, window.from, window.to, Some(target))
+        let report = self
+            .memo
+            .revenue(self.client, window.from, window.to, Some(self.target))
             .await?;
         if report.figures.sales != window.sales {
-            return Ok(Some(OldSalesDiffer::RateWindow {
+            return Ok(ControlFlow::Break(Some(OldSalesDiffer::RateWindow {
                 currency: code.to_string(),
                 api: report.figures.sales,
                 warehouse: window.sales,
-            }));
+            })));
         }
         // The window holds every old sale of this currency: a changed amount in it
         // would change the rate as much as the sum, so check the sum natively.
         if window.sales == sales.sales && window.native == sales.native {
-            let own = client
-                .revenue(window.from, window.to, Some(currency))
-                .await?;
-            let own_slack = (window.sales as f64 + 8.0) * EPSILON * native.abs() + 1e-18;
-            if (to_f64(own.figures.revenue) - native).abs() > own_slack {
-                return Ok(Some(OldSalesDiffer::Revenue {
-                    currency: currency.code().to_string(),
-                    api: own.figures.revenue,
-                    warehouse: native,
-                }));
+            let differs = self.native_sum_differs(window, currency, native).await?;
+            if differs.is_some() {
+                return Ok(ControlFlow::Break(differs));
             }
         }
         let window_revenue = to_f64(report.figures.revenue);
         if window_revenue.is_nan() || window_revenue <= 0.0 {
             // No rate to be had from it: the count is all there is to compare.
-            return Ok(None);
+            return Ok(ControlFlow::Break(None));
         }
-        let window_native = to_f64(window.native);
-        expected += native * window_revenue / window_native;
-        relative += (window.sales as f64 + 8.0) * EPSILON + 1e-18 / window_revenue.abs();
-        // The API rounds each converted sale to 8 decimals (docs/data-contract.md §2.2): up to half a unit
-        // per old sale, and the window's rate is known only to within its own sales'
-        // rounding, `window.sales` half-units over its native total.
-        per_sale_rounding +=
-            HALF_UNIT * (sales.sales as f64 + native.abs() * window.sales as f64 / window_native);
+        expected.add_converted(sales, native, window, window_revenue);
+        Ok(ControlFlow::Continue(()))
     }
-    let got = to_f64(api.revenue);
-    let tolerance = relative * got.abs().max(expected.abs())
-        + 1e-18 * (by_currency.len() as f64 + 1.0)
-        + per_sale_rounding;
-    if (got - expected).abs() > tolerance {
-        return Ok(Some(OldSalesDiffer::Revenue {
-            currency: target.code().to_string(),
-            api: api.revenue,
-            warehouse: expected,
-        }));
+
+    /// The window's revenue in its own `currency` against the warehouse's `native` sum.
+    async fn native_sum_differs(
+        &self,
+        window: &FxWindow,
+        currency: Currency,
+        native: f64,
+    ) -> Result<Option<OldSalesDiffer>, Error> {
+        let own = self
+            .client
+            .revenue(window.from, window.to, Some(currency))
+            .await?;
+        let own_slack = (window.sales as f64 + 8.0) * EPSILON * native.abs() + 1e-18;
+        Ok(
+            ((to_f64(own.figures.revenue) - native).abs() > own_slack).then(|| {
+                OldSalesDiffer::Revenue {
+                    currency: currency.code().to_string(),
+                    api: own.figures.revenue,
+                    warehouse: native,
+                }
+            }),
+        )
     }
-    Ok(None)
 }
 
 /// Asks every rate window the comparison below reads, a few at a time instead of one
@@ -203,7 +286,7 @@ async fn prefetch_rates(
     client: &ApiClient,
     memo: &RevenueMemo,
     by_currency: &[NativeSales],
-    windows: &[crate::fx::windows::FxWindow],
+    windows: &[FxWindow],
     target: Currency,
 ) {
     let wanted = by_currency

@@ -99,81 +99,11 @@ impl Endpoint {
                 .order(key)
                 .map(|o| render.order_detail(o))
                 .ok_or_else(|| ApiError::not_found(format!("no order with key `{key}`"))),
-            Endpoint::OrdersCount => {
-                let unit = params.interval_unit()?;
-                let count = params.interval_count()?;
-                let currency = data.report_currency(params.currency()?);
-                let rows = {
-                    let pricing = Pricing::new(currency, render.quirks.arithmetic());
-                    reports::orders_count(data, now, unit, count, &pricing)
-                };
-                Ok(rows.iter().map(|r| render.period(r, currency)).collect())
-            }
-            Endpoint::Members => {
-                let member = params.member_id()?;
-                let plan = params.positive_id("plan_id")?;
-                let project = params.positive_id("project_id")?;
-                let limit = params.limit(1000)?;
-                let offset = params.offset()?;
-                let all = &data.memberships;
-                if member.is_none() && plan.is_none() && project.is_none() {
-                    // Unfiltered pages are slices: no scan past the offset.
-                    let start = offset.min(all.len());
-                    let end = start.saturating_add(limit).min(all.len());
-                    return Ok(all[start..end]
-                        .iter()
-                        .map(|m| render.membership(m))
-                        .collect());
-                }
-                Ok(all
-                    .iter()
-                    .filter(|m| member.is_none_or(|id| m.member_id == id))
-                    .filter(|m| plan.is_none_or(|id| m.plan_id == id))
-                    .filter(|m| project.is_none_or(|id| m.project_id == id))
-                    .skip(offset)
-                    .take(limit)
-                    .map(|m| render.membership(m))
-                    .collect())
-            }
-            Endpoint::Plans => {
-                let plan = params.positive_id("plan_id")?;
-                let project = params.positive_id("project_id")?;
-                let limit = params.limit(100)?;
-                let offset = params.offset()?;
-                Ok(data
-                    .plans
-                    .iter()
-                    .filter(|p| plan.is_none_or(|id| p.plan_id == id))
-                    .filter(|p| project.is_none_or(|id| p.project_id == id))
-                    .skip(offset)
-                    .take(limit)
-                    .map(|p| render.plan(p))
-                    .collect())
-            }
-            Endpoint::PlansReport => {
-                let currency = data.report_currency(params.currency()?);
-                let rows = {
-                    let pricing = Pricing::new(currency, render.quirks.arithmetic());
-                    reports::plans_report(data, now, &pricing)
-                };
-                Ok(rows
-                    .iter()
-                    .map(|r| render.plan_report(r, currency))
-                    .collect())
-            }
-            Endpoint::Projects => {
-                let project = params.positive_id("project_id")?;
-                let limit = params.limit(100)?;
-                let offset = params.offset()?;
-                Ok(data
-                    .projects
-                    .iter()
-                    .filter(|p| project.is_none_or(|id| p.project_id == id))
-                    .skip(offset)
-                    .take(limit)
-                    .map(|p| render.project(p))
-                    .collect())
-            }
+            Endpoint::OrdersCount => orders_count(data, params, render, now),
+            Endpoint::Members => members(data, params, render),
+            Endpoint::Plans => plans(data, params, render),
+            Endpoint::PlansReport => plans_report(data, params, render, now),
+            Endpoint::Projects => projects(data, params, render),
             // Deliberately ignores limit/offset: the whole list every time.
             Endpoint::Coupons => Ok(data.coupons.iter().map(|c| render.coupon(c)).collect()),
             Endpoint::PaymentMethods => Ok(GATEWAYS
@@ -181,30 +111,137 @@ impl Endpoint {
                 .filter(|g| g.installed)
                 .map(|g| render.gateway(g))
                 .collect()),
-            Endpoint::PaymentMethodsReport => {
-                let currency = data.report_currency(params.currency()?);
-                let rows = {
-                    let pricing = Pricing::new(currency, render.quirks.arithmetic());
-                    reports::payment_methods_report(data, &pricing)
-                };
-                Ok(rows
-                    .iter()
-                    .map(|r| render.gateway_report(r, currency))
-                    .collect())
-            }
-            Endpoint::Revenue => {
-                let from = params.timestamp("from")?;
-                let to = params.timestamp("to")?;
-                let currency = data.report_currency(params.currency()?);
-                let report = {
-                    let pricing = Pricing::new(currency, render.quirks.arithmetic());
-                    reports::revenue(data, from, to, &pricing)
-                };
-                Ok(render.revenue(&report, currency))
-            }
+            Endpoint::PaymentMethodsReport => payment_methods_report(data, params, render),
+            Endpoint::Revenue => revenue(data, params, render),
             Endpoint::UsersCount => Ok(render.users(&reports::users_count(data, now))),
         }
     }
+}
+
+/// `/orders/count`: the last `interval_count` periods of `interval_unit` up to `now`'s,
+/// in the asked currency (see [`reports::orders_count`]).
+fn orders_count(
+    data: &SimData,
+    params: &Params<'_>,
+    render: Render,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let unit = params.interval_unit()?;
+    let count = params.interval_count()?;
+    let currency = data.report_currency(params.currency()?);
+    let rows = {
+        let pricing = Pricing::new(currency, render.quirks.arithmetic());
+        reports::orders_count(data, now, unit, count, &pricing)
+    };
+    Ok(rows.iter().map(|r| render.period(r, currency)).collect())
+}
+
+/// `/members`: a slice of the memberships, or a filtered scan.
+fn members(data: &SimData, params: &Params<'_>, render: Render) -> Result<Value, ApiError> {
+    let member = params.member_id()?;
+    let plan = params.positive_id("plan_id")?;
+    let project = params.positive_id("project_id")?;
+    let limit = params.limit(1000)?;
+    let offset = params.offset()?;
+    let all = &data.memberships;
+    if member.is_none() && plan.is_none() && project.is_none() {
+        // Unfiltered pages are slices: no scan past the offset.
+        let start = offset.min(all.len());
+        let end = start.saturating_add(limit).min(all.len());
+        return Ok(all[start..end]
+            .iter()
+            .map(|m| render.membership(m))
+            .collect());
+    }
+    Ok(all
+        .iter()
+        .filter(|m| member.is_none_or(|id| m.member_id == id))
+        .filter(|m| plan.is_none_or(|id| m.plan_id == id))
+        .filter(|m| project.is_none_or(|id| m.project_id == id))
+        .skip(offset)
+        .take(limit)
+        .map(|m| render.membership(m))
+        .collect())
+}
+
+/// `/plans`, filtered by plan and project.
+fn plans(data: &SimData, params: &Params<'_>, render: Render) -> Result<Value, ApiError> {
+    let plan = params.positive_id("plan_id")?;
+    let project = params.positive_id("project_id")?;
+    let limit = params.limit(100)?;
+    let offset = params.offset()?;
+    Ok(data
+        .plans
+        .iter()
+        .filter(|p| plan.is_none_or(|id| p.plan_id == id))
+        .filter(|p| project.is_none_or(|id| p.project_id == id))
+        .skip(offset)
+        .take(limit)
+        .map(|p| render.plan(p))
+        .collect())
+}
+
+/// `/plans/report` as of `now`, in the asked currency (see [`reports::plans_report`]).
+fn plans_report(
+    data: &SimData,
+    params: &Params<'_>,
+    render: Render,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let currency = data.report_currency(params.currency()?);
+    let rows = {
+        let pricing = Pricing::new(currency, render.quirks.arithmetic());
+        reports::plans_report(data, now, &pricing)
+    };
+    Ok(rows
+        .iter()
+        .map(|r| render.plan_report(r, currency))
+        .collect())
+}
+
+/// `/projects`, filtered by project.
+fn projects(data: &SimData, params: &Params<'_>, render: Render) -> Result<Value, ApiError> {
+    let project = params.positive_id("project_id")?;
+    let limit = params.limit(100)?;
+    let offset = params.offset()?;
+    Ok(data
+        .projects
+        .iter()
+        .filter(|p| project.is_none_or(|id| p.project_id == id))
+        .skip(offset)
+        .take(limit)
+        .map(|p| render.project(p))
+        .collect())
+}
+
+/// `/paymentMethods/report`, in the asked currency (see
+/// [`reports::payment_methods_report`]).
+fn payment_methods_report(
+    data: &SimData,
+    params: &Params<'_>,
+    render: Render,
+) -> Result<Value, ApiError> {
+    let currency = data.report_currency(params.currency()?);
+    let rows = {
+        let pricing = Pricing::new(currency, render.quirks.arithmetic());
+        reports::payment_methods_report(data, &pricing)
+    };
+    Ok(rows
+        .iter()
+        .map(|r| render.gateway_report(r, currency))
+        .collect())
+}
+
+/// `/revenue`: the sales from `from` up to `to`, in the asked currency.
+fn revenue(data: &SimData, params: &Params<'_>, render: Render) -> Result<Value, ApiError> {
+    let from = params.timestamp("from")?;
+    let to = params.timestamp("to")?;
+    let currency = data.report_currency(params.currency()?);
+    let report = {
+        let pricing = Pricing::new(currency, render.quirks.arithmetic());
+        reports::revenue(data, from, to, &pricing)
+    };
+    Ok(render.revenue(&report, currency))
 }
 
 /// `/orders`: a slice of the newest-first list, or a filtered scan.
