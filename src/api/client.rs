@@ -88,6 +88,8 @@ struct Shared {
     deadline: Option<tokio::time::Instant>,
     /// `/paymentMethods` answered 404 and `/payment_methods` did not: ask that from now on.
     payment_methods_snake: AtomicBool,
+    /// The same for `/paymentMethods/report` and `/payment_methods/report`.
+    payment_methods_report_snake: AtomicBool,
 }
 
 /// A read-only client for one bot.
@@ -125,6 +127,7 @@ impl ApiClient {
                 max_response_bytes: settings.max_response_bytes,
                 deadline: settings.deadline,
                 payment_methods_snake: AtomicBool::new(false),
+                payment_methods_report_snake: AtomicBool::new(false),
             }),
             stats: Arc::new(RequestStats::default()),
             stream: "",
@@ -175,29 +178,36 @@ impl ApiClient {
             .unwrap_or_else(|_| Err(passed()))
     }
 
-    /// The API text's headings say `/paymentMethods` and its sample's `path` says
-    /// `/payment_methods`: on a 404 from the first, the second is tried once, and when it
-    /// answers, this client (and its clones) ask it from then on.
+    /// The API text's headings say `/paymentMethods` and `/paymentMethods/report`, and
+    /// their samples' `path` says `/payment_methods` and `/payment_methods/report`: on a
+    /// 404 from the first spelling, the second is tried once, and when it answers, this
+    /// client (and its clones) ask it from then on. Each endpoint learns on its own.
     async fn get_routed(
         &self,
         method: &Method,
         query: &[(&str, String)],
     ) -> Result<Value, ApiError> {
-        if *method != Method::PaymentMethods {
-            return self.get_retried(method, query).await;
-        }
-        if self.shared.payment_methods_snake.load(Ordering::Relaxed) {
-            return self.get_retried(&Method::PaymentMethodsSnake, query).await;
+        let (snake, learned) = match method {
+            Method::PaymentMethods => (
+                Method::PaymentMethodsSnake,
+                &self.shared.payment_methods_snake,
+            ),
+            Method::PaymentMethodsReport => (
+                Method::PaymentMethodsReportSnake,
+                &self.shared.payment_methods_report_snake,
+            ),
+            _ => return self.get_retried(method, query).await,
+        };
+        if learned.load(Ordering::Relaxed) {
+            return self.get_retried(&snake, query).await;
         }
         match self.get_retried(method, query).await {
             Err(not_found @ ApiError::NotFound { .. }) => {
-                match self.get_retried(&Method::PaymentMethodsSnake, query).await {
+                match self.get_retried(&snake, query).await {
                     Ok(value) => {
-                        self.shared
-                            .payment_methods_snake
-                            .store(true, Ordering::Relaxed);
+                        learned.store(true, Ordering::Relaxed);
                         warn!(
-                            "/paymentMethods answered 404 and /payment_methods answered: asking /payment_methods from now on"
+                            "{method} answered 404 and {snake} answered: asking {snake} from now on"
                         );
                         Ok(value)
                     }

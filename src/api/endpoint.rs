@@ -62,6 +62,9 @@ pub enum Method {
     OrdersCount,
     PlansReport,
     PaymentMethodsReport,
+    /// `/payment_methods/report`: its sample's `path`, tried once when
+    /// `/paymentMethods/report` answers 404.
+    PaymentMethodsReportSnake,
 }
 
 impl Method {
@@ -81,6 +84,7 @@ impl Method {
             Method::OrdersCount => "orders/count".into(),
             Method::PlansReport => "plans/report".into(),
             Method::PaymentMethodsReport => "paymentMethods/report".into(),
+            Method::PaymentMethodsReportSnake => "payment_methods/report".into(),
         }
     }
 

@@ -39,7 +39,7 @@ impl Endpoint {
             "projects" => Endpoint::Projects,
             "coupons" => Endpoint::Coupons,
             "paymentmethods" | "payment_methods" => Endpoint::PaymentMethods,
-            "paymentmethods/report" => Endpoint::PaymentMethodsReport,
+            "paymentmethods/report" | "payment_methods/report" => Endpoint::PaymentMethodsReport,
             "revenue" => Endpoint::Revenue,
             "users/count" => Endpoint::UsersCount,
             _ => {

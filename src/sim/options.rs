@@ -234,8 +234,8 @@ pub struct Quirks {
     /// Convert at the exact rates with no rounding, instead of the API text's arithmetic
     /// (8-decimal pair rates, each converted order rounded to 8 decimals; docs/data-contract.md §2.2).
     pub exact_rates: bool,
-    /// `/paymentMethods` answers 404 and `/payment_methods` (the API text's sample
-    /// `path`) serves the list.
+    /// `/paymentMethods` and `/paymentMethods/report` answer 404, and `/payment_methods`
+    /// and `/payment_methods/report` (the API text's samples' `path`) serve them.
     pub payment_methods_snake: bool,
     /// The service moved its rates table (one EUR buys 1.09 USD, not 1.08): every pair
     /// with USD on one side has another 8-decimal rate. Ignored under `exact_rates`.

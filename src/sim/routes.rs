@@ -283,13 +283,13 @@ impl Controls {
     }
 }
 
-/// A v1 request for `paymentMethods`, which the snake-case quirk does not serve.
+/// A v1 request for `paymentMethods` or `paymentMethods/report`, which the snake-case
+/// quirk does not serve.
 fn is_camel_payment_methods(target: &Target) -> bool {
+    let path = target.method.trim_matches('/');
     !target.legacy
-        && target
-            .method
-            .trim_matches('/')
-            .eq_ignore_ascii_case("paymentMethods")
+        && (path.eq_ignore_ascii_case("paymentMethods")
+            || path.eq_ignore_ascii_case("paymentMethods/report"))
 }
 
 /// The endpoint's result (with the glitches the options ask for) in its envelope.

@@ -570,6 +570,39 @@ async fn a_key_with_url_syntax_in_it_reaches_the_api_intact() {
     server.shutdown().await;
 }
 
+/// `/paymentMethods/report` likewise: its sample's `path` is `/payment_methods/report`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_methods_report_falls_back_to_the_samples_spelling_once() {
+    let server = start_sim(sim_options(60, 10)).await;
+    let want = client_for(&server)
+        .get_list(&Method::PaymentMethodsReport, &[])
+        .await
+        .expect("the report under its heading's spelling");
+    server.handle.set_quirks(Quirks {
+        payment_methods_snake: true,
+        ..Quirks::default()
+    });
+    server.handle.reset_counts();
+    let client = client_for(&server);
+    let first = client
+        .get_list(&Method::PaymentMethodsReport, &[])
+        .await
+        .expect("answered under the other spelling");
+    assert_eq!(first, want);
+    let again = client
+        .for_stream("report inputs")
+        .get_list(&Method::PaymentMethodsReport, &[])
+        .await
+        .expect("answered");
+    assert_eq!(again, want);
+    let counts = server.handle.requests();
+    assert_eq!(
+        counts.total, 3,
+        "one 404, then the other spelling, remembered: {counts:?}"
+    );
+    server.shutdown().await;
+}
+
 /// The API text's headings say `/paymentMethods`, its sample's `path` `/payment_methods`:
 /// on a 404 the client tries the other spelling once, and keeps to it for the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

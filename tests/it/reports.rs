@@ -737,6 +737,42 @@ fn assert_named(differs: &[&str], report: &str, field: &str) {
     );
 }
 
+/// An API that serves the payment-method endpoints only under their samples' `path`
+/// (`/payment_methods`, `/payment_methods/report`): the sync still captures the gateways
+/// and every exchange rate (the report inputs need `/paymentMethods/report` first), and
+/// verify compares every report, `/paymentMethods/report` included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_samples_snake_case_paths_serve_the_report_inputs_and_verify() {
+    let server = start_sim(sim_options(300, 50)).await;
+    server.handle.set_quirks(Quirks {
+        payment_methods_snake: true,
+        ..Quirks::default()
+    });
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    let outcome = sync_once(&settings).await;
+    assert!(
+        outcome.bots[0].warnings.is_empty(),
+        "report inputs refreshed: {:?}",
+        outcome.bots[0].warnings
+    );
+    let conn = open(&settings);
+    let rates: i64 = conn
+        .query_row("SELECT count(*) FROM fx_rates", [], |r| r.get(0))
+        .expect("rates");
+    assert!(rates > 0, "exchange rates captured");
+    drop(conn);
+    let (code, text) = verify(&server.base_url(), dir.path(), "all");
+    assert_eq!(
+        code,
+        Some(0),
+        "verify through the snake-case paths:\n{text}"
+    );
+    assert!(text.contains("paymentMethods/report"), "{text}");
+    assert!(verdict_lines(&text, "DIFFERS").is_empty(), "{text}");
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_passes_after_a_sync_fails_on_tampering_and_tolerates_newer_data() {
     let server = start_sim(sim_options(800, 200)).await;
