@@ -45,9 +45,10 @@ impl RevenueReport {
     pub fn from_json(row: Value) -> Result<RevenueReport, RowError> {
         let mut r = RowReader::new(row)?;
         Ok(RevenueReport {
-            // Echoes of the query's bounds (any integer), not dates stored anywhere.
-            from: r.opt_id("from")?,
-            to: r.opt_id("to")?,
+            // Echoes of the query's bounds, read nowhere: an echo that is no integer (an
+            // ISO date, say) is dropped, never a reason to refuse the whole answer.
+            from: r.opt_id("from").ok().flatten(),
+            to: r.opt_id("to").ok().flatten(),
             figures: Figures::read(&mut r)?,
         })
     }
@@ -133,6 +134,25 @@ impl PaymentMethodReport {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_revenue_answer_reads_whatever_its_echoed_bounds_look_like() {
+        let numbers = RevenueReport::from_json(json!({"from": 1717200000, "to": "1719792000",
+            "revenue": "398.60636332000007", "currency": "eur", "formatted": "398,61€",
+            "sales": 12}))
+        .expect("integer echoes");
+        assert_eq!(
+            (numbers.from, numbers.to),
+            (Some(1_717_200_000), Some(1_719_792_000))
+        );
+        let dates = RevenueReport::from_json(json!({"from": "2024-06-01T00:00:00Z",
+            "to": "2024-07-01", "revenue": "398.60636332000007", "currency": "EUR",
+            "formatted": "398,61€", "sales": 12}))
+        .expect("date echoes are no reason to refuse the answer");
+        assert_eq!((dates.from, dates.to), (None, None));
+        assert_eq!(dates.figures, numbers.figures);
+        assert_eq!(dates.figures.revenue.to_string(), "398.60636332000007");
+    }
 
     #[test]
     fn plan_report_with_breakdown() {

@@ -43,14 +43,31 @@ pub(super) fn revenue_close(api: &str, ours: &str, sales: &str) -> bool {
     a.scaled().abs_diff(b.scaled()) <= revenue_slack(a, sales)
 }
 
-/// `revenue_close` for a field of two rows (other fields: equal).
+/// `revenue_close` for a field of two rows, `formatted_close` for `formatted` (other
+/// fields: equal).
 fn field_close(field: &str, api: &Fields, api_value: &str, ours_value: &str) -> bool {
-    if field == "revenue" {
-        let sales = api.get("sales").map(String::as_str).unwrap_or("0");
-        revenue_close(api_value, ours_value, sales)
-    } else {
-        api_value == ours_value
+    match field {
+        "revenue" => {
+            let sales = api.get("sales").map(String::as_str).unwrap_or("0");
+            revenue_close(api_value, ours_value, sales)
+        }
+        "formatted" => {
+            let currency = api.get("currency").map(String::as_str).unwrap_or("");
+            formatted_close(currency, api_value, ours_value)
+        }
+        _ => api_value == ours_value,
     }
+}
+
+/// Whether two `formatted` texts agree: equal, or, in the two currencies whose digit
+/// grouping the documents leave open, equal once the group separators are dropped. INR's
+/// only example, `₹1,234.56`, fits Indian grouping too (`₹12,34,567.89`), and BTC's,
+/// `₿0.00012345`, shows no group at all. The warehouse groups by threes; an API that
+/// groups otherwise still verifies. Every other currency's grouping is in the examples.
+pub(super) fn formatted_close(currency: &str, api: &str, ours: &str) -> bool {
+    api == ours
+        || (matches!(currency.to_ascii_uppercase().as_str(), "INR" | "BTC")
+            && api.replace(',', "") == ours.replace(',', ""))
 }
 
 /// Rows of one report, keyed, as field → text.
@@ -193,6 +210,19 @@ impl Comparer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatted_ignores_grouping_only_where_the_documents_leave_it_open() {
+        assert!(formatted_close("INR", "₹12,34,567.89", "₹1,234,567.89"));
+        assert!(formatted_close("BTC", "₿1234.12345678", "₿1,234.12345678"));
+        // The amount itself, and its decimal point, still count.
+        assert!(!formatted_close("INR", "₹12,34,567.80", "₹1,234,567.89"));
+        assert!(!formatted_close("INR", "₹1234,56", "₹1,234.56"));
+        // Every other currency's grouping is shown by an example: exact.
+        assert!(!formatted_close("USD", "$1234.56", "$1,234.56"));
+        assert!(!formatted_close("EUR", "1234,56€", "1 234,56€"));
+        assert!(formatted_close("EUR", "1 234,56€", "1 234,56€"));
+    }
 
     fn entry(key: &str, revenue: &str, sales: &str) -> (String, Fields) {
         (
