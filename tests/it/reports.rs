@@ -19,8 +19,8 @@ use tgm_sync::api::{ApiClient, Method};
 use tgm_sync::currency::Currency;
 use tgm_sync::fx::residue::revenue_slack;
 use tgm_sync::money::Amount;
-use tgm_sync::sim::Quirks;
 use tgm_sync::sim::rates::{Arithmetic, convert_at, pair_rate, pair_rate_in};
+use tgm_sync::sim::{Quirks, RequestInfo};
 
 use crate::support::*;
 use crate::sync::{open, sync_once};
@@ -770,6 +770,96 @@ async fn the_samples_snake_case_paths_serve_the_report_inputs_and_verify() {
     );
     assert!(text.contains("paymentMethods/report"), "{text}");
     assert!(verdict_lines(&text, "DIFFERS").is_empty(), "{text}");
+    server.shutdown().await;
+}
+
+/// `₹1,440,000.00` in Indian grouping: `₹14,40,000.00` (the last three digits, then twos).
+fn indian_grouping(formatted: &str) -> String {
+    let plain = formatted.trim_start_matches('₹').replace(',', "");
+    let (int, frac) = plain.split_once('.').unwrap_or((&plain, ""));
+    let (head, last3) = int.split_at(int.len().saturating_sub(3));
+    let mut groups: Vec<&str> = head
+        .as_bytes()
+        .rchunks(2)
+        .rev()
+        .map(|c| std::str::from_utf8(c).expect("digits"))
+        .collect();
+    groups.push(last3);
+    let int = groups
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .collect::<Vec<_>>()
+        .join(",");
+    if frac.is_empty() {
+        format!("₹{int}")
+    } else {
+        format!("₹{int}.{frac}")
+    }
+}
+
+/// Every `formatted` text in an answer (the envelope, its rows, their breakdowns).
+fn each_formatted(value: &mut Value, edit: &dyn Fn(&str) -> String) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::String(text) if key == "formatted" => *text = edit(text),
+                    other => each_formatted(other, edit),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| each_formatted(v, edit)),
+        _ => {}
+    }
+}
+
+/// SPEC's only INR example, `₹1,234.56`, fits Indian grouping as well as groups of three:
+/// an API that writes `₹14,40,000.00` still verifies (the warehouse writes
+/// `₹1,440,000.00`), and a real difference in the amount is still one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_accepts_indian_grouping_in_inr_and_still_finds_a_wrong_amount() {
+    assert_eq!(indian_grouping("₹1,440,000.00"), "₹14,40,000.00");
+    assert_eq!(indian_grouping("₹123,456,789.05"), "₹12,34,56,789.05");
+    assert_eq!(indian_grouping("₹999.50"), "₹999.50");
+    let server = start_sim(sim_options(800, 200)).await;
+    let dir = tempdir();
+    let settings = settings_for(&server, dir.path());
+    sync_once(&settings).await;
+    // Rewrites the API's INR texts, counting those whose grouping changed.
+    let regrouped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = regrouped.clone();
+    server.handle.set_response_hook(Some(std::sync::Arc::new(
+        move |_: &RequestInfo, body: &mut Value| {
+            each_formatted(body, &|text: &str| {
+                let indian = if text.starts_with('₹') {
+                    indian_grouping(text)
+                } else {
+                    text.to_string()
+                };
+                if indian != text {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                indian
+            })
+        },
+    )));
+    let (code, text) = verify(&server.base_url(), dir.path(), "inr");
+    assert!(
+        regrouped.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "some INR figure reached lakhs, so its grouping differs"
+    );
+    assert_eq!(code, Some(0), "verify with Indian grouping:\n{text}");
+    assert!(verdict_lines(&text, "DIFFERS").is_empty(), "{text}");
+
+    // The tolerance is for the grouping only: one unit more on a sale still differs.
+    tamper(&settings.warehouse, None, 1);
+    let (code, text) = verify(&server.base_url(), dir.path(), "inr");
+    assert_eq!(
+        code,
+        Some(7),
+        "a wrong amount under Indian grouping:\n{text}"
+    );
+    assert_named(&verdict_lines(&text, "DIFFERS"), "revenue", "formatted");
     server.shutdown().await;
 }
 
