@@ -66,7 +66,7 @@ fn field_close(field: &str, api: &Fields, api_value: &str, ours_value: &str) -> 
 /// groups otherwise still verifies. Every other currency's grouping is in the examples.
 pub(super) fn formatted_close(currency: &str, api: &str, ours: &str) -> bool {
     api == ours
-        || (matches!(currency.to_ascii_uppercase().as_str(), "INR" | "BTC")
+        || ((currency.eq_ignore_ascii_case("INR") || currency.eq_ignore_ascii_case("BTC"))
             && api.replace(',', "") == ours.replace(',', ""))
 }
 

@@ -24,6 +24,14 @@ fn lake_url(dir: &Path) -> String {
     format!("file://{}", dir.join("lake").display())
 }
 
+/// The settings of a `file://` lake at `dir/lake`, with the default retention (7 days).
+fn file_lake(dir: &Path) -> tgm_sync::config::LakeSettings {
+    tgm_sync::config::LakeSettings {
+        url: tgm_sync::lake::LakeUrl::parse(&lake_url(dir)).expect("lake URL"),
+        retention: std::time::Duration::from_secs(7 * 86_400),
+    }
+}
+
 /// `tgm-sync sync` into `dir` with the lake at `dir/lake`.
 fn lake_sync(base_url: &str, dir: &Path) -> std::process::Command {
     let mut cmd = sync_command(base_url, dir);
@@ -995,7 +1003,6 @@ fn vacuum_of_a_lake_without_tables_creates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_whose_key_is_refused_is_left_out_of_the_lake_and_the_others_are_complete() {
-    use tgm_sync::config::LakeSettings;
     use tgm_sync::sync::{self, LakeReport, SyncOptions};
     use tgm_sync::sync::{BotVerdict, worst};
 
@@ -1006,10 +1013,7 @@ async fn a_bot_whose_key_is_refused_is_left_out_of_the_lake_and_the_others_are_c
     .await;
     let dir = tempdir();
     let mut settings = settings_for_every_bot(&server, dir.path());
-    settings.lake = Some(LakeSettings {
-        url: tgm_sync::lake::LakeUrl::parse(&lake_url(dir.path())).expect("lake URL"),
-        retention: std::time::Duration::from_secs(7 * 86_400),
-    });
+    settings.lake = Some(file_lake(dir.path()));
     let victim = server.handles[1].clone();
     victim.revoke_key(401);
 
@@ -1074,7 +1078,6 @@ fn lake_files_written(dir: &Path, table: &str, bot_id: u64) -> Vec<std::time::Sy
 async fn a_fast_bots_lake_files_go_up_while_a_slow_bot_still_syncs_and_each_table_commits_once() {
     use std::sync::{Arc, Mutex};
     use std::time::SystemTime;
-    use tgm_sync::config::LakeSettings;
     use tgm_sync::sim::FaultOptions;
     use tgm_sync::sync::{self, LakeReport, SyncOptions};
     use tgm_sync::sync::{BotVerdict, worst};
@@ -1099,10 +1102,7 @@ async fn a_fast_bots_lake_files_go_up_while_a_slow_bot_still_syncs_and_each_tabl
     let dir = tempdir();
     let mut settings = settings_for_every_bot(&server, dir.path());
     settings.bots_in_flight = 2;
-    settings.lake = Some(LakeSettings {
-        url: tgm_sync::lake::LakeUrl::parse(&lake_url(dir.path())).expect("lake URL"),
-        retention: std::time::Duration::from_secs(7 * 86_400),
-    });
+    settings.lake = Some(file_lake(dir.path()));
     let outcome = sync::run(&settings, &SyncOptions::default())
         .await
         .expect("the run starts");
